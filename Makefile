@@ -1,0 +1,138 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# vcpufreq-bpf: `make` builds everything into build/.  libbpf 1.5 and
+# bpftool 7.5 are built from Debian's linux-source-6.12 (bookworm's libbpf
+# 1.1.2 cannot attach struct_ops links, which the sched_ext backend needs)
+# and linked statically.  `make deps` installs the Debian packages needed.
+
+OUT        := build
+KSRC_TAR   ?= /usr/src/linux-source-6.12.tar.xz
+KSRC       := $(OUT)/linux-source-6.12
+LIBBPF_OBJ := $(OUT)/libbpf/libbpf.a
+LIBBPF_INC := $(OUT)/libbpf/include
+BPFTOOL    := $(OUT)/bpftool/bpftool
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+
+CC      ?= cc
+CLANG   ?= clang
+ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+CFLAGS  ?= -O2 -g
+CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11 \
+	   -Iinclude -I$(OUT) -I$(LIBBPF_INC) -Ilib -Iloader
+LDLIBS  := -lelf -lz -lpthread
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+LIB_SRCS    := $(wildcard lib/*.c)
+LOADER_SRCS := $(wildcard loader/*.c)
+LIB_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))
+LOADER_OBJS := $(patsubst %.c,$(OUT)/%.o,$(LOADER_SRCS))
+BPF_SRCS    := $(wildcard bpf/*.bpf.c)
+SKELS       := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+HELPERS     := $(OUT)/standin-vmm $(OUT)/tests/spawn-threads $(OUT)/bench-sched
+
+.PHONY: all deps demo test bench clean
+.SECONDARY:
+all: $(OUT)/vcpufreq-bpf $(OUT)/libvcpufreq.a $(HELPERS) $(UNIT_BINS)
+
+deps:
+	$(Q)scripts/deps.sh
+
+# --- libbpf and bpftool from the kernel source package -------------------
+$(KSRC)/.extracted: | $(OUT)
+	$(call msg,EXTRACT,$(KSRC_TAR) tools)
+	$(Q)tar -C $(OUT) -xJf $(KSRC_TAR) --wildcards \
+		'linux-source-6.12/tools/lib/bpf' 'linux-source-6.12/tools/include' \
+		'linux-source-6.12/tools/bpf/bpftool' 'linux-source-6.12/tools/build' \
+		'linux-source-6.12/tools/scripts' 'linux-source-6.12/tools/arch/*/include' \
+		'linux-source-6.12/include/uapi/linux/bpf.h' \
+		'linux-source-6.12/kernel/bpf/disasm.*' 'linux-source-6.12/scripts/bpf_doc.py'
+	$(Q)touch $@
+
+$(LIBBPF_OBJ): $(KSRC)/.extracted
+	$(call msg,LIB,libbpf.a (linux-source-6.12))
+	$(Q)$(MAKE) -s -C $(KSRC)/tools/lib/bpf BUILD_STATIC_ONLY=1 \
+		DESTDIR=$(abspath $(OUT))/libbpf \
+		INCLUDEDIR=/include LIBDIR=/ prefix= install >/dev/null
+	$(Q)cp $(OUT)/libbpf/lib*/libbpf.a $@
+
+$(BPFTOOL): $(KSRC)/.extracted
+	$(call msg,BPFTOOL,$@)
+	$(Q)mkdir -p $(OUT)/bpftool
+	$(Q)$(MAKE) -s -C $(KSRC)/tools/bpf/bpftool OUTPUT=$(abspath $(OUT))/bpftool/ \
+		>$(OUT)/bpftool/build.log 2>&1 || { cat $(OUT)/bpftool/build.log; exit 1; }
+
+$(OUT)/vmlinux.h: $(BPFTOOL)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
+
+# --- BPF objects and skeletons --------------------------------------------
+$(OUT)/%.bpf.o: bpf/%.bpf.c include/vcpufreq/abi.h $(OUT)/vmlinux.h $(LIBBPF_OBJ)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) \
+		-Iinclude -I$(OUT) -I$(LIBBPF_INC) -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o $(BPFTOOL)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
+
+# --- user space -----------------------------------------------------------
+$(OUT)/lib/%.o: lib/%.c $(wildcard lib/*.h include/vcpufreq/*.h) $(LIBBPF_OBJ) | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -fPIC -c $< -o $@
+
+$(OUT)/loader/%.o: loader/%.c $(wildcard loader/*.h lib/*.h include/vcpufreq/*.h) $(SKELS) | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/libvcpufreq.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUT)/vcpufreq-bpf: $(LOADER_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUT)/standin-vmm: examples/standin-vmm.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUT)/tests/spawn-threads: tests/live/spawn-threads.c | $(OUT)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) $< -lpthread -o $@
+
+$(OUT)/bench-sched: bench/bench-sched.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(OUT)/libvcpufreq.a \
+		$(filter-out $(OUT)/loader/main.o,$(LOADER_OBJS)) $(LIBBPF_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
+
+$(OUT):
+	$(Q)mkdir -p $@
+
+# --- the two commands -----------------------------------------------------
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/run.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bench/run.sh
+
+clean:
+	rm -rf $(OUT)

@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vcpufreq tracking programs.
+ *
+ * A VMM writes a request (host capacity units) into the `requests` hash,
+ * keyed by the vCPU's host TID.  Policy:
+ *
+ *  - The writer's bpf() call is seen by a kprobe on bpf_map_update_value:
+ *    it marks the TID in `tid_bits` and tells the agent (PENDING).  A
+ *    kprobe cannot reach another thread's task_struct, so the request is
+ *    taken in where the task is at hand: the task iterator the agent runs
+ *    right away, and the thread's own wakeup and switch-in.
+ *  - Taking a request in: a live thread gets task storage (so its state
+ *    dies with it and a reused TID inherits nothing); it is accepted when
+ *    its cgroup v2 or an ancestor is enrolled, else counted rejected.  The
+ *    agent hears every change through the `events` ring buffer.
+ *  - On sched_switch, a thread without storage whose TID bit is clear
+ *    costs two storage probes and one array load; tracked threads also
+ *    account runtime and CPU and re-read their request (drop, change).
+ *  - When a tracked thread exits, its request is deleted.
+ *
+ * Nothing here changes scheduling: the actuators live in the agent (and,
+ * with sched_ext, in the scheduler).  Kernels without BPF trampolines
+ * (fentry/fexit) are supported on purpose: tp_btf, kprobe and iterators
+ * only.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#define __VCPUFREQ_BPF__
+#include "vcpufreq/abi.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VCPUFREQ_MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct vcpufreq_request);
+} requests SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VCPUFREQ_MAX_CGROUPS);
+	__type(key, __u64);
+	__type(value, struct vcpufreq_cgroup);
+} cgroups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct vcpufreq_vcpu);
+} vcpu_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VCPUFREQ_MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct vcpufreq_action);
+} actions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vcpufreq_stats);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VCPUFREQ_TID_BITS_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} tid_bits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vcpufreq_config);
+} settings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+static struct vcpufreq_stats *the_stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+#define STAT_INC(field)						\
+	do {							\
+		struct vcpufreq_stats *__s = the_stats();	\
+		if (__s)					\
+			__sync_fetch_and_add(&__s->field, 1);	\
+	} while (0)
+
+static __u64 *tid_word(__u32 tid, __u64 *bit)
+{
+	__u32 idx = tid / 64;
+
+	*bit = 1ULL << (tid % 64);
+	return bpf_map_lookup_elem(&tid_bits, &idx);
+}
+
+static bool tid_marked(__u32 tid)
+{
+	__u64 bit, *w = tid_word(tid, &bit);
+
+	return w && (*w & bit);
+}
+
+static void tid_mark(__u32 tid, bool on)
+{
+	__u64 bit, *w = tid_word(tid, &bit);
+
+	if (!w)
+		return;
+	if (on)
+		__sync_fetch_and_or(w, bit);
+	else
+		__sync_fetch_and_and(w, ~bit);
+}
+
+static __u64 task_cgroup_id(struct task_struct *p)
+{
+	return BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
+}
+
+/* Enrolled: the task's cgroup v2 or one of its ancestors is in `cgroups`. */
+static bool task_enrolled(struct task_struct *p)
+{
+	struct cgroup *cgrp = BPF_CORE_READ(p, cgroups, dfl_cgrp);
+	int level = BPF_CORE_READ(cgrp, level);
+
+	for (int i = 0; i < VCPUFREQ_CGROUP_MAX_DEPTH; i++) {
+		struct cgroup *anc;
+		__u64 id;
+
+		if (i > level)
+			break;
+		anc = BPF_CORE_READ(cgrp, ancestors[i]);
+		id = BPF_CORE_READ(anc, kn, id);
+		if (bpf_map_lookup_elem(&cgroups, &id))
+			return true;
+	}
+	return false;
+}
+
+static void emit(__u32 type, __u32 tid, __u32 perf, __u32 enrolled,
+		 __u64 cgroup_id)
+{
+	struct vcpufreq_event *e;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		STAT_INC(events_lost);
+		return;
+	}
+	e->type = type;
+	e->tid = tid;
+	e->perf = perf;
+	e->enrolled = enrolled;
+	e->cgroup_id = cgroup_id;
+	e->ts_ns = bpf_ktime_get_ns();
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Decide enrollment again; tell the agent when it flipped. */
+static void decide_enrolled(struct task_struct *p, struct vcpufreq_vcpu *s,
+			    __u32 tid)
+{
+	__u32 enrolled = task_enrolled(p);
+
+	s->cgroup_id = task_cgroup_id(p);
+	if (enrolled == s->enrolled)
+		return;
+	s->enrolled = enrolled;
+	STAT_INC(verdict_flips);
+	emit(VCPUFREQ_EV_VERDICT, tid, s->perf, enrolled, s->cgroup_id);
+}
+
+static void take_in_request(struct task_struct *p, struct vcpufreq_vcpu *s,
+			    __u32 tid, __u32 perf)
+{
+	s->perf = perf;
+	s->enrolled = task_enrolled(p);
+	s->cgroup_id = task_cgroup_id(p);
+	if (s->enrolled) {
+		STAT_INC(accepted);
+	} else {
+		STAT_INC(rejected);
+		STAT_INC(rejected_not_enrolled);
+	}
+	emit(VCPUFREQ_EV_REQUEST, tid, perf, s->enrolled, s->cgroup_id);
+}
+
+/*
+ * Bring @p's tracked state in line with `requests`: start tracking it,
+ * take in a changed request, or forget a dropped one.  @s is its storage
+ * or NULL; @recheck forces a new enrollment verdict.
+ */
+static void sync_thread(struct task_struct *p, struct vcpufreq_vcpu *s,
+			bool recheck)
+{
+	__u32 tid = BPF_CORE_READ(p, pid);
+	struct vcpufreq_request *req;
+
+	req = bpf_map_lookup_elem(&requests, &tid);
+	if (!req) {
+		tid_mark(tid, false);
+		if (!s)
+			return;
+		bpf_task_storage_delete(&vcpu_state, p);
+		STAT_INC(dropped);
+		emit(VCPUFREQ_EV_DROP, tid, 0, 0, 0);
+		return;
+	}
+	if (!s) {
+		s = bpf_task_storage_get(&vcpu_state, p, 0,
+					 BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!s)
+			return;
+		take_in_request(p, s, tid, req->perf);
+		return;
+	}
+	if (req->perf != s->perf)
+		take_in_request(p, s, tid, req->perf);
+	else if (recheck || s->cgroup_id != task_cgroup_id(p))
+		decide_enrolled(p, s, tid);
+}
+
+/* @p is about to run or may run soon: is there anything to take in? */
+static struct vcpufreq_vcpu *tracked(struct task_struct *p)
+{
+	struct vcpufreq_vcpu *s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
+
+	if (s || tid_marked(BPF_CORE_READ(p, pid)))
+		sync_thread(p, s, false);
+	else
+		return NULL;
+	return bpf_task_storage_get(&vcpu_state, p, 0, 0);
+}
+
+/* The map behind fd @fd of the current process, or NULL. */
+static void *current_fd_map(int fd)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(cur, files, fdt);
+	struct file **fds, *file;
+
+	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	return BPF_CORE_READ(file, private_data);
+}
+
+/*
+ * Every bpf() syscall that wrote or deleted a `requests` entry: mark the
+ * TID and wake the agent, which syncs it through the task iterator.  The
+ * syscall's arguments are still in the task's user registers.
+ */
+SEC("tracepoint/syscalls/sys_exit_bpf")
+int on_bpf_syscall(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs;
+	union bpf_attr attr;
+	void *uattr, *map;
+	long cmd;
+	__u32 tid;
+
+	if (ctx->ret)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	cmd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	if (cmd != BPF_MAP_UPDATE_ELEM && cmd != BPF_MAP_DELETE_ELEM)
+		return 0;
+	uattr = (void *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+	if (bpf_probe_read_user(&attr, sizeof(attr.map_fd) + 4 +
+				sizeof(attr.key), uattr))
+		return 0;
+	map = current_fd_map(attr.map_fd);
+	if (map == (void *)&cgroups) {
+		emit(VCPUFREQ_EV_ENROLL, 0, 0, 0, 0);
+		return 0;
+	}
+	if (map != (void *)&requests ||
+	    bpf_probe_read_user(&tid, sizeof(tid), (void *)attr.key))
+		return 0;
+	if (cmd == BPF_MAP_UPDATE_ELEM)
+		tid_mark(tid, true);
+	emit(VCPUFREQ_EV_PENDING, tid, 0, 0, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
+	     struct task_struct *next)
+{
+	struct vcpufreq_vcpu *s;
+	__u64 now = 0;
+
+	s = bpf_task_storage_get(&vcpu_state, prev, 0, 0);
+	if (s && s->last_in_ns) {
+		now = bpf_ktime_get_ns();
+		s->runtime_ns += now - s->last_in_ns;
+		s->last_in_ns = 0;
+	}
+	s = tracked(next);
+	if (s) {
+		s->last_in_ns = now ? now : bpf_ktime_get_ns();
+		s->last_cpu = bpf_get_smp_processor_id();
+		s->switches++;
+	}
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(on_wakeup, struct task_struct *p)
+{
+	tracked(p);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p)
+{
+	struct vcpufreq_vcpu *s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
+	__u32 tid = BPF_CORE_READ(p, pid);
+
+	if (!s && !tid_marked(tid))
+		return 0;
+	bpf_map_delete_elem(&requests, &tid);
+	tid_mark(tid, false);
+	if (!s)
+		return 0;
+	STAT_INC(exits);
+	emit(VCPUFREQ_EV_EXIT, tid, 0, s->enrolled, s->cgroup_id);
+	bpf_task_storage_delete(&vcpu_state, p);
+	return 0;
+}
+
+/*
+ * Run by the agent after PENDING/ENROLL events and by `enroll`, `leave`
+ * and `request` (through the pinned link): every thread with a request is
+ * synced and re-decided now, running or not.
+ */
+SEC("iter/task")
+int refresh_all(struct bpf_iter__task *ctx)
+{
+	struct task_struct *p = ctx->task;
+	struct vcpufreq_vcpu *s;
+
+	if (!p)
+		return 0;
+	s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
+	if (s || tid_marked(BPF_CORE_READ(p, pid)))
+		sync_thread(p, s, true);
+	return 0;
+}

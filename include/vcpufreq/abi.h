@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * vcpufreq-bpf ABI: the single source of truth for everything that crosses
+ * a boundary -- BPF maps (key/value layouts, pin names), ring buffer events,
+ * perf units, and the virtual cpufreq register layout.  Included by the BPF
+ * programs, the vcpufreq-bpf CLI/agent, libvcpufreq and the tests.
+ *
+ * Units: a "perf" is host capacity units, 0..VCPUFREQ_PERF_MAX, the scale of
+ * /sys/devices/system/cpu/cpuN/cpu_capacity and of the scheduler's util.
+ */
+#ifndef VCPUFREQ_ABI_H
+#define VCPUFREQ_ABI_H
+
+#ifdef __VCPUFREQ_BPF__
+/* BPF side: types come from vmlinux.h */
+#else
+#include <linux/types.h>
+#endif
+
+#define VCPUFREQ_PERF_MAX		1024
+
+/* Default pin directory and the names pinned below it. */
+#define VCPUFREQ_PIN_DIR		"/sys/fs/bpf/vcpufreq"
+#define VCPUFREQ_PIN_REQUESTS		"requests"
+#define VCPUFREQ_PIN_CGROUPS		"cgroups"
+#define VCPUFREQ_PIN_VCPU_STATE		"vcpu_state"
+#define VCPUFREQ_PIN_ACTIONS		"actions"
+#define VCPUFREQ_PIN_STATS		"stats"
+#define VCPUFREQ_PIN_SETTINGS		"settings"
+#define VCPUFREQ_PIN_EVENTS		"events"
+#define VCPUFREQ_PIN_TID_BITS		"tid_bits"
+#define VCPUFREQ_PIN_LINKS		"links"
+
+#define VCPUFREQ_MAX_THREADS		16384
+#define VCPUFREQ_MAX_CGROUPS		1024
+#define VCPUFREQ_CGROUP_PATH_LEN	256
+#define VCPUFREQ_MAX_CPUS		256
+#define VCPUFREQ_CGROUP_MAX_DEPTH	32
+
+/*
+ * requests: BPF_MAP_TYPE_HASH, key __u32 host TID (root pid namespace),
+ * value struct vcpufreq_request.  Written by the VMM (or `vcpufreq-bpf
+ * request`); deleting the key drops the request.  The kernel side deletes
+ * the key itself when the thread exits or never existed.
+ */
+struct vcpufreq_request {
+	__u32 perf;		/* requested host capacity, 0..VCPUFREQ_PERF_MAX */
+	__u32 guest_perf;	/* raw value the guest wrote to SET_PERF (0: n/a) */
+	__u32 vm_id;		/* VMM-chosen VM identifier (0: unknown) */
+	__u32 vcpu;		/* vCPU index inside that VM */
+};
+
+/*
+ * cgroups: BPF_MAP_TYPE_HASH, key __u64 cgroup v2 id (the cgroup
+ * directory's inode number), value struct vcpufreq_cgroup.  A thread is
+ * enrolled when its cgroup v2, or any ancestor of it, has an entry here.
+ */
+struct vcpufreq_cgroup {
+	__u64 enrolled_ns;	/* CLOCK_REALTIME of `enroll`, for status */
+	char path[VCPUFREQ_CGROUP_PATH_LEN];
+};
+
+/*
+ * vcpu_state: BPF_MAP_TYPE_TASK_STORAGE (so it dies with the thread and a
+ * reused TID can never inherit it).  Present only on threads with a request.
+ * From user space it is looked up with a pidfd of the thread.
+ */
+struct vcpufreq_vcpu {
+	__u64 cgroup_id;	/* cgroup v2 the thread was last seen in */
+	__u64 runtime_ns;	/* on-CPU time since its first request */
+	__u64 last_in_ns;	/* bpf_ktime of last switch-in, 0 when off CPU */
+	__u64 switches;		/* times switched in */
+	__u32 last_cpu;		/* CPU it last ran on */
+	__u32 perf;		/* request as last seen by BPF */
+	__u32 enrolled;		/* 1 when its cgroup or an ancestor is enrolled */
+	__u32 pad;
+};
+
+/*
+ * tid_bits: BPF_MAP_TYPE_ARRAY of __u64, bit (tid % 64) of word (tid / 64)
+ * set when `requests` may hold TID: the one-load test that keeps
+ * sched_switch cheap for every thread that has no request.
+ */
+#define VCPUFREQ_TID_BITS_WORDS	(4194304 / 64)	/* PID_MAX_LIMIT */
+
+/*
+ * actions: BPF_MAP_TYPE_HASH, key __u32 TID, value struct vcpufreq_action.
+ * Written by the agent: what it applied and what it must restore, so that
+ * `vcpus` can show it and `unload` can restore even after an agent crash.
+ */
+enum vcpufreq_backend {
+	VCPUFREQ_BACKEND_NONE = 0,
+	VCPUFREQ_BACKEND_OBSERVE,
+	VCPUFREQ_BACKEND_UCLAMP,
+	VCPUFREQ_BACKEND_AFFINITY,
+	VCPUFREQ_BACKEND_CPUFREQ,
+	VCPUFREQ_BACKEND_SCX,
+	VCPUFREQ_BACKEND_COUNT,
+};
+
+#define VCPUFREQ_CPUMASK_WORDS	(VCPUFREQ_MAX_CPUS / 64)
+
+struct vcpufreq_action {
+	__u32 backend;		/* enum vcpufreq_backend that applied it */
+	__u32 perf;		/* effective perf applied (0: restored) */
+	__u32 uclamp_min;	/* uclamp backend: value set */
+	__u32 saved_uclamp_min;	/* uclamp backend: value to restore */
+	__u32 floor_khz;	/* cpufreq backend: floor this thread asks for */
+	__u32 saved_valid;	/* 1 while saved_* hold a value to restore */
+	__u64 cpus[VCPUFREQ_CPUMASK_WORDS];	  /* affinity applied */
+	__u64 saved_cpus[VCPUFREQ_CPUMASK_WORDS]; /* affinity to restore */
+};
+
+/*
+ * stats: BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE, one entry (key 0); counters
+ * only ever grow, with atomic adds from BPF and from the agent.
+ */
+struct vcpufreq_stats {
+	__u64 accepted;		/* requests for a live, enrolled thread */
+	__u64 rejected;		/* requests with no effect (either reason) */
+	__u64 rejected_no_thread;
+	__u64 rejected_not_enrolled;
+	__u64 dropped;		/* requests deleted (by VMM, exit or kernel) */
+	__u64 exits;		/* tracked threads that exited */
+	__u64 verdict_flips;	/* enrolled state changes seen by BPF */
+	__u64 events_lost;	/* ring buffer full */
+	__u64 syncs;		/* agent-run refresh iterations */
+};
+
+/* settings: BPF_MAP_TYPE_ARRAY, one entry (key 0), written by `load`. */
+struct vcpufreq_config {
+	__u32 backend;		/* enum vcpufreq_backend in use */
+	__u32 agent_pid;	/* 0 when no agent runs (observe) */
+	__u64 loaded_ns;	/* CLOCK_REALTIME of load */
+	char topology[VCPUFREQ_CGROUP_PATH_LEN]; /* override file, "" = sysfs */
+};
+
+/* events: BPF_MAP_TYPE_RINGBUF of struct vcpufreq_event. */
+enum vcpufreq_event_type {
+	VCPUFREQ_EV_PENDING = 1,	/* requests[tid] written (from the writer) */
+	VCPUFREQ_EV_REQUEST,		/* a thread's request taken in by BPF */
+	VCPUFREQ_EV_DROP,		/* request deleted */
+	VCPUFREQ_EV_VERDICT,		/* enrolled state of a thread changed */
+	VCPUFREQ_EV_EXIT,		/* tracked thread exited */
+	VCPUFREQ_EV_ENROLL,		/* cgroups map written */
+};
+
+struct vcpufreq_event {
+	__u32 type;		/* enum vcpufreq_event_type */
+	__u32 tid;
+	__u32 perf;
+	__u32 enrolled;
+	__u64 cgroup_id;
+	__u64 ts_ns;		/* bpf_ktime_get_ns() when emitted */
+};
+
+/*
+ * Virtual cpufreq device registers (Linux 6.13 "qemu,virtual-cpufreq"):
+ * one 32-bit register block per vCPU, block n at n * VCPUFREQ_REG_STRIDE.
+ */
+#define VCPUFREQ_REG_STRIDE		0x1000
+#define VCPUFREQ_REG_CUR_PERF		0x00	/* RO */
+#define VCPUFREQ_REG_SET_PERF		0x04	/* WO */
+#define VCPUFREQ_REG_PERFTBL_LEN	0x08	/* RO, 1 = continuous */
+#define VCPUFREQ_REG_PERFTBL_SEL	0x0c	/* WO */
+#define VCPUFREQ_REG_PERFTBL_RD		0x10	/* RO */
+#define VCPUFREQ_REG_PERF_DOMAIN	0x14	/* RO */
+#define VCPUFREQ_PERFTBL_MAX		64
+
+#endif /* VCPUFREQ_ABI_H */

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * uclamp: the thread's uclamp_min set to its request with sched_setattr(),
+ * as crosvm does.  schedutil then picks a frequency for at least that
+ * utilization and EAS/capacity-aware placement treats it as that big.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/sched.h>
+#include "actuator.h"
+
+/* <linux/sched/types.h> clashes with glibc's <sched.h>: the uapi layout */
+struct sched_attr {
+	__u32 size;
+	__u32 sched_policy;
+	__u64 sched_flags;
+	__s32 sched_nice;
+	__u32 sched_priority;
+	__u64 sched_runtime;
+	__u64 sched_deadline;
+	__u64 sched_period;
+	__u32 sched_util_min;
+	__u32 sched_util_max;
+};
+
+static int sys_sched_getattr(pid_t tid, struct sched_attr *attr)
+{
+	return syscall(SYS_sched_getattr, tid, attr, sizeof(*attr), 0);
+}
+
+static int set_uclamp_min(pid_t tid, __u32 value)
+{
+	struct sched_attr attr = {
+		.size = sizeof(attr),
+		.sched_flags = SCHED_FLAG_KEEP_ALL | SCHED_FLAG_UTIL_CLAMP_MIN,
+		.sched_util_min = value,
+	};
+
+	return syscall(SYS_sched_setattr, tid, &attr, 0);
+}
+
+static int uclamp_probe(const struct act_env *env, char *why, size_t len)
+{
+	struct sched_attr attr;
+
+	if (sys_sched_getattr(0, &attr)) {
+		snprintf(why, len, "sched_getattr failed: %s", strerror(errno));
+		return -1;
+	}
+	/* rewriting our own value changes nothing and tells whether it works */
+	if (!set_uclamp_min(0, attr.sched_util_min))
+		return 0;
+	if (errno == EOPNOTSUPP)
+		snprintf(why, len, "kernel built without CONFIG_UCLAMP_TASK");
+	else
+		snprintf(why, len, "sched_setattr(UTIL_CLAMP_MIN) failed: %s",
+			 strerror(errno));
+	return -1;
+}
+
+static int uclamp_apply(struct act_env *env, __u32 tid, __u32 perf,
+			struct vcpufreq_action *a)
+{
+	struct sched_attr attr;
+
+	if (perf && !a->saved_valid) {
+		if (sys_sched_getattr(tid, &attr))
+			return errno == ESRCH ? 0 : -errno;
+		a->saved_uclamp_min = attr.sched_util_min;
+		a->saved_valid = 1;
+	}
+	if (!perf && !a->saved_valid)
+		return 0;
+	if (set_uclamp_min(tid, perf ? perf : a->saved_uclamp_min) &&
+	    errno != ESRCH)
+		return -errno;
+	a->perf = perf;
+	a->uclamp_min = perf;
+	if (!perf)
+		a->saved_valid = 0;
+	return 0;
+}
+
+static void uclamp_describe(const struct vcpufreq_action *a, char *buf,
+			    size_t len)
+{
+	if (a->saved_valid)
+		snprintf(buf, len, "uclamp_min %u", a->uclamp_min);
+	else
+		snprintf(buf, len, "-");
+}
+
+const struct actuator act_uclamp = {
+	.name = "uclamp",
+	.backend = VCPUFREQ_BACKEND_UCLAMP,
+	.probe = uclamp_probe,
+	.apply = uclamp_apply,
+	.describe = uclamp_describe,
+};

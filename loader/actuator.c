@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The actuator table and what all backends share. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "actuator.h"
+#include "cli.h"
+
+const struct actuator *const actuators[] = {
+	&act_uclamp, &act_affinity, &act_cpufreq, &act_observe, NULL,
+};
+
+const struct actuator *actuator_for(__u32 backend)
+{
+	for (int i = 0; actuators[i]; i++)
+		if (actuators[i]->backend == backend)
+			return actuators[i];
+	return NULL;
+}
+
+const struct actuator *actuator_auto(const struct act_env *env)
+{
+	char why[256];
+
+	for (int i = 0; actuators[i]; i++)
+		if (!actuators[i]->probe(env, why, sizeof(why)))
+			return actuators[i];
+	return &act_observe;
+}
+
+int act_env_init(struct act_env *env, const char *topology_override)
+{
+	const char *dir = getenv("VCPUFREQ_SYSFS_CPU_DIR");
+	const char *state = getenv("VCPUFREQ_STATE_DIR");
+	char why[256];
+
+	memset(env, 0, sizeof(*env));
+	env->sysfs_cpu_dir = dir && *dir ? dir : VF_SYSFS_CPU_DIR;
+	env->state_dir = state && *state ? state : "/run/vcpufreq";
+	env->actions_fd = -1;
+	if (vf_topology_load(&env->topo, env->sysfs_cpu_dir,
+			     topology_override && *topology_override ?
+			     topology_override : NULL, why, sizeof(why)))
+		return err("cannot read the host topology: %s", why);
+	return 0;
+}
+
+/* "0-3,6" from a bit mask */
+void cpulist_format(const __u64 *mask, char *buf, size_t len)
+{
+	size_t off = 0;
+	int cpu = 0;
+
+	buf[0] = 0;
+	while (cpu < VCPUFREQ_MAX_CPUS) {
+		int start;
+
+		if (!(mask[cpu / 64] & (1ULL << (cpu % 64)))) {
+			cpu++;
+			continue;
+		}
+		start = cpu;
+		while (cpu + 1 < VCPUFREQ_MAX_CPUS &&
+		       (mask[(cpu + 1) / 64] & (1ULL << ((cpu + 1) % 64))))
+			cpu++;
+		if (off < len)
+			off += snprintf(buf + off, len - off, "%s%d", off ? "," : "",
+					start);
+		if (cpu > start && off < len)
+			off += snprintf(buf + off, len - off, "-%d", cpu);
+		cpu++;
+	}
+}

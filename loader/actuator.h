@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * An actuator turns a vCPU thread's effective request (its request when
+ * its cgroup is enrolled, else 0) into something the host scheduler
+ * honours, and restores what it changed.  One file per backend.
+ */
+#ifndef VCPUFREQ_ACTUATOR_H
+#define VCPUFREQ_ACTUATOR_H
+
+#include <stddef.h>
+#include <linux/types.h>
+#include "vcpufreq/abi.h"
+#include "topology.h"
+
+struct act_env {
+	struct vf_topology topo;
+	const char *sysfs_cpu_dir;	/* VF_SYSFS_CPU_DIR unless overridden */
+	const char *state_dir;		/* where global saved state is kept */
+	int actions_fd;			/* pinned actions map, -1 when none */
+};
+
+struct actuator {
+	const char *name;
+	__u32 backend;
+	/* 0 when usable on this host, else -1 and a reason in @why */
+	int (*probe)(const struct act_env *env, char *why, size_t len);
+	/*
+	 * Give @tid the boost for @perf, or restore it when @perf is 0.
+	 * @a carries what was applied and saved; a thread that is gone is
+	 * not an error.
+	 */
+	int (*apply)(struct act_env *env, __u32 tid, __u32 perf,
+		     struct vcpufreq_action *a);
+	/* optional: after threads changed, update state they share */
+	int (*sync)(struct act_env *env);
+	/* optional: restore state shared by all threads (unload) */
+	void (*shutdown)(struct act_env *env);
+	/* one-line description of what @a applied */
+	void (*describe)(const struct vcpufreq_action *a, char *buf,
+			 size_t len);
+};
+
+extern const struct actuator act_uclamp;
+extern const struct actuator act_affinity;
+extern const struct actuator act_cpufreq;
+extern const struct actuator act_observe;
+
+/* strongest first: the order `--backend auto` tries them in */
+extern const struct actuator *const actuators[];
+
+const struct actuator *actuator_for(__u32 backend);
+/* auto: the first usable actuator, never NULL (observe always is) */
+const struct actuator *actuator_auto(const struct act_env *env);
+int act_env_init(struct act_env *env, const char *topology_override);
+
+void cpulist_format(const __u64 *mask, char *buf, size_t len);
+
+#endif

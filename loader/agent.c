@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The agent: the user-space half of the non-sched_ext backends.  It sleeps
+ * in epoll on the events ring buffer (and a signalfd) -- no polling -- and
+ * syncs every written TID through the BPF task iterator, and
+ * for every resulting event applies the thread's effective request: its request
+ * when BPF says it is enrolled, else 0 (restore).  What it applied and
+ * saved lives in the pinned actions map.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "agent.h"
+#include "cli.h"
+
+#define MAX_PENDING 256
+
+struct agent {
+	const struct actuator *act;
+	struct act_env *env;
+	struct vcpufreq_stats *stats;	/* mmapped stats map */
+	int requests_fd;
+	bool need_sync;			/* run the refresh iterator */
+	int nr_pending;
+	__u32 pending[MAX_PENDING];	/* TIDs written since the last sync */
+};
+
+static int set_effective(struct agent *ag, __u32 tid, __u32 perf)
+{
+	struct vcpufreq_action a = { 0 };
+	int fd = ag->env->actions_fd;
+	int ret;
+
+	bpf_map_lookup_elem(fd, &tid, &a);
+	if (!perf && !a.perf && !a.saved_valid)
+		return 0;	/* nothing applied, nothing to restore */
+	a.backend = ag->act->backend;
+	ret = ag->act->apply(ag->env, tid, perf, &a);
+	if (ret)
+		fprintf(stderr, "agent: %s on TID %u (perf %u): %s\n",
+			ag->act->name, tid, perf, strerror(-ret));
+	if (!a.perf && !a.saved_valid)
+		bpf_map_delete_elem(fd, &tid);
+	else
+		bpf_map_update_elem(fd, &tid, &a, BPF_ANY);
+	if (ag->act->sync)
+		ag->act->sync(ag->env);
+	return ret;
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	const struct vcpufreq_event *e = data;
+	struct agent *ag = ctx;
+
+	if (size < sizeof(*e))
+		return 0;
+	switch (e->type) {
+	case VCPUFREQ_EV_PENDING:
+		if (ag->nr_pending < MAX_PENDING)
+			ag->pending[ag->nr_pending++] = e->tid;
+		ag->need_sync = true;
+		break;
+	case VCPUFREQ_EV_ENROLL:
+		ag->need_sync = true;
+		break;
+	case VCPUFREQ_EV_REQUEST:
+	case VCPUFREQ_EV_VERDICT:
+		set_effective(ag, e->tid, e->enrolled ? e->perf : 0);
+		break;
+	case VCPUFREQ_EV_DROP:
+	case VCPUFREQ_EV_EXIT:
+		set_effective(ag, e->tid, 0);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/*
+ * A request for a TID no thread has is deleted here, so a thread that
+ * later gets that TID never inherits it; the rest is taken in by BPF in
+ * the refresh iterator, whose events we consume next.
+ */
+static void sync_pending(struct agent *ag, struct ring_buffer *rb)
+{
+	while (ag->need_sync) {
+		for (int i = 0; i < ag->nr_pending; i++) {
+			__u32 tid = ag->pending[i];
+
+			if (thread_exists(tid) ||
+			    bpf_map_delete_elem(ag->requests_fd, &tid))
+				continue;
+			__atomic_fetch_add(&ag->stats->rejected, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&ag->stats->rejected_no_thread, 1,
+					   __ATOMIC_RELAXED);
+		}
+		ag->nr_pending = 0;
+		ag->need_sync = false;
+		__atomic_fetch_add(&ag->stats->syncs, 1, __ATOMIC_RELAXED);
+		run_refresh_iter();
+		ring_buffer__consume(rb);
+	}
+}
+
+int restore_all_actions(struct act_env *env)
+{
+	struct vcpufreq_action a;
+	__u32 key;
+	int ret = 0;
+
+	while (!bpf_map_get_next_key(env->actions_fd, NULL, &key)) {
+		const struct actuator *act;
+
+		if (!bpf_map_lookup_elem(env->actions_fd, &key, &a)) {
+			act = actuator_for(a.backend);
+			if (act && act->apply(env, key, 0, &a))
+				ret = -1;
+		}
+		bpf_map_delete_elem(env->actions_fd, &key);
+	}
+	for (int i = 0; actuators[i]; i++)
+		if (actuators[i]->shutdown)
+			actuators[i]->shutdown(env);
+	return ret;
+}
+
+static int open_signalfd(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+int agent_run(const struct actuator *act, struct act_env *env, int ready_fd)
+{
+	struct agent ag = { .act = act, .env = env };
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct ring_buffer *rb = NULL;
+	int events_fd, stats_fd, sig_fd, ep_fd = -1, ret = -1;
+	void *stats = MAP_FAILED;
+
+	env->actions_fd = open_pinned_map(VCPUFREQ_PIN_ACTIONS);
+	events_fd = open_pinned_map(VCPUFREQ_PIN_EVENTS);
+	ag.requests_fd = open_pinned_map(VCPUFREQ_PIN_REQUESTS);
+	stats_fd = open_pinned_map(VCPUFREQ_PIN_STATS);
+	sig_fd = open_signalfd();
+	if (env->actions_fd < 0 || events_fd < 0 || ag.requests_fd < 0 ||
+	    stats_fd < 0 || sig_fd < 0)
+		goto out;
+	stats = mmap(NULL, sizeof(*ag.stats), PROT_READ | PROT_WRITE,
+		     MAP_SHARED, stats_fd, 0);
+	if (stats == MAP_FAILED) {
+		err("agent: cannot map the stats map: %s", strerror(errno));
+		goto out;
+	}
+	ag.stats = stats;
+	rb = ring_buffer__new(events_fd, on_event, &ag, NULL);
+	ep_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (!rb || ep_fd < 0) {
+		err("agent: cannot set up the event ring buffer: %s",
+		    strerror(errno));
+		goto out;
+	}
+	ev.data.fd = ring_buffer__epoll_fd(rb);
+	epoll_ctl(ep_fd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	ev.data.fd = sig_fd;
+	epoll_ctl(ep_fd, EPOLL_CTL_ADD, sig_fd, &ev);
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "1", 1) != 1)
+			goto out;
+		close(ready_fd);
+	}
+	for (;;) {
+		struct epoll_event got;
+		int n = epoll_wait(ep_fd, &got, 1, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || got.data.fd == sig_fd)
+			break;
+		ring_buffer__consume(rb);
+		sync_pending(&ag, rb);
+	}
+	ret = restore_all_actions(env);
+out:
+	if (stats != MAP_FAILED)
+		munmap(stats, sizeof(*ag.stats));
+	if (stats_fd >= 0)
+		close(stats_fd);
+	if (ag.requests_fd >= 0)
+		close(ag.requests_fd);
+	ring_buffer__free(rb);
+	if (ep_fd >= 0)
+		close(ep_fd);
+	if (sig_fd >= 0)
+		close(sig_fd);
+	if (events_fd >= 0)
+		close(events_fd);
+	return ret;
+}

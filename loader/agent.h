@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#ifndef VCPUFREQ_AGENT_H
+#define VCPUFREQ_AGENT_H
+
+#include "actuator.h"
+
+/*
+ * Run the agent until SIGTERM/SIGINT: sleep on the events ring buffer and
+ * apply each thread's effective request with @act.  @ready_fd (or -1)
+ * gets one byte once the agent listens.  Restores everything on the way
+ * out.  Returns 0 or -1.
+ */
+int agent_run(const struct actuator *act, struct act_env *env, int ready_fd);
+
+/* Restore and forget every entry of the actions map (unload, agent exit) */
+int restore_all_actions(struct act_env *env);
+
+#endif

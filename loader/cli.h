@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Shared by the vcpufreq-bpf commands: options, errors, pinned objects. */
+#ifndef VCPUFREQ_CLI_H
+#define VCPUFREQ_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "vcpufreq/abi.h"
+#include "json.h"
+
+struct cli {
+	const char *pin_dir;	/* --pin-dir, default VCPUFREQ_PIN_DIR */
+	const char *topology;	/* --topology override file, or NULL */
+	bool json;		/* -j */
+	bool pretty;		/* -p (implies -j) */
+	const char *prog;	/* argv[0] */
+};
+
+extern struct cli cli;
+
+/* "Error: ..." on stderr; always returns -1 so callers can `return err(...)` */
+int err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+int parse_u32(const char *s, __u32 *v);
+int parse_tid(const char *s, __u32 *tid);
+bool thread_exists(__u32 tid);
+
+/* pinned objects */
+void pin_path(char *buf, size_t len, const char *name);
+int open_pinned_map(const char *name);	/* fd, or -1 with Error: printed */
+bool is_loaded(void);
+int read_settings(struct vcpufreq_config *cfg);
+int read_stats(struct vcpufreq_stats *st);
+int run_refresh_iter(void);		/* re-decide every thread's verdict */
+int read_vcpu_state(int state_fd, __u32 tid, struct vcpufreq_vcpu *s);
+
+const char *backend_name(__u32 backend);
+int backend_from_name(const char *name);	/* -1 when unknown */
+
+/* cgroup v2 helpers (cgroup.c) */
+int cgroup_resolve(const char *arg, char *path, size_t len, __u64 *id);
+int thread_cgroup_path(__u32 tid, char *buf, size_t len);
+const char *cgroup2_mount(void);
+
+/* JSON writer for -j/-p, NULL without -j */
+struct json *cli_json(void);
+
+/* commands */
+int cmd_load(int argc, char **argv);
+int cmd_unload(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_enroll(int argc, char **argv);
+int cmd_leave(int argc, char **argv);
+int cmd_request(int argc, char **argv);
+int cmd_vcpus(int argc, char **argv);
+int cmd_topology(int argc, char **argv);
+
+#endif

@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * load / unload / agent.  `load` leaves nothing half-done: any failure
+ * after the first pin removes every pin again.  `unload` stops the agent,
+ * restores whatever the actions map says was changed (so it also cleans
+ * up after an agent that crashed), then removes every pin.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "agent.h"
+#include "cli.h"
+#include "vcpufreq.skel.h"
+
+static __u64 realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static bool on_bpffs(const char *path)
+{
+	struct statfs sf;
+
+	return !statfs(path, &sf) && sf.f_type == BPF_FS_MAGIC;
+}
+
+/*
+ * The pin directory's parent must be a bpffs.  Only for the default
+ * location do we mount one ourselves (as bpftool does); a --pin-dir the
+ * user chose is never mounted over.
+ */
+static int ensure_bpffs(void)
+{
+	char parent[PATH_MAX], *slash;
+
+	snprintf(parent, sizeof(parent), "%s", cli.pin_dir);
+	slash = strrchr(parent, '/');
+	if (!slash || slash == parent)
+		return err("--pin-dir %s: give a directory below a bpffs mount, "
+			   "e.g. /sys/fs/bpf/vcpufreq", cli.pin_dir);
+	*slash = 0;
+	if (on_bpffs(parent))
+		return 0;
+	if (!strcmp(cli.pin_dir, VCPUFREQ_PIN_DIR)) {
+		if (!mount("bpf", parent, "bpf", 0, "mode=0700")) {
+			note("mounted bpffs at %s", parent);
+			return 0;
+		}
+		return err("no BPF filesystem at %s and mounting one failed: %s; "
+			   "mount it with 'mount -t bpf bpf %s'", parent,
+			   strerror(errno), parent);
+	}
+	return err("--pin-dir %s is not on a BPF filesystem (bpffs): %s is %s; "
+		   "pick a directory under a bpffs mount such as /sys/fs/bpf, or "
+		   "mount one there with 'mount -t bpf bpf DIR'", cli.pin_dir,
+		   parent, access(parent, F_OK) ? "missing" : "not bpffs");
+}
+
+static void remove_dir_entries(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path) && errno == EISDIR)
+			rmdir(path);
+	}
+	closedir(d);
+}
+
+static void remove_pins(void)
+{
+	char links[PATH_MAX];
+
+	snprintf(links, sizeof(links), "%s/%s", cli.pin_dir, VCPUFREQ_PIN_LINKS);
+	remove_dir_entries(links);
+	rmdir(links);
+	remove_dir_entries(cli.pin_dir);
+	rmdir(cli.pin_dir);
+}
+
+static int pin_all(struct vcpufreq *skel)
+{
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", cli.pin_dir, VCPUFREQ_PIN_LINKS);
+	if ((mkdir(cli.pin_dir, 0700) && errno != EEXIST) ||
+	    (mkdir(path, 0700) && errno != EEXIST))
+		return err("cannot create %s: %s", path, strerror(errno));
+	bpf_object__for_each_map(map, skel->obj) {
+		if (!bpf_map__is_internal(map)) {
+			pin_path(path, sizeof(path), bpf_map__name(map));
+			if (bpf_map__pin(map, path))
+				return err("cannot pin %s: %s", path, strerror(errno));
+		}
+	}
+	bpf_object__for_each_program(prog, skel->obj) {
+		struct bpf_link *link = NULL;
+
+		/* the skeleton keeps each program's link next to it */
+		for (int i = 0; i < skel->skeleton->prog_cnt; i++)
+			if (*skel->skeleton->progs[i].prog == prog)
+				link = *skel->skeleton->progs[i].link;
+		snprintf(path, sizeof(path), "%s/%s/%s", cli.pin_dir,
+			 VCPUFREQ_PIN_LINKS, bpf_program__name(prog));
+		if (!link || bpf_link__pin(link, path))
+			return err("cannot pin link %s: %s", path, strerror(errno));
+	}
+	return 0;
+}
+
+static int write_settings(__u32 backend, __u32 agent_pid)
+{
+	struct vcpufreq_config cfg = {
+		.backend = backend,
+		.agent_pid = agent_pid,
+		.loaded_ns = realtime_ns(),
+	};
+	__u32 zero = 0;
+	int fd, ret;
+
+	if (cli.topology)
+		snprintf(cfg.topology, sizeof(cfg.topology), "%s", cli.topology);
+	fd = open_pinned_map(VCPUFREQ_PIN_SETTINGS);
+	if (fd < 0)
+		return -1;
+	ret = bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY);
+	close(fd);
+	return ret ? err("cannot write settings: %s", strerror(errno)) : 0;
+}
+
+static int load_programs(void)
+{
+	struct vcpufreq *skel;
+	int ret;
+
+	if (!getenv("VCPUFREQ_DEBUG"))
+		libbpf_set_print(NULL);
+	skel = vcpufreq__open_and_load();
+	if (!skel)
+		return err("cannot load the BPF programs: %s (needs root, a "
+			   "kernel with BTF and BPF trampolines (fexit, tp_btf), "
+			   "task storage and the bpf_task_from_pid kfunc; Linux >= 6.2)",
+			   strerror(errno));
+	ret = vcpufreq__attach(skel);
+	if (ret)
+		err("cannot attach the BPF programs: %s", strerror(-ret));
+	else
+		ret = pin_all(skel);
+	/* pinned links and maps outlive the skeleton */
+	vcpufreq__destroy(skel);
+	if (ret)
+		remove_pins();
+	return ret ? -1 : 0;
+}
+
+static const struct actuator *pick_backend(const char *name,
+					   const struct act_env *env)
+{
+	const struct actuator *act;
+	char why[256];
+	int id;
+
+	if (!strcmp(name, "auto"))
+		return actuator_auto(env);
+	id = backend_from_name(name);
+	act = id >= 0 ? actuator_for(id) : NULL;
+	if (!act) {
+		err("unknown backend '%s'; choose auto, uclamp, affinity, "
+		    "cpufreq or observe", name);
+		return NULL;
+	}
+	if (act->probe(env, why, sizeof(why))) {
+		err("backend %s is unavailable here: %s; use --backend auto to "
+		    "pick the strongest one this host supports", name, why);
+		return NULL;
+	}
+	return act;
+}
+
+/* fork the agent; returns its pid once it listens, or -1 */
+static pid_t start_agent(const struct actuator *act, struct act_env *env)
+{
+	int ready[2];
+	char log[PATH_MAX], c;
+	pid_t pid;
+
+	if (pipe2(ready, O_CLOEXEC))
+		return err("pipe: %s", strerror(errno));
+	mkdir(env->state_dir, 0755);
+	snprintf(log, sizeof(log), "%s/agent.log", env->state_dir);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return err("fork: %s", strerror(errno));
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+		close(ready[0]);
+		setsid();
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		fd = open("/dev/null", O_RDONLY);
+		if (fd >= 0)
+			dup2(fd, STDIN_FILENO);
+		_exit(agent_run(act, env, ready[1]) ? 1 : 0);
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1) {
+		close(ready[0]);
+		waitpid(pid, NULL, 0);
+		return err("the agent failed to start; see %s", log);
+	}
+	close(ready[0]);
+	return pid;
+}
+
+int cmd_load(int argc, char **argv)
+{
+	const char *backend = "auto";
+	const struct actuator *act;
+	struct act_env env;
+	bool foreground = false;
+	pid_t pid;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--foreground")) {
+			foreground = true;
+		} else if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
+			backend = argv[++i];
+		} else if (!strncmp(argv[i], "--backend=", 10)) {
+			backend = argv[i] + 10;
+		} else {
+			return err("load: unexpected argument '%s'; see "
+				   "'vcpufreq-bpf load --help'", argv[i]);
+		}
+	}
+	if (is_loaded())
+		return err("vcpufreq-bpf is already loaded (pins under %s); run "
+			   "'vcpufreq-bpf unload' first", cli.pin_dir);
+	if (act_env_init(&env, cli.topology))
+		return -1;
+	act = pick_backend(backend, &env);
+	if (!act || ensure_bpffs() || load_programs())
+		return -1;
+	/* even observe needs the agent: it takes in requests right away */
+	pid = foreground ? getpid() : start_agent(act, &env);
+	if (pid < 0 || write_settings(act->backend, pid)) {
+		remove_pins();
+		return -1;
+	}
+	note("loaded: backend %s, agent pid %d, pins under %s", act->name,
+	     pid, cli.pin_dir);
+	if (!foreground)
+		return 0;
+	fflush(stdout);
+	agent_run(act, &env, -1);
+	return cmd_unload(0, NULL);
+}
+
+static bool is_our_process(pid_t pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = 0;
+	fclose(f);
+	return !strncmp(comm, "vcpufreq-bpf", 12);
+}
+
+/* SIGTERM, then wait on a pidfd (no polling loop); SIGKILL after 10 s */
+static void stop_agent(pid_t pid)
+{
+	struct pollfd p = { .events = POLLIN };
+
+	if (pid <= 0 || pid == getpid() || !is_our_process(pid))
+		return;
+	p.fd = syscall(SYS_pidfd_open, pid, 0);
+	if (kill(pid, SIGTERM) || p.fd < 0)
+		goto out;
+	if (poll(&p, 1, 10000) == 0) {
+		err("the agent (pid %d) did not stop in 10 s; killing it", pid);
+		kill(pid, SIGKILL);
+		poll(&p, 1, 5000);
+	}
+out:
+	if (p.fd >= 0)
+		close(p.fd);
+}
+
+int cmd_unload(int argc, char **argv)
+{
+	struct vcpufreq_config cfg = { 0 };
+	struct act_env env;
+
+	if (argc > 1)
+		return err("unload takes no arguments");
+	if (!is_loaded())
+		return err("vcpufreq-bpf is not loaded (no pins under %s); "
+			   "nothing to unload", cli.pin_dir);
+	read_settings(&cfg);
+	stop_agent(cfg.agent_pid);
+	/* whatever the agent could not restore (it crashed) is restored here */
+	if (!act_env_init(&env, cfg.topology)) {
+		env.actions_fd = open_pinned_map(VCPUFREQ_PIN_ACTIONS);
+		if (env.actions_fd >= 0) {
+			restore_all_actions(&env);
+			close(env.actions_fd);
+		}
+	}
+	remove_pins();
+	if (is_loaded())
+		return err("could not remove every pin under %s", cli.pin_dir);
+	note("unloaded: every setting restored, pins under %s removed",
+	     cli.pin_dir);
+	return 0;
+}

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * request TID PERF | request TID --drop: what a VMM does, from the shell.
+ * The thread must exist; the BPF side then decides accepted/rejected and
+ * we report its verdict.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "cli.h"
+#include "topology.h"
+
+static int drop(int fd, __u32 tid)
+{
+	if (bpf_map_delete_elem(fd, &tid))
+		return err("TID %u has no request to drop", tid);
+	run_refresh_iter();
+	note("TID %u: request dropped", tid);
+	return 0;
+}
+
+static int report(__u32 tid, __u32 perf)
+{
+	struct vcpufreq_vcpu s = { 0 };
+	struct json *j = cli_json();
+	int fd = open_pinned_map(VCPUFREQ_PIN_VCPU_STATE);
+	bool tracked;
+
+	if (fd < 0)
+		return -1;
+	tracked = !read_vcpu_state(fd, tid, &s);
+	close(fd);
+	if (j) {
+		json_obj_open(j);
+		json_kuint(j, "tid", tid);
+		json_kuint(j, "perf", perf);
+		json_kbool(j, "accepted", tracked && s.enrolled);
+		json_kstr(j, "reason", !tracked ? "no such thread" :
+			  s.enrolled ? "" : "not in an enrolled cgroup");
+		json_obj_close(j);
+		json_free(j);
+	} else if (!tracked) {
+		note("TID %u: rejected: the thread is gone", tid);
+	} else if (!s.enrolled) {
+		note("TID %u: %u requested, rejected: the thread is not in an "
+		     "enrolled cgroup (it takes effect once you run 'vcpufreq-bpf "
+		     "enroll' on its cgroup)", tid, perf);
+	} else {
+		note("TID %u: %u requested, accepted", tid, perf);
+	}
+	return 0;
+}
+
+int cmd_request(int argc, char **argv)
+{
+	struct vcpufreq_request req = { 0 };
+	__u32 tid;
+	int fd, ret;
+
+	if (argc != 3)
+		return err("usage: vcpufreq-bpf request TID PERF (PERF: host "
+			   "capacity units 0..%d, or --drop)", VCPUFREQ_PERF_MAX);
+	if (parse_tid(argv[1], &tid))
+		return err("'%s' is not a thread id (a positive number, as in "
+			   "/proc/PID/task/TID)", argv[1]);
+	if (strcmp(argv[2], "--drop")) {
+		ret = vf_parse_perf(argv[2], &req.perf);
+		if (ret == -ERANGE)
+			return err("PERF %s is out of range: requests are host "
+				   "capacity units 0..%d", argv[2],
+				   VCPUFREQ_PERF_MAX);
+		if (ret)
+			return err("PERF '%s' is not a number: give host capacity "
+				   "units 0..%d", argv[2], VCPUFREQ_PERF_MAX);
+	}
+	if (!thread_exists(tid))
+		return err("no thread with TID %u on this host; pass the vCPU "
+			   "thread's id in the root pid namespace (e.g. from QMP "
+			   "query-cpus-fast)", tid);
+	fd = open_pinned_map(VCPUFREQ_PIN_REQUESTS);
+	if (fd < 0)
+		return -1;
+	if (!strcmp(argv[2], "--drop")) {
+		ret = drop(fd, tid);
+		close(fd);
+		return ret;
+	}
+	ret = bpf_map_update_elem(fd, &tid, &req, BPF_ANY);
+	close(fd);
+	if (ret)
+		return err("cannot write the request: %s%s", strerror(errno),
+			   errno == E2BIG ? " (request map full)" : "");
+	/* take it in now rather than at the thread's next wakeup */
+	if (run_refresh_iter())
+		return -1;
+	return report(tid, req.perf);
+}

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * status: loaded or not, the backend in use and why each other one is not,
+ * enrolled cgroups, request counters.  topology: the host CPUs.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "actuator.h"
+#include "cli.h"
+
+static void backend_lines(struct json *j, const struct act_env *env,
+			  __u32 in_use)
+{
+	char why[256];
+
+	if (j) {
+		json_key(j, "backends");
+		json_obj_open(j);
+	} else {
+		printf("backends:\n");
+	}
+	for (int i = 0; actuators[i]; i++) {
+		const struct actuator *a = actuators[i];
+		bool ok = !a->probe(env, why, sizeof(why));
+		char line[300];
+
+		snprintf(line, sizeof(line), "%s", a->backend == in_use ?
+			 "in use" : ok ? "available" : "unavailable: ");
+		if (!ok && a->backend != in_use)
+			strncat(line, why, sizeof(line) - strlen(line) - 1);
+		if (j)
+			json_kstr(j, a->name, line);
+		else
+			printf("  %-9s %s\n", a->name, line);
+	}
+	if (j)
+		json_obj_close(j);
+}
+
+static void cgroup_lines(struct json *j)
+{
+	struct vcpufreq_cgroup val;
+	__u64 key, *prev = NULL;
+	int fd = open_pinned_map(VCPUFREQ_PIN_CGROUPS);
+
+	if (j) {
+		json_key(j, "cgroups");
+		json_arr_open(j);
+	} else {
+		printf("enrolled cgroups:\n");
+	}
+	while (fd >= 0 && !bpf_map_get_next_key(fd, prev, &key)) {
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &val))
+			continue;
+		if (j) {
+			json_obj_open(j);
+			json_kuint(j, "id", key);
+			json_kstr(j, "path", val.path);
+			json_kbool(j, "exists", access(val.path, F_OK) == 0);
+			json_obj_close(j);
+		} else {
+			printf("  %s (id %llu)%s\n", val.path,
+			       (unsigned long long)key,
+			       access(val.path, F_OK) ? " (removed)" : "");
+		}
+	}
+	if (j)
+		json_arr_close(j);
+	else if (!prev)
+		printf("  (none: run 'vcpufreq-bpf enroll CGROUP')\n");
+	if (fd >= 0)
+		close(fd);
+}
+
+static void stats_lines(struct json *j, const struct vcpufreq_stats *st)
+{
+	if (!j) {
+		printf("requests: %llu accepted, %llu rejected (%llu no such "
+		       "thread, %llu not enrolled), %llu dropped, %llu exits\n",
+		       st->accepted, st->rejected, st->rejected_no_thread,
+		       st->rejected_not_enrolled, st->dropped, st->exits);
+		if (st->events_lost)
+			printf("events lost (ring buffer full): %llu\n",
+			       st->events_lost);
+		return;
+	}
+	json_key(j, "requests");
+	json_obj_open(j);
+	json_kuint(j, "accepted", st->accepted);
+	json_kuint(j, "rejected", st->rejected);
+	json_kuint(j, "rejected_no_thread", st->rejected_no_thread);
+	json_kuint(j, "rejected_not_enrolled", st->rejected_not_enrolled);
+	json_kuint(j, "dropped", st->dropped);
+	json_kuint(j, "exits", st->exits);
+	json_kuint(j, "verdict_flips", st->verdict_flips);
+	json_kuint(j, "events_lost", st->events_lost);
+	json_obj_close(j);
+}
+
+static bool agent_alive(pid_t pid)
+{
+	return pid > 0 && kill(pid, 0) == 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	struct vcpufreq_config cfg = { 0 };
+	struct vcpufreq_stats st = { 0 };
+	bool loaded = is_loaded();
+	struct act_env env;
+	struct json *j;
+
+	if (argc > 1)
+		return err("status: unexpected argument '%s'", argv[1]);
+	if (loaded && (read_settings(&cfg) || read_stats(&st)))
+		return -1;
+	if (act_env_init(&env, loaded ? cfg.topology : cli.topology))
+		return -1;
+	j = cli_json();
+	if (j) {
+		json_obj_open(j);
+		json_kbool(j, "loaded", loaded);
+		json_kstr(j, "pin_dir", cli.pin_dir);
+		json_kstr(j, "backend", loaded ? backend_name(cfg.backend) : "none");
+		json_kuint(j, "agent_pid", cfg.agent_pid);
+		json_kbool(j, "agent_running", agent_alive(cfg.agent_pid));
+		json_kstr(j, "topology", env.topo.from_override ?
+			  cfg.topology : "sysfs");
+	} else if (loaded) {
+		printf("vcpufreq-bpf: loaded (pins under %s)\n", cli.pin_dir);
+		printf("backend: %s, agent: %s\n", backend_name(cfg.backend),
+		       !cfg.agent_pid ? "none (not needed)" :
+		       agent_alive(cfg.agent_pid) ? "running" : "NOT RUNNING");
+	} else {
+		printf("vcpufreq-bpf: not loaded (run 'vcpufreq-bpf load')\n");
+	}
+	backend_lines(j, &env, loaded ? cfg.backend : VCPUFREQ_BACKEND_NONE);
+	if (loaded) {
+		cgroup_lines(j);
+		stats_lines(j, &st);
+	}
+	if (j) {
+		json_obj_close(j);
+		json_free(j);
+	}
+	return 0;
+}

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* topology: the host CPUs as the actuators see them. */
+#include <stdio.h>
+#include "actuator.h"
+#include "cli.h"
+
+static void freq_text(const struct vf_cpu *c, char *buf, size_t len)
+{
+	size_t off;
+
+	if (!c->max_khz) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	off = snprintf(buf, len, "%u-%u", c->min_khz, c->max_khz);
+	for (unsigned int i = 0; i < c->nr_freqs && off < len; i++)
+		off += snprintf(buf + off, len - off, "%s%u", i ? "," : " [",
+				c->freqs_khz[i]);
+	if (c->nr_freqs && off < len)
+		snprintf(buf + off, len - off, "]");
+}
+
+int cmd_topology(int argc, char **argv)
+{
+	struct act_env env;
+	struct json *j;
+	char freqs[1024];
+
+	if (argc > 1)
+		return err("topology: unexpected argument '%s'", argv[1]);
+	if (act_env_init(&env, cli.topology))
+		return -1;
+	j = cli_json();
+	if (j) {
+		json_obj_open(j);
+		json_kstr(j, "source", env.topo.from_override ? cli.topology :
+			  env.sysfs_cpu_dir);
+		json_kbool(j, "symmetric", vf_topology_symmetric(&env.topo));
+		json_key(j, "cpus");
+		json_arr_open(j);
+	} else {
+		printf("source: %s (%s)\n", env.topo.from_override ?
+		       cli.topology : env.sysfs_cpu_dir,
+		       vf_topology_symmetric(&env.topo) ? "symmetric" :
+		       "asymmetric");
+		printf("%-4s %8s %7s %6s  %s\n", "CPU", "CAPACITY", "CLUSTER",
+		       "POLICY", "FREQ_KHZ");
+	}
+	for (int cpu = 0; cpu < env.topo.nr_cpus; cpu++) {
+		const struct vf_cpu *c = &env.topo.cpu[cpu];
+
+		if (!c->present)
+			continue;
+		if (!j) {
+			freq_text(c, freqs, sizeof(freqs));
+			printf("%-4d %8u %7d %6d  %s\n", cpu, c->capacity,
+			       c->cluster, c->policy, freqs);
+			continue;
+		}
+		json_obj_open(j);
+		json_kint(j, "cpu", cpu);
+		json_kuint(j, "capacity", c->capacity);
+		json_kint(j, "cluster", c->cluster);
+		json_kint(j, "policy", c->policy);
+		json_kuint(j, "min_khz", c->min_khz);
+		json_kuint(j, "max_khz", c->max_khz);
+		json_key(j, "freqs_khz");
+		json_arr_open(j);
+		for (unsigned int i = 0; i < c->nr_freqs; i++)
+			json_uint(j, c->freqs_khz[i]);
+		json_arr_close(j);
+		json_obj_close(j);
+	}
+	if (j) {
+		json_arr_close(j);
+		json_obj_close(j);
+		json_free(j);
+	}
+	return 0;
+}

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Errors, argument parsing and access to the pinned objects. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "cli.h"
+
+int err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("Error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -1;
+}
+
+void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cli.json)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stdout, fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+}
+
+int parse_u32(const char *s, __u32 *v)
+{
+	unsigned long long x;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (*end)
+		return -EINVAL;
+	if (errno == ERANGE || x > UINT_MAX)
+		return -ERANGE;
+	*v = x;
+	return 0;
+}
+
+int parse_tid(const char *s, __u32 *tid)
+{
+	if (parse_u32(s, tid) || *tid == 0 || *tid > INT_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+/* Threads are visible as /proc/TID even when not listed in /proc. */
+bool thread_exists(__u32 tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%u/task/%u", tid, tid);
+	return access(path, F_OK) == 0;
+}
+
+void pin_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", cli.pin_dir, name);
+}
+
+bool is_loaded(void)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), VCPUFREQ_PIN_REQUESTS);
+	return access(path, F_OK) == 0;
+}
+
+int open_pinned_map(const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (!is_loaded())
+		return err("vcpufreq-bpf is not loaded (no pins under %s); "
+			   "run 'vcpufreq-bpf load' first", cli.pin_dir);
+	pin_path(path, sizeof(path), name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return err("cannot open %s: %s%s", path, strerror(errno),
+			   errno == EPERM || errno == EACCES ?
+			   " (run as root, or ask for 'vcpufreq-bpf grant')" : "");
+	return fd;
+}
+
+static int read_single(const char *name, void *value)
+{
+	__u32 zero = 0;
+	int fd = open_pinned_map(name);
+	int ret;
+
+	if (fd < 0)
+		return -1;
+	ret = bpf_map_lookup_elem(fd, &zero, value);
+	close(fd);
+	if (ret)
+		return err("cannot read the %s map: %s", name, strerror(errno));
+	return 0;
+}
+
+int read_settings(struct vcpufreq_config *cfg)
+{
+	return read_single(VCPUFREQ_PIN_SETTINGS, cfg);
+}
+
+int read_stats(struct vcpufreq_stats *st)
+{
+	return read_single(VCPUFREQ_PIN_STATS, st);
+}
+
+/* Read the pinned task iterator once: every tracked thread re-decided. */
+int run_refresh_iter(void)
+{
+	char path[PATH_MAX], buf[64];
+	int link_fd, iter_fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s/refresh_all", cli.pin_dir,
+		 VCPUFREQ_PIN_LINKS);
+	link_fd = bpf_obj_get(path);
+	if (link_fd < 0)
+		return err("cannot open %s: %s", path, strerror(errno));
+	iter_fd = bpf_iter_create(link_fd);
+	close(link_fd);
+	if (iter_fd < 0)
+		return err("cannot run the refresh iterator: %s", strerror(errno));
+	while ((n = read(iter_fd, buf, sizeof(buf))) > 0)
+		;
+	close(iter_fd);
+	return n < 0 ? err("refresh iterator: %s", strerror(errno)) : 0;
+}
+
+static const char *const backend_names[VCPUFREQ_BACKEND_COUNT] = {
+	[VCPUFREQ_BACKEND_NONE] = "none",
+	[VCPUFREQ_BACKEND_OBSERVE] = "observe",
+	[VCPUFREQ_BACKEND_UCLAMP] = "uclamp",
+	[VCPUFREQ_BACKEND_AFFINITY] = "affinity",
+	[VCPUFREQ_BACKEND_CPUFREQ] = "cpufreq",
+	[VCPUFREQ_BACKEND_SCX] = "scx",
+};
+
+const char *backend_name(__u32 backend)
+{
+	return backend < VCPUFREQ_BACKEND_COUNT ? backend_names[backend] : "?";
+}
+
+int backend_from_name(const char *name)
+{
+	for (int i = 0; i < VCPUFREQ_BACKEND_COUNT; i++)
+		if (!strcmp(name, backend_names[i]))
+			return i;
+	return -1;
+}
+
+struct json *cli_json(void)
+{
+	return cli.json ? json_new(stdout, cli.pretty) : NULL;
+}
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
+/* Task storage is looked up from user space with a pidfd of the thread. */
+int read_vcpu_state(int state_fd, __u32 tid, struct vcpufreq_vcpu *s)
+{
+	int pidfd = syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+	int ret;
+
+	if (pidfd < 0)
+		return -errno;
+	ret = bpf_map_lookup_elem(state_fd, &pidfd, s) ? -errno : 0;
+	close(pidfd);
+	return ret;
+}

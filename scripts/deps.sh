@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the Debian packages vcpufreq-bpf needs, only those missing.
+# Run as root (sudo make deps); a no-op when everything is present.
+set -euo pipefail
+
+pkgs=(
+	make gcc clang llvm libelf-dev zlib1g-dev pkg-config  # build
+	linux-source-6.12                                       # libbpf 1.5 + bpftool sources
+	bpftool                                                 # for users: bpftool map dump
+	iproute2 procps util-linux jq python3                   # tests
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "Error: missing packages: ${missing[*]}; run 'sudo make deps' to install them" >&2
+	exit 1
+fi
+echo "  DEPS     installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

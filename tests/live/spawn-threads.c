@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * spawn-threads N [LIFETIME_MS]: start N real threads that alternate a
+ * short busy phase with a 1 ms sleep (so they wake and switch often, as a
+ * vCPU thread does), print each TID on its own line, and run until stdin
+ * closes or, with LIFETIME_MS, until each thread exits after that long.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static long lifetime_ms;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void *vcpu(void *arg)
+{
+	pthread_barrier_t *started = arg;
+	double start = now_ms();
+	volatile unsigned long spin = 0;
+
+	printf("%d\n", gettid());
+	fflush(stdout);
+	pthread_barrier_wait(started);
+	while (!lifetime_ms || now_ms() - start < lifetime_ms) {
+		double busy_until = now_ms() + 0.2;
+
+		while (now_ms() < busy_until)
+			spin++;
+		usleep(1000);
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	pthread_barrier_t started;
+	pthread_t *t;
+	int n;
+	char c;
+
+	if (argc < 2 || (n = atoi(argv[1])) <= 0) {
+		fprintf(stderr, "usage: spawn-threads N [LIFETIME_MS]\n");
+		return 2;
+	}
+	lifetime_ms = argc > 2 ? atol(argv[2]) : 0;
+	t = calloc(n, sizeof(*t));
+	pthread_barrier_init(&started, NULL, n + 1);
+	for (int i = 0; i < n; i++)
+		pthread_create(&t[i], NULL, vcpu, &started);
+	pthread_barrier_wait(&started);
+	if (lifetime_ms) {
+		for (int i = 0; i < n; i++)
+			pthread_join(t[i], NULL);
+		pause();	/* keep the process: only the threads exit */
+	}
+	while (read(STDIN_FILENO, &c, 1) > 0)
+		;
+	return 0;
+}
