@@ -109,12 +109,12 @@ $(OUT)/tests/spawn-threads: tests/live/spawn-threads.c | $(OUT)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) $< -lpthread -o $@
 
-$(OUT)/bench-sched: bench/bench-sched.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+$(OUT)/bench-sched: bench/bench-sched.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ) \
+		$(OUT)/bench_empty.skel.h
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.a,$^) $(LDLIBS) -o $@
 
-$(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(OUT)/libvcpufreq.a \
-		$(filter-out $(OUT)/loader/main.o,$(LOADER_OBJS)) $(LIBBPF_OBJ)
+$(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
 

@@ -76,6 +76,14 @@ static int check_cgroup2(const char *arg, const char *path)
 		   "under %s", arg, *cgroup2_mount() ? cgroup2_mount() : "(none)");
 }
 
+static bool on_cgroupfs(const char *path)
+{
+	struct statfs sf;
+
+	return !statfs(path, &sf) && (sf.f_type == CGROUP2_SUPER_MAGIC ||
+				      sf.f_type == CGROUP_SUPER_MAGIC);
+}
+
 static bool is_dir(const char *path)
 {
 	struct stat st;
@@ -96,16 +104,13 @@ int cgroup_resolve(const char *arg, char *path, size_t len, __u64 *id)
 	if (!*mnt)
 		return err("no cgroup v2 hierarchy is mounted; mount one with "
 			   "'mount -t cgroup2 none /sys/fs/cgroup/unified'");
-	if (is_dir(arg)) {
+	snprintf(tried, sizeof(tried), "%s/%s", mnt, arg + (*arg == '/'));
+	/* a cgroup directory as given, else the same path below the mount */
+	if (is_dir(arg) && (on_cgroupfs(arg) || !is_dir(tried)))
 		snprintf(tried, sizeof(tried), "%s", arg);
-	} else {
-		snprintf(tried, sizeof(tried), "%s/%s", mnt,
-			 arg + (*arg == '/'));
-		if (!is_dir(tried))
-			return err("cgroup '%s' does not exist (looked at %s and "
-				   "%s); create it with mkdir first", arg, arg,
-				   tried);
-	}
+	else if (!is_dir(tried))
+		return err("cgroup '%s' does not exist (looked at %s and %s); "
+			   "create it with mkdir first", arg, arg, tried);
 	real = realpath(tried, NULL);
 	if (!real)
 		return err("cannot resolve %s: %s", tried, strerror(errno));

@@ -103,9 +103,22 @@ static void stats_lines(struct json *j, const struct vcpufreq_stats *st)
 	json_obj_close(j);
 }
 
+/* running, not a zombie waiting for its new parent to reap it */
 static bool agent_alive(pid_t pid)
 {
-	return pid > 0 && kill(pid, 0) == 0;
+	char path[64], state = 0;
+	FILE *f;
+
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
+		state = 0;
+	fclose(f);
+	return state && state != 'Z' && state != 'X';
 }
 
 int cmd_status(int argc, char **argv)

@@ -2,8 +2,9 @@
 /*
  * spawn-threads N [LIFETIME_MS]: start N real threads that alternate a
  * short busy phase with a 1 ms sleep (so they wake and switch often, as a
- * vCPU thread does), print each TID on its own line, and run until stdin
- * closes or, with LIFETIME_MS, until each thread exits after that long.
+ * vCPU thread does), print each TID on its own line, and run until
+ * killed; with LIFETIME_MS each thread exits after that long (the process
+ * stays, so only the threads go).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -46,7 +47,6 @@ int main(int argc, char **argv)
 	pthread_barrier_t started;
 	pthread_t *t;
 	int n;
-	char c;
 
 	if (argc < 2 || (n = atoi(argv[1])) <= 0) {
 		fprintf(stderr, "usage: spawn-threads N [LIFETIME_MS]\n");
@@ -58,12 +58,6 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		pthread_create(&t[i], NULL, vcpu, &started);
 	pthread_barrier_wait(&started);
-	if (lifetime_ms) {
-		for (int i = 0; i < n; i++)
-			pthread_join(t[i], NULL);
-		pause();	/* keep the process: only the threads exit */
-	}
-	while (read(STDIN_FILENO, &c, 1) > 0)
-		;
-	return 0;
+	for (;;)
+		pause();
 }

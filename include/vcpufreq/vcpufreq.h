@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * libvcpufreq: the VMM side of vcpufreq-bpf.  A VMM registers each vCPU
+ * thread (host TID), then submits requests in host capacity units
+ * (0..1024) as its guest asks for performance.  Plain C types only, errors
+ * as negative errno, so it is easy to call through FFI.
+ */
+#ifndef VCPUFREQ_H
+#define VCPUFREQ_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vcpufreq;
+
+/* Open the maps pinned by `vcpufreq-bpf load` (NULL: /sys/fs/bpf/vcpufreq) */
+int vcpufreq_open(const char *pin_dir, struct vcpufreq **out);
+void vcpufreq_close(struct vcpufreq *vf);
+
+/* Register vCPU @vcpu of VM @vm_id running on host thread @tid */
+int vcpufreq_register(struct vcpufreq *vf, uint32_t tid, uint32_t vm_id,
+		      uint32_t vcpu);
+/* Request @perf (0..1024) for a registered thread; @guest_perf: raw value */
+int vcpufreq_request(struct vcpufreq *vf, uint32_t tid, uint32_t perf,
+		     uint32_t guest_perf);
+int vcpufreq_unregister(struct vcpufreq *vf, uint32_t tid);
+
+const char *vcpufreq_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# Live tests: the real BPF programs in the running kernel, real cgroups,
+# real threads.  Each test_* function is one behaviour; a test fails on the
+# first unmet expectation.  Last line: "RESULT passed failed skipped".
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+VF=$PWD/build/vcpufreq-bpf
+SPAWN=$PWD/build/tests/spawn-threads
+PIN=/sys/fs/bpf/vcpufreq
+CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
+CGT=$CG2/vcpufreq-test
+TMP=$(mktemp -d)
+BIG_LITTLE=$TMP/big-little.topology
+printf 'cpu 0 capacity 512 cluster 0\ncpu 1 capacity 1024 cluster 1\n' >"$BIG_LITTLE"
+export VCPUFREQ_STATE_DIR=$TMP/state
+PIDS=()
+
+fail() { echo "    $*" >&2; exit 1; }
+expect_fail() {	# expect_fail PATTERN CMD...: non-zero exit, "Error: ...PATTERN"
+	local pat=$1 out; shift
+	out=$("$@" 2>&1) && fail "'$*' succeeded: $out"
+	grep -q "^Error: .*$pat" <<<"$out" || fail "'$*': no 'Error: ...$pat' in: $out"
+}
+jq_is() {	# jq_is JSON FILTER WANT
+	local got; got=$(jq -r "$2" <<<"$1")
+	[ "$got" = "$3" ] || fail "$2 = '$got', want '$3' in $1"
+}
+# spawn N [LIFETIME_MS] [CGROUP]: start threads (inside CGROUP), TIDs in $TIDS
+spawn() {
+	local n=$1 life=${2:-0} cg=${3:-} fifo=$TMP/tids.$RANDOM
+	mkfifo "$fifo"
+	if [ -n "$cg" ]; then
+		sh -c "echo \$\$ > $cg/cgroup.procs && exec $SPAWN $n $life" >"$fifo" &
+	else
+		$SPAWN "$n" "$life" >"$fifo" &
+	fi
+	PIDS+=($!)
+	mapfile -t -n "$n" TIDS <"$fifo"
+	rm -f "$fifo"
+}
+cpus_of() { taskset -cp "$1" | sed 's/.*: //'; }
+wait_for() {	# wait_for SECONDS CMD...: retry until CMD succeeds
+	local end=$((SECONDS + $1)); shift
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.05
+	done
+}
+affinity_is() { [ "$(cpus_of "$1")" = "$2" ]; }
+request_gone() { ! bpftool map lookup pinned $PIN/requests key $(le32 "$1") >/dev/null 2>&1; }
+le32() { printf '%d %d %d %d' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)); }
+
+# affinity backend on a big.LITTLE description, one vCPU thread enrolled
+affinity_vcpu() {
+	$VF --topology "$BIG_LITTLE" load --backend affinity >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	spawn 1 0 "$CGT"
+}
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	PIDS=()
+	$VF unload >/dev/null 2>&1
+	$VF --pin-dir /sys/fs/bpf/vcpufreq-alt unload >/dev/null 2>&1
+	for d in "$CGT"/* "$CGT"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+	true
+}
+
+# ---- load / unload ---------------------------------------------------------
+test_load_pins_maps_and_links_and_unload_removes_them() {
+	$VF load >/dev/null || fail "load failed"
+	for m in requests cgroups vcpu_state actions stats settings events tid_bits; do
+		[ -e $PIN/$m ] || fail "$PIN/$m not pinned"
+	done
+	[ -e $PIN/links/on_switch ] || fail "on_switch link not pinned"
+	bpftool link show | grep -q "tp 'sched_switch'" || fail "sched_switch not attached"
+	$VF unload >/dev/null || fail "unload failed"
+	[ ! -e $PIN ] || fail "$PIN still exists after unload"
+	wait_for 5 sh -c "! bpftool prog show | grep -q on_switch" || fail "on_switch still loaded"
+}
+test_load_twice_is_refused_and_keeps_the_first() {
+	$VF load >/dev/null || fail "load failed"
+	local pid; pid=$($VF status -j | jq -r .agent_pid)
+	expect_fail "already loaded" $VF load
+	jq_is "$($VF status -j)" .agent_pid "$pid"
+	jq_is "$($VF status -j)" .agent_running true
+}
+test_unload_when_nothing_is_loaded_fails() {
+	expect_fail "not loaded" $VF unload
+}
+test_pin_dir_not_on_bpffs_is_refused_and_leaves_nothing() {
+	expect_fail "not on a BPF filesystem" $VF --pin-dir "$TMP/pins/vcpufreq" load
+	[ ! -e "$TMP/pins" ] || fail "created $TMP/pins"
+	bpftool prog show | grep -q on_switch && fail "programs left loaded"
+	true
+}
+test_missing_bpffs_for_pin_dir_is_refused() {
+	expect_fail "missing" $VF --pin-dir /sys/fs/bpf-missing/vcpufreq load
+}
+test_custom_pin_dir_on_bpffs_works() {
+	$VF --pin-dir /sys/fs/bpf/vcpufreq-alt load >/dev/null || fail "load failed"
+	[ -e /sys/fs/bpf/vcpufreq-alt/requests ] || fail "not pinned there"
+	$VF --pin-dir /sys/fs/bpf/vcpufreq-alt unload >/dev/null || fail "unload failed"
+	[ ! -e /sys/fs/bpf/vcpufreq-alt ] || fail "pins left"
+}
+test_unavailable_backend_is_refused_with_the_reason() {
+	local why; why=$($VF status -j | jq -r .backends.uclamp)
+	if [ "$why" = available ]; then echo "    (uclamp available here)"; return 0; fi
+	expect_fail "backend uclamp is unavailable here: ${why#unavailable: }" $VF load --backend uclamp
+	expect_fail "unknown backend" $VF load --backend turbo
+	[ ! -e $PIN ] || fail "pins left behind"
+}
+test_status_explains_every_backend() {
+	local s; s=$($VF status -j)
+	jq_is "$s" .loaded false
+	for b in uclamp affinity cpufreq observe; do
+		[ -n "$(jq -r ".backends.$b" <<<"$s")" ] || fail "no word on $b"
+	done
+	$VF load >/dev/null
+	s=$($VF status -j)
+	jq_is "$s" .loaded true
+	jq_is "$s" .backend "$(jq -r '.backends | to_entries[] | select(.value=="in use") | .key' <<<"$s")"
+}
+
+# ---- bad input -------------------------------------------------------------
+test_bad_requests_are_refused_and_write_nothing() {
+	$VF load >/dev/null
+	spawn 1
+	expect_fail "no thread with TID" $VF request 4000000 100
+	expect_fail "not a thread id" $VF request abc 100
+	expect_fail "out of range" $VF request "${TIDS[0]}" 1025
+	expect_fail "not a number" $VF request "${TIDS[0]}" fast
+	expect_fail "not a number" $VF request "${TIDS[0]}" -5
+	expect_fail "no request to drop" $VF request "${TIDS[0]}" --drop
+	[ "$(bpftool map dump pinned $PIN/requests -j | jq length)" = 0 ] || fail "requests map not empty"
+}
+test_bad_cgroups_are_refused() {
+	$VF load >/dev/null
+	expect_fail "does not exist" $VF enroll /no/such/cgroup
+	local v1; v1=$(findmnt -n -t cgroup -o TARGET | head -n1)
+	[ -n "$v1" ] && expect_fail "cgroup v1" $VF enroll "$v1"
+	expect_fail "not a cgroup directory" $VF enroll /tmp
+	expect_fail "not enrolled" $VF leave /
+	[ "$($VF status -j | jq '.cgroups | length')" = 0 ] || fail "something got enrolled"
+}
+test_commands_without_load_say_to_load() {
+	spawn 1
+	expect_fail "run 'vcpufreq-bpf load' first" $VF request "${TIDS[0]}" 10
+	expect_fail "run 'vcpufreq-bpf load' first" $VF vcpus
+	expect_fail "run 'vcpufreq-bpf load' first" $VF enroll /
+}
+test_every_command_has_help() {
+	for c in load unload status enroll leave request vcpus topology; do
+		$VF $c --help | grep -q "^Usage: vcpufreq-bpf $c" || fail "$c --help"
+	done
+	$VF --help | grep -q Commands: || fail "--help"
+	expect_fail "unknown command" $VF frobnicate
+}
+
+# ---- requests, enrollment, tracking ----------------------------------------
+test_request_in_enrolled_cgroup_is_accepted_and_visible() {
+	$VF load >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	spawn 1 0 "$CGT"; local t=${TIDS[0]}
+	jq_is "$($VF request "$t" 700 -j)" .accepted true
+	local row; row=$($VF vcpus -j | jq -c ".[] | select(.tid==$t)")
+	jq_is "$row" .perf 700
+	jq_is "$row" .enrolled true
+	jq_is "$row" .cgroup /vcpufreq-test
+	wait_for 3 sh -c "$VF vcpus -j | jq -e '.[] | select(.tid==$t) | .runtime_ns > 0 and .switches > 0'" \
+		|| fail "no runtime/switches tracked"
+	bpftool map dump pinned $PIN/requests | grep -q '"perf": 700' || fail "bpftool dump lacks named perf field"
+	jq_is "$($VF status -j)" .requests.accepted 1
+}
+test_request_outside_enrolled_cgroups_is_rejected_and_untouched() {
+	$VF --topology "$BIG_LITTLE" load --backend affinity >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	spawn 1; local t=${TIDS[0]} before; before=$(cpus_of "$t")
+	jq_is "$($VF request "$t" 900 -j)" .accepted false
+	sleep 0.3
+	[ "$(cpus_of "$t")" = "$before" ] || fail "affinity changed to $(cpus_of "$t")"
+	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$t)")" .action.backend none
+	jq_is "$($VF status -j)" .requests.rejected_not_enrolled 1
+}
+test_child_cgroup_of_an_enrolled_one_is_enrolled() {
+	$VF load >/dev/null
+	mkdir -p "$CGT/vm1"; $VF enroll "$CGT" >/dev/null
+	spawn 1 0 "$CGT/vm1"
+	jq_is "$($VF request "${TIDS[0]}" 300 -j)" .accepted true
+}
+test_affinity_follows_request_and_drop_restores() {
+	affinity_vcpu; local t=${TIDS[0]}
+	$VF request "$t" 900 >/dev/null
+	wait_for 3 affinity_is "$t" 1 || fail "affinity $(cpus_of "$t"), want 1"
+	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$t)")" .action.affinity 1
+	$VF request "$t" 100 >/dev/null
+	wait_for 3 affinity_is "$t" 0,1 || fail "perf 100 fits all: affinity $(cpus_of "$t")"
+	$VF request "$t" 900 >/dev/null
+	wait_for 3 affinity_is "$t" 1 || fail "not re-applied"
+	$VF request "$t" --drop >/dev/null
+	wait_for 3 affinity_is "$t" 0,1 || fail "drop did not restore: $(cpus_of "$t")"
+}
+test_affinity_within_what_the_vmm_allowed() {
+	affinity_vcpu; local t=${TIDS[0]}
+	taskset -cp 0 "$t" >/dev/null
+	$VF request "$t" 900 >/dev/null
+	sleep 0.3
+	[ "$(cpus_of "$t")" = 0 ] || fail "VMM pinned it to 0, now $(cpus_of "$t")"
+}
+test_leave_and_enroll_restore_and_reapply_at_once() {
+	affinity_vcpu; local t=${TIDS[0]}
+	$VF request "$t" 900 >/dev/null
+	wait_for 3 affinity_is "$t" 1 || fail "not applied"
+	$VF leave "$CGT" >/dev/null
+	wait_for 3 affinity_is "$t" 0,1 || fail "leave did not restore: $(cpus_of "$t")"
+	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$t)")" .enrolled false
+	$VF enroll "$CGT" >/dev/null
+	wait_for 3 affinity_is "$t" 1 || fail "enroll did not re-apply"
+}
+test_unload_restores_boosted_threads() {
+	$VF --topology "$BIG_LITTLE" load --backend affinity >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	spawn 2 0 "$CGT"
+	$VF request "${TIDS[0]}" 900 >/dev/null; $VF request "${TIDS[1]}" 1000 >/dev/null
+	wait_for 3 affinity_is "${TIDS[1]}" 1 || fail "not applied"
+	$VF unload >/dev/null
+	affinity_is "${TIDS[0]}" 0,1 && affinity_is "${TIDS[1]}" 0,1 || fail "unload left affinity changed"
+}
+test_unload_restores_even_after_the_agent_crashed() {
+	affinity_vcpu; local t=${TIDS[0]}
+	$VF request "$t" 900 >/dev/null
+	wait_for 3 affinity_is "$t" 1 || fail "not applied"
+	kill -9 "$($VF status -j | jq -r .agent_pid)"
+	wait_for 3 sh -c "$VF status -j | jq -e '.agent_running == false'" || fail "agent still reported running"
+	$VF unload >/dev/null || fail "unload failed"
+	affinity_is "$t" 0,1 || fail "affinity still $(cpus_of "$t")"
+}
+test_exited_thread_entry_is_gone() {
+	$VF load >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	spawn 1 800 "$CGT"; local t=${TIDS[0]}
+	$VF request "$t" 500 >/dev/null
+	wait_for 5 request_gone "$t" || fail "request for exited TID $t still in the map"
+	$VF vcpus -j | jq -e ".[] | select(.tid==$t)" >/dev/null && fail "still listed"
+	jq_is "$($VF status -j)" .requests.exits 1
+}
+test_request_for_a_dead_tid_written_by_a_vmm_is_deleted() {
+	$VF load >/dev/null
+	spawn 1 100; local t=${TIDS[0]}
+	wait_for 3 sh -c "! test -e /proc/$t/task/$t" || fail "thread did not exit"
+	# a VMM writing straight into the map, as bpftool does
+	bpftool map update pinned $PIN/requests key $(le32 "$t") value $(le32 900) 0 0 0 0 0 0 0 0 0 0 0 0
+	wait_for 3 request_gone "$t" || fail "stale request for dead TID $t kept: a new thread could inherit it"
+	jq_is "$($VF status -j)" .requests.rejected_no_thread 1
+}
+test_raw_map_write_is_taken_in_without_the_cli() {
+	affinity_vcpu; local t=${TIDS[0]}
+	bpftool map update pinned $PIN/requests key $(le32 "$t") value $(le32 950) 0 0 0 0 0 0 0 0 0 0 0 0
+	wait_for 3 affinity_is "$t" 1 || fail "raw write not applied: $(cpus_of "$t")"
+}
+test_topology_override_is_shown() {
+	local j; j=$($VF --topology "$BIG_LITTLE" topology -j)
+	jq_is "$j" .symmetric false
+	jq_is "$j" '.cpus[1].capacity' 1024
+	expect_fail "topology" $VF --topology /no/such/file topology
+}
+
+passed=0 failed=0 skipped=0
+mkdir -p "$VCPUFREQ_STATE_DIR"
+for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
+	cleanup
+	if ( set -e; $t ) 2>"$TMP/err"; then
+		echo "  ok   ${t#test_}"; passed=$((passed + 1))
+	else
+		echo "  FAIL ${t#test_}"; sed 's/^/  /' "$TMP/err"; failed=$((failed + 1))
+	fi
+done
+cleanup
+rm -rf "$TMP"
+echo "RESULT $passed $failed $skipped"

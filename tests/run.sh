@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# sudo make test: unit tests, then live tests against the running kernel.
+# Ends with one summary line: "N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+passed=0 failed=0 skipped=0
+
+count_unit() {
+	local bin=$1 out
+	out=$("$bin" 2>&1)
+	printf '%s\n' "$out" | grep -E '^(ok|FAIL) ' | sed "s|^|  $(basename "$bin"): |"
+	printf '%s\n' "$out" | grep -E '^    ' || true
+	passed=$((passed + $(printf '%s\n' "$out" | grep -c '^ok ')))
+	failed=$((failed + $(printf '%s\n' "$out" | grep -c '^FAIL ')))
+}
+
+echo "== unit tests"
+for t in build/tests/test_*; do
+	[ -x "$t" ] && count_unit "$t"
+done
+
+echo "== live tests (running kernel $(uname -r))"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "  skipped: live tests load BPF programs; run 'sudo make test'"
+	skipped=$((skipped + 1))
+else
+	out=$(tests/live/run-live.sh 2>&1)
+	printf '%s\n' "$out" | grep -v '^RESULT'
+	r=$(printf '%s\n' "$out" | grep '^RESULT' | tail -n1)
+	read -r _ p f s <<<"$r"
+	passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1})); skipped=$((skipped + ${s:-0}))
+fi
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
