@@ -37,7 +37,7 @@ BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 SKELS       := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
-HELPERS     := $(OUT)/standin-vmm $(OUT)/tests/spawn-threads $(OUT)/bench-sched
+HELPERS     := $(OUT)/standin-vmm $(OUT)/tests/spawn-threads
 
 .PHONY: all deps demo test bench clean
 .SECONDARY:
@@ -131,7 +131,7 @@ test: deps
 	$(Q)tests/run.sh
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(OUT)/bench-sched
 	$(Q)bench/run.sh
 
 clean:

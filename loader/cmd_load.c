@@ -76,6 +76,24 @@ static int ensure_bpffs(void)
 		   parent, access(parent, F_OK) ? "missing" : "not bpffs");
 }
 
+/*
+ * libbpf finds the syscalls/sys_exit_bpf tracepoint through tracefs; mount
+ * it where it belongs when nothing is there yet.
+ */
+static int ensure_tracefs(void)
+{
+	const char *dir = "/sys/kernel/tracing";
+
+	if (!access("/sys/kernel/tracing/events", F_OK) ||
+	    !access("/sys/kernel/debug/tracing/events", F_OK))
+		return 0;
+	if (!mount("tracefs", dir, "tracefs", 0, NULL))
+		return 0;
+	return err("no tracefs at %s and mounting one failed: %s; mount it "
+		   "with 'mount -t tracefs tracefs %s'", dir, strerror(errno),
+		   dir);
+}
+
 static void remove_dir_entries(const char *dir)
 {
 	char path[PATH_MAX];
@@ -271,7 +289,7 @@ int cmd_load(int argc, char **argv)
 	if (act_env_init(&env, cli.topology))
 		return -1;
 	act = pick_backend(backend, &env);
-	if (!act || ensure_bpffs() || load_programs())
+	if (!act || ensure_bpffs() || ensure_tracefs() || load_programs())
 		return -1;
 	/* even observe needs the agent: it takes in requests right away */
 	pid = foreground ? getpid() : start_agent(act, &env);

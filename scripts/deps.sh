@@ -7,7 +7,7 @@ pkgs=(
 	make gcc clang llvm libelf-dev zlib1g-dev pkg-config  # build
 	linux-source-6.12                                       # libbpf 1.5 + bpftool sources
 	bpftool                                                 # for users: bpftool map dump
-	iproute2 procps util-linux jq python3                   # tests
+	iproute2 procps util-linux jq python3 xz-utils          # tests
 )
 
 missing=()
