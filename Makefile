@@ -118,6 +118,12 @@ $(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(OUT)/libvcpufreq.a 
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
 
+# actuator tests link the loader's objects (not its main)
+$(OUT)/tests/test_actuators: tests/unit/test_actuators.c tests/unit/unit.h \
+		$(filter-out $(OUT)/loader/main.o,$(LOADER_OBJS)) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
+
 $(OUT):
 	$(Q)mkdir -p $@
 

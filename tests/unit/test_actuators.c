@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The cpufreq floor and affinity actuators against a sysfs tree built in a
+ * temp dir (this host has no cpufreq driver) and a real BPF actions map
+ * (root).  uclamp is covered by the live tests where the kernel has it.
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "actuator.h"
+#include "cli.h"
+#include "unit.h"
+
+struct cli cli = { .pin_dir = VCPUFREQ_PIN_DIR, .prog = "test" };
+
+static char root[64];
+
+static void put(const char *rel, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+}
+
+static unsigned int get_khz(const char *rel)
+{
+	char path[256];
+	unsigned int v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	f = fopen(path, "r");
+	if (f && fscanf(f, "%u", &v) != 1)
+		v = 0;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* two policies: CPU 0 (policy0, 500..2000 MHz), CPU 1 (policy1, same) */
+static void make_sysfs(struct act_env *env)
+{
+	char cmd[256];
+
+	snprintf(root, sizeof(root), "/tmp/vf-act-XXXXXX");
+	if (!mkdtemp(root))
+		abort();
+	snprintf(cmd, sizeof(cmd), "cd %s && mkdir -p cpufreq/policy0 cpufreq/policy1 "
+		 "cpu0 cpu1 state && ln -s ../cpufreq/policy0 cpu0/cpufreq && "
+		 "ln -s ../cpufreq/policy1 cpu1/cpufreq", root);
+	if (system(cmd))
+		abort();
+	put("online", "0-1\n");
+	for (int p = 0; p < 2; p++) {
+		char rel[64];
+
+		snprintf(rel, sizeof(rel), "cpufreq/policy%d/cpuinfo_min_freq", p);
+		put(rel, "500000\n");
+		snprintf(rel, sizeof(rel), "cpufreq/policy%d/cpuinfo_max_freq", p);
+		put(rel, "2000000\n");
+		snprintf(rel, sizeof(rel), "cpufreq/policy%d/scaling_min_freq", p);
+		put(rel, "500000\n");
+	}
+	setenv("VCPUFREQ_SYSFS_CPU_DIR", root, 1);
+	snprintf(cmd, sizeof(cmd), "%s/state", root);
+	setenv("VCPUFREQ_STATE_DIR", cmd, 1);
+	if (act_env_init(env, NULL))
+		abort();
+	env->actions_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_actions",
+					 sizeof(__u32),
+					 sizeof(struct vcpufreq_action), 64, NULL);
+}
+
+static void drop_sysfs(struct act_env *env)
+{
+	char cmd[128];
+
+	close(env->actions_fd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	if (system(cmd))
+		abort();
+}
+
+/* what the agent does for one thread: apply, record, sync */
+static void set_perf(struct act_env *env, __u32 tid, __u32 perf)
+{
+	struct vcpufreq_action a = { .backend = VCPUFREQ_BACKEND_CPUFREQ };
+
+	bpf_map_lookup_elem(env->actions_fd, &tid, &a);
+	act_cpufreq.apply(env, tid, perf, &a);
+	bpf_map_update_elem(env->actions_fd, &tid, &a, BPF_ANY);
+	act_cpufreq.sync(env);
+}
+
+TEST(cpufreq_floor_rises_for_the_biggest_request_and_is_restored)
+{
+	struct act_env env;
+	char why[256];
+	__u32 me = gettid();
+	cpu_set_t only1;
+
+	make_sysfs(&env);
+	CHECK_EQ(act_cpufreq.probe(&env, why, sizeof(why)), 0);
+	CPU_ZERO(&only1);
+	CPU_SET(1, &only1);
+	sched_setaffinity(0, sizeof(only1), &only1);
+	set_perf(&env, me, 512);	/* half of 2 GHz on policy1 only */
+	CHECK_EQ(get_khz("cpufreq/policy1/scaling_min_freq"), 1000000);
+	CHECK_EQ(get_khz("cpufreq/policy0/scaling_min_freq"), 500000);
+	set_perf(&env, me, 1024);
+	CHECK_EQ(get_khz("cpufreq/policy1/scaling_min_freq"), 2000000);
+	set_perf(&env, me, 0);
+	CHECK_EQ(get_khz("cpufreq/policy1/scaling_min_freq"), 500000);
+	drop_sysfs(&env);
+}
+
+TEST(cpufreq_shutdown_restores_every_policy)
+{
+	struct act_env env;
+	cpu_set_t all;
+
+	make_sysfs(&env);
+	CPU_ZERO(&all);
+	CPU_SET(0, &all);
+	CPU_SET(1, &all);
+	sched_setaffinity(0, sizeof(all), &all);
+	set_perf(&env, gettid(), 800);
+	CHECK(get_khz("cpufreq/policy0/scaling_min_freq") > 500000);
+	CHECK(get_khz("cpufreq/policy1/scaling_min_freq") > 500000);
+	act_cpufreq.shutdown(&env);
+	CHECK_EQ(get_khz("cpufreq/policy0/scaling_min_freq"), 500000);
+	CHECK_EQ(get_khz("cpufreq/policy1/scaling_min_freq"), 500000);
+	drop_sysfs(&env);
+}
+
+TEST(cpufreq_is_unavailable_without_policies)
+{
+	struct act_env env;
+	char why[256] = "";
+
+	setenv("VCPUFREQ_SYSFS_CPU_DIR", "/sys/devices/system/cpu", 1);
+	if (act_env_init(&env, NULL))
+		abort();
+	if (!env.topo.has_cpufreq) {
+		CHECK(act_cpufreq.probe(&env, why, sizeof(why)) != 0);
+		CHECK(strstr(why, "no cpufreq driver") != NULL);
+	}
+}
+
+RUN_TESTS(CASE(cpufreq_floor_rises_for_the_biggest_request_and_is_restored),
+	  CASE(cpufreq_shutdown_restores_every_policy),
+	  CASE(cpufreq_is_unavailable_without_policies))
