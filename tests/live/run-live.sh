@@ -2,7 +2,7 @@
 # Live tests: the real BPF programs in the running kernel, real cgroups,
 # real threads.  Each test_* function is one behaviour; a test fails on the
 # first unmet expectation.  Last line: "RESULT passed failed skipped".
-set -uo pipefail
+set -uo pipefail	# so no "cmd | grep -q": grep's early exit fails the pipe
 cd "$(dirname "$0")/../.."
 VF=$PWD/build/vcpufreq-bpf
 SPAWN=$PWD/build/tests/spawn-threads
@@ -13,7 +13,7 @@ TMP=$(mktemp -d)
 BIG_LITTLE=$TMP/big-little.topology
 printf 'cpu 0 capacity 512 cluster 0\ncpu 1 capacity 1024 cluster 1\n' >"$BIG_LITTLE"
 export VCPUFREQ_STATE_DIR=$TMP/state
-PIDS=()
+PIDFILE=$TMP/pids	# tests run in subshells: remember what they spawned here
 
 fail() { echo "    $*" >&2; exit 1; }
 expect_fail() {	# expect_fail PATTERN CMD...: non-zero exit, "Error: ...PATTERN"
@@ -34,7 +34,7 @@ spawn() {
 	else
 		$SPAWN "$n" "$life" >"$fifo" &
 	fi
-	PIDS+=($!)
+	echo $! >>"$PIDFILE"
 	mapfile -t -n "$n" TIDS <"$fifo"
 	rm -f "$fifo"
 }
@@ -58,9 +58,8 @@ affinity_vcpu() {
 }
 
 cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	PIDS=()
+	[ -f "$PIDFILE" ] && xargs -r kill <"$PIDFILE" 2>/dev/null
+	rm -f "$PIDFILE"
 	$VF unload >/dev/null 2>&1
 	$VF --pin-dir /sys/fs/bpf/vcpufreq-alt unload >/dev/null 2>&1
 	for d in "$CGT"/* "$CGT"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
@@ -74,10 +73,10 @@ test_load_pins_maps_and_links_and_unload_removes_them() {
 		[ -e $PIN/$m ] || fail "$PIN/$m not pinned"
 	done
 	[ -e $PIN/links/on_switch ] || fail "on_switch link not pinned"
-	bpftool link show | grep -q "tp 'sched_switch'" || fail "sched_switch not attached"
+	grep -q "tp 'sched_switch'" <<<"$(bpftool link show)" || fail "sched_switch not attached"
 	$VF unload >/dev/null || fail "unload failed"
 	[ ! -e $PIN ] || fail "$PIN still exists after unload"
-	wait_for 5 sh -c "! bpftool prog show | grep -q on_switch" || fail "on_switch still loaded"
+	wait_for 5 sh -c "! bpftool prog show | grep on_switch" || fail "on_switch still loaded"
 }
 test_load_twice_is_refused_and_keeps_the_first() {
 	$VF load >/dev/null || fail "load failed"
@@ -92,7 +91,7 @@ test_unload_when_nothing_is_loaded_fails() {
 test_pin_dir_not_on_bpffs_is_refused_and_leaves_nothing() {
 	expect_fail "not on a BPF filesystem" $VF --pin-dir "$TMP/pins/vcpufreq" load
 	[ ! -e "$TMP/pins" ] || fail "created $TMP/pins"
-	bpftool prog show | grep -q on_switch && fail "programs left loaded"
+	grep -q on_switch <<<"$(bpftool prog show)" && fail "programs left loaded"
 	true
 }
 test_missing_bpffs_for_pin_dir_is_refused() {
@@ -152,9 +151,9 @@ test_commands_without_load_say_to_load() {
 }
 test_every_command_has_help() {
 	for c in load unload status enroll leave request vcpus topology; do
-		$VF $c --help | grep -q "^Usage: vcpufreq-bpf $c" || fail "$c --help"
+		grep -q "^Usage: vcpufreq-bpf $c" <<<"$($VF $c --help)" || fail "$c --help"
 	done
-	$VF --help | grep -q Commands: || fail "--help"
+	grep -q Commands: <<<"$($VF --help)" || fail "--help"
 	expect_fail "unknown command" $VF frobnicate
 }
 
@@ -170,7 +169,7 @@ test_request_in_enrolled_cgroup_is_accepted_and_visible() {
 	jq_is "$row" .cgroup /vcpufreq-test
 	wait_for 3 sh -c "$VF vcpus -j | jq -e '.[] | select(.tid==$t) | .runtime_ns > 0 and .switches > 0'" \
 		|| fail "no runtime/switches tracked"
-	bpftool map dump pinned $PIN/requests | grep -q '"perf": 700' || fail "bpftool dump lacks named perf field"
+	grep -q '"perf": 700' <<<"$(bpftool map dump pinned $PIN/requests)" || fail "bpftool dump lacks named perf field"
 	jq_is "$($VF status -j)" .requests.accepted 1
 }
 test_request_outside_enrolled_cgroups_is_rejected_and_untouched() {
