@@ -46,6 +46,7 @@ wait_for() {	# wait_for SECONDS CMD...: retry until CMD succeeds
 		sleep 0.05
 	done
 }
+on_switch_progs() { bpftool prog show -j | jq '[.[] | select(.name=="on_switch")] | length'; }
 affinity_is() { [ "$(cpus_of "$1")" = "$2" ]; }
 request_gone() { ! bpftool map lookup pinned $PIN/requests key $(le32 "$1") >/dev/null 2>&1; }
 le32() { printf '%d %d %d %d' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)); }
@@ -73,10 +74,13 @@ test_load_pins_maps_and_links_and_unload_removes_them() {
 		[ -e $PIN/$m ] || fail "$PIN/$m not pinned"
 	done
 	[ -e $PIN/links/on_switch ] || fail "on_switch link not pinned"
-	grep -q "tp 'sched_switch'" <<<"$(bpftool link show)" || fail "sched_switch not attached"
+	local link prog
+	link=$(bpftool link show pinned $PIN/links/on_switch -j)
+	jq_is "$link" .tp_name sched_switch
+	prog=$(jq -r .prog_id <<<"$link")
 	$VF unload >/dev/null || fail "unload failed"
 	[ ! -e $PIN ] || fail "$PIN still exists after unload"
-	wait_for 5 sh -c "! bpftool prog show | grep on_switch" || fail "on_switch still loaded"
+	wait_for 5 sh -c "! bpftool prog show id $prog" || fail "on_switch (prog $prog) still loaded"
 }
 test_load_twice_is_refused_and_keeps_the_first() {
 	$VF load >/dev/null || fail "load failed"
@@ -85,14 +89,23 @@ test_load_twice_is_refused_and_keeps_the_first() {
 	jq_is "$($VF status -j)" .agent_pid "$pid"
 	jq_is "$($VF status -j)" .agent_running true
 }
+test_foreground_load_runs_until_sigterm_then_unloads() {
+	$VF load --foreground >/dev/null 2>&1 &
+	local pid=$!
+	echo $pid >>"$PIDFILE"
+	wait_for 10 test -e $PIN/requests || fail "not loaded"
+	jq_is "$($VF status -j)" .agent_pid "$pid"
+	kill -TERM $pid
+	wait_for 10 sh -c "! test -e $PIN" || fail "pins left after SIGTERM"
+}
 test_unload_when_nothing_is_loaded_fails() {
 	expect_fail "not loaded" $VF unload
 }
 test_pin_dir_not_on_bpffs_is_refused_and_leaves_nothing() {
+	local before; before=$(on_switch_progs)
 	expect_fail "not on a BPF filesystem" $VF --pin-dir "$TMP/pins/vcpufreq" load
 	[ ! -e "$TMP/pins" ] || fail "created $TMP/pins"
-	grep -q on_switch <<<"$(bpftool prog show)" && fail "programs left loaded"
-	true
+	[ "$(on_switch_progs)" -le "$before" ] || fail "programs left loaded"
 }
 test_missing_bpffs_for_pin_dir_is_refused() {
 	expect_fail "missing" $VF --pin-dir /sys/fs/bpf-missing/vcpufreq load

@@ -155,6 +155,53 @@ TEST(cpufreq_is_unavailable_without_policies)
 	}
 }
 
-RUN_TESTS(CASE(cpufreq_floor_rises_for_the_biggest_request_and_is_restored),
+TEST(tid_argument_must_be_a_positive_decimal)
+{
+	__u32 tid;
+
+	CHECK_EQ(parse_tid("1234", &tid), 0);
+	CHECK_EQ(tid, 1234);
+	CHECK(parse_tid("0", &tid) != 0);
+	CHECK(parse_tid("-3", &tid) != 0);
+	CHECK(parse_tid("12a", &tid) != 0);
+	CHECK(parse_tid("", &tid) != 0);
+	CHECK(parse_tid("4294967296", &tid) != 0);
+	CHECK(parse_tid("2147483648", &tid) != 0);	/* above INT_MAX */
+}
+
+TEST(cpu_lists_are_printed_as_ranges)
+{
+	__u64 mask[VCPUFREQ_CPUMASK_WORDS] = { 0 };
+	char buf[64];
+
+	cpulist_format(mask, buf, sizeof(buf));
+	CHECK(!strcmp(buf, ""));
+	mask[0] = 0xf | (1ULL << 6);
+	mask[1] = 1;			/* CPU 64 */
+	cpulist_format(mask, buf, sizeof(buf));
+	CHECK(!strcmp(buf, "0-3,6,64"));
+}
+
+TEST(json_strings_are_escaped)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	struct json *j = json_new(f, false);
+
+	json_obj_open(j);
+	json_kstr(j, "path", "a\"b\\c\n");
+	json_kuint(j, "n", 7);
+	json_obj_close(j);
+	json_free(j);
+	fclose(f);
+	CHECK(!strcmp(out, "{\"path\":\"a\\\"b\\\\c\\u000a\",\"n\":7}\n"));
+	free(out);
+}
+
+RUN_TESTS(CASE(tid_argument_must_be_a_positive_decimal),
+	  CASE(cpu_lists_are_printed_as_ranges),
+	  CASE(json_strings_are_escaped),
+	  CASE(cpufreq_floor_rises_for_the_biggest_request_and_is_restored),
 	  CASE(cpufreq_shutdown_restores_every_policy),
 	  CASE(cpufreq_is_unavailable_without_policies))
