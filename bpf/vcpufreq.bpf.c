@@ -72,6 +72,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, VCPUFREQ_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vcpufreq_slot);
+} slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, VCPUFREQ_TID_BITS_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
@@ -203,6 +211,35 @@ static void take_in_request(struct task_struct *p, struct vcpufreq_vcpu *s,
 	emit(VCPUFREQ_EV_REQUEST, tid, perf, s->enrolled, s->cgroup_id);
 }
 
+/* @tid's slot, when the request names one that @tid owns */
+static struct vcpufreq_slot *owned_slot(struct vcpufreq_request *req,
+					__u32 tid)
+{
+	__u32 idx = req->slot - 1;
+	struct vcpufreq_slot *slot;
+
+	if (!req->slot)
+		return NULL;
+	slot = bpf_map_lookup_elem(&slots, &idx);
+	return slot && slot->tid == tid ? slot : NULL;
+}
+
+/* the request in force: the fast-path slot wins over the hash value */
+static __u32 requested_perf(struct vcpufreq_request *req, __u32 tid)
+{
+	struct vcpufreq_slot *slot = owned_slot(req, tid);
+	__u32 perf;
+
+	if (!slot)
+		return req->perf;
+	perf = slot->perf;
+	if (perf > VCPUFREQ_PERF_MAX)
+		perf = VCPUFREQ_PERF_MAX;
+	req->perf = perf;		/* so bpftool shows what is in force */
+	req->guest_perf = slot->guest_perf;
+	return perf;
+}
+
 /*
  * Bring @p's tracked state in line with `requests`: start tracking it,
  * take in a changed request, or forget a dropped one.  @s is its storage
@@ -213,6 +250,7 @@ static void sync_thread(struct task_struct *p, struct vcpufreq_vcpu *s,
 {
 	__u32 tid = BPF_CORE_READ(p, pid);
 	struct vcpufreq_request *req;
+	__u32 perf;
 
 	req = bpf_map_lookup_elem(&requests, &tid);
 	if (!req) {
@@ -224,16 +262,17 @@ static void sync_thread(struct task_struct *p, struct vcpufreq_vcpu *s,
 		emit(VCPUFREQ_EV_DROP, tid, 0, 0, 0);
 		return;
 	}
+	perf = requested_perf(req, tid);
 	if (!s) {
 		s = bpf_task_storage_get(&vcpu_state, p, 0,
 					 BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (!s)
 			return;
-		take_in_request(p, s, tid, req->perf);
+		take_in_request(p, s, tid, perf);
 		return;
 	}
-	if (req->perf != s->perf)
-		take_in_request(p, s, tid, req->perf);
+	if (perf != s->perf)
+		take_in_request(p, s, tid, perf);
 	else if (recheck || s->cgroup_id != task_cgroup_id(p))
 		decide_enrolled(p, s, tid);
 }
@@ -337,9 +376,15 @@ int BPF_PROG(on_exit, struct task_struct *p)
 {
 	struct vcpufreq_vcpu *s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
 	__u32 tid = BPF_CORE_READ(p, pid);
+	struct vcpufreq_request *req;
+	struct vcpufreq_slot *slot;
 
 	if (!s && !tid_marked(tid))
 		return 0;
+	req = bpf_map_lookup_elem(&requests, &tid);
+	slot = req ? owned_slot(req, tid) : NULL;
+	if (slot)
+		slot->tid = 0;	/* a VMM that died cannot free it */
 	bpf_map_delete_elem(&requests, &tid);
 	tid_mark(tid, false);
 	if (!s)

@@ -66,4 +66,16 @@ unsigned int vf_perf_to_khz(const struct vf_cpu *cpu, unsigned int perf);
  */
 int vf_parse_perf(const char *s, unsigned int *perf);
 
+/*
+ * What a vCPU allowed on @affinity should look like to its guest: the
+ * capacity of the biggest CPU in @affinity, that CPU's frequency table
+ * (nr_perf >= 2), or its max as continuous mode (nr_perf = 1) when it has
+ * no table, or the capacity itself as a unitless max when it has no
+ * frequency information; perf_domain = that CPU's cluster.  tid = 0.
+ * -EINVAL when @affinity holds no present CPU.
+ */
+struct vcpufreq_vcpu_config;
+int vf_vcpu_view(const struct vf_topology *t, const cpu_set_t *affinity,
+		 struct vcpufreq_vcpu_config *out);
+
 #endif

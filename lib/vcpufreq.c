@@ -1,45 +1,82 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* libvcpufreq: register vCPU threads and submit their requests. */
+/*
+ * libvcpufreq: register vCPU threads and submit their requests.
+ *
+ * Registration writes requests[TID] (a bpf() call, which the kernel side
+ * notices at once) and claims a slot of the mmapped `slots` array; from
+ * then on a request is two plain stores into that slot, no syscall.  When
+ * the slots cannot be mapped (no write access), requests fall back to a
+ * bpf() update of requests[TID].
+ */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include "vcpufreq/abi.h"
 #include "vcpufreq/vcpufreq.h"
 
-#define VF_MAX_VCPUS 1024
+#define VF_MAX_VCPUS	1024
+#define VF_BUCKETS	2048	/* power of two, > VF_MAX_VCPUS */
 
 struct vf_vcpu {
 	uint32_t tid;
+	struct vcpufreq_slot *slot;	/* NULL: syscall path */
 	struct vcpufreq_request req;
 };
 
 struct vcpufreq {
 	int requests_fd;
+	struct vcpufreq_slot *slots;	/* mmapped slots map, or NULL */
 	int nr_vcpus;
 	struct vf_vcpu vcpus[VF_MAX_VCPUS];
+	int16_t bucket[VF_BUCKETS];	/* TID hash -> index + 1 */
 };
+
+static size_t slots_size(void)
+{
+	return VCPUFREQ_MAX_SLOTS * sizeof(struct vcpufreq_slot);
+}
+
+static struct vcpufreq_slot *map_slots(const char *dir)
+{
+	char path[PATH_MAX];
+	void *mem;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, VCPUFREQ_PIN_SLOTS);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return NULL;
+	mem = mmap(NULL, slots_size(), PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, 0);
+	close(fd);	/* the mapping keeps the map */
+	return mem == MAP_FAILED ? NULL : mem;
+}
 
 int vcpufreq_open(const char *pin_dir, struct vcpufreq **out)
 {
+	const char *dir = pin_dir ? pin_dir : VCPUFREQ_PIN_DIR;
 	char path[PATH_MAX];
 	struct vcpufreq *vf;
+	int ret;
 
-	snprintf(path, sizeof(path), "%s/%s", pin_dir ? pin_dir :
-		 VCPUFREQ_PIN_DIR, VCPUFREQ_PIN_REQUESTS);
+	if (!out)
+		return -EINVAL;
 	vf = calloc(1, sizeof(*vf));
 	if (!vf)
 		return -ENOMEM;
+	snprintf(path, sizeof(path), "%s/%s", dir, VCPUFREQ_PIN_REQUESTS);
 	vf->requests_fd = bpf_obj_get(path);
 	if (vf->requests_fd < 0) {
-		int ret = -errno;
-
+		ret = -errno;
 		free(vf);
 		return ret;
 	}
+	vf->slots = map_slots(dir);
 	*out = vf;
 	return 0;
 }
@@ -48,36 +85,92 @@ void vcpufreq_close(struct vcpufreq *vf)
 {
 	if (!vf)
 		return;
+	while (vf->nr_vcpus)
+		vcpufreq_unregister(vf, vf->vcpus[0].tid);
+	if (vf->slots)
+		munmap(vf->slots, slots_size());
 	close(vf->requests_fd);
 	free(vf);
 }
 
+int vcpufreq_fast_path(const struct vcpufreq *vf)
+{
+	return vf && vf->slots != NULL;
+}
+
+static int16_t *bucket_of(struct vcpufreq *vf, uint32_t tid)
+{
+	uint32_t h = (tid * 2654435761u) & (VF_BUCKETS - 1);
+
+	while (vf->bucket[h] && vf->vcpus[vf->bucket[h] - 1].tid != tid)
+		h = (h + 1) & (VF_BUCKETS - 1);
+	return &vf->bucket[h];
+}
+
 static struct vf_vcpu *find_vcpu(struct vcpufreq *vf, uint32_t tid)
 {
+	int16_t b = *bucket_of(vf, tid);
+
+	return b ? &vf->vcpus[b - 1] : NULL;
+}
+
+static void rehash(struct vcpufreq *vf)
+{
+	memset(vf->bucket, 0, sizeof(vf->bucket));
 	for (int i = 0; i < vf->nr_vcpus; i++)
-		if (vf->vcpus[i].tid == tid)
-			return &vf->vcpus[i];
-	return NULL;
+		*bucket_of(vf, vf->vcpus[i].tid) = i + 1;
+}
+
+/* A free slot (tid 0) becomes ours with one compare-and-swap. */
+static struct vcpufreq_slot *claim_slot(struct vcpufreq *vf, uint32_t tid)
+{
+	if (!vf->slots)
+		return NULL;
+	for (int i = 0; i < VCPUFREQ_MAX_SLOTS; i++)
+		if (__atomic_load_n(&vf->slots[i].tid, __ATOMIC_RELAXED) == tid)
+			return &vf->slots[i];
+	for (int i = 0; i < VCPUFREQ_MAX_SLOTS; i++) {
+		uint32_t free_tid = 0;
+
+		if (__atomic_compare_exchange_n(&vf->slots[i].tid, &free_tid,
+						tid, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			return &vf->slots[i];
+	}
+	return NULL;	/* all taken: this vCPU uses the syscall path */
 }
 
 int vcpufreq_register(struct vcpufreq *vf, uint32_t tid, uint32_t vm_id,
 		      uint32_t vcpu)
 {
-	struct vf_vcpu *v = find_vcpu(vf, tid);
+	struct vf_vcpu *v;
 
-	if (!tid)
+	if (!vf || !tid || tid > INT_MAX)
 		return -EINVAL;
+	v = find_vcpu(vf, tid);
 	if (!v) {
 		if (vf->nr_vcpus >= VF_MAX_VCPUS)
 			return -ENOSPC;
 		v = &vf->vcpus[vf->nr_vcpus++];
+		v->tid = tid;
+		*bucket_of(vf, tid) = vf->nr_vcpus;
 	}
-	memset(v, 0, sizeof(*v));
-	v->tid = tid;
+	memset(&v->req, 0, sizeof(v->req));
 	v->req.vm_id = vm_id;
 	v->req.vcpu = vcpu;
-	return bpf_map_update_elem(vf->requests_fd, &tid, &v->req, BPF_ANY) ?
-	       -errno : 0;
+	v->slot = claim_slot(vf, tid);
+	if (v->slot) {
+		v->slot->perf = 0;
+		v->slot->guest_perf = 0;
+		v->req.slot = v->slot - vf->slots + 1;
+	}
+	if (bpf_map_update_elem(vf->requests_fd, &tid, &v->req, BPF_ANY)) {
+		int ret = -errno;
+
+		vcpufreq_unregister(vf, tid);
+		return ret;
+	}
+	return 0;
 }
 
 int vcpufreq_request(struct vcpufreq *vf, uint32_t tid, uint32_t perf,
@@ -89,6 +182,12 @@ int vcpufreq_request(struct vcpufreq *vf, uint32_t tid, uint32_t perf,
 		return -ENOENT;
 	if (perf > VCPUFREQ_PERF_MAX)
 		return -ERANGE;
+	if (v->slot) {
+		__atomic_store_n(&v->slot->guest_perf, guest_perf,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&v->slot->perf, perf, __ATOMIC_RELEASE);
+		return 0;
+	}
 	v->req.perf = perf;
 	v->req.guest_perf = guest_perf;
 	return bpf_map_update_elem(vf->requests_fd, &tid, &v->req, BPF_ANY) ?
@@ -97,14 +196,18 @@ int vcpufreq_request(struct vcpufreq *vf, uint32_t tid, uint32_t perf,
 
 int vcpufreq_unregister(struct vcpufreq *vf, uint32_t tid)
 {
-	struct vf_vcpu *v = find_vcpu(vf, tid);
+	struct vf_vcpu *v = vf ? find_vcpu(vf, tid) : NULL;
+	int ret = 0;
 
 	if (!v)
 		return -ENOENT;
-	*v = vf->vcpus[--vf->nr_vcpus];
 	if (bpf_map_delete_elem(vf->requests_fd, &tid) && errno != ENOENT)
-		return -errno;
-	return 0;
+		ret = -errno;
+	if (v->slot)
+		__atomic_store_n(&v->slot->tid, 0, __ATOMIC_RELEASE);
+	*v = vf->vcpus[--vf->nr_vcpus];
+	rehash(vf);
+	return ret;
 }
 
 const char *vcpufreq_strerror(int err)
@@ -118,9 +221,12 @@ const char *vcpufreq_strerror(int err)
 		return "perf out of range 0..1024";
 	case -ENOSPC:
 		return "too many vCPUs registered";
+	case -EINVAL:
+		return "invalid argument (TID 0, or no handle)";
 	case -EPERM:
 	case -EACCES:
-		return "permission denied: run as root or ask for a grant";
+		return "permission denied: run as root or ask the admin for "
+		       "'vcpufreq-bpf grant'";
 	default:
 		return strerror(err < 0 ? -err : err);
 	}

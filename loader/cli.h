@@ -55,6 +55,8 @@ int cmd_enroll(int argc, char **argv);
 int cmd_leave(int argc, char **argv);
 int cmd_request(int argc, char **argv);
 int cmd_vcpus(int argc, char **argv);
+int cmd_grant(int argc, char **argv);
+int grant_restore_bpffs(void);	/* unload: undo what grant widened */
 int cmd_topology(int argc, char **argv);
 
 #endif

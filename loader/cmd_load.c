@@ -362,6 +362,7 @@ int cmd_unload(int argc, char **argv)
 		}
 	}
 	remove_pins();
+	grant_restore_bpffs();
 	if (is_loaded())
 		return err("could not remove every pin under %s", cli.pin_dir);
 	note("unloaded: every setting restored, pins under %s removed",

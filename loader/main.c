@@ -34,6 +34,8 @@ static const struct command commands[] = {
 	  "stop acting on a cgroup's threads and restore them" },
 	{ "request", cmd_request, "TID PERF",
 	  "request PERF (host capacity units 0..1024) for thread TID" },
+	{ "grant", cmd_grant, "--user USER | --group GROUP | --revoke",
+	  "let an unprivileged VMM write requests (and nothing else)" },
 	{ "vcpus", cmd_vcpus, "[-j|-p]",
 	  "every tracked vCPU thread: request, action, CPU, runtime" },
 	{ "topology", cmd_topology, "[-j|-p]",

@@ -29,6 +29,7 @@
 #define VCPUFREQ_PIN_SETTINGS		"settings"
 #define VCPUFREQ_PIN_EVENTS		"events"
 #define VCPUFREQ_PIN_TID_BITS		"tid_bits"
+#define VCPUFREQ_PIN_SLOTS		"slots"
 #define VCPUFREQ_PIN_LINKS		"links"
 
 #define VCPUFREQ_MAX_THREADS		16384
@@ -48,6 +49,24 @@ struct vcpufreq_request {
 	__u32 guest_perf;	/* raw value the guest wrote to SET_PERF (0: n/a) */
 	__u32 vm_id;		/* VMM-chosen VM identifier (0: unknown) */
 	__u32 vcpu;		/* vCPU index inside that VM */
+	__u32 slot;		/* 1 + index into `slots` (0: none) */
+};
+
+/*
+ * slots: BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE, VCPUFREQ_MAX_SLOTS entries.
+ * The fast path: a registered vCPU thread owns one slot (claimed with a
+ * compare-and-swap of tid 0 -> TID in the shared mapping) and a request
+ * is a plain store of perf into it.  The BPF side trusts a slot only when
+ * its tid matches the thread, reads it at the thread's wakeups and
+ * switches, and mirrors the value into requests[TID].perf for bpftool.
+ */
+#define VCPUFREQ_MAX_SLOTS		4096
+
+struct vcpufreq_slot {
+	__u32 tid;		/* owner thread, 0 when free */
+	__u32 perf;		/* request, host capacity units */
+	__u32 guest_perf;	/* raw guest value */
+	__u32 pad;
 };
 
 /*

@@ -20,15 +20,26 @@ struct vcpufreq;
 int vcpufreq_open(const char *pin_dir, struct vcpufreq **out);
 void vcpufreq_close(struct vcpufreq *vf);
 
-/* Register vCPU @vcpu of VM @vm_id running on host thread @tid */
+/* 1 when requests are plain stores into a mapped slot, 0: bpf() per request */
+int vcpufreq_fast_path(const struct vcpufreq *vf);
+
+/*
+ * Register vCPU @vcpu of VM @vm_id running on host thread @tid (root pid
+ * namespace).  Claims the thread's fast-path slot when there is one.
+ */
 int vcpufreq_register(struct vcpufreq *vf, uint32_t tid, uint32_t vm_id,
 		      uint32_t vcpu);
-/* Request @perf (0..1024) for a registered thread; @guest_perf: raw value */
+/*
+ * Request @perf (0..1024) for a registered thread; @guest_perf: the raw
+ * value the guest wrote.  Fast path: no syscall, safe from any thread.
+ */
 int vcpufreq_request(struct vcpufreq *vf, uint32_t tid, uint32_t perf,
 		     uint32_t guest_perf);
 int vcpufreq_unregister(struct vcpufreq *vf, uint32_t tid);
 
 const char *vcpufreq_strerror(int err);
+
+#include "vcpufreq/regmodel.h"
 
 #ifdef __cplusplus
 }

@@ -262,13 +262,13 @@ test_request_for_a_dead_tid_written_by_a_vmm_is_deleted() {
 	spawn 1 100; local t=${TIDS[0]}
 	wait_for 3 sh -c "! test -e /proc/$t/task/$t" || fail "thread did not exit"
 	# a VMM writing straight into the map, as bpftool does
-	bpftool map update pinned $PIN/requests key $(le32 "$t") value $(le32 900) 0 0 0 0 0 0 0 0 0 0 0 0
+	bpftool map update pinned $PIN/requests key $(le32 "$t") value $(le32 900) 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
 	wait_for 3 request_gone "$t" || fail "stale request for dead TID $t kept: a new thread could inherit it"
 	jq_is "$($VF status -j)" .requests.rejected_no_thread 1
 }
 test_raw_map_write_is_taken_in_without_the_cli() {
 	affinity_vcpu; local t=${TIDS[0]}
-	bpftool map update pinned $PIN/requests key $(le32 "$t") value $(le32 950) 0 0 0 0 0 0 0 0 0 0 0 0
+	bpftool map update pinned $PIN/requests key $(le32 "$t") value $(le32 950) 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
 	wait_for 3 affinity_is "$t" 1 || fail "raw write not applied: $(cpus_of "$t")"
 }
 test_topology_override_is_shown() {
@@ -276,6 +276,72 @@ test_topology_override_is_shown() {
 	jq_is "$j" .symmetric false
 	jq_is "$j" '.cpus[1].capacity' 1024
 	expect_fail "topology" $VF --topology /no/such/file topology
+}
+
+# ---- libvcpufreq: a VMM through the library -------------------------------
+VMM=$PWD/build/standin-vmm
+VMM_USER=vcpufreq-vmm
+AS_VMM="setpriv --reuid=$VMM_USER --regid=$VMM_USER --clear-groups"
+as_vmm_user() { $AS_VMM "$@"; }
+# run_vmm CGROUP SECONDS [PREFIX...]: a stand-in VMM of 2 vCPUs in CGROUP
+run_vmm() {
+	local cg=$1 secs=$2; shift 2
+	sh -c "echo \$\$ > $cg/cgroup.procs && exec $* $VMM -n 2 -t $secs" >"$TMP/vmm.out" 2>&1 &
+	echo $! >>"$PIDFILE"
+	wait_for 5 sh -c "[ \$(grep -c '^vcpu' $TMP/vmm.out) = 2 ]" || fail "VMM did not start: $(cat "$TMP/vmm.out")"
+}
+# distinct perf values the VMM's vCPUs showed over ~2 s
+perfs_seen() {
+	for _ in $(seq 20); do $VF vcpus -j | jq -r '.[] | select(.vm_id==1) | .perf'; sleep 0.1; done | sort -un | tr '\n' ' '
+}
+test_vmm_fast_path_requests_follow_the_guest_load() {
+	$VF load >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	run_vmm "$CGT" 4
+	local seen; seen=$(perfs_seen)
+	grep -qw 1024 <<<"$seen" && grep -qw 128 <<<"$seen" || fail "perf values seen: $seen (want busy 1024 and idle 128)"
+	local dump; dump=$(bpftool map dump pinned $PIN/requests -j)
+	jq -e 'all(.[]; .formatted.value.slot > 0 and .formatted.value.vm_id == 1)' <<<"$dump" >/dev/null \
+		|| jq -e 'all(.[]; .value.slot > 0 and .value.vm_id == 1)' <<<"$dump" >/dev/null \
+		|| fail "bpftool dump: $dump"
+	jq_is "$($VF vcpus -j | jq -c '[.[] | select(.vm_id==1)] | length')" . 2
+}
+test_vmm_unregister_removes_requests_and_frees_slots() {
+	$VF load >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	run_vmm "$CGT" 1
+	wait_for 6 sh -c "[ \$(bpftool map dump pinned $PIN/requests -j | jq length) = 0 ]" || fail "requests left"
+	[ "$(bpftool map dump pinned $PIN/slots -j | jq '[.[] | select((.formatted.value.tid // .value.tid) != 0)] | length')" = 0 ] \
+		|| fail "slots still owned"
+}
+test_unprivileged_vmm_is_refused_without_a_grant() {
+	id $VMM_USER >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin $VMM_USER
+	$VF load >/dev/null
+	out=$(as_vmm_user $VMM -n 1 -t 1 2>&1) && fail "VMM ran without a grant: $out"
+	grep -q "permission denied" <<<"$out" || fail "no clear error: $out"
+}
+test_unprivileged_vmm_gets_exactly_what_was_granted() {
+	id $VMM_USER >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin $VMM_USER
+	$VF load >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	local mode; mode=$(stat -c %a /sys/fs/bpf)
+	$VF grant --user $VMM_USER >/dev/null || fail "grant failed"
+	run_vmm "$CGT" 3 $AS_VMM
+	local seen; seen=$(perfs_seen)
+	grep -qw 1024 <<<"$seen" || fail "unprivileged VMM's requests not taken in: $seen"
+	expect_fail "Permission denied" as_vmm_user $VF enroll "$CGT"
+	as_vmm_user bpftool map delete pinned $PIN/cgroups key 0 0 0 0 0 0 0 0 >/dev/null 2>&1 \
+		&& fail "VMM user could write the cgroups map"
+	as_vmm_user bpftool map dump pinned $PIN/actions >/dev/null 2>&1 && fail "VMM user could open the actions map"
+	$VF unload >/dev/null
+	[ "$(stat -c %a /sys/fs/bpf)" = "$mode" ] || fail "bpffs mode not restored"
+}
+test_grant_bad_input_is_refused() {
+	expect_fail "not loaded" $VF grant --user root
+	$VF load >/dev/null
+	expect_fail "no user" $VF grant --user no-such-user-xyz
+	expect_fail "no group" $VF grant --group no-such-group-xyz
+	expect_fail "give --user" $VF grant
 }
 
 passed=0 failed=0 skipped=0

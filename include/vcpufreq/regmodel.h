@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The virtual cpufreq device ("qemu,virtual-cpufreq", Linux 6.13) as a
+ * register model a VMM calls from its MMIO handler.  Register offsets are
+ * in vcpufreq/abi.h.  Bad accesses behave like hardware and never crash:
+ * unaligned/unknown offsets and out-of-range vCPUs read 0, writes to them
+ * are ignored, and both are counted.
+ */
+#ifndef VCPUFREQ_REGMODEL_H
+#define VCPUFREQ_REGMODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VCPUFREQ_DEV_MAX_VCPUS	1024
+
+struct vcpufreq_vcpu_config {
+	uint32_t tid;		/* host thread id (0: not known yet) */
+	uint32_t perf_domain;	/* PERF_DOMAIN: equal ids share a policy */
+	uint32_t capacity;	/* host capacity this vCPU maps to, 1..1024 */
+	uint32_t nr_perf;	/* 1: continuous (perf[0] is the max), 2..64 */
+	uint32_t perf[64];	/* guest perf values (kHz), ascending, nonzero */
+};
+
+struct vcpufreq_dev_config {
+	uint32_t nr_vcpus;	/* 1..VCPUFREQ_DEV_MAX_VCPUS */
+	uint32_t vm_id;
+	int host_schedutil;	/* host runs schedutil: take its 25% margin off */
+	const struct vcpufreq_vcpu_config *vcpus;	/* nr_vcpus entries */
+};
+
+/*
+ * Where SET_PERF goes and where CUR_PERF comes from.  submit() gets the
+ * request already in host capacity units (0..1024); cur_perf() returns the
+ * host's current perf for the vCPU in capacity units, 0 when unknown (the
+ * model then answers the vCPU's last request).  Either may be NULL.
+ */
+struct vcpufreq_dev_ops {
+	int (*submit)(void *ctx, uint32_t vcpu, uint32_t tid,
+		      uint32_t host_perf, uint32_t guest_perf);
+	uint32_t (*cur_perf)(void *ctx, uint32_t vcpu, uint32_t tid);
+	void *ctx;
+};
+
+struct vcpufreq_dev_stats {
+	uint64_t reads, writes;
+	uint64_t bad_reads, bad_writes;	/* bad offset, alignment or vCPU */
+	uint64_t requests;		/* SET_PERF writes accepted */
+	uint64_t clamped;		/* SET_PERF values outside the table */
+};
+
+struct vcpufreq_dev;
+
+/*
+ * Validate @cfg (copied) and create the model.  Refuses, with a one-line
+ * reason in @err: no vCPUs or too many, a table of 0 or > 64 entries, a
+ * zero or unsorted entry, a capacity of 0 or > 1024.  -EINVAL / -ENOMEM.
+ */
+int vcpufreq_dev_new(const struct vcpufreq_dev_config *cfg,
+		     const struct vcpufreq_dev_ops *ops,
+		     struct vcpufreq_dev **out, char *err, size_t err_len);
+void vcpufreq_dev_free(struct vcpufreq_dev *dev);
+
+/* the vCPU's host thread became known (or changed) */
+int vcpufreq_dev_set_tid(struct vcpufreq_dev *dev, uint32_t vcpu,
+			 uint32_t tid);
+
+/*
+ * One 32-bit access to register @offset of @vcpu's block (an MMIO handler
+ * at device offset X passes vcpu = X / VCPUFREQ_REG_STRIDE and offset =
+ * X % VCPUFREQ_REG_STRIDE).  SET_PERF is meant to be written by the vCPU
+ * whose host thread gets the request.
+ */
+uint32_t vcpufreq_dev_read(struct vcpufreq_dev *dev, uint32_t vcpu,
+			   uint32_t offset);
+void vcpufreq_dev_write(struct vcpufreq_dev *dev, uint32_t vcpu,
+			uint32_t offset, uint32_t value);
+
+/* guest perf -> host capacity units, as SET_PERF converts it */
+uint32_t vcpufreq_dev_to_host(const struct vcpufreq_dev *dev, uint32_t vcpu,
+			      uint32_t guest_perf);
+
+void vcpufreq_dev_get_stats(const struct vcpufreq_dev *dev,
+			    struct vcpufreq_dev_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
