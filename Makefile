@@ -39,7 +39,7 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 HELPERS     := $(OUT)/standin-vmm $(OUT)/tests/spawn-threads
 
-.PHONY: all deps demo test bench clean
+.PHONY: all deps demo test bench clean install
 .SECONDARY:
 all: $(OUT)/vcpufreq-bpf $(OUT)/libvcpufreq.a $(HELPERS) $(UNIT_BINS)
 
@@ -118,6 +118,10 @@ $(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(OUT)/libvcpufreq.a 
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
 
+$(OUT)/bench-request: bench/bench-request.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
 # actuator tests link the loader's objects (not its main)
 $(OUT)/tests/test_actuators: tests/unit/test_actuators.c tests/unit/unit.h \
 		$(filter-out $(OUT)/loader/main.o,$(LOADER_OBJS)) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
@@ -137,8 +141,22 @@ test: deps
 	$(Q)tests/run.sh
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(OUT)/bench-sched
+	$(Q)$(MAKE) --no-print-directory all $(OUT)/bench-sched $(OUT)/bench-request
 	$(Q)bench/run.sh
+
+# install: the CLI, libvcpufreq (with libbpf folded in, so a VMM links
+# -lvcpufreq -lelf -lz and nothing else of ours), headers, pkg-config file
+PREFIX  ?= /usr/local
+install: all
+	$(Q)install -D -m 0755 $(OUT)/vcpufreq-bpf $(DESTDIR)$(PREFIX)/sbin/vcpufreq-bpf
+	$(Q)rm -rf $(OUT)/ar && mkdir -p $(OUT)/ar && cd $(OUT)/ar && \
+		ar x ../libbpf/libbpf.a && ar x ../libvcpufreq.a && \
+		ar rcs ../libvcpufreq-full.a *.o
+	$(Q)install -D -m 0644 $(OUT)/libvcpufreq-full.a $(DESTDIR)$(PREFIX)/lib/libvcpufreq.a
+	$(Q)install -D -m 0644 -t $(DESTDIR)$(PREFIX)/include/vcpufreq include/vcpufreq/*.h
+	$(Q)mkdir -p $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	$(Q)sed 's|@PREFIX@|$(PREFIX)|' lib/vcpufreq.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vcpufreq.pc
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
 
 clean:
 	rm -rf $(OUT)

@@ -344,6 +344,16 @@ test_grant_bad_input_is_refused() {
 	expect_fail "give --user" $VF grant
 }
 
+test_installed_library_links_through_pkg_config() {
+	make -s install DESTDIR="$TMP/inst" PREFIX=/usr >/dev/null || fail "make install failed"
+	local pc="$TMP/inst/usr/lib/pkgconfig"
+	printf '#include <vcpufreq/vcpufreq.h>\nint main(void){struct vcpufreq *v;return vcpufreq_open("/nonexistent",&v)==-ENOENT?0:1;}\n' \
+		| sed 's/-ENOENT/-2/' >"$TMP/ffi.c"
+	cc "$TMP/ffi.c" -I"$TMP/inst/usr/include" -L"$TMP/inst/usr/lib" \
+		$(PKG_CONFIG_PATH=$pc pkg-config --libs --static vcpufreq | sed "s|-L/usr/lib||") -o "$TMP/ffi" || fail "does not link"
+	"$TMP/ffi" || fail "vcpufreq_open on a missing dir did not return -ENOENT"
+}
+
 passed=0 failed=0 skipped=0
 mkdir -p "$VCPUFREQ_STATE_DIR"
 for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
