@@ -14,9 +14,10 @@
  *    dies with it and a reused TID inherits nothing); it is accepted when
  *    its cgroup v2 or an ancestor is enrolled, else counted rejected.  The
  *    agent hears every change through the `events` ring buffer.
- *  - On sched_switch, a thread without storage whose TID bit is clear
- *    costs two storage probes and one array load; tracked threads also
- *    account runtime and CPU and re-read their request (drop, change).
+ *  - On sched_switch a thread without storage costs two storage probes;
+ *    tracked threads also account runtime and CPU and re-read their
+ *    request (drop, change, fast-path slot).  A new TID is found by its
+ *    bit in `tid_bits` on wakeup and by the iterator.
  *  - When a tracked thread exits, its request is deleted.
  *
  * Nothing here changes scheduling: the actuators live in the agent (and,
@@ -94,7 +95,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+	__uint(max_entries, 1024 * 1024);
 } events SEC(".maps");
 
 static struct vcpufreq_stats *the_stats(void)
@@ -277,16 +278,17 @@ static void sync_thread(struct task_struct *p, struct vcpufreq_vcpu *s,
 		decide_enrolled(p, s, tid);
 }
 
-/* @p is about to run or may run soon: is there anything to take in? */
-static struct vcpufreq_vcpu *tracked(struct task_struct *p)
+/*
+ * @p woke up: take in anything new for it.  Only here (and in the
+ * iterator) is a thread without storage checked against tid_bits, which
+ * keeps that array load off the sched_switch path.
+ */
+static void sync_woken(struct task_struct *p)
 {
 	struct vcpufreq_vcpu *s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
 
 	if (s || tid_marked(BPF_CORE_READ(p, pid)))
 		sync_thread(p, s, false);
-	else
-		return NULL;
-	return bpf_task_storage_get(&vcpu_state, p, 0, 0);
 }
 
 /* The map behind fd @fd of the current process, or NULL. */
@@ -355,7 +357,12 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 		s->runtime_ns += now - s->last_in_ns;
 		s->last_in_ns = 0;
 	}
-	s = tracked(next);
+	s = bpf_task_storage_get(&vcpu_state, next, 0, 0);
+	if (s) {
+		sync_thread(next, s, false);
+		/* a dropped request took the storage with it */
+		s = bpf_task_storage_get(&vcpu_state, next, 0, 0);
+	}
 	if (s) {
 		s->last_in_ns = now ? now : bpf_ktime_get_ns();
 		s->last_cpu = bpf_get_smp_processor_id();
@@ -367,7 +374,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(on_wakeup, struct task_struct *p)
 {
-	tracked(p);
+	sync_woken(p);
 	return 0;
 }
 

@@ -210,6 +210,27 @@ int vcpufreq_unregister(struct vcpufreq *vf, uint32_t tid)
 	return ret;
 }
 
+int vcpufreq_refresh(const char *pin_dir)
+{
+	char path[PATH_MAX], buf[64];
+	int link_fd, iter_fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s/refresh_all",
+		 pin_dir ? pin_dir : VCPUFREQ_PIN_DIR, VCPUFREQ_PIN_LINKS);
+	link_fd = bpf_obj_get(path);
+	if (link_fd < 0)
+		return -errno;
+	iter_fd = bpf_iter_create(link_fd);
+	close(link_fd);
+	if (iter_fd < 0)
+		return -errno;
+	while ((n = read(iter_fd, buf, sizeof(buf))) > 0)
+		;
+	close(iter_fd);
+	return n < 0 ? -errno : 0;
+}
+
 const char *vcpufreq_strerror(int err)
 {
 	switch (err) {

@@ -27,6 +27,8 @@ struct agent {
 	struct act_env *env;
 	struct vcpufreq_stats *stats;	/* mmapped stats map */
 	int requests_fd;
+	int state_fd;			/* vcpu_state task storage */
+	__u64 events_lost;		/* stats->events_lost already handled */
 	bool need_sync;			/* run the refresh iterator */
 	int nr_pending;
 	__u32 pending[MAX_PENDING];	/* TIDs written since the last sync */
@@ -86,6 +88,38 @@ static int on_event(void *ctx, void *data, size_t size)
 }
 
 /*
+ * The ring buffer overflowed (a burst of requests): some events are gone,
+ * so rebuild every thread's effect from the state BPF keeps instead.
+ */
+static void reconcile_all(struct agent *ag)
+{
+	struct vcpufreq_vcpu st;
+	__u32 key, *prev = NULL;
+
+	while (!bpf_map_get_next_key(ag->requests_fd, prev, &key)) {
+		prev = &key;
+		if (!read_vcpu_state(ag->state_fd, key, &st))
+			set_effective(ag, key, st.enrolled ? st.perf : 0);
+	}
+	prev = NULL;
+	while (!bpf_map_get_next_key(ag->env->actions_fd, prev, &key)) {
+		prev = &key;
+		if (read_vcpu_state(ag->state_fd, key, &st))
+			set_effective(ag, key, 0);	/* no longer tracked */
+	}
+}
+
+static bool events_were_lost(struct agent *ag)
+{
+	__u64 lost = __atomic_load_n(&ag->stats->events_lost, __ATOMIC_RELAXED);
+
+	if (lost == ag->events_lost)
+		return false;
+	ag->events_lost = lost;
+	return true;
+}
+
+/*
  * A request for a TID no thread has is deleted here, so a thread that
  * later gets that TID never inherits it; the rest is taken in by BPF in
  * the refresh iterator, whose events we consume next.
@@ -108,6 +142,11 @@ static void sync_pending(struct agent *ag, struct ring_buffer *rb)
 		__atomic_fetch_add(&ag->stats->syncs, 1, __ATOMIC_RELAXED);
 		run_refresh_iter();
 		ring_buffer__consume(rb);
+	}
+	if (events_were_lost(ag)) {
+		run_refresh_iter();
+		ring_buffer__consume(rb);
+		reconcile_all(ag);
 	}
 }
 
@@ -156,10 +195,11 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd)
 	env->actions_fd = open_pinned_map(VCPUFREQ_PIN_ACTIONS);
 	events_fd = open_pinned_map(VCPUFREQ_PIN_EVENTS);
 	ag.requests_fd = open_pinned_map(VCPUFREQ_PIN_REQUESTS);
+	ag.state_fd = open_pinned_map(VCPUFREQ_PIN_VCPU_STATE);
 	stats_fd = open_pinned_map(VCPUFREQ_PIN_STATS);
 	sig_fd = open_signalfd();
 	if (env->actions_fd < 0 || events_fd < 0 || ag.requests_fd < 0 ||
-	    stats_fd < 0 || sig_fd < 0)
+	    ag.state_fd < 0 || stats_fd < 0 || sig_fd < 0)
 		goto out;
 	stats = mmap(NULL, sizeof(*ag.stats), PROT_READ | PROT_WRITE,
 		     MAP_SHARED, stats_fd, 0);
@@ -168,6 +208,7 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd)
 		goto out;
 	}
 	ag.stats = stats;
+	ag.events_lost = ag.stats->events_lost;
 	rb = ring_buffer__new(events_fd, on_event, &ag, NULL);
 	ep_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (!rb || ep_fd < 0) {
@@ -203,6 +244,8 @@ out:
 		close(stats_fd);
 	if (ag.requests_fd >= 0)
 		close(ag.requests_fd);
+	if (ag.state_fd >= 0)
+		close(ag.state_fd);
 	ring_buffer__free(rb);
 	if (ep_fd >= 0)
 		close(ep_fd);

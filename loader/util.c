@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "cli.h"
+#include "vcpufreq/vcpufreq.h"
 
 int err(const char *fmt, ...)
 {
@@ -125,26 +126,13 @@ int read_stats(struct vcpufreq_stats *st)
 	return read_single(VCPUFREQ_PIN_STATS, st);
 }
 
-/* Read the pinned task iterator once: every tracked thread re-decided. */
+/* Run the pinned task iterator once: every tracked thread re-decided. */
 int run_refresh_iter(void)
 {
-	char path[PATH_MAX], buf[64];
-	int link_fd, iter_fd;
-	ssize_t n;
+	int ret = vcpufreq_refresh(cli.pin_dir);
 
-	snprintf(path, sizeof(path), "%s/%s/refresh_all", cli.pin_dir,
-		 VCPUFREQ_PIN_LINKS);
-	link_fd = bpf_obj_get(path);
-	if (link_fd < 0)
-		return err("cannot open %s: %s", path, strerror(errno));
-	iter_fd = bpf_iter_create(link_fd);
-	close(link_fd);
-	if (iter_fd < 0)
-		return err("cannot run the refresh iterator: %s", strerror(errno));
-	while ((n = read(iter_fd, buf, sizeof(buf))) > 0)
-		;
-	close(iter_fd);
-	return n < 0 ? err("refresh iterator: %s", strerror(errno)) : 0;
+	return ret ? err("cannot run the refresh iterator under %s: %s",
+			 cli.pin_dir, strerror(-ret)) : 0;
 }
 
 static const char *const backend_names[VCPUFREQ_BACKEND_COUNT] = {

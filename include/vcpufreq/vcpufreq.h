@@ -37,6 +37,12 @@ int vcpufreq_request(struct vcpufreq *vf, uint32_t tid, uint32_t perf,
 		     uint32_t guest_perf);
 int vcpufreq_unregister(struct vcpufreq *vf, uint32_t tid);
 
+/*
+ * Take every written request in now, rather than at each thread's next
+ * wakeup (runs the kernel side's task iterator; root, as the agent does).
+ */
+int vcpufreq_refresh(const char *pin_dir);
+
 const char *vcpufreq_strerror(int err);
 
 #include "vcpufreq/regmodel.h"
