@@ -39,7 +39,7 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 HELPERS     := $(OUT)/standin-vmm $(OUT)/tests/spawn-threads
 
-.PHONY: all deps demo test bench clean install
+.PHONY: all deps demo test bench clean install fuzz
 .SECONDARY:
 all: $(OUT)/vcpufreq-bpf $(OUT)/libvcpufreq.a $(HELPERS) $(UNIT_BINS)
 
@@ -139,6 +139,10 @@ demo: deps
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/run.sh
+
+# a long libFuzzer run of the register model (make test runs a short one)
+fuzz: deps
+	$(Q)tests/fuzz/run.sh -1 -max_total_time=$${FUZZ_SECONDS:-600}
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(OUT)/bench-sched $(OUT)/bench-request

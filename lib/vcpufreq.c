@@ -210,6 +210,19 @@ int vcpufreq_unregister(struct vcpufreq *vf, uint32_t tid)
 	return ret;
 }
 
+static int submit_to_host(void *ctx, uint32_t vcpu, uint32_t tid,
+			  uint32_t host_perf, uint32_t guest_perf)
+{
+	return vcpufreq_request(ctx, tid, host_perf, guest_perf);
+}
+
+void vcpufreq_dev_ops_init(struct vcpufreq_dev_ops *ops, struct vcpufreq *vf)
+{
+	memset(ops, 0, sizeof(*ops));
+	ops->submit = submit_to_host;
+	ops->ctx = vf;
+}
+
 int vcpufreq_refresh(const char *pin_dir)
 {
 	char path[PATH_MAX], buf[64];

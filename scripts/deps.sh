@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(
-	make gcc clang llvm libelf-dev zlib1g-dev pkg-config  # build
+	make gcc clang llvm libelf-dev zlib1g-dev pkg-config libclang-rt-14-dev  # build, fuzz
 	linux-source-6.12                                       # libbpf 1.5 + bpftool sources
 	bpftool                                                 # for users: bpftool map dump
 	iproute2 procps util-linux jq python3 xz-utils          # tests

@@ -19,6 +19,14 @@ for t in build/tests/test_*; do
 	[ -x "$t" ] && count_unit "$t"
 done
 
+echo "== fuzz (register model, libFuzzer + ASan/UBSan, 20000 runs)"
+if out=$(tests/fuzz/run.sh 20000 2>&1); then
+	echo "  ok   fuzz_regmodel: ${out##*$'\n'}"; passed=$((passed + 1))
+else
+	printf '%s\n' "$out" | tail -n 5 | sed 's/^/  /'
+	echo "  FAIL fuzz_regmodel"; failed=$((failed + 1))
+fi
+
 echo "== live tests (running kernel $(uname -r))"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "  skipped: live tests load BPF programs; run 'sudo make test'"

@@ -65,7 +65,10 @@ int vcpufreq_dev_new(const struct vcpufreq_dev_config *cfg,
 		     struct vcpufreq_dev **out, char *err, size_t err_len);
 void vcpufreq_dev_free(struct vcpufreq_dev *dev);
 
-/* the vCPU's host thread became known (or changed) */
+/*
+ * The vCPU's host thread became known (or changed): a request the guest
+ * already made is submitted for it at once.
+ */
 int vcpufreq_dev_set_tid(struct vcpufreq_dev *dev, uint32_t vcpu,
 			 uint32_t tid);
 

@@ -47,6 +47,13 @@ const char *vcpufreq_strerror(int err);
 
 #include "vcpufreq/regmodel.h"
 
+/*
+ * Register-model ops that submit SET_PERF through @vf (each vCPU's thread
+ * must be registered with vcpufreq_register and given to the model with
+ * vcpufreq_dev_set_tid).  CUR_PERF then answers the vCPU's last request.
+ */
+void vcpufreq_dev_ops_init(struct vcpufreq_dev_ops *ops, struct vcpufreq *vf);
+
 #ifdef __cplusplus
 }
 #endif
