@@ -58,5 +58,6 @@ int cmd_vcpus(int argc, char **argv);
 int cmd_grant(int argc, char **argv);
 int grant_restore_bpffs(void);	/* unload: undo what grant widened */
 int cmd_topology(int argc, char **argv);
+int cmd_topology_dts(int argc, char **argv);	/* topology --dts */
 
 #endif

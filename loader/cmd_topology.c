@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* topology: the host CPUs as the actuators see them. */
 #include <stdio.h>
+#include <string.h>
 #include "actuator.h"
 #include "cli.h"
 
@@ -26,6 +27,9 @@ int cmd_topology(int argc, char **argv)
 	struct json *j;
 	char freqs[1024];
 
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--dts"))
+			return cmd_topology_dts(argc, argv);
 	if (argc > 1)
 		return err("topology: unexpected argument '%s'", argv[1]);
 	if (act_env_init(&env, cli.topology))

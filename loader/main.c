@@ -38,8 +38,9 @@ static const struct command commands[] = {
 	  "let an unprivileged VMM write requests (and nothing else)" },
 	{ "vcpus", cmd_vcpus, "[-j|-p]",
 	  "every tracked vCPU thread: request, action, CPU, runtime" },
-	{ "topology", cmd_topology, "[-j|-p]",
-	  "host CPUs: capacity, frequencies, clusters" },
+	{ "topology", cmd_topology,
+	  "[-j|-p] | --dts --vcpus N [--affinity LIST] [--base ADDR]",
+	  "host CPUs: capacity, frequencies, clusters; or the guest DT fragment" },
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

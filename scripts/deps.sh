@@ -8,6 +8,7 @@ pkgs=(
 	linux-source-6.12                                       # libbpf 1.5 + bpftool sources
 	bpftool                                                 # for users: bpftool map dump
 	iproute2 procps util-linux jq python3 xz-utils          # tests
+	device-tree-compiler dt-schema                          # guest DT checks
 )
 
 missing=()

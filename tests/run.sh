@@ -27,16 +27,24 @@ else
 	echo "  FAIL fuzz_regmodel"; failed=$((failed + 1))
 fi
 
-echo "== live tests (running kernel $(uname -r))"
-if [ "$(id -u)" -ne 0 ]; then
-	echo "  skipped: live tests load BPF programs; run 'sudo make test'"
-	skipped=$((skipped + 1))
-else
-	out=$(tests/live/run-live.sh 2>&1)
+# run_suite TITLE SCRIPT...: a script that ends with "RESULT p f s"
+run_suite() {
+	local title=$1 out r p f s; shift
+	echo "== $title"
+	out=$("$@" 2>&1)
 	printf '%s\n' "$out" | grep -v '^RESULT'
 	r=$(printf '%s\n' "$out" | grep '^RESULT' | tail -n1)
 	read -r _ p f s <<<"$r"
 	passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1})); skipped=$((skipped + ${s:-0}))
+}
+
+run_suite "guest devicetree (topology --dts, dtc, dt-validate)" tests/live/dts.sh build/vcpufreq-bpf
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "== live tests: skipped, they load BPF programs; run 'sudo make test'"
+	skipped=$((skipped + 1))
+else
+	run_suite "live tests (running kernel $(uname -r))" tests/live/run-live.sh
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
