@@ -30,23 +30,13 @@
 
 #include "topology.h"
 #include "guestview.h"
+#include "errmsg.h"
 #include "vcpufreq/regmodel.h"
 
 /* the scale of capacity-dmips-mhz the largest vCPU gets */
 #define DMIPS_SCALE	1024ULL
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+#define fail(err, err_len, ...) vf_err(err, err_len, -EINVAL, __VA_ARGS__)
 
 /* ---- the per-vCPU device configuration ------------------------------- */
 

@@ -38,6 +38,7 @@
 
 #include "vcpufreq/abi.h"
 #include "vcpufreq/regmodel.h"
+#include "errmsg.h"
 
 /* host schedutil asks for 1.25x the util; 4/5 of a request undoes it */
 #define SCHEDUTIL_NUM	4
@@ -62,20 +63,7 @@ struct vcpufreq_dev {
 
 /* ---- configuration ---------------------------------------------------- */
 
-static int refuse(char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int refuse(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && err_len) {
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+#define refuse(err, err_len, ...) vf_err(err, err_len, -EINVAL, __VA_ARGS__)
 
 /*
  * The guest driver refuses a table of 0 or more than 64 entries and builds

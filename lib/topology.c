@@ -63,6 +63,7 @@
 #include <unistd.h>
 
 #include "topology.h"
+#include "errmsg.h"
 
 /* sysfs attributes are at most a page; anything longer is not sysfs */
 #define SYSFS_BUF	4096
@@ -78,18 +79,7 @@ struct loader {
 	bool policy_given[VCPUFREQ_MAX_CPUS];
 };
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct loader *ld, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ld->err && ld->err_len) {
-		va_start(ap, fmt);
-		vsnprintf(ld->err, ld->err_len, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
+#define fail(ld, ret, ...) vf_err((ld)->err, (ld)->err_len, ret, __VA_ARGS__)
 
 /*
  * Plain decimal, nothing else: no sign, blanks, base prefix or suffix.

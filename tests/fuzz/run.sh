@@ -19,7 +19,7 @@ case $runs in
 esac
 
 bin=build/fuzz_regmodel
-srcs=(lib/regmodel.c tests/fuzz/fuzz_regmodel.c
+srcs=(lib/regmodel.c lib/errmsg.c tests/fuzz/fuzz_regmodel.c
       include/vcpufreq/regmodel.h include/vcpufreq/abi.h)
 corpus=build/fuzz-corpus/regmodel
 log=build/fuzz_regmodel.log
@@ -35,7 +35,7 @@ done
 if [ "$stale" -eq 1 ]; then
 	if ! "$CLANG" -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -Iinclude -Ilib \
-		lib/regmodel.c tests/fuzz/fuzz_regmodel.c -o "$bin"; then
+		lib/regmodel.c lib/errmsg.c tests/fuzz/fuzz_regmodel.c -o "$bin"; then
 		echo "fuzz_regmodel: FAILED to build with $CLANG"
 		exit 1
 	fi
