@@ -306,6 +306,20 @@ test_vmm_fast_path_requests_follow_the_guest_load() {
 		|| fail "bpftool dump: $dump"
 	jq_is "$($VF vcpus -j | jq -c '[.[] | select(.vm_id==1)] | length')" . 2
 }
+test_register_model_turns_set_perf_into_host_capacity() {
+	# the device's table is the big CPU's (the vCPUs may run anywhere)
+	printf 'cpu 0 capacity 512 cluster 0 freqs 300000,900000,1800000\ncpu 1 capacity 1024 cluster 1 freqs 500000,1500000,2400000\n' >"$TMP/tables.topology"
+	$VF load >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	run_vmm "$CGT" 4 env VCPUFREQ_TOPOLOGY="$TMP/tables.topology"
+	local pairs
+	pairs=$(for _ in $(seq 20); do
+		$VF vcpus -j | jq -r '.[] | select(.vm_id==1) | "\(.guest_perf)=\(.perf)"'; sleep 0.1
+	done | sort -u | tr '\n' ' ')
+	# busy: 1.25 x 0.9 x 2.4 GHz snaps to 2.4 GHz = 1024; idle: 0.3 GHz snaps up to 0.5 GHz = 1024 x 0.5/2.4
+	grep -qw 2400000=1024 <<<"$pairs" || fail "no busy request 2400000=1024 in: $pairs"
+	grep -qw 500000=213 <<<"$pairs" || fail "no idle request 500000=213 in: $pairs"
+}
 test_vmm_unregister_removes_requests_and_frees_slots() {
 	$VF load >/dev/null
 	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
