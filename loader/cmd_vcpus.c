@@ -74,8 +74,8 @@ static void print_text_row(const struct vcpu_row *r)
 	char cpu[16];
 
 	snprintf(cpu, sizeof(cpu), r->tracked ? "%u" : "-", r->st.last_cpu);
-	printf("%-8u %5u %5u %5u %-8s %4s %12.3f  %-28s %s\n", r->tid,
-	       r->req.vm_id, r->req.vcpu, r->req.perf,
+	printf("%-8u %5u %5u %5u %10u %-8s %4s %12.3f  %-28s %s\n", r->tid,
+	       r->req.vm_id, r->req.vcpu, r->req.perf, r->req.guest_perf,
 	       r->tracked && r->st.enrolled ? "yes" : "no", cpu,
 	       r->st.runtime_ns / 1e6, r->action, r->cgroup);
 }
@@ -99,9 +99,9 @@ int cmd_vcpus(int argc, char **argv)
 	if (j)
 		json_arr_open(j);
 	else
-		printf("%-8s %5s %5s %5s %-8s %4s %12s  %-28s %s\n", "TID", "VM",
-		       "VCPU", "PERF", "ENROLLED", "CPU", "RUNTIME_MS", "ACTION",
-		       "CGROUP");
+		printf("%-8s %5s %5s %5s %10s %-8s %4s %12s  %-28s %s\n", "TID",
+		       "VM", "VCPU", "PERF", "GUEST", "ENROLLED", "CPU",
+		       "RUNTIME_MS", "ACTION", "CGROUP");
 	while (!bpf_map_get_next_key(req_fd, prev, &key)) {
 		struct vcpu_row r = { .tid = key };
 
