@@ -18,6 +18,7 @@
 #include <bpf/bpf.h>
 #include "vcpufreq/abi.h"
 #include "vcpufreq/vcpufreq.h"
+#include "topology.h"
 
 #define VF_MAX_VCPUS	1024
 #define VF_BUCKETS	2048	/* power of two, > VF_MAX_VCPUS */
@@ -210,6 +211,75 @@ int vcpufreq_unregister(struct vcpufreq *vf, uint32_t tid)
 	return ret;
 }
 
+/* CPU @tid last ran on: field 39 of /proc/self/task/TID/stat, or -1 */
+static int thread_last_cpu(uint32_t tid)
+{
+	char path[64], buf[1024], *p;
+	int cpu = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%u/stat", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	/* after "pid (comm)", fields 3.. are blank separated: 39 is 37 on */
+	for (int field = 3; p && field <= 39; field++) {
+		p = strchr(p + 1, ' ');
+		if (p && field == 39)
+			cpu = atoi(p + 1);
+	}
+	return cpu;
+}
+
+static unsigned int read_uint(const char *path)
+{
+	unsigned int v = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f && fscanf(f, "%u", &v) != 1)
+		v = 0;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/*
+ * The host's current perf for a vCPU thread, in capacity units: the CPU it
+ * last ran on, at its current frequency relative to its maximum.  0 when
+ * the host has no cpufreq information (the model then answers the last
+ * request).
+ */
+uint32_t vcpufreq_host_cur_perf(uint32_t tid)
+{
+	const char *dir = getenv("VCPUFREQ_SYSFS_CPU_DIR");
+	char path[PATH_MAX];
+	unsigned int cap, cur, max;
+	int cpu = thread_last_cpu(tid);
+
+	if (cpu < 0)
+		return 0;
+	if (!dir || !*dir)
+		dir = VF_SYSFS_CPU_DIR;
+	snprintf(path, sizeof(path), "%s/cpu%d/cpufreq/scaling_cur_freq", dir, cpu);
+	cur = read_uint(path);
+	snprintf(path, sizeof(path), "%s/cpu%d/cpufreq/cpuinfo_max_freq", dir, cpu);
+	max = read_uint(path);
+	snprintf(path, sizeof(path), "%s/cpu%d/cpu_capacity", dir, cpu);
+	cap = read_uint(path);
+	if (!cap)
+		cap = VCPUFREQ_PERF_MAX;
+	if (!cur || !max)
+		return 0;
+	return cur >= max ? cap : (uint64_t)cap * cur / max;
+}
+
+static uint32_t cur_perf_of_host(void *ctx, uint32_t vcpu, uint32_t tid)
+{
+	return tid ? vcpufreq_host_cur_perf(tid) : 0;
+}
+
 static int submit_to_host(void *ctx, uint32_t vcpu, uint32_t tid,
 			  uint32_t host_perf, uint32_t guest_perf)
 {
@@ -220,6 +290,7 @@ void vcpufreq_dev_ops_init(struct vcpufreq_dev_ops *ops, struct vcpufreq *vf)
 {
 	memset(ops, 0, sizeof(*ops));
 	ops->submit = submit_to_host;
+	ops->cur_perf = cur_perf_of_host;
 	ops->ctx = vf;
 }
 

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "vcpufreq/abi.h"	/* VCPUFREQ_REG_* offsets */
 
 #ifdef __cplusplus
 extern "C" {

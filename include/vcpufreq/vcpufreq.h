@@ -50,9 +50,16 @@ const char *vcpufreq_strerror(int err);
 /*
  * Register-model ops that submit SET_PERF through @vf (each vCPU's thread
  * must be registered with vcpufreq_register and given to the model with
- * vcpufreq_dev_set_tid).  CUR_PERF then answers the vCPU's last request.
+ * vcpufreq_dev_set_tid) and answer CUR_PERF with vcpufreq_host_cur_perf().
  */
 void vcpufreq_dev_ops_init(struct vcpufreq_dev_ops *ops, struct vcpufreq *vf);
+
+/*
+ * The host's current perf (capacity units) for thread @tid of this
+ * process: the CPU it last ran on, scaling_cur_freq / cpuinfo_max_freq x
+ * cpu_capacity.  0 when the host has no cpufreq driver.
+ */
+uint32_t vcpufreq_host_cur_perf(uint32_t tid);
 
 #ifdef __cplusplus
 }
