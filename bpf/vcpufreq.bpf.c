@@ -5,11 +5,12 @@
  * A VMM writes a request (host capacity units) into the `requests` hash,
  * keyed by the vCPU's host TID.  Policy:
  *
- *  - The writer's bpf() call is seen by a kprobe on bpf_map_update_value:
- *    it marks the TID in `tid_bits` and tells the agent (PENDING).  A
- *    kprobe cannot reach another thread's task_struct, so the request is
- *    taken in where the task is at hand: the task iterator the agent runs
- *    right away, and the thread's own wakeup and switch-in.
+ *  - The writer's bpf() call is seen by the syscalls/sys_exit_bpf
+ *    tracepoint: it marks the TID in `tid_bits` and tells the agent
+ *    (PENDING).  A tracepoint program cannot reach another thread's
+ *    task_struct, so the request is taken in where the task is at hand:
+ *    the task iterator the agent runs right away, and the thread's own
+ *    wakeup and switch-in.
  *  - Taking a request in: a live thread gets task storage (so its state
  *    dies with it and a reused TID inherits nothing); it is accepted when
  *    its cgroup v2 or an ancestor is enrolled, else counted rejected.  The
@@ -22,8 +23,8 @@
  *
  * Nothing here changes scheduling: the actuators live in the agent (and,
  * with sched_ext, in the scheduler).  Kernels without BPF trampolines
- * (fentry/fexit) are supported on purpose: tp_btf, kprobe and iterators
- * only.
+ * (fentry/fexit) or kprobes are supported on purpose: tp_btf, syscall
+ * tracepoints and iterators only.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -225,19 +226,21 @@ static struct vcpufreq_slot *owned_slot(struct vcpufreq_request *req,
 	return slot && slot->tid == tid ? slot : NULL;
 }
 
-/* the request in force: the fast-path slot wins over the hash value */
+/*
+ * The request in force, at most VCPUFREQ_PERF_MAX: the fast-path slot wins
+ * over the hash value.
+ */
 static __u32 requested_perf(struct vcpufreq_request *req, __u32 tid)
 {
 	struct vcpufreq_slot *slot = owned_slot(req, tid);
 	__u32 perf;
 
-	if (!slot)
-		return req->perf;
-	perf = slot->perf;
+	perf = slot ? slot->perf : req->perf;
 	if (perf > VCPUFREQ_PERF_MAX)
 		perf = VCPUFREQ_PERF_MAX;
 	req->perf = perf;		/* so bpftool shows what is in force */
-	req->guest_perf = slot->guest_perf;
+	if (slot)
+		req->guest_perf = slot->guest_perf;
 	return perf;
 }
 
@@ -256,6 +259,9 @@ static void sync_thread(struct task_struct *p, struct vcpufreq_vcpu *s,
 	req = bpf_map_lookup_elem(&requests, &tid);
 	if (!req) {
 		tid_mark(tid, false);
+		/* a writer may have re-added it between the lookup and the clear */
+		if (bpf_map_lookup_elem(&requests, &tid))
+			tid_mark(tid, true);
 		if (!s)
 			return;
 		bpf_task_storage_delete(&vcpu_state, p);
@@ -323,7 +329,7 @@ int on_bpf_syscall(struct trace_event_raw_sys_exit *ctx)
 	if (ctx->ret)
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	cmd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	cmd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);	/* the kernel's int */
 	if (cmd != BPF_MAP_UPDATE_ELEM && cmd != BPF_MAP_DELETE_ELEM)
 		return 0;
 	uattr = (void *)PT_REGS_PARM2_CORE_SYSCALL(regs);

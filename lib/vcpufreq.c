@@ -184,6 +184,9 @@ int vcpufreq_request(struct vcpufreq *vf, uint32_t tid, uint32_t perf,
 	if (perf > VCPUFREQ_PERF_MAX)
 		return -ERANGE;
 	if (v->slot) {
+		/* the kernel frees the slot of a thread that exited */
+		if (__atomic_load_n(&v->slot->tid, __ATOMIC_ACQUIRE) != tid)
+			return -ESRCH;
 		__atomic_store_n(&v->slot->guest_perf, guest_perf,
 				 __ATOMIC_RELAXED);
 		__atomic_store_n(&v->slot->perf, perf, __ATOMIC_RELEASE);
@@ -204,8 +207,10 @@ int vcpufreq_unregister(struct vcpufreq *vf, uint32_t tid)
 		return -ENOENT;
 	if (bpf_map_delete_elem(vf->requests_fd, &tid) && errno != ENOENT)
 		ret = -errno;
+	/* only if still ours: after the thread exited it may be another's */
 	if (v->slot)
-		__atomic_store_n(&v->slot->tid, 0, __ATOMIC_RELEASE);
+		__atomic_compare_exchange_n(&v->slot->tid, &tid, 0, false,
+					    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 	*v = vf->vcpus[--vf->nr_vcpus];
 	rehash(vf);
 	return ret;
@@ -328,6 +333,8 @@ const char *vcpufreq_strerror(int err)
 		return "too many vCPUs registered";
 	case -EINVAL:
 		return "invalid argument (TID 0, or no handle)";
+	case -ESRCH:
+		return "the vCPU thread has exited";
 	case -EPERM:
 	case -EACCES:
 		return "permission denied: run as root or ask the admin for "

@@ -50,6 +50,17 @@ static bool pick_fitting_cpus(const struct vf_topology *t, __u32 perf,
 	return CPU_COUNT(out) && !CPU_EQUAL(out, saved);
 }
 
+/* still what we set?  If the VMM re-pinned the thread, it is its call */
+static bool still_ours(__u32 tid, const struct vcpufreq_action *a)
+{
+	cpu_set_t now, ours;
+
+	if (sched_getaffinity(tid, sizeof(now), &now))
+		return false;
+	set_from_mask(a->cpus, &ours);
+	return CPU_EQUAL(&now, &ours);
+}
+
 static int restore(__u32 tid, struct vcpufreq_action *a)
 {
 	cpu_set_t saved;
@@ -57,7 +68,8 @@ static int restore(__u32 tid, struct vcpufreq_action *a)
 	if (!a->saved_valid)
 		return 0;
 	set_from_mask(a->saved_cpus, &saved);
-	if (sched_setaffinity(tid, sizeof(saved), &saved) && errno != ESRCH)
+	if (still_ours(tid, a) &&
+	    sched_setaffinity(tid, sizeof(saved), &saved) && errno != ESRCH)
 		return -errno;
 	a->saved_valid = 0;
 	a->perf = 0;
@@ -72,6 +84,8 @@ static int affinity_apply(struct act_env *env, __u32 tid, __u32 perf,
 
 	if (!perf)
 		return restore(tid, a);
+	if (a->saved_valid && !still_ours(tid, a))
+		a->saved_valid = 0;	/* the VMM changed it: that is the base now */
 	if (a->saved_valid) {
 		set_from_mask(a->saved_cpus, &saved);
 	} else if (sched_getaffinity(tid, sizeof(saved), &saved)) {

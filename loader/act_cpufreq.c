@@ -86,14 +86,19 @@ static int store_saved(const struct act_env *env, const unsigned int *saved)
 		any |= saved[p] != 0;
 	if (!any)
 		return unlink(path) && errno != ENOENT ? -errno : 0;
+	char tmp[520];
+
 	mkdir(env->state_dir, 0755);
-	f = fopen(path, "w");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
 	if (!f)
 		return -errno;
 	for (int p = 0; p < MAX_POLICIES; p++)
 		if (saved[p])
 			fprintf(f, "%d %u\n", p, saved[p]);
-	return fclose(f) ? -errno : 0;
+	if (fclose(f))
+		return -errno;
+	return rename(tmp, path) ? -errno : 0;	/* never half a file */
 }
 
 static int cpufreq_probe(const struct act_env *env, char *why, size_t len)
@@ -142,9 +147,14 @@ static void wanted_floors(const struct act_env *env, unsigned int *floor)
 	}
 }
 
+/*
+ * Originals are saved before any floor is written, so an agent that dies
+ * in between never leaves a raised minimum that looks like the original.
+ */
 static int apply_floors(struct act_env *env, const unsigned int *floor)
 {
 	unsigned int saved[MAX_POLICIES];
+	bool newly_saved = false;
 	char path[512];
 	int ret = 0;
 
@@ -152,18 +162,23 @@ static int apply_floors(struct act_env *env, const unsigned int *floor)
 	for (int p = 0; p < MAX_POLICIES; p++) {
 		unsigned int cur;
 
-		if (!floor[p] && !saved[p])
+		if (!floor[p] || saved[p])
 			continue;
 		policy_file(env, p, path, sizeof(path));
-		if (floor[p] && !saved[p]) {
-			if (read_khz(path, &cur))
-				continue;
-			saved[p] = cur ? cur : 1;
-		}
+		if (read_khz(path, &cur))
+			continue;
+		saved[p] = cur ? cur : 1;
+		newly_saved = true;
+	}
+	if (newly_saved && store_saved(env, saved))
+		return -EIO;
+	for (int p = 0; p < MAX_POLICIES; p++) {
+		if (!saved[p])
+			continue;
+		policy_file(env, p, path, sizeof(path));
 		if (floor[p]) {
-			unsigned int orig = saved[p];
-
-			ret = write_khz(path, floor[p] > orig ? floor[p] : orig) ?: ret;
+			ret = write_khz(path, floor[p] > saved[p] ?
+					floor[p] : saved[p]) ?: ret;
 		} else {
 			ret = write_khz(path, saved[p]) ?: ret;
 			saved[p] = 0;

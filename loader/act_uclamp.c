@@ -67,9 +67,17 @@ static int uclamp_apply(struct act_env *env, __u32 tid, __u32 perf,
 {
 	struct sched_attr attr;
 
+	if (sys_sched_getattr(tid, &attr))
+		return errno == ESRCH ? 0 : -errno;
+	/* someone else set uclamp_min since: that is the value to keep */
+	if (a->saved_valid && attr.sched_util_min != a->uclamp_min) {
+		a->saved_valid = 0;
+		if (!perf) {
+			a->perf = 0;
+			return 0;
+		}
+	}
 	if (perf && !a->saved_valid) {
-		if (sys_sched_getattr(tid, &attr))
-			return errno == ESRCH ? 0 : -errno;
 		a->saved_uclamp_min = attr.sched_util_min;
 		a->saved_valid = 1;
 	}

@@ -30,6 +30,7 @@ struct agent {
 	int state_fd;			/* vcpu_state task storage */
 	__u64 events_lost;		/* stats->events_lost already handled */
 	bool need_sync;			/* run the refresh iterator */
+	bool need_reconcile;		/* events or pending TIDs were lost */
 	int nr_pending;
 	__u32 pending[MAX_PENDING];	/* TIDs written since the last sync */
 };
@@ -38,11 +39,17 @@ static int set_effective(struct agent *ag, __u32 tid, __u32 perf)
 {
 	struct vcpufreq_action a = { 0 };
 	int fd = ag->env->actions_fd;
+	long long now_start;
 	int ret;
 
 	bpf_map_lookup_elem(fd, &tid, &a);
 	if (!perf && !a.perf && !a.saved_valid)
 		return 0;	/* nothing applied, nothing to restore */
+	now_start = thread_stat_field(tid, PROC_STAT_STARTTIME);
+	if (a.start_time && now_start > 0 && (__u64)now_start != a.start_time)
+		memset(&a, 0, sizeof(a));	/* a reused TID: that was another thread */
+	if (!a.start_time && now_start > 0)
+		a.start_time = now_start;
 	a.backend = ag->act->backend;
 	ret = ag->act->apply(ag->env, tid, perf, &a);
 	if (ret)
@@ -68,6 +75,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	case VCPUFREQ_EV_PENDING:
 		if (ag->nr_pending < MAX_PENDING)
 			ag->pending[ag->nr_pending++] = e->tid;
+		else
+			ag->need_reconcile = true;	/* checked all at once */
 		ag->need_sync = true;
 		break;
 	case VCPUFREQ_EV_ENROLL:
@@ -87,6 +96,14 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static void reject_dead_tid(struct agent *ag, __u32 tid)
+{
+	if (bpf_map_delete_elem(ag->requests_fd, &tid))
+		return;
+	__atomic_fetch_add(&ag->stats->rejected, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&ag->stats->rejected_no_thread, 1, __ATOMIC_RELAXED);
+}
+
 /*
  * The ring buffer overflowed (a burst of requests): some events are gone,
  * so rebuild every thread's effect from the state BPF keeps instead.
@@ -98,6 +115,10 @@ static void reconcile_all(struct agent *ag)
 
 	while (!bpf_map_get_next_key(ag->requests_fd, prev, &key)) {
 		prev = &key;
+		if (!thread_exists(key)) {
+			reject_dead_tid(ag, key);
+			continue;
+		}
 		if (!read_vcpu_state(ag->state_fd, key, &st))
 			set_effective(ag, key, st.enrolled ? st.perf : 0);
 	}
@@ -127,49 +148,62 @@ static bool events_were_lost(struct agent *ag)
 static void sync_pending(struct agent *ag, struct ring_buffer *rb)
 {
 	while (ag->need_sync) {
-		for (int i = 0; i < ag->nr_pending; i++) {
-			__u32 tid = ag->pending[i];
-
-			if (thread_exists(tid) ||
-			    bpf_map_delete_elem(ag->requests_fd, &tid))
-				continue;
-			__atomic_fetch_add(&ag->stats->rejected, 1, __ATOMIC_RELAXED);
-			__atomic_fetch_add(&ag->stats->rejected_no_thread, 1,
-					   __ATOMIC_RELAXED);
-		}
+		for (int i = 0; i < ag->nr_pending; i++)
+			if (!thread_exists(ag->pending[i]))
+				reject_dead_tid(ag, ag->pending[i]);
 		ag->nr_pending = 0;
 		ag->need_sync = false;
 		__atomic_fetch_add(&ag->stats->syncs, 1, __ATOMIC_RELAXED);
 		run_refresh_iter();
 		ring_buffer__consume(rb);
 	}
-	if (events_were_lost(ag)) {
+	if (events_were_lost(ag) || ag->need_reconcile) {
+		ag->need_reconcile = false;
 		run_refresh_iter();
 		ring_buffer__consume(rb);
 		reconcile_all(ag);
 	}
 }
 
+/*
+ * Restore what @a says was changed, unless the TID now names another
+ * thread (it exited and the TID was reused): then there is nothing of ours.
+ */
+static int restore_action(struct act_env *env, __u32 tid,
+			  struct vcpufreq_action *a)
+{
+	const struct actuator *act = actuator_for(a->backend);
+
+	if (!act || (a->start_time &&
+		     thread_stat_field(tid, PROC_STAT_STARTTIME) != (long long)a->start_time))
+		return 0;
+	return act->apply(env, tid, 0, a);
+}
+
 int restore_all_actions(struct act_env *env)
 {
 	struct vcpufreq_action a;
-	__u32 key;
-	int ret = 0;
+	__u32 key, next;
+	int failed = 0;
 
-	while (!bpf_map_get_next_key(env->actions_fd, NULL, &key)) {
-		const struct actuator *act;
-
-		if (!bpf_map_lookup_elem(env->actions_fd, &key, &a)) {
-			act = actuator_for(a.backend);
-			if (act && act->apply(env, key, 0, &a))
-				ret = -1;
+	/* step to the next key first: a record that fails to restore stays */
+	for (int more = !bpf_map_get_next_key(env->actions_fd, NULL, &key);
+	     more; key = next) {
+		more = !bpf_map_get_next_key(env->actions_fd, &key, &next);
+		if (bpf_map_lookup_elem(env->actions_fd, &key, &a))
+			continue;
+		if (restore_action(env, key, &a)) {
+			err("could not restore TID %u (%s backend)", key,
+			    backend_name(a.backend));
+			failed++;
+			continue;
 		}
 		bpf_map_delete_elem(env->actions_fd, &key);
 	}
 	for (int i = 0; actuators[i]; i++)
 		if (actuators[i]->shutdown)
 			actuators[i]->shutdown(env);
-	return ret;
+	return failed ? -1 : 0;
 }
 
 static int open_signalfd(void)

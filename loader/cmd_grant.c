@@ -87,10 +87,15 @@ static int open_parent(bool revoke)
 		return err("cannot inspect %s: %s", parent, strerror(errno));
 	if ((st.st_mode & 0111) == 0111)
 		return 0;
+	mkdir(state && *state ? state : "/run/vcpufreq", 0755);
 	f = fopen(saved, "wx");	/* keep the first original */
 	if (f) {
 		fprintf(f, "%o\n", st.st_mode & 07777);
-		fclose(f);
+		if (fclose(f))
+			return err("cannot save the mode of %s in %s", parent, saved);
+	} else if (errno != EEXIST) {
+		return err("cannot save the mode of %s in %s: %s; nothing "
+			   "changed", parent, saved, strerror(errno));
 	}
 	if (chmod(parent, (st.st_mode & 07777) | 0111))
 		return err("cannot make %s traversable: %s", parent,

@@ -129,15 +129,26 @@ static int pin_all(struct vcpufreq *skel)
 	struct bpf_map *map;
 	char path[PATH_MAX];
 
+	/* an exclusive mkdir: of two concurrent loads, only one goes on */
+	if (mkdir(cli.pin_dir, 0700))
+		return errno == EEXIST ?
+		       err("%s exists: vcpufreq-bpf is already loaded or being "
+			   "loaded; run 'vcpufreq-bpf unload' first", cli.pin_dir) :
+		       err("cannot create %s: %s", cli.pin_dir, strerror(errno));
 	snprintf(path, sizeof(path), "%s/%s", cli.pin_dir, VCPUFREQ_PIN_LINKS);
-	if ((mkdir(cli.pin_dir, 0700) && errno != EEXIST) ||
-	    (mkdir(path, 0700) && errno != EEXIST))
-		return err("cannot create %s: %s", path, strerror(errno));
+	if (mkdir(path, 0700)) {
+		err("cannot create %s: %s", path, strerror(errno));
+		remove_pins();
+		return -1;
+	}
 	bpf_object__for_each_map(map, skel->obj) {
 		if (!bpf_map__is_internal(map)) {
 			pin_path(path, sizeof(path), bpf_map__name(map));
-			if (bpf_map__pin(map, path))
-				return err("cannot pin %s: %s", path, strerror(errno));
+			if (bpf_map__pin(map, path)) {
+				err("cannot pin %s: %s", path, strerror(errno));
+				remove_pins();
+				return -1;
+			}
 		}
 	}
 	bpf_object__for_each_program(prog, skel->obj) {
@@ -149,8 +160,11 @@ static int pin_all(struct vcpufreq *skel)
 				link = *skel->skeleton->progs[i].link;
 		snprintf(path, sizeof(path), "%s/%s/%s", cli.pin_dir,
 			 VCPUFREQ_PIN_LINKS, bpf_program__name(prog));
-		if (!link || bpf_link__pin(link, path))
-			return err("cannot pin link %s: %s", path, strerror(errno));
+		if (!link || bpf_link__pin(link, path)) {
+			err("cannot pin link %s: %s", path, strerror(errno));
+			remove_pins();
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -184,19 +198,17 @@ static int load_programs(void)
 		libbpf_set_print(NULL);
 	skel = vcpufreq__open_and_load();
 	if (!skel)
-		return err("cannot load the BPF programs: %s (needs root, a "
-			   "kernel with BTF and BPF trampolines (fexit, tp_btf), "
-			   "task storage and the bpf_task_from_pid kfunc; Linux >= 6.2)",
-			   strerror(errno));
+		return err("cannot load the BPF programs: %s (needs root and a "
+			   "kernel with BTF, tp_btf, task storage, BPF iterators "
+			   "and syscall tracepoints; run with VCPUFREQ_DEBUG=1 for "
+			   "the verifier log)", strerror(errno));
 	ret = vcpufreq__attach(skel);
 	if (ret)
 		err("cannot attach the BPF programs: %s", strerror(-ret));
 	else
-		ret = pin_all(skel);
+		ret = pin_all(skel);	/* removes what it pinned on failure */
 	/* pinned links and maps outlive the skeleton */
 	vcpufreq__destroy(skel);
-	if (ret)
-		remove_pins();
 	return ret ? -1 : 0;
 }
 
@@ -225,6 +237,8 @@ static const struct actuator *pick_backend(const char *name,
 }
 
 /* fork the agent; returns its pid once it listens, or -1 */
+static void stop_agent(pid_t pid);
+
 static pid_t start_agent(const struct actuator *act, struct act_env *env)
 {
 	int ready[2];
@@ -294,6 +308,8 @@ int cmd_load(int argc, char **argv)
 	/* even observe needs the agent: it takes in requests right away */
 	pid = foreground ? getpid() : start_agent(act, &env);
 	if (pid < 0 || write_settings(act->backend, pid)) {
+		if (pid > 0 && !foreground)
+			stop_agent(pid);
 		remove_pins();
 		return -1;
 	}
@@ -345,6 +361,7 @@ int cmd_unload(int argc, char **argv)
 {
 	struct vcpufreq_config cfg = { 0 };
 	struct act_env env;
+	bool restored;
 
 	if (argc > 1)
 		return err("unload takes no arguments");
@@ -353,14 +370,21 @@ int cmd_unload(int argc, char **argv)
 			   "nothing to unload", cli.pin_dir);
 	read_settings(&cfg);
 	stop_agent(cfg.agent_pid);
-	/* whatever the agent could not restore (it crashed) is restored here */
-	if (!act_env_init(&env, cfg.topology)) {
-		env.actions_fd = open_pinned_map(VCPUFREQ_PIN_ACTIONS);
-		if (env.actions_fd >= 0) {
-			restore_all_actions(&env);
-			close(env.actions_fd);
-		}
-	}
+	/*
+	 * Whatever the agent could not restore (it crashed) is restored here;
+	 * restoring needs no topology, so a vanished override file is no
+	 * reason to skip it.
+	 */
+	act_env_init(&env, cfg.topology);
+	env.actions_fd = open_pinned_map(VCPUFREQ_PIN_ACTIONS);
+	if (env.actions_fd < 0)
+		return -1;
+	restored = !restore_all_actions(&env);
+	close(env.actions_fd);
+	if (!restored)
+		return err("some settings could not be restored (listed above); "
+			   "the pins stay so that 'vcpufreq-bpf unload' can try "
+			   "again");
 	remove_pins();
 	grant_restore_bpffs();
 	if (is_loaded())

@@ -126,6 +126,8 @@ struct vcpufreq_action {
 	__u32 saved_uclamp_min;	/* uclamp backend: value to restore */
 	__u32 floor_khz;	/* cpufreq backend: floor this thread asks for */
 	__u32 saved_valid;	/* 1 while saved_* hold a value to restore */
+	__u64 start_time;	/* the thread's start (proc stat field 22), so a
+				 * reused TID is never "restored" */
 	__u64 cpus[VCPUFREQ_CPUMASK_WORDS];	  /* affinity applied */
 	__u64 saved_cpus[VCPUFREQ_CPUMASK_WORDS]; /* affinity to restore */
 };
@@ -149,7 +151,7 @@ struct vcpufreq_stats {
 /* settings: BPF_MAP_TYPE_ARRAY, one entry (key 0), written by `load`. */
 struct vcpufreq_config {
 	__u32 backend;		/* enum vcpufreq_backend in use */
-	__u32 agent_pid;	/* 0 when no agent runs (observe) */
+	__u32 agent_pid;	/* the agent `load` started (every backend has one) */
 	__u64 loaded_ns;	/* CLOCK_REALTIME of load */
 	char topology[VCPUFREQ_CGROUP_PATH_LEN]; /* override file, "" = sysfs */
 };

@@ -31,7 +31,10 @@ int vcpufreq_register(struct vcpufreq *vf, uint32_t tid, uint32_t vm_id,
 		      uint32_t vcpu);
 /*
  * Request @perf (0..1024) for a registered thread; @guest_perf: the raw
- * value the guest wrote.  Fast path: no syscall, safe from any thread.
+ * value the guest wrote.  Fast path: no syscall.  Requests for different
+ * vCPUs may run concurrently; register/unregister must not run at the
+ * same time as any call on the same handle (serialize them, e.g. at vCPU
+ * creation and teardown).  -ESRCH: the thread has exited.
  */
 int vcpufreq_request(struct vcpufreq *vf, uint32_t tid, uint32_t perf,
 		     uint32_t guest_perf);

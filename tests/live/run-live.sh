@@ -220,6 +220,27 @@ test_affinity_within_what_the_vmm_allowed() {
 	sleep 0.3
 	[ "$(cpus_of "$t")" = 0 ] || fail "VMM pinned it to 0, now $(cpus_of "$t")"
 }
+test_vmm_repinning_a_boosted_thread_is_kept_on_drop() {
+	affinity_vcpu; local t=${TIDS[0]}
+	$VF request "$t" 900 >/dev/null
+	wait_for 3 affinity_is "$t" 1 || fail "not applied"
+	taskset -cp 0 "$t" >/dev/null	# the VMM decides otherwise
+	$VF request "$t" --drop >/dev/null
+	sleep 0.3
+	affinity_is "$t" 0 || fail "drop undid the VMM's pinning: $(cpus_of "$t")"
+}
+test_unload_restores_even_when_the_topology_file_is_gone() {
+	cp "$BIG_LITTLE" "$TMP/gone.topology"
+	$VF --topology "$TMP/gone.topology" load --backend affinity >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	spawn 1 0 "$CGT"; local t=${TIDS[0]}
+	$VF request "$t" 900 >/dev/null
+	wait_for 3 affinity_is "$t" 1 || fail "not applied"
+	kill -9 "$($VF status -j | jq -r .agent_pid)"
+	rm "$TMP/gone.topology"
+	$VF unload >/dev/null 2>&1 || fail "unload failed"
+	affinity_is "$t" 0,1 || fail "not restored: $(cpus_of "$t")"
+}
 test_leave_and_enroll_restore_and_reapply_at_once() {
 	affinity_vcpu; local t=${TIDS[0]}
 	$VF request "$t" 900 >/dev/null
