@@ -77,7 +77,7 @@ $(OUT)/vmlinux.h: $(BPFTOOL)
 # --- BPF objects and skeletons --------------------------------------------
 $(OUT)/%.bpf.o: bpf/%.bpf.c include/vcpufreq/abi.h $(OUT)/vmlinux.h $(LIBBPF_OBJ)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) \
+	$(Q)$(CLANG) -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 		-Iinclude -I$(OUT) -I$(LIBBPF_INC) -c $< -o $@
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o $(BPFTOOL)

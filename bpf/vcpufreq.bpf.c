@@ -201,7 +201,6 @@ static void decide_enrolled(struct task_struct *p, struct vcpufreq_vcpu *s,
 static void take_in_request(struct task_struct *p, struct vcpufreq_vcpu *s,
 			    __u32 tid, __u32 perf)
 {
-	s->perf = perf;
 	s->enrolled = task_enrolled(p);
 	s->cgroup_id = task_cgroup_id(p);
 	if (s->enrolled) {
@@ -245,6 +244,25 @@ static __u32 requested_perf(struct vcpufreq_request *req, __u32 tid)
 }
 
 /*
+ * Is @perf news for this thread, and are we the one to take it in?  The
+ * agent's iterator, `request`'s and a wakeup may sync the same thread at
+ * once: compare-and-swap lets exactly one count it and tell the agent.
+ */
+static bool claim_change(struct vcpufreq_vcpu *s, __u32 perf)
+{
+	__u32 old = s->perf;
+
+	if (!s->taken) {
+		if (__sync_val_compare_and_swap(&s->taken, 0, 1))
+			return false;
+		s->perf = perf;
+		return true;
+	}
+	return old != perf &&
+	       __sync_val_compare_and_swap(&s->perf, old, perf) == old;
+}
+
+/*
  * Bring @p's tracked state in line with `requests`: start tracking it,
  * take in a changed request, or forget a dropped one.  @s is its storage
  * or NULL; @recheck forces a new enrollment verdict.
@@ -262,9 +280,9 @@ static void sync_thread(struct task_struct *p, struct vcpufreq_vcpu *s,
 		/* a writer may have re-added it between the lookup and the clear */
 		if (bpf_map_lookup_elem(&requests, &tid))
 			tid_mark(tid, true);
-		if (!s)
+		/* of concurrent syncers, only the one that deletes reports it */
+		if (!s || bpf_task_storage_delete(&vcpu_state, p))
 			return;
-		bpf_task_storage_delete(&vcpu_state, p);
 		STAT_INC(dropped);
 		emit(VCPUFREQ_EV_DROP, tid, 0, 0, 0);
 		return;
@@ -275,10 +293,8 @@ static void sync_thread(struct task_struct *p, struct vcpufreq_vcpu *s,
 					 BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (!s)
 			return;
-		take_in_request(p, s, tid, perf);
-		return;
 	}
-	if (perf != s->perf)
+	if (claim_change(s, perf))
 		take_in_request(p, s, tid, perf);
 	else if (recheck || s->cgroup_id != task_cgroup_id(p))
 		decide_enrolled(p, s, tid);

@@ -92,7 +92,7 @@ struct vcpufreq_vcpu {
 	__u32 last_cpu;		/* CPU it last ran on */
 	__u32 perf;		/* request as last seen by BPF */
 	__u32 enrolled;		/* 1 when its cgroup or an ancestor is enrolled */
-	__u32 pad;
+	__u32 taken;		/* 1 once a request was taken in */
 };
 
 /*
