@@ -39,7 +39,7 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 HELPERS     := $(OUT)/standin-vmm $(OUT)/tests/spawn-threads
 
-.PHONY: all deps demo test bench clean install fuzz
+.PHONY: all deps demo test bench clean install fuzz vm-test
 .SECONDARY:
 all: $(OUT)/vcpufreq-bpf $(OUT)/libvcpufreq.a $(HELPERS) $(UNIT_BINS)
 
@@ -139,6 +139,13 @@ demo: deps
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/run.sh
+
+# the whole suite again inside a Linux 6.12 guest with sched_ext, uclamp and
+# schedutil (tests/vm: kernel built once, ~5 min, then cached)
+vm-test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/vm/build-kernel.sh
+	$(Q)tests/vm/run-in-vm.sh --smp 4 -- tests/run.sh
 
 # a long libFuzzer run of the register model (make test runs a short one)
 fuzz: deps

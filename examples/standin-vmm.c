@@ -29,7 +29,8 @@
 struct vm {
 	struct vcpufreq *vf;
 	struct vcpufreq_dev *dev;
-	pthread_mutex_t mmio;		/* the device model is not thread-safe */
+	pthread_mutex_t mmio;		/* the device model and libvcpufreq's
+					 * register/unregister are not thread-safe */
 	double seconds;
 	pthread_barrier_t registered;
 };
@@ -93,11 +94,12 @@ static void *run_vcpu(void *arg)
 	uint32_t fmax;
 	int ret;
 
+	/* register/unregister must not race with other calls on the handle */
+	pthread_mutex_lock(&vm->mmio);
 	ret = vcpufreq_register(vm->vf, gettid(), 1, v->index);
 	if (ret)
 		fprintf(stderr, "vcpu %d: register: %s\n", v->index,
 			vcpufreq_strerror(ret));
-	pthread_mutex_lock(&vm->mmio);
 	vcpufreq_dev_set_tid(vm->dev, v->index, gettid());
 	pthread_mutex_unlock(&vm->mmio);
 	printf("vcpu %d tid %d\n", v->index, gettid());
@@ -114,7 +116,9 @@ static void *run_vcpu(void *arg)
 		mmio_write(vm, v->index, VCPUFREQ_REG_SET_PERF,
 			   1.25 * util * fmax);
 	}
+	pthread_mutex_lock(&vm->mmio);
 	vcpufreq_unregister(vm->vf, gettid());
+	pthread_mutex_unlock(&vm->mmio);
 	return NULL;
 }
 

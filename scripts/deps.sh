@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Install the Debian packages vcpufreq-bpf needs, only those missing.
 # Run as root (sudo make deps); a no-op when everything is present.
+#   scripts/deps.sh            the build and test packages
+#   scripts/deps.sh --vm       those of the VM harness (tests/vm) instead
 set -euo pipefail
+
+vm_pkgs=(
+	make gcc bc flex bison libssl-dev libelf-dev dwarves cpio xz-utils  # kernel build
+	linux-source-6.12                                                  # the guest kernel's source
+	qemu-system-x86                                                    # the VM
+	perl-base util-linux                                               # guest init: reboot(2), mounts
+)
 
 pkgs=(
 	make gcc clang llvm libelf-dev zlib1g-dev pkg-config libclang-rt-14-dev  # build, fuzz
@@ -11,6 +20,8 @@ pkgs=(
 	device-tree-compiler dt-schema                          # guest DT checks
 )
 
+[ "${1:-}" = --vm ] && pkgs=("${vm_pkgs[@]}")
+
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
@@ -19,7 +30,7 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "Error: missing packages: ${missing[*]}; run 'sudo make deps' to install them" >&2
+	echo "Error: missing packages: ${missing[*]}; run 'sudo scripts/deps.sh ${1:-}' to install them" >&2
 	exit 1
 fi
 echo "  DEPS     installing: ${missing[*]}"

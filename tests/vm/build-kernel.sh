@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# tests/vm/build-kernel.sh [OUTDIR]: build the test kernel the VM harness boots
+# (sched_ext, uclamp, cpufreq/schedutil, BTF, kprobes, 9p root) into
+# OUTDIR/bzImage (default build/vm), from Debian's linux-source-6.12:
+# `make tinyconfig` + tests/vm/kernel.config.  Cached: rebuilt only when the
+# image is missing or the fragment's sha256 (OUTDIR/bzImage.sha256) changed.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+FRAGMENT=$HERE/kernel.config
+KSRC_TAR=${KSRC_TAR:-/usr/src/linux-source-6.12.tar.xz}
+
+case "${1:-}" in
+-h|--help)
+	sed -n '2,6s/^# \{0,1\}//p' "$0"; exit 0 ;;
+esac
+OUT=$(realpath -m "${1:-$ROOT/build/vm}")
+SRC=$OUT/linux-source-6.12
+OBJ=$OUT/obj
+IMAGE=$OUT/bzImage
+STAMP=$OUT/bzImage.sha256
+
+say() { printf '  %-9s %s\n' "$1" "$2"; }
+die() { echo "Error: $*" >&2; exit 1; }
+
+[ -r "$FRAGMENT" ] || die "missing $FRAGMENT"
+want=$(sha256sum "$FRAGMENT" | cut -d' ' -f1)
+if [ -s "$IMAGE" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
+	say VM-KERNEL "cached $IMAGE"
+	exit 0
+fi
+
+"$HERE/deps.sh"
+mkdir -p "$OUT"
+# one build at a time per OUTDIR
+exec 9>"$OUT/.lock"
+flock 9
+if [ -s "$IMAGE" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
+	say VM-KERNEL "cached $IMAGE (built by another run)"
+	exit 0
+fi
+
+start=$SECONDS
+if [ ! -f "$SRC/.extracted" ]; then
+	[ -r "$KSRC_TAR" ] || die "no kernel source at $KSRC_TAR; install the Debian package linux-source-6.12"
+	say VM-KERNEL "extract $KSRC_TAR"
+	rm -rf "$SRC"
+	tar -C "$OUT" -xJf "$KSRC_TAR" || die "could not extract $KSRC_TAR into $OUT"
+	[ -f "$SRC/Makefile" ] || die "$KSRC_TAR did not contain linux-source-6.12/"
+	touch "$SRC/.extracted"
+fi
+
+say VM-KERNEL "config tinyconfig + ${FRAGMENT#"$ROOT"/}"
+mkdir -p "$OBJ"
+log=$OUT/build.log
+: >"$log"
+kmake() { make -C "$SRC" O="$OBJ" ARCH=x86_64 "$@" >>"$log" 2>&1; }
+kmake tinyconfig || { tail -n 30 "$log" >&2; die "make tinyconfig failed (log: $log)"; }
+(cd "$OBJ" && "$SRC/scripts/kconfig/merge_config.sh" -m -O "$OBJ" .config "$FRAGMENT") >>"$log" 2>&1 \
+	|| { tail -n 30 "$log" >&2; die "merging $FRAGMENT failed (log: $log)"; }
+kmake olddefconfig || { tail -n 30 "$log" >&2; die "make olddefconfig failed (log: $log)"; }
+
+# Kconfig silently drops options whose dependencies are unmet: check each one
+missing=()
+while IFS= read -r line; do
+	line=${line%%#*}
+	line=${line//[[:space:]]/}
+	[ -n "$line" ] || continue
+	grep -qxF "$line" "$OBJ/.config" || missing+=("$line (have: $(grep -E "^(# )?${line%%=*}[= ]" "$OBJ/.config" || echo unset))")
+done < <(grep -E '^CONFIG_' "$FRAGMENT")
+while IFS= read -r line; do	# "# CONFIG_X is not set" lines of the fragment
+	opt=$(sed -E 's/^# (CONFIG_[A-Za-z0-9_]+) is not set.*/\1/' <<<"$line")
+	grep -qE "^$opt=" "$OBJ/.config" && missing+=("$opt is not set (have: $(grep -E "^$opt=" "$OBJ/.config"))")
+done < <(grep -E '^# CONFIG_[A-Za-z0-9_]+ is not set' "$FRAGMENT")
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "Error: these kernel options from ${FRAGMENT#"$ROOT"/} did not end up in the .config" \
+		"(unmet Kconfig dependencies; see $SRC/**/Kconfig):" >&2
+	printf '  %s\n' "${missing[@]}" >&2
+	exit 1
+fi
+
+say VM-KERNEL "build bzImage (make -j$(nproc); log: $log)"
+kmake -j"$(nproc)" bzImage || { tail -n 40 "$log" >&2; die "kernel build failed (log: $log)"; }
+cp "$OBJ/arch/x86/boot/bzImage" "$IMAGE.tmp"
+cp "$OBJ/.config" "$OUT/config"
+mv "$IMAGE.tmp" "$IMAGE"
+echo "$want" >"$STAMP"
+say VM-KERNEL "built $IMAGE ($(make -s -C "$SRC" O="$OBJ" kernelrelease 2>/dev/null), $((SECONDS - start)) s)"
