@@ -19,6 +19,7 @@
 #include "vcpufreq/abi.h"
 #include "vcpufreq/vcpufreq.h"
 #include "topology.h"
+#include "procstat.h"
 
 #define VF_MAX_VCPUS	1024
 #define VF_BUCKETS	2048	/* power of two, > VF_MAX_VCPUS */
@@ -216,28 +217,6 @@ int vcpufreq_unregister(struct vcpufreq *vf, uint32_t tid)
 	return ret;
 }
 
-/* CPU @tid last ran on: field 39 of /proc/self/task/TID/stat, or -1 */
-static int thread_last_cpu(uint32_t tid)
-{
-	char path[64], buf[1024], *p;
-	int cpu = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%u/stat", tid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
-	fclose(f);
-	/* after "pid (comm)", fields 3.. are blank separated: 39 is 37 on */
-	for (int field = 3; p && field <= 39; field++) {
-		p = strchr(p + 1, ' ');
-		if (p && field == 39)
-			cpu = atoi(p + 1);
-	}
-	return cpu;
-}
-
 static unsigned int read_uint(const char *path)
 {
 	unsigned int v = 0;
@@ -261,7 +240,7 @@ uint32_t vcpufreq_host_cur_perf(uint32_t tid)
 	const char *dir = getenv("VCPUFREQ_SYSFS_CPU_DIR");
 	char path[PATH_MAX];
 	unsigned int cap, cur, max;
-	int cpu = thread_last_cpu(tid);
+	int cpu = vf_thread_stat_field(tid, VF_STAT_PROCESSOR);
 
 	if (cpu < 0)
 		return 0;

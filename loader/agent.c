@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 #include "agent.h"
 #include "cli.h"
+#include "procstat.h"
 
 #define MAX_PENDING 256
 
@@ -45,7 +46,7 @@ static int set_effective(struct agent *ag, __u32 tid, __u32 perf)
 	bpf_map_lookup_elem(fd, &tid, &a);
 	if (!perf && !a.perf && !a.saved_valid)
 		return 0;	/* nothing applied, nothing to restore */
-	now_start = thread_stat_field(tid, PROC_STAT_STARTTIME);
+	now_start = vf_thread_stat_field(tid, VF_STAT_STARTTIME);
 	if (a.start_time && now_start > 0 && (__u64)now_start != a.start_time)
 		memset(&a, 0, sizeof(a));	/* a reused TID: that was another thread */
 	if (!a.start_time && now_start > 0)
@@ -175,7 +176,7 @@ static int restore_action(struct act_env *env, __u32 tid,
 	const struct actuator *act = actuator_for(a->backend);
 
 	if (!act || (a->start_time &&
-		     thread_stat_field(tid, PROC_STAT_STARTTIME) != (long long)a->start_time))
+		     vf_thread_stat_field(tid, VF_STAT_STARTTIME) != (long long)a->start_time))
 		return 0;
 	return act->apply(env, tid, 0, a);
 }

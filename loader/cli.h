@@ -26,8 +26,7 @@ void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int parse_u32(const char *s, __u32 *v);
 int parse_tid(const char *s, __u32 *tid);
 bool thread_exists(__u32 tid);
-long long thread_stat_field(__u32 tid, int field);	/* proc(5) numbering */
-#define PROC_STAT_STARTTIME 22
+
 
 /* pinned objects */
 void pin_path(char *buf, size_t len, const char *name);

@@ -178,27 +178,3 @@ int read_vcpu_state(int state_fd, __u32 tid, struct vcpufreq_vcpu *s)
 	close(pidfd);
 	return ret;
 }
-
-/*
- * Field @field (1-based, as in proc(5)) of /proc/TID/stat, or -1: after
- * "pid (comm)" the fields are blank separated, and comm may hold blanks.
- */
-long long thread_stat_field(__u32 tid, int field)
-{
-	char path[64], buf[1024], *p;
-	long long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%u/task/%u/stat", tid, tid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
-	fclose(f);
-	for (int i = 3; p && i <= field; i++) {
-		p = strchr(p + 1, ' ');
-		if (p && i == field)
-			v = strtoll(p + 1, NULL, 10);
-	}
-	return v;
-}

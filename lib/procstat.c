@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "procstat.h"
+
+/*
+ * Field @field (1-based, as in proc(5)) of /proc/TID/stat, or -1: after
+ * "pid (comm)" the fields are blank separated, and comm may hold blanks.
+ */
+long long vf_thread_stat_field(uint32_t tid, int field)
+{
+	char path[64], buf[1024], *p;
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/stat", tid, tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	for (int i = 3; p && i <= field; i++) {
+		p = strchr(p + 1, ' ');
+		if (p && i == field)
+			v = strtoll(p + 1, NULL, 10);
+	}
+	return v;
+}
