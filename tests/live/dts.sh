@@ -132,6 +132,14 @@ else
 		else
 			ok dt_validate_binding
 		fi
+		# the binding itself against the meta-schemas ($id must match its path)
+		out=$(cd "$ROOT/guest-driver/bindings" &&
+		      dt-doc-validate -u . "cpufreq/$(basename "$binding")" 2>&1)
+		if [ -z "$out" ]; then
+			ok dt_doc_validate_binding
+		else
+			bad dt_doc_validate_binding "$out"
+		fi
 	fi
 fi
 
