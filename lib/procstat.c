@@ -28,3 +28,15 @@ long long vf_thread_stat_field(uint32_t tid, int field)
 	}
 	return v;
 }
+
+int vf_read_uint(const char *path, unsigned int *v)
+{
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fscanf(f, "%u", v) == 1;
+	fclose(f);
+	return ok ? 0 : -1;
+}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Fields of a thread's /proc stat line (proc(5) numbering). */
+/* Small readers: a thread's /proc stat fields, one number from a file. */
 #ifndef VCPUFREQ_PROCSTAT_H
 #define VCPUFREQ_PROCSTAT_H
 
@@ -10,5 +10,8 @@
 
 /* the field's value, or -1 when the thread or the field is not there */
 long long vf_thread_stat_field(uint32_t tid, int field);
+
+/* the unsigned number a (sysfs) file starts with: 0, or -1 */
+int vf_read_uint(const char *path, unsigned int *v);
 
 #endif

@@ -217,18 +217,6 @@ int vcpufreq_unregister(struct vcpufreq *vf, uint32_t tid)
 	return ret;
 }
 
-static unsigned int read_uint(const char *path)
-{
-	unsigned int v = 0;
-	FILE *f = fopen(path, "r");
-
-	if (f && fscanf(f, "%u", &v) != 1)
-		v = 0;
-	if (f)
-		fclose(f);
-	return v;
-}
-
 /*
  * The host's current perf for a vCPU thread, in capacity units: the CPU it
  * last ran on, at its current frequency relative to its maximum.  0 when
@@ -247,12 +235,13 @@ uint32_t vcpufreq_host_cur_perf(uint32_t tid)
 	if (!dir || !*dir)
 		dir = VF_SYSFS_CPU_DIR;
 	snprintf(path, sizeof(path), "%s/cpu%d/cpufreq/scaling_cur_freq", dir, cpu);
-	cur = read_uint(path);
+	if (vf_read_uint(path, &cur))
+		cur = 0;
 	snprintf(path, sizeof(path), "%s/cpu%d/cpufreq/cpuinfo_max_freq", dir, cpu);
-	max = read_uint(path);
+	if (vf_read_uint(path, &max))
+		max = 0;
 	snprintf(path, sizeof(path), "%s/cpu%d/cpu_capacity", dir, cpu);
-	cap = read_uint(path);
-	if (!cap)
+	if (vf_read_uint(path, &cap) || !cap)
 		cap = VCPUFREQ_PERF_MAX;
 	if (!cur || !max)
 		return 0;

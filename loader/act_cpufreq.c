@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "actuator.h"
+#include "procstat.h"
 
 #define MAX_POLICIES VCPUFREQ_MAX_CPUS
 
@@ -24,18 +25,6 @@ static void policy_file(const struct act_env *env, int policy, char *buf,
 {
 	snprintf(buf, len, "%s/cpufreq/policy%d/scaling_min_freq",
 		 env->sysfs_cpu_dir, policy);
-}
-
-static int read_khz(const char *path, unsigned int *khz)
-{
-	FILE *f = fopen(path, "r");
-	int ok;
-
-	if (!f)
-		return -errno;
-	ok = fscanf(f, "%u", khz) == 1;
-	fclose(f);
-	return ok ? 0 : -EINVAL;
 }
 
 static int write_khz(const char *path, unsigned int khz)
@@ -165,7 +154,7 @@ static int apply_floors(struct act_env *env, const unsigned int *floor)
 		if (!floor[p] || saved[p])
 			continue;
 		policy_file(env, p, path, sizeof(path));
-		if (read_khz(path, &cur))
+		if (vf_read_uint(path, &cur))
 			continue;
 		saved[p] = cur ? cur : 1;
 		newly_saved = true;

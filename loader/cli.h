@@ -27,9 +27,9 @@ int parse_u32(const char *s, __u32 *v);
 int parse_tid(const char *s, __u32 *tid);
 bool thread_exists(__u32 tid);
 
-
 /* pinned objects */
 void pin_path(char *buf, size_t len, const char *name);
+int pin_parent(char *buf, size_t len);
 int open_pinned_map(const char *name);	/* fd, or -1 with Error: printed */
 bool is_loaded(void);
 int read_settings(struct vcpufreq_config *cfg);

@@ -69,16 +69,13 @@ static int restore_bpffs_mode(const char *saved, const char *dir)
  */
 static int open_parent(bool revoke)
 {
-	char parent[PATH_MAX], saved[PATH_MAX], *slash;
+	char parent[PATH_MAX], saved[PATH_MAX];
 	const char *state = getenv("VCPUFREQ_STATE_DIR");
 	struct stat st;
 	FILE *f;
 
-	snprintf(parent, sizeof(parent), "%s", cli.pin_dir);
-	slash = strrchr(parent, '/');
-	if (!slash || slash == parent)
+	if (pin_parent(parent, sizeof(parent)))
 		return 0;
-	*slash = 0;
 	snprintf(saved, sizeof(saved), "%s/bpffs-mode.saved",
 		 state && *state ? state : "/run/vcpufreq");
 	if (revoke)

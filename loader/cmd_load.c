@@ -51,14 +51,11 @@ static bool on_bpffs(const char *path)
  */
 static int ensure_bpffs(void)
 {
-	char parent[PATH_MAX], *slash;
+	char parent[PATH_MAX];
 
-	snprintf(parent, sizeof(parent), "%s", cli.pin_dir);
-	slash = strrchr(parent, '/');
-	if (!slash || slash == parent)
+	if (pin_parent(parent, sizeof(parent)))
 		return err("--pin-dir %s: give a directory below a bpffs mount, "
 			   "e.g. /sys/fs/bpf/vcpufreq", cli.pin_dir);
-	*slash = 0;
 	if (on_bpffs(parent))
 		return 0;
 	if (!strcmp(cli.pin_dir, VCPUFREQ_PIN_DIR)) {

@@ -178,3 +178,16 @@ int read_vcpu_state(int state_fd, __u32 tid, struct vcpufreq_vcpu *s)
 	close(pidfd);
 	return ret;
 }
+
+/* The directory the pin dir lives in; -1 when it has none ("/x") */
+int pin_parent(char *buf, size_t len)
+{
+	char *slash;
+
+	snprintf(buf, len, "%s", cli.pin_dir);
+	slash = strrchr(buf, '/');
+	if (!slash || slash == buf)
+		return -1;
+	*slash = 0;
+	return 0;
+}
