@@ -33,6 +33,7 @@
 
 #define __VCPUFREQ_BPF__
 #include "vcpufreq/abi.h"
+#include "shared_maps.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -50,12 +51,6 @@ struct {
 	__type(value, struct vcpufreq_cgroup);
 } cgroups SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct vcpufreq_vcpu);
-} vcpu_state SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -94,10 +89,6 @@ struct {
 	__type(value, struct vcpufreq_config);
 } settings SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1024 * 1024);
-} events SEC(".maps");
 
 static struct vcpufreq_stats *the_stats(void)
 {

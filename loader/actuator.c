@@ -7,7 +7,7 @@
 #include "cli.h"
 
 const struct actuator *const actuators[] = {
-	&act_uclamp, &act_affinity, &act_cpufreq, &act_observe, NULL,
+	&act_scx, &act_uclamp, &act_affinity, &act_cpufreq, &act_observe, NULL,
 };
 
 const struct actuator *actuator_for(__u32 backend)
@@ -23,6 +23,20 @@ const struct actuator *actuator_auto(const struct act_env *env)
 	char why[256];
 
 	for (int i = 0; actuators[i]; i++)
+		if (!actuators[i]->probe(env, why, sizeof(why)))
+			return actuators[i];
+	return &act_observe;
+}
+
+const struct actuator *actuator_after(const struct actuator *act,
+				      const struct act_env *env)
+{
+	char why[256];
+	int i = 0;
+
+	while (actuators[i] && actuators[i] != act)
+		i++;
+	for (i = actuators[i] ? i + 1 : 0; actuators[i]; i++)
 		if (!actuators[i]->probe(env, why, sizeof(why)))
 			return actuators[i];
 	return &act_observe;

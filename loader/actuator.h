@@ -31,6 +31,12 @@ struct actuator {
 	 */
 	int (*apply)(struct act_env *env, __u32 tid, __u32 perf,
 		     struct vcpufreq_action *a);
+	/*
+	 * optional: what the backend runs in the agent (the scx scheduler):
+	 * started before the first apply, stopped after the last restore
+	 */
+	int (*start)(struct act_env *env);
+	void (*stop)(struct act_env *env);
 	/* optional: after threads changed, update state they share */
 	int (*sync)(struct act_env *env);
 	/* optional: restore state shared by all threads (unload) */
@@ -40,6 +46,7 @@ struct actuator {
 			 size_t len);
 };
 
+extern const struct actuator act_scx;
 extern const struct actuator act_uclamp;
 extern const struct actuator act_affinity;
 extern const struct actuator act_cpufreq;
@@ -51,8 +58,16 @@ extern const struct actuator *const actuators[];
 const struct actuator *actuator_for(__u32 backend);
 /* auto: the first usable actuator, never NULL (observe always is) */
 const struct actuator *actuator_auto(const struct act_env *env);
+/* the first usable actuator after @act in that order (a fallback) */
+const struct actuator *actuator_after(const struct actuator *act,
+				      const struct act_env *env);
 int act_env_init(struct act_env *env, const char *topology_override);
 
 void cpulist_format(const __u64 *mask, char *buf, size_t len);
+
+/* act_scx.c: /sys/kernel/sched_ext/state and root/ops; -1 without scx */
+int scx_sysfs_state(char *state, size_t slen, char *ops, size_t olen);
+/* why the attached scheduler stopped (its exit callback's record) */
+void scx_exit_reason(char *buf, size_t len);
 
 #endif

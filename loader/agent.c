@@ -8,6 +8,7 @@
  * saved lives in the pinned actions map.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +66,39 @@ static int set_effective(struct agent *ag, __u32 tid, __u32 perf)
 	return ret;
 }
 
+/*
+ * The sched_ext scheduler stopped under us (an error, a stall, SysRq-S):
+ * the kernel already runs every task in the fair class.  Say why, put
+ * the saved policies back, and let the next backend take over every
+ * request -- they are all still in the maps, reconcile re-applies them.
+ */
+static void fall_back(struct agent *ag, __u32 kind)
+{
+	const struct actuator *next;
+	struct vcpufreq_config cfg;
+	char why[1200], path[PATH_MAX];
+	FILE *f;
+
+	scx_exit_reason(why, sizeof(why));
+	restore_all_actions(ag->env);
+	ag->act->stop(ag->env);
+	next = actuator_after(ag->act, ag->env);
+	fprintf(stderr, "agent: the sched_ext scheduler was detached: %s; "
+		"falling back to the %s backend\n", why, next->name);
+	snprintf(path, sizeof(path), "%s/scx-exit", ag->env->state_dir);
+	f = fopen(path, "w");
+	if (f) {
+		fprintf(f, "%s\n", why);
+		fclose(f);
+	}
+	ag->act = next;
+	if (read_settings(&cfg) || (cfg.backend = next->backend,
+				    write_settings(&cfg)))
+		fprintf(stderr, "agent: could not record the %s backend in "
+			"settings\n", next->name);
+	ag->need_reconcile = true;
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	const struct vcpufreq_event *e = data;
@@ -90,6 +124,10 @@ static int on_event(void *ctx, void *data, size_t size)
 	case VCPUFREQ_EV_DROP:
 	case VCPUFREQ_EV_EXIT:
 		set_effective(ag, e->tid, 0);
+		break;
+	case VCPUFREQ_EV_SCX_EXIT:
+		if (ag->act == &act_scx)
+			fall_back(ag, e->perf);
 		break;
 	default:
 		break;
@@ -226,6 +264,7 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd)
 	struct ring_buffer *rb = NULL;
 	int events_fd, stats_fd, sig_fd, ep_fd = -1, ret = -1;
 	void *stats = MAP_FAILED;
+	bool started = false;
 
 	env->actions_fd = open_pinned_map(VCPUFREQ_PIN_ACTIONS);
 	events_fd = open_pinned_map(VCPUFREQ_PIN_EVENTS);
@@ -255,6 +294,9 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd)
 	epoll_ctl(ep_fd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	ev.data.fd = sig_fd;
 	epoll_ctl(ep_fd, EPOLL_CTL_ADD, sig_fd, &ev);
+	if (act->start && act->start(env))
+		goto out;
+	started = true;
 	if (ready_fd >= 0) {
 		if (write(ready_fd, "1", 1) != 1)
 			goto out;
@@ -273,6 +315,8 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd)
 	}
 	ret = restore_all_actions(env);
 out:
+	if (started && ag.act->stop)
+		ag.act->stop(env);
 	if (stats != MAP_FAILED)
 		munmap(stats, sizeof(*ag.stats));
 	if (stats_fd >= 0)

@@ -33,6 +33,7 @@ int pin_parent(char *buf, size_t len);
 int open_pinned_map(const char *name);	/* fd, or -1 with Error: printed */
 bool is_loaded(void);
 int read_settings(struct vcpufreq_config *cfg);
+int write_settings(const struct vcpufreq_config *cfg);
 int read_stats(struct vcpufreq_stats *st);
 int run_refresh_iter(void);		/* re-decide every thread's verdict */
 int read_vcpu_state(int state_fd, __u32 tid, struct vcpufreq_vcpu *s);

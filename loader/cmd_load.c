@@ -166,24 +166,17 @@ static int pin_all(struct vcpufreq *skel)
 	return 0;
 }
 
-static int write_settings(__u32 backend, __u32 agent_pid)
+static int write_load_settings(__u32 backend, __u32 agent_pid)
 {
 	struct vcpufreq_config cfg = {
 		.backend = backend,
 		.agent_pid = agent_pid,
 		.loaded_ns = realtime_ns(),
 	};
-	__u32 zero = 0;
-	int fd, ret;
 
 	if (cli.topology)
 		snprintf(cfg.topology, sizeof(cfg.topology), "%s", cli.topology);
-	fd = open_pinned_map(VCPUFREQ_PIN_SETTINGS);
-	if (fd < 0)
-		return -1;
-	ret = bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY);
-	close(fd);
-	return ret ? err("cannot write settings: %s", strerror(errno)) : 0;
+	return write_settings(&cfg);
 }
 
 static int load_programs(void)
@@ -221,7 +214,7 @@ static const struct actuator *pick_backend(const char *name,
 	id = backend_from_name(name);
 	act = id >= 0 ? actuator_for(id) : NULL;
 	if (!act) {
-		err("unknown backend '%s'; choose auto, uclamp, affinity, "
+		err("unknown backend '%s'; choose auto, scx, uclamp, affinity, "
 		    "cpufreq or observe", name);
 		return NULL;
 	}
@@ -266,9 +259,18 @@ static pid_t start_agent(const struct actuator *act, struct act_env *env)
 	}
 	close(ready[1]);
 	if (read(ready[0], &c, 1) != 1) {
+		char last[512] = "";
+		FILE *f = fopen(log, "r");
+
 		close(ready[0]);
 		waitpid(pid, NULL, 0);
-		return err("the agent failed to start; see %s", log);
+		while (f && fgets(last, sizeof(last), f))
+			;
+		if (f)
+			fclose(f);
+		last[strcspn(last, "\n")] = 0;
+		return err("the agent failed to start%s%s (log: %s)",
+			   *last ? ": " : "", last, log);
 	}
 	close(ready[0]);
 	return pid;
@@ -304,7 +306,7 @@ int cmd_load(int argc, char **argv)
 		return -1;
 	/* even observe needs the agent: it takes in requests right away */
 	pid = foreground ? getpid() : start_agent(act, &env);
-	if (pid < 0 || write_settings(act->backend, pid)) {
+	if (pid < 0 || write_load_settings(act->backend, pid)) {
 		if (pid > 0 && !foreground)
 			stop_agent(pid);
 		remove_pins();

@@ -103,6 +103,83 @@ static void stats_lines(struct json *j, const struct vcpufreq_stats *st)
 	json_obj_close(j);
 }
 
+static void scx_cpu_lines(struct json *j, int fd)
+{
+	struct vcpufreq_scx_cpu c;
+
+	if (j) {
+		json_key(j, "cpus");
+		json_arr_open(j);
+	} else {
+		printf("  CPU  CPUPERF_TARGET  SETS      RUN_MS by level (-: no request)\n");
+	}
+	for (__u32 cpu = 0; cpu < VCPUFREQ_MAX_CPUS; cpu++) {
+		if (bpf_map_lookup_elem(fd, &cpu, &c) || (!c.cpuperf_sets &&
+		    !c.run_ns[0] && !c.running_at))
+			continue;
+		if (j) {
+			json_obj_open(j);
+			json_kuint(j, "cpu", cpu);
+			json_kuint(j, "cpuperf_target", c.cpuperf_target);
+			json_kuint(j, "cpuperf_sets", c.cpuperf_sets);
+			json_key(j, "run_ns");
+			json_arr_open(j);
+			for (int l = 0; l <= VCPUFREQ_SCX_MAX_LEVELS; l++)
+				json_uint(j, c.run_ns[l]);
+			json_arr_close(j);
+			json_obj_close(j);
+			continue;
+		}
+		printf("  %-4u %-15u %-9llu -:%.0f", cpu, c.cpuperf_target,
+		       (unsigned long long)c.cpuperf_sets, c.run_ns[0] / 1e6);
+		for (int l = 1; l <= VCPUFREQ_SCX_MAX_LEVELS; l++)
+			if (c.run_ns[l])
+				printf(" %d:%.0f", l - 1, c.run_ns[l] / 1e6);
+		printf("\n");
+	}
+	if (j)
+		json_arr_close(j);
+}
+
+/* the kernel's sched_ext state, and our scheduler's per-CPU figures */
+static void scx_lines(struct json *j, const struct act_env *env)
+{
+	char state[32], ops[64], last[1200] = "", path[PATH_MAX];
+	FILE *f;
+	int fd;
+
+	if (scx_sysfs_state(state, sizeof(state), ops, sizeof(ops)))
+		return;
+	snprintf(path, sizeof(path), "%s/scx-exit", env->state_dir);
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(last, sizeof(last), f))
+			last[0] = 0;
+		last[strcspn(last, "\n")] = 0;
+		fclose(f);
+	}
+	if (j) {
+		json_key(j, "sched_ext");
+		json_obj_open(j);
+		json_kstr(j, "state", state);
+		json_kstr(j, "ops", ops);
+		json_kstr(j, "last_exit", last);
+	} else {
+		printf("sched_ext: %s%s%s\n", state, *ops ? ", scheduler " : "",
+		       ops);
+		if (*last)
+			printf("  last detached: %s\n", last);
+	}
+	pin_path(path, sizeof(path), VCPUFREQ_PIN_SCX_CPUS);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		scx_cpu_lines(j, fd);
+		close(fd);
+	}
+	if (j)
+		json_obj_close(j);
+}
+
 /* running, not a zombie waiting for its new parent to reap it */
 static bool agent_alive(pid_t pid)
 {
@@ -158,6 +235,7 @@ int cmd_status(int argc, char **argv)
 		cgroup_lines(j);
 		stats_lines(j, &st);
 	}
+	scx_lines(j, &env);
 	if (j) {
 		json_obj_close(j);
 		json_free(j);

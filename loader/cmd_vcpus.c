@@ -65,6 +65,11 @@ static void print_json_row(struct json *j, const struct vcpu_row *r)
 		json_kuint(j, "uclamp_min", r->act.uclamp_min);
 	if (r->acted && r->act.backend == VCPUFREQ_BACKEND_CPUFREQ)
 		json_kuint(j, "floor_khz", r->act.floor_khz);
+	if (r->acted && r->act.backend == VCPUFREQ_BACKEND_SCX &&
+	    r->act.saved_valid) {
+		json_kstr(j, "policy", "SCHED_EXT");
+		json_kuint(j, "saved_policy", r->act.saved_policy);
+	}
 	json_obj_close(j);
 	json_obj_close(j);
 }

@@ -22,12 +22,12 @@ struct command {
 
 static const struct command commands[] = {
 	{ "load", cmd_load,
-	  "[--backend auto|uclamp|affinity|cpufreq|observe] [--foreground]",
-	  "load and pin the BPF programs, start the agent" },
+	  "[--backend auto|scx|uclamp|affinity|cpufreq|observe] [--foreground]",
+	  "load and pin the BPF programs, start the agent (auto: the\n  first usable of scx, uclamp, affinity, cpufreq, observe)" },
 	{ "unload", cmd_unload, "",
 	  "stop the agent, restore every setting, remove the pins" },
 	{ "status", cmd_status, "[-j|-p]",
-	  "backend in use, why others are not, enrolled cgroups, counters" },
+	  "backend in use, why others are not, enrolled cgroups, counters,\n  sched_ext state and per-CPU figures of the scx backend" },
 	{ "enroll", cmd_enroll, "CGROUP",
 	  "let requests act on threads of a cgroup v2 (and its children)" },
 	{ "leave", cmd_leave, "CGROUP",

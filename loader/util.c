@@ -121,6 +121,19 @@ int read_settings(struct vcpufreq_config *cfg)
 	return read_single(VCPUFREQ_PIN_SETTINGS, cfg);
 }
 
+int write_settings(const struct vcpufreq_config *cfg)
+{
+	__u32 zero = 0;
+	int fd, ret;
+
+	fd = open_pinned_map(VCPUFREQ_PIN_SETTINGS);
+	if (fd < 0)
+		return -1;
+	ret = bpf_map_update_elem(fd, &zero, cfg, BPF_ANY);
+	close(fd);
+	return ret ? err("cannot write settings: %s", strerror(errno)) : 0;
+}
+
 int read_stats(struct vcpufreq_stats *st)
 {
 	return read_single(VCPUFREQ_PIN_STATS, st);

@@ -126,6 +126,8 @@ struct vcpufreq_action {
 	__u32 saved_uclamp_min;	/* uclamp backend: value to restore */
 	__u32 floor_khz;	/* cpufreq backend: floor this thread asks for */
 	__u32 saved_valid;	/* 1 while saved_* hold a value to restore */
+	__u32 policy;		/* scx backend: policy set (SCHED_EXT) */
+	__u32 saved_policy;	/* scx backend: policy to restore */
 	__u64 start_time;	/* the thread's start (proc stat field 22), so a
 				 * reused TID is never "restored" */
 	__u64 cpus[VCPUFREQ_CPUMASK_WORDS];	  /* affinity applied */
@@ -164,6 +166,8 @@ enum vcpufreq_event_type {
 	VCPUFREQ_EV_VERDICT,		/* enrolled state of a thread changed */
 	VCPUFREQ_EV_EXIT,		/* tracked thread exited */
 	VCPUFREQ_EV_ENROLL,		/* cgroups map written */
+	VCPUFREQ_EV_SCX_EXIT,		/* the scheduler was detached or
+					 * ejected; perf = scx exit kind */
 };
 
 struct vcpufreq_event {
@@ -176,16 +180,26 @@ struct vcpufreq_event {
 };
 
 /*
- * Virtual cpufreq device registers (Linux 6.13 "qemu,virtual-cpufreq"):
- * one 32-bit register block per vCPU, block n at n * VCPUFREQ_REG_STRIDE.
+ * The sched_ext backend (bpf/vcpufreq_scx.bpf.c).  CPUs are grouped into
+ * capacity levels (distinct host capacities, ascending); a vCPU's request
+ * picks the lowest level whose capacity fits it.  scx_cpus:
+ * BPF_MAP_TYPE_ARRAY indexed by CPU, pinned by the agent while the
+ * scheduler is attached; each entry is written only on its own CPU.
  */
-#define VCPUFREQ_REG_STRIDE		0x1000
-#define VCPUFREQ_REG_CUR_PERF		0x00	/* RO */
-#define VCPUFREQ_REG_SET_PERF		0x04	/* WO */
-#define VCPUFREQ_REG_PERFTBL_LEN	0x08	/* RO, 1 = continuous */
-#define VCPUFREQ_REG_PERFTBL_SEL	0x0c	/* WO */
-#define VCPUFREQ_REG_PERFTBL_RD		0x10	/* RO */
-#define VCPUFREQ_REG_PERF_DOMAIN	0x14	/* RO */
-#define VCPUFREQ_PERFTBL_MAX		64
+#define VCPUFREQ_SCX_OPS_NAME		"vcpufreq"
+#define VCPUFREQ_PIN_SCX_CPUS		"scx_cpus"
+#define VCPUFREQ_SCX_MAX_LEVELS		8
+
+struct vcpufreq_scx_cpu {
+	__u64 run_ns[VCPUFREQ_SCX_MAX_LEVELS + 1]; /* [0]: vCPUs without a
+						    * request, [1 + L]: level L */
+	__u64 cpuperf_sets;	/* scx_bpf_cpuperf_set() calls, both ways */
+	__u64 running_at;	/* bpf_ktime when the current vCPU started */
+	__u32 cpuperf_target;	/* what this CPU's target was last set to */
+	__u32 running_level;	/* index into run_ns of the current vCPU */
+};
+
+/* virtual cpufreq device registers and its shared-memory twin */
+#include "vcpufreq/device.h"
 
 #endif /* VCPUFREQ_ABI_H */

@@ -2,6 +2,7 @@
 # Live tests: the real BPF programs in the running kernel, real cgroups,
 # real threads.  Each test_* function is one behaviour; a test fails on the
 # first unmet expectation.  Last line: "RESULT passed failed skipped".
+# LIVE_ONLY=REGEX runs only the tests whose names match.
 set -uo pipefail	# so no "cmd | grep -q": grep's early exit fails the pipe
 cd "$(dirname "$0")/../.."
 VF=$PWD/build/vcpufreq-bpf
@@ -30,14 +31,15 @@ jq_is() {	# jq_is JSON FILTER WANT
 	local got; got=$(jq -r "$2" <<<"$1")
 	[ "$got" = "$3" ] || fail "$2 = '$got', want '$3' in $1"
 }
-# spawn N [LIFETIME_MS] [CGROUP]: start threads (inside CGROUP), TIDs in $TIDS
+# spawn N [LIFETIME_MS] [CGROUP] [hog]: start threads (inside CGROUP),
+# TIDs in $TIDS; "hog": threads that never sleep
 spawn() {
-	local n=$1 life=${2:-0} cg=${3:-} fifo=$TMP/tids.$RANDOM
+	local n=$1 life=${2:-0} cg=${3:-} mode=${4:-} fifo=$TMP/tids.$RANDOM
 	mkfifo "$fifo"
 	if [ -n "$cg" ]; then
-		sh -c "echo \$\$ > $cg/cgroup.procs && exec $SPAWN $n $life" >"$fifo" &
+		sh -c "echo \$\$ > $cg/cgroup.procs && exec $SPAWN $n $life $mode" >"$fifo" &
 	else
-		$SPAWN "$n" "$life" >"$fifo" &
+		$SPAWN "$n" "$life" $mode >"$fifo" &
 	fi
 	echo $! >>"$PIDFILE"
 	mapfile -t -n "$n" TIDS <"$fifo"
@@ -339,6 +341,137 @@ test_uclamp_backend_sets_and_restores_uclamp_min() {
 	uclamp_is "$u" "$before" || fail "unload: uclamp_min $(uclamp_min "$u"), want $before"
 }
 
+# ---- sched_ext backend (kernels with CONFIG_SCHED_CLASS_EXT: make vm-test) --
+# the issue's big.LITTLE: the first half of the CPUs capacity 512, the rest 1024
+SCX_TOPO=$TMP/scx.topology
+HALF=$(($(nproc) / 2))
+for c in $(seq 0 $(($(nproc) - 1))); do
+	echo "cpu $c capacity $([ $c -lt $HALF ] && echo 512 || echo 1024) cluster $([ $c -lt $HALF ] && echo 0 || echo 1)"
+done >"$SCX_TOPO"
+SCX_SOAK_SECONDS=${SCX_SOAK_SECONDS:-60}
+policy_of() { awk '{print $41}' "/proc/$1/task/$1/stat"; }	# 7: SCHED_EXT
+policy_is() { [ "$(policy_of "$1")" = "$2" ]; }
+cpu_time() { awk '{print $14 + $15}' "/proc/$1/task/$1/stat"; }	# ticks
+scx_or_skip() {
+	local why; why=$($VF status -j | jq -r .backends.scx)
+	[ "$why" = available ] || { echo "    skipped: scx $why" >&2; return 1; }
+}
+scx_vcpus() {	# scx_vcpus N [hog]: load scx, N vCPU threads enrolled
+	$VF --topology "$SCX_TOPO" load --backend scx >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	spawn "$1" 0 "$CGT" "${2:-}"
+}
+# scx_cpu_sum JQ_PER_CPU CPU_SELECT: sum of a per-CPU figure over some CPUs
+scx_cpu_sum() {
+	$VF status -j | jq "[.sched_ext.cpus[] | select($2) | $1] | add // 0"
+}
+test_auto_picks_scx_where_the_kernel_has_it_else_refuses_scx() {
+	if ! scx_or_skip 2>/dev/null; then
+		expect_fail "CONFIG_SCHED_CLASS_EXT" $VF load --backend scx
+		[ -d $PIN ] && fail "a refused load left pins"
+		$VF load >/dev/null
+		[ "$($VF status -j | jq -r .backend)" != scx ] || fail "auto picked scx"
+		return 0
+	fi
+	$VF load >/dev/null
+	jq_is "$($VF status -j)" .backend scx
+	jq_is "$($VF status -j)" .sched_ext.state enabled
+	jq_is "$($VF status -j)" .sched_ext.ops vcpufreq
+}
+test_scx_places_by_capacity_and_cpuperf_follows_the_running_vcpu() {
+	scx_or_skip || return $SKIP
+	[ "$(nproc)" -ge 4 ] || { echo "    skipped: needs 4 CPUs" >&2; return $SKIP; }
+	scx_vcpus 1 hog; local big=${TIDS[0]}
+	spawn 2 0 "$CGT"; local small=("${TIDS[@]}")
+	$VF request "$big" 900 >/dev/null
+	for t in "${small[@]}"; do $VF request "$t" 100 >/dev/null; done
+	for t in "$big" "${small[@]}"; do
+		wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t"), want 7 (SCHED_EXT)"
+	done
+	# while the 900 hog runs, a big CPU's target is 900 and no little one's
+	wait_for 10 sh -c "$VF status -j | jq -e '[.sched_ext.cpus[] | select(.cpu >= $HALF and .cpuperf_target == 900)] | length == 1'" \
+		|| fail "no big CPU has cpuperf target 900: $($VF status -j | jq -c .sched_ext.cpus)"
+	sleep 3
+	local little_900 big_900 little_100
+	little_900=$(scx_cpu_sum '.run_ns[2]' ".cpu < $HALF")
+	big_900=$(scx_cpu_sum '.run_ns[2]' ".cpu >= $HALF")
+	little_100=$(scx_cpu_sum '.run_ns[1]' ".cpu < $HALF")
+	[ "$little_900" = 0 ] || fail "the 900 vCPU ran ${little_900} ns on little CPUs"
+	[ "$big_900" -gt 1000000000 ] || fail "the 900 vCPU ran only ${big_900} ns on big CPUs"
+	[ "$little_100" -gt 0 ] || fail "the 100 vCPUs never ran on a little CPU"
+	[ "$(scx_cpu_sum '.cpuperf_target' ".cpu < $HALF and .cpuperf_target > 100")" = 0 ] \
+		|| fail "a little CPU was boosted above 100: $($VF status -j | jq -c .sched_ext.cpus)"
+	# the vCPUs leave: no CPU stays boosted
+	xargs -r kill <"$PIDFILE"
+	wait_for 10 sh -c "$VF status -j | jq -e '[.sched_ext.cpus[].cpuperf_target] | add == 0'" \
+		|| fail "a CPU stayed boosted: $($VF status -j | jq -c .sched_ext.cpus)"
+}
+test_scx_switches_only_enrolled_vcpus_and_leave_switches_back() {
+	scx_or_skip || return $SKIP
+	scx_vcpus 1; local t=${TIDS[0]}
+	spawn 1; local o=${TIDS[0]}
+	$VF request "$t" 500 >/dev/null; $VF request "$o" 500 >/dev/null
+	wait_for 5 policy_is "$t" 7 || fail "enrolled TID $t policy $(policy_of "$t"), want 7"
+	policy_is "$o" 0 || fail "TID $o outside enrolled cgroups was switched: policy $(policy_of "$o")"
+	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$t)")" .action.policy SCHED_EXT
+	$VF leave "$CGT" >/dev/null
+	wait_for 5 policy_is "$t" 0 || fail "leave: policy $(policy_of "$t"), want 0"
+	$VF enroll "$CGT" >/dev/null
+	wait_for 5 policy_is "$t" 7 || fail "enroll: policy $(policy_of "$t"), want 7"
+	$VF request "$t" --drop >/dev/null
+	wait_for 5 policy_is "$t" 0 || fail "drop: policy $(policy_of "$t"), want 0"
+}
+test_scx_ejection_falls_back_to_the_next_backend_keeping_requests() {
+	scx_or_skip || return $SKIP
+	scx_vcpus 1; local t=${TIDS[0]}
+	$VF request "$t" 800 >/dev/null
+	wait_for 5 policy_is "$t" 7 || fail "not switched to SCHED_EXT"
+	echo S >/proc/sysrq-trigger	# SysRq-S: the kernel ejects the scheduler
+	wait_for 10 sh -c "$VF status -j | jq -e '.backend != \"scx\"'" || fail "no fallback: $($VF status -j | jq -c '{backend,sched_ext}')"
+	local st; st=$($VF status -j)
+	jq -e '.sched_ext.last_exit | test("sysrq")' <<<"$st" >/dev/null || fail "no reason given: $(jq -c .sched_ext <<<"$st")"
+	jq_is "$st" .agent_running true
+	wait_for 5 policy_is "$t" 0 || fail "policy $(policy_of "$t") after the fallback, want 0"
+	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$t)")" .perf 800
+	if [ "$(jq -r .backend <<<"$st")" = uclamp ]; then
+		wait_for 5 uclamp_is "$t" 800 || fail "uclamp fallback did not apply the kept request: $(uclamp_min "$t")"
+	fi
+}
+test_scx_unload_restores_policies_even_after_the_agent_crashed() {
+	scx_or_skip || return $SKIP
+	scx_vcpus 1; local t=${TIDS[0]}
+	$VF request "$t" 700 >/dev/null
+	wait_for 5 policy_is "$t" 7 || fail "not switched to SCHED_EXT"
+	kill -9 "$($VF status -j | jq -r .agent_pid)"
+	# the agent held the scheduler: the kernel detaches it when it dies
+	wait_for 10 sh -c "$VF status -j | jq -e '.sched_ext.state == \"disabled\"'" || fail "scheduler still attached"
+	$VF unload >/dev/null || fail "unload failed"
+	policy_is "$t" 0 || fail "policy $(policy_of "$t") after unload, want 0"
+}
+test_scx_soak_hogs_on_every_cpu_nothing_starves_no_ejection() {
+	scx_or_skip || return $SKIP
+	local n=$(($(nproc) * 2)) i
+	scx_vcpus "$n" hog; local vcpus=("${TIDS[@]}")
+	for i in "${!vcpus[@]}"; do
+		$VF request "${vcpus[$i]}" $((i % 2 ? 900 : 100)) >/dev/null
+	done
+	spawn 1 0 "" hog; local fair=${TIDS[0]}	# a fair-class hog outranks sched_ext
+	for t in "${vcpus[@]}"; do wait_for 10 policy_is "$t" 7 || fail "TID $t not switched"; done
+	local half=$((SCX_SOAK_SECONDS / 2)) before=() fair_before
+	sleep "$half"
+	for t in "${vcpus[@]}"; do before+=("$(cpu_time "$t")"); done
+	fair_before=$(cpu_time "$fair")
+	sleep "$half"
+	local st; st=$($VF status -j)
+	jq_is "$st" .backend scx
+	jq_is "$st" .sched_ext.state enabled
+	jq_is "$st" .sched_ext.last_exit ""
+	for i in "${!vcpus[@]}"; do
+		[ "$(cpu_time "${vcpus[$i]}")" -gt "${before[$i]}" ] || fail "vCPU TID ${vcpus[$i]} starved in the last ${half} s"
+	done
+	[ "$(cpu_time "$fair")" -gt "$fair_before" ] || fail "the fair-class task starved"
+}
+
 # ---- libvcpufreq: a VMM through the library -------------------------------
 VMM=$PWD/build/standin-vmm
 VMM_USER=vcpufreq-vmm
@@ -446,7 +579,7 @@ test_installed_library_links_through_pkg_config() {
 
 passed=0 failed=0 skipped=0
 mkdir -p "$VCPUFREQ_STATE_DIR"
-for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
+for t in $(declare -F | awk '{print $3}' | grep '^test_' | grep -E -- "${LIVE_ONLY:-.}"); do
 	cleanup
 	( set -e; $t ) 2>"$TMP/err"
 	case $? in

@@ -1,19 +1,22 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * spawn-threads N [LIFETIME_MS]: start N real threads that alternate a
- * short busy phase with a 1 ms sleep (so they wake and switch often, as a
- * vCPU thread does), print each TID on its own line, and run until
- * killed; with LIFETIME_MS each thread exits after that long (the process
- * stays, so only the threads go).
+ * spawn-threads N [LIFETIME_MS [hog]]: start N real threads that alternate
+ * a short busy phase with a 1 ms sleep (so they wake and switch often, as
+ * a vCPU thread does), print each TID on its own line, and run until
+ * killed; with LIFETIME_MS (0: forever) each thread exits after that long
+ * (the process stays, so only the threads go).  "hog": threads that never
+ * sleep, a guest running flat out.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 static long lifetime_ms;
+static int hog;
 
 static double now_ms(void)
 {
@@ -35,9 +38,14 @@ static void *vcpu(void *arg)
 	while (!lifetime_ms || now_ms() - start < lifetime_ms) {
 		double busy_until = now_ms() + 0.2;
 
-		while (now_ms() < busy_until)
+		while (hog || now_ms() < busy_until) {
 			spin++;
-		usleep(1000);
+			if (hog && !(spin & 0xfffff) && lifetime_ms &&
+			    now_ms() - start >= lifetime_ms)
+				break;
+		}
+		if (!hog)
+			usleep(1000);
 	}
 	return NULL;
 }
@@ -49,10 +57,11 @@ int main(int argc, char **argv)
 	int n;
 
 	if (argc < 2 || (n = atoi(argv[1])) <= 0) {
-		fprintf(stderr, "usage: spawn-threads N [LIFETIME_MS]\n");
+		fprintf(stderr, "usage: spawn-threads N [LIFETIME_MS [hog]]\n");
 		return 2;
 	}
 	lifetime_ms = argc > 2 ? atol(argv[2]) : 0;
+	hog = argc > 3 && !strcmp(argv[3], "hog");
 	t = calloc(n, sizeof(*t));
 	pthread_barrier_init(&started, NULL, n + 1);
 	for (int i = 0; i < n; i++)

@@ -80,8 +80,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 	exit 1
 fi
 
-say VM-KERNEL "build bzImage (make -j$(nproc); log: $log)"
-kmake -j"$(nproc)" bzImage || { tail -n 40 "$log" >&2; die "kernel build failed (log: $log)"; }
+say VM-KERNEL "build bzImage + Module.symvers (make -j$(nproc); log: $log)"
+kmake -j"$(nproc)" bzImage modules || { tail -n 40 "$log" >&2; die "kernel build failed (log: $log)"; }
 cp "$OBJ/arch/x86/boot/bzImage" "$IMAGE.tmp"
 cp "$OBJ/.config" "$OUT/config"
 mv "$IMAGE.tmp" "$IMAGE"

@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vcpufreq: a sched_ext scheduler for vCPU threads, in partial mode.
+ *
+ * Only tasks the agent switched to SCHED_EXT run here: the vCPU threads
+ * of enrolled cgroups that carry a request.  Every other task stays in
+ * the fair class, untouched.
+ *
+ * A vCPU's demand is its request (host capacity units 0..1024), which the
+ * tracking programs keep in the vcpu_state task storage this object
+ * shares; 0 when it has none or its cgroup left.  The loader groups CPUs
+ * into capacity levels (the distinct host capacities, ascending); a
+ * demand fits the lowest level whose capacity covers it, or the highest
+ * level the thread's cpumask reaches when none does.
+ *
+ *  - select_cpu: a demanding vCPU goes straight to an idle CPU of the
+ *    best fitting level (its previous CPU when that one fits best); a
+ *    vCPU without demand gets the kernel's default idle pick, as any
+ *    task would.
+ *  - enqueue: otherwise it waits in the FIFO queue of its level and an
+ *    idle fitting CPU is kicked; vCPUs without demand wait in the shared
+ *    queue.  Round robin with the default slice: vCPU threads are equal
+ *    threads, which is what the fair class gives equal-nice tasks.
+ *  - dispatch: a CPU serves the queues of the levels it fits, most
+ *    demanding first, then the shared queue; every fourth time it goes
+ *    lowest first, so a vCPU that could run anywhere never starves behind
+ *    demanding ones.
+ *  - running / stopping: while a demanding vCPU runs, its CPU's frequency
+ *    target (scx_bpf_cpuperf_set) is its demand; it drops to 0 when the
+ *    vCPU stops, so no CPU stays boosted for a vCPU that left.
+ *  - cpu_release: a fair or real-time task took the CPU (those classes
+ *    rank above sched_ext): the vCPUs queued on it go back through
+ *    enqueue, to a CPU that can run them now.
+ *  - exit: why we were detached or ejected goes to the agent, which falls
+ *    back to the next backend; the kernel has already moved every task
+ *    back to the fair class.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#define __VCPUFREQ_BPF__
+#include "vcpufreq/abi.h"
+#include "shared_maps.h"	/* vcpu_state, events: the tracking programs' */
+#include "scx_decls.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define SHARED_DSQ		0
+#define LEVEL_DSQ(level)	(1 + (u64)(level))
+
+/* set by the loader before load, from the host topology */
+const volatile __u32 nr_levels = 1;
+const volatile __u32 level_cap[VCPUFREQ_SCX_MAX_LEVELS] = { VCPUFREQ_PERF_MAX };
+const volatile __u8 cpu_level[VCPUFREQ_MAX_CPUS];
+
+/* why the scheduler stopped, for the agent (written once, in exit) */
+int exit_kind;
+__s64 exit_code;
+char exit_reason[128];
+char exit_msg[SCX_EXIT_MSG_LEN];
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VCPUFREQ_MAX_CPUS);
+	__type(key, u32);
+	__type(value, struct vcpufreq_scx_cpu);
+} scx_cpus SEC(".maps");
+
+/* per task: the highest level its cpumask reaches */
+struct task_ctx {
+	u32 max_level;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctxs SEC(".maps");
+
+/* per CPU, for dispatch's every-fourth-time rule */
+__u32 cpu_dispatches[VCPUFREQ_MAX_CPUS];
+
+static u32 nr_cpus(void)
+{
+	u32 n = scx_bpf_nr_cpu_ids();
+
+	return n < VCPUFREQ_MAX_CPUS ? n : VCPUFREQ_MAX_CPUS;
+}
+
+/*
+ * CPU numbers are below VCPUFREQ_MAX_CPUS (the loader refuses bigger
+ * hosts); the mask, not a comparison, is what the verifier can follow.
+ */
+#define CPU_IDX(cpu)	((u32)(cpu) & (VCPUFREQ_MAX_CPUS - 1))
+
+static u32 level_of(s32 cpu)
+{
+	return cpu_level[CPU_IDX(cpu)];
+}
+
+static u32 vcpu_demand(struct task_struct *p)
+{
+	struct vcpufreq_vcpu *s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
+
+	if (!s || !s->enrolled)
+		return 0;
+	return s->perf < SCX_CPUPERF_ONE ? s->perf : SCX_CPUPERF_ONE;
+}
+
+static u32 fit_level(struct task_struct *p, u32 demand)
+{
+	struct task_ctx *t = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+	u32 level = nr_levels - 1;
+
+	for (u32 l = 0; l < VCPUFREQ_SCX_MAX_LEVELS && l < nr_levels; l++) {
+		if (level_cap[l] >= demand) {
+			level = l;
+			break;
+		}
+	}
+	if (t && level > t->max_level)
+		level = t->max_level;
+	return level;
+}
+
+static u32 max_level_in(const struct cpumask *mask)
+{
+	u32 max = 0, n = nr_cpus();
+	s32 cpu;
+
+	bpf_for(cpu, 0, n) {
+		if (level_of(cpu) > max && bpf_cpumask_test_cpu(cpu, mask))
+			max = level_of(cpu);
+	}
+	return max;
+}
+
+static bool can_take(struct task_struct *p, s32 cpu, u32 level,
+		     const struct cpumask *idle)
+{
+	return level_of(cpu) >= level && bpf_cpumask_test_cpu(cpu, idle) &&
+	       bpf_cpumask_test_cpu(cpu, p->cpus_ptr);
+}
+
+/*
+ * Claim an idle CPU of @level or above for @p, the lowest such level
+ * first and @prev_cpu among equals; -1 when every fitting CPU is busy.
+ */
+static s32 claim_fitting_idle_cpu(struct task_struct *p, s32 prev_cpu,
+				  u32 level)
+{
+	const struct cpumask *idle = scx_bpf_get_idle_cpumask();
+	u32 n = nr_cpus(), best_level = VCPUFREQ_SCX_MAX_LEVELS;
+	s32 cpu, best = -1;
+
+	if (prev_cpu >= 0 && prev_cpu < n && can_take(p, prev_cpu, level, idle)) {
+		best = prev_cpu;
+		best_level = level_of(prev_cpu);
+	}
+	bpf_for(cpu, 0, n) {
+		if (best_level == level)
+			break;
+		if (level_of(cpu) < best_level && can_take(p, cpu, level, idle)) {
+			best = cpu;
+			best_level = level_of(cpu);
+		}
+	}
+	scx_bpf_put_idle_cpumask(idle);
+	if (best >= 0 && scx_bpf_test_and_clear_cpu_idle(best))
+		return best;
+	return -1;
+}
+
+static struct vcpufreq_scx_cpu *this_cpu_stats(s32 *cpu)
+{
+	u32 key = bpf_get_smp_processor_id();
+
+	*cpu = key;
+	return bpf_map_lookup_elem(&scx_cpus, &key);
+}
+
+/* set @cpu's frequency target and record what the kernel now holds */
+static void set_cpuperf(struct vcpufreq_scx_cpu *c, s32 cpu, u32 perf)
+{
+	struct rq___scx *rq = scx_bpf_cpu_rq(cpu);
+
+	scx_bpf_cpuperf_set(cpu, perf);
+	c->cpuperf_sets++;
+	c->cpuperf_target = rq ? BPF_CORE_READ(rq, scx.cpuperf_target) : perf;
+}
+
+s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
+		   u64 wake_flags)
+{
+	u32 demand = vcpu_demand(p);
+	bool is_idle = false;
+	s32 cpu;
+
+	if (!demand) {
+		cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
+		if (is_idle)
+			dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_DFL, 0);
+		return cpu;
+	}
+	cpu = claim_fitting_idle_cpu(p, prev_cpu, fit_level(p, demand));
+	if (cpu < 0)
+		return prev_cpu;	/* enqueue queues it by level */
+	dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_DFL, 0);
+	return cpu;
+}
+
+void BPF_STRUCT_OPS(vf_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	u32 demand = vcpu_demand(p), level;
+	s32 cpu;
+
+	if (!demand) {
+		dsq_insert(p, SHARED_DSQ, SCX_SLICE_DFL, enq_flags);
+		return;
+	}
+	level = fit_level(p, demand);
+	dsq_insert(p, LEVEL_DSQ(level), SCX_SLICE_DFL, enq_flags);
+	cpu = claim_fitting_idle_cpu(p, -1, level);
+	if (cpu >= 0)
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+}
+
+void BPF_STRUCT_OPS(vf_dispatch, s32 cpu, struct task_struct *prev)
+{
+	u32 top = level_of(cpu), n;
+	s32 l;
+
+	n = ++cpu_dispatches[CPU_IDX(cpu)];
+	if (n % 4 == 0) {
+		if (dsq_move_to_local(SHARED_DSQ))
+			return;
+		bpf_for(l, 0, top + 1)
+			if (dsq_move_to_local(LEVEL_DSQ(l)))
+				return;
+		return;
+	}
+	for (l = top; l >= 0 && l < VCPUFREQ_SCX_MAX_LEVELS; l--)
+		if (dsq_move_to_local(LEVEL_DSQ(l)))
+			return;
+	dsq_move_to_local(SHARED_DSQ);
+}
+
+void BPF_STRUCT_OPS(vf_running, struct task_struct *p)
+{
+	u32 demand = vcpu_demand(p);
+	struct vcpufreq_scx_cpu *c;
+	s32 cpu;
+
+	c = this_cpu_stats(&cpu);
+	if (!c)
+		return;
+	c->running_at = bpf_ktime_get_ns();
+	c->running_level = demand ? 1 + fit_level(p, demand) : 0;
+	if (demand != c->cpuperf_target)
+		set_cpuperf(c, cpu, demand);
+}
+
+void BPF_STRUCT_OPS(vf_stopping, struct task_struct *p, bool runnable)
+{
+	struct vcpufreq_scx_cpu *c;
+	u32 level;
+	s32 cpu;
+
+	c = this_cpu_stats(&cpu);
+	if (!c)
+		return;
+	level = c->running_level;
+	if (c->running_at && level <= VCPUFREQ_SCX_MAX_LEVELS)
+		c->run_ns[level] += bpf_ktime_get_ns() - c->running_at;
+	c->running_at = 0;
+	c->running_level = 0;
+	if (c->cpuperf_target)
+		set_cpuperf(c, cpu, 0);
+}
+
+void BPF_STRUCT_OPS(vf_set_cpumask, struct task_struct *p,
+		    const struct cpumask *mask)
+{
+	struct task_ctx *t = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+
+	if (t)
+		t->max_level = max_level_in(mask);
+}
+
+void BPF_STRUCT_OPS(vf_enable, struct task_struct *p)
+{
+	struct task_ctx *t;
+
+	t = bpf_task_storage_get(&task_ctxs, p, 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (t)
+		t->max_level = max_level_in(p->cpus_ptr);
+}
+
+void BPF_STRUCT_OPS(vf_cpu_release, s32 cpu,
+		    struct scx_cpu_release_args *args)
+{
+	scx_bpf_reenqueue_local();
+}
+
+s32 BPF_STRUCT_OPS_SLEEPABLE(vf_init)
+{
+	s32 ret = scx_bpf_create_dsq(SHARED_DSQ, -1);
+
+	for (u32 l = 0; !ret && l < VCPUFREQ_SCX_MAX_LEVELS && l < nr_levels; l++)
+		ret = scx_bpf_create_dsq(LEVEL_DSQ(l), -1);
+	return ret;
+}
+
+void BPF_STRUCT_OPS(vf_exit, struct scx_exit_info *ei)
+{
+	struct vcpufreq_event *e;
+
+	exit_kind = BPF_CORE_READ(ei, kind);
+	exit_code = BPF_CORE_READ(ei, exit_code);
+	bpf_probe_read_kernel_str(exit_reason, sizeof(exit_reason),
+				  BPF_CORE_READ(ei, reason));
+	bpf_probe_read_kernel_str(exit_msg, sizeof(exit_msg),
+				  BPF_CORE_READ(ei, msg));
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = VCPUFREQ_EV_SCX_EXIT;
+	e->perf = exit_kind;
+	e->ts_ns = bpf_ktime_get_ns();
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC(".struct_ops.link")
+struct sched_ext_ops vcpufreq_ops = {
+	.select_cpu	= (void *)vf_select_cpu,
+	.enqueue	= (void *)vf_enqueue,
+	.dispatch	= (void *)vf_dispatch,
+	.running	= (void *)vf_running,
+	.stopping	= (void *)vf_stopping,
+	.set_cpumask	= (void *)vf_set_cpumask,
+	.cpu_release	= (void *)vf_cpu_release,
+	.enable		= (void *)vf_enable,
+	.init		= (void *)vf_init,
+	.exit		= (void *)vf_exit,
+	.flags		= SCX_OPS_SWITCH_PARTIAL,
+	.name		= VCPUFREQ_SCX_OPS_NAME,
+};

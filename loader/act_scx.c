@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * scx: the sched_ext scheduler (bpf/vcpufreq_scx.bpf.c) places boosted
+ * vCPU threads on fitting CPUs and sets those CPUs' frequency targets in
+ * the kernel.  This actuator only moves each boosted thread into it
+ * (policy SCHED_EXT, partial mode: nothing else is touched) and back.
+ * The agent holds the scheduler: start() loads and attaches it, sharing
+ * the tracking programs' vcpu_state and events maps; stop() detaches it.
+ * If the agent dies, the kernel detaches it and moves every task back to
+ * the fair class; `unload` then puts the saved policies back.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "actuator.h"
+#include "cli.h"
+#include "procstat.h"
+#include "vcpufreq_scx.skel.h"
+
+#ifndef SCHED_EXT
+#define SCHED_EXT 7
+#endif
+
+#define SCX_SYSFS "/sys/kernel/sched_ext"
+
+static struct vcpufreq_scx *scx_skel;
+static struct bpf_link *scx_link;
+
+static int read_line(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+int scx_sysfs_state(char *state, size_t slen, char *ops, size_t olen)
+{
+	if (read_line(SCX_SYSFS "/state", state, slen))
+		return -1;
+	if (read_line(SCX_SYSFS "/root/ops", ops, olen))
+		ops[0] = 0;
+	return 0;
+}
+
+static int scx_probe(const struct act_env *env, char *why, size_t len)
+{
+	char state[32], ops[64];
+
+	if (scx_sysfs_state(state, sizeof(state), ops, sizeof(ops))) {
+		snprintf(why, len, "kernel built without CONFIG_SCHED_CLASS_EXT "
+			 "(no %s)", SCX_SYSFS);
+		return -1;
+	}
+	if (scx_link && !strcmp(ops, VCPUFREQ_SCX_OPS_NAME))
+		return 0;		/* ours, attached by this agent */
+	if (strcmp(state, "disabled")) {
+		snprintf(why, len, "sched_ext is %s%s%s; only one sched_ext "
+			 "scheduler can be attached", state,
+			 *ops ? " with scheduler " : "", ops);
+		return -1;
+	}
+	return 0;
+}
+
+/* capacity levels: the distinct capacities of the host's CPUs, ascending */
+static int set_levels(struct vcpufreq_scx *s, const struct vf_topology *t)
+{
+	__u32 caps[VCPUFREQ_SCX_MAX_LEVELS], n = 0;
+
+	for (int c = 0; c < t->nr_cpus; c++) {
+		__u32 cap = t->cpu[c].capacity, i = 0;
+
+		if (!t->cpu[c].present)
+			continue;
+		while (i < n && caps[i] < cap)
+			i++;
+		if (i < n && caps[i] == cap)
+			continue;
+		if (n == VCPUFREQ_SCX_MAX_LEVELS)
+			return err("the host has more than %d distinct CPU "
+				   "capacities", VCPUFREQ_SCX_MAX_LEVELS);
+		memmove(&caps[i + 1], &caps[i], (n - i) * sizeof(caps[0]));
+		caps[i] = cap;
+		n++;
+	}
+	if (!n)
+		return err("the host topology lists no present CPU");
+	s->rodata->nr_levels = n;
+	memcpy((void *)s->rodata->level_cap, caps, n * sizeof(caps[0]));
+	for (int c = 0; c < t->nr_cpus && c < VCPUFREQ_MAX_CPUS; c++)
+		for (__u32 i = 0; i < n; i++)
+			if (t->cpu[c].present && caps[i] == t->cpu[c].capacity)
+				s->rodata->cpu_level[c] = i;
+	return 0;
+}
+
+static int reuse_pinned(struct bpf_map *map, const char *name)
+{
+	int fd = open_pinned_map(name), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = bpf_map__reuse_fd(map, fd);
+	close(fd);
+	return ret ? err("cannot share the %s map with the scheduler: %s",
+			 name, strerror(-ret)) : 0;
+}
+
+static void scx_stop(struct act_env *env)
+{
+	char path[PATH_MAX];
+
+	bpf_link__destroy(scx_link);
+	scx_link = NULL;
+	vcpufreq_scx__destroy(scx_skel);
+	scx_skel = NULL;
+	pin_path(path, sizeof(path), VCPUFREQ_PIN_SCX_CPUS);
+	unlink(path);
+}
+
+static int scx_start(struct act_env *env)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	/* a reason recorded by an earlier load is not this one's */
+	snprintf(path, sizeof(path), "%s/scx-exit", env->state_dir);
+	unlink(path);
+	scx_skel = vcpufreq_scx__open();
+	if (!scx_skel)
+		return err("cannot open the sched_ext scheduler: %s",
+			   strerror(errno));
+	if (set_levels(scx_skel, &env->topo) ||
+	    reuse_pinned(scx_skel->maps.vcpu_state, VCPUFREQ_PIN_VCPU_STATE) ||
+	    reuse_pinned(scx_skel->maps.events, VCPUFREQ_PIN_EVENTS))
+		goto fail;
+	ret = vcpufreq_scx__load(scx_skel);
+	if (ret) {
+		err("cannot load the sched_ext scheduler: %s (run with "
+		    "VCPUFREQ_DEBUG=1 for the verifier log)", strerror(-ret));
+		goto fail;
+	}
+	scx_link = bpf_map__attach_struct_ops(scx_skel->maps.vcpufreq_ops);
+	if (!scx_link) {
+		err("cannot attach the sched_ext scheduler: %s", strerror(errno));
+		goto fail;
+	}
+	pin_path(path, sizeof(path), VCPUFREQ_PIN_SCX_CPUS);
+	if (bpf_map__pin(scx_skel->maps.scx_cpus, path)) {
+		err("cannot pin %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	scx_stop(env);
+	return -1;
+}
+
+/* why the scheduler stopped, from what its exit callback recorded */
+void scx_exit_reason(char *buf, size_t len)
+{
+	if (!scx_skel) {
+		snprintf(buf, len, "unknown (scheduler not loaded)");
+		return;
+	}
+	snprintf(buf, len, "%s%s%s (exit kind %d)", scx_skel->bss->exit_reason,
+		 scx_skel->bss->exit_msg[0] ? ": " : "", scx_skel->bss->exit_msg,
+		 scx_skel->bss->exit_kind);
+}
+
+static int policy_of(pid_t tid)
+{
+	return sched_getscheduler(tid);
+}
+
+static int set_policy(pid_t tid, int policy)
+{
+	struct sched_param param = { 0 };
+
+	return sched_setscheduler(tid, policy, &param) && errno != ESRCH ?
+	       -errno : 0;
+}
+
+static int scx_apply(struct act_env *env, __u32 tid, __u32 perf,
+		     struct vcpufreq_action *a)
+{
+	int policy = policy_of(tid), ret;
+
+	if (policy < 0)
+		return errno == ESRCH ? 0 : -errno;
+	policy &= ~SCHED_RESET_ON_FORK;
+	/* someone else changed the policy since: theirs is the one to keep */
+	if (a->saved_valid && policy != SCHED_EXT)
+		a->saved_valid = 0;
+	if (perf && !a->saved_valid) {
+		if (policy != SCHED_OTHER && policy != SCHED_BATCH &&
+		    policy != SCHED_IDLE)
+			return -EPERM;	/* real-time threads are left alone */
+		ret = set_policy(tid, SCHED_EXT);
+		if (ret)
+			return ret;
+		a->saved_policy = policy;
+		a->saved_valid = 1;
+	} else if (!perf && a->saved_valid) {
+		ret = set_policy(tid, a->saved_policy);
+		if (ret)
+			return ret;
+		a->saved_valid = 0;
+	}
+	a->perf = perf;
+	a->policy = a->saved_valid ? SCHED_EXT : 0;
+	return 0;
+}
+
+static const char *policy_name(__u32 policy)
+{
+	switch (policy) {
+	case SCHED_OTHER: return "SCHED_OTHER";
+	case SCHED_BATCH: return "SCHED_BATCH";
+	case SCHED_IDLE: return "SCHED_IDLE";
+	case SCHED_EXT: return "SCHED_EXT";
+	default: return "?";
+	}
+}
+
+static void scx_describe(const struct vcpufreq_action *a, char *buf,
+			 size_t len)
+{
+	if (a->saved_valid)
+		snprintf(buf, len, "SCHED_EXT (was %s)",
+			 policy_name(a->saved_policy));
+	else
+		snprintf(buf, len, "-");
+}
+
+const struct actuator act_scx = {
+	.name = "scx",
+	.backend = VCPUFREQ_BACKEND_SCX,
+	.probe = scx_probe,
+	.start = scx_start,
+	.stop = scx_stop,
+	.apply = scx_apply,
+	.describe = scx_describe,
+};
