@@ -37,7 +37,7 @@ BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 SKELS       := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
-HELPERS     := $(OUT)/standin-vmm $(OUT)/tests/spawn-threads
+HELPERS     := $(OUT)/standin-vmm $(OUT)/vcpufreq-qemu-bridge $(OUT)/tests/spawn-threads
 
 .PHONY: all deps demo test bench clean install fuzz vm-test
 .SECONDARY:
@@ -75,7 +75,7 @@ $(OUT)/vmlinux.h: $(BPFTOOL)
 	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
 
 # --- BPF objects and skeletons --------------------------------------------
-$(OUT)/%.bpf.o: bpf/%.bpf.c include/vcpufreq/abi.h $(OUT)/vmlinux.h $(LIBBPF_OBJ)
+$(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/vcpufreq/*.h) $(OUT)/vmlinux.h $(LIBBPF_OBJ)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 		-Iinclude -I$(OUT) -I$(LIBBPF_INC) -c $< -o $@
@@ -102,6 +102,10 @@ $(OUT)/vcpufreq-bpf: $(LOADER_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUT)/standin-vmm: examples/standin-vmm.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUT)/vcpufreq-qemu-bridge: examples/qemu/vcpufreq-qemu-bridge.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
