@@ -39,7 +39,7 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 HELPERS     := $(OUT)/standin-vmm $(OUT)/vcpufreq-qemu-bridge $(OUT)/tests/spawn-threads
 
-.PHONY: all deps demo test bench clean install fuzz vm-test
+.PHONY: all deps demo test bench clean install fuzz vm-test vm-bench
 .SECONDARY:
 all: $(OUT)/vcpufreq-bpf $(OUT)/libvcpufreq.a $(HELPERS) $(UNIT_BINS)
 
@@ -141,15 +141,17 @@ demo: deps
 	$(Q)scripts/demo.sh
 
 test: deps
+	$(Q)scripts/deps.sh --vm
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/run.sh
 
-# the whole suite again inside a Linux 6.12 guest with sched_ext, uclamp and
-# schedutil (tests/vm: kernel built once, ~5 min, then cached)
+# only the live suite inside a Linux 6.12 guest with sched_ext, uclamp and
+# schedutil (make test runs it too; tests/vm: kernel built once, then cached)
 vm-test: deps
+	$(Q)scripts/deps.sh --vm
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/vm/build-kernel.sh
-	$(Q)tests/vm/run-in-vm.sh --smp 4 -- tests/run.sh
+	$(Q)tests/vm/run-in-vm.sh --smp 4 -- tests/live/run-live.sh
 
 # a long libFuzzer run of the register model (make test runs a short one)
 fuzz: deps
@@ -158,6 +160,13 @@ fuzz: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(OUT)/bench-sched $(OUT)/bench-request
 	$(Q)bench/run.sh
+
+# the benchmarks inside the sched_ext/uclamp test kernel (section 4 needs it)
+vm-bench: deps
+	$(Q)scripts/deps.sh --vm
+	$(Q)$(MAKE) --no-print-directory all $(OUT)/bench-sched $(OUT)/bench-request
+	$(Q)tests/vm/build-kernel.sh
+	$(Q)tests/vm/run-in-vm.sh --smp 4 -- bench/run.sh
 
 # install: the CLI, libvcpufreq (with libbpf folded in, so a VMM links
 # -lvcpufreq -lelf -lz and nothing else of ours), headers, pkg-config file

@@ -8,6 +8,11 @@
 #   2. request -> effect latency with the affinity backend on a host
 #      described as big.LITTLE (CPU 0 capacity 512, CPU 1 capacity 1024),
 #      against the cost of the request write alone.
+#   3. what one request costs the VMM: libvcpufreq's fast path vs a bpf()
+#      map update vs sched_setattr (uclamp_min where the kernel has it).
+#   4. kernels with sched_ext (make vm-bench): ns per call of the scx
+#      scheduler's callbacks (bpf_stats) against an empty tp_btf program
+#      on sched_switch running at the same time.
 #
 # Every figure is a ratio against a baseline measured in the same run.
 # Uses its own pin dir, state dir and cgroup, so it never touches a
@@ -16,7 +21,8 @@
 # target is reported, not a failure).
 #
 # Environment: BENCH_COUNTS (default 0,1,64,4096), BENCH_WINDOW_MS (1000),
-# BENCH_REPS (5), BENCH_REQUESTS (10000), BENCH_CPU (0; -1 = unpinned).
+# BENCH_REPS (5), BENCH_REQUESTS (10000), BENCH_CPU (0; -1 = unpinned),
+# BENCH_SCX_SECONDS (5).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -132,4 +138,53 @@ echo
 echo "== 3. request cost for the VMM (libvcpufreq fast path vs bpf() vs sched_setattr) =="
 cli load --backend observe >/dev/null
 "$OUT/bench-request" "$PIN"
+cli unload >/dev/null
+echo
+
+# --- 4: the sched_ext scheduler's callbacks ---------------------------------
+echo "== 4. sched_ext scheduler callbacks (backend scx, bpf_stats) =="
+if ! cli status -j | jq -e '.backends.scx == "available"' >/dev/null; then
+	echo "skipped: $(cli status -j | jq -r .backends.scx) (run 'sudo make vm-bench')"
+	exit 0
+fi
+half=$(($(nproc) / 2))
+for c in $(seq 0 $(($(nproc) - 1))); do
+	echo "cpu $c capacity $([ $c -lt $half ] && echo 512 || echo 1024)" \
+	     "cluster $([ $c -lt $half ] && echo 0 || echo 1)"
+done >"$TMP/scx.topology"
+cli --topology "$TMP/scx.topology" load --backend scx >/dev/null
+cli enroll "$CG" >/dev/null
+EMPTY=/sys/fs/bpf/vcpufreq-bench-empty
+rm -rf "$EMPTY"
+"$OUT/bpftool/bpftool" prog loadall "$OUT/bench_empty.bpf.o" "$EMPTY" autoattach
+# vCPU threads that wake and sleep (select_cpu/enqueue/dispatch paths),
+# half asking for 900 (big CPUs only), half for 100
+sh -c "echo \$\$ >$CG/cgroup.procs && exec $OUT/tests/spawn-threads $(($(nproc) * 2))" \
+	>"$TMP/tids" &
+BENCH_PID=$!
+for _ in $(seq 50); do [ "$(wc -l <"$TMP/tids")" -ge $(($(nproc) * 2)) ] && break; sleep 0.1; done
+i=0
+while read -r tid; do
+	cli request "$tid" $((i++ % 2 ? 900 : 100)) >/dev/null
+done <"$TMP/tids"
+sleep 1
+old=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -qw kernel.bpf_stats_enabled=1
+"$OUT/bpftool/bpftool" prog show -j >"$TMP/before.json"
+sleep "${BENCH_SCX_SECONDS:-5}"
+"$OUT/bpftool/bpftool" prog show -j >"$TMP/after.json"
+sysctl -qw kernel.bpf_stats_enabled="$old"
+kill "$BENCH_PID"; wait "$BENCH_PID" 2>/dev/null; BENCH_PID=
+jq -r -n --slurpfile a "$TMP/before.json" --slurpfile b "$TMP/after.json" '
+	def per($n): [$b[0][] | select(.name == $n)][0] as $x
+		| [$a[0][] | select(.id == $x.id)][0] as $y
+		| {n: ((($x.run_cnt // 0) - ($y.run_cnt // 0))),
+		   t: ((($x.run_time_ns // 0) - ($y.run_time_ns // 0)))}
+		| . + {ns: (if .n > 0 then .t / .n else 0 end)};
+	per("bench_switch").ns as $base
+	| "\("callback" | .[0:14] + " " * (14 - length)) \("calls" | " " * (10 - length) + .) \("ns/call" | " " * (10 - length) + .) \("x empty" | " " * (9 - length) + .)",
+	  (["bench_switch", "vf_select_cpu", "vf_enqueue", "vf_dispatch",
+	    "vf_running", "vf_stopping"][] as $p | per($p)
+	   | "\($p | .[0:14] + " " * (14 - length)) \(.n | tostring | " " * (10 - length) + .) \(.ns * 10 | round / 10 | tostring | " " * (10 - length) + .) \(if $base > 0 then (.ns / $base * 100 | round / 100) else 0 end | tostring | " " * (9 - length) + .)")'
+rm -rf "$EMPTY"
 cli unload >/dev/null

@@ -10,6 +10,8 @@ vm_pkgs=(
 	linux-source-6.12                                                  # the guest kernel's source
 	qemu-system-x86                                                    # the VM
 	perl-base util-linux                                               # guest init: reboot(2), mounts
+	busybox-static                                                     # the end-to-end test's guest
+	linux-headers-amd64 gcc-aarch64-linux-gnu                          # guest driver builds (6.1, arm64)
 )
 
 pkgs=(

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# sudo make test: unit tests, then live tests against the running kernel.
+# sudo make test: unit tests, live tests against the running kernel, then
+# under QEMU (tests/vm): the guest driver's builds, the end-to-end test of
+# guest driver + QEMU bridge, and the live tests again inside a Linux 6.12
+# guest with sched_ext and uclamp.  VCPUFREQ_SKIP_VM=1 skips the QEMU part.
 # Ends with one summary line: "N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +48,20 @@ if [ "$(id -u)" -ne 0 ]; then
 	skipped=$((skipped + 1))
 else
 	run_suite "live tests (running kernel $(uname -r))" tests/live/run-live.sh
+fi
+
+case "$(uname -r)" in *-vcpufreq-vm) VCPUFREQ_SKIP_VM=1 ;; esac	# already in the VM
+if [ "$(id -u)" -ne 0 ] || [ -n "${VCPUFREQ_SKIP_VM:-}" ]; then
+	echo "== QEMU tests: skipped (need root; VCPUFREQ_SKIP_VM is ${VCPUFREQ_SKIP_VM:-unset})"
+	skipped=$((skipped + 1))
+elif ! tests/vm/build-kernel.sh; then
+	echo "  FAIL build the VM test kernel (tests/vm/build-kernel.sh)"
+	failed=$((failed + 1))
+else
+	run_suite "guest driver (guest-driver/): builds and checkpatch" tests/vm/guest-driver.sh
+	run_suite "end to end: guest driver, QEMU bridge, vcpufreq-bpf (QEMU TCG, -smp 2)" tests/vm/e2e.sh
+	run_suite "live tests inside QEMU (Linux 6.12: sched_ext, uclamp; -smp 4)" \
+		tests/vm/run-in-vm.sh --smp 4 --timeout 1500 -- tests/live/run-live.sh
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"

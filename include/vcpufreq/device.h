@@ -31,7 +31,12 @@
 #define VCPUFREQ_REG_PERF_DOMAIN	0x14	/* RO */
 #define VCPUFREQ_PERFTBL_MAX		64
 
-/* ivshmem BAR0 registers (QEMU docs/specs/ivshmem-spec.rst) */
+/* QEMU's ivshmem device (docs/specs/ivshmem-spec.rst): ids, BARs, BAR0 */
+#define IVSHMEM_PCI_VENDOR		0x1af4
+#define IVSHMEM_PCI_DEVICE		0x1110	/* ivshmem-plain and -doorbell */
+#define IVSHMEM_REG_BAR			0
+#define IVSHMEM_SHM_BAR			2
+
 #define IVSHMEM_INTRMASK		0x00
 #define IVSHMEM_INTRSTATUS		0x04
 #define IVSHMEM_IVPOSITION		0x08	/* this guest's peer id */
@@ -42,6 +47,11 @@
 #define VCPUFREQ_SHM_VCPU_OFFSET	0x100
 #define VCPUFREQ_SHM_VCPU_STRIDE	0x200
 #define VCPUFREQ_SHM_SIZE		0x10000	/* what the bridge creates */
+/*
+ * The host publishes the magic before the guest can probe (the bridge
+ * does it while QEMU starts); a guest that finds no magic leaves the
+ * device alone.  perf_domain ids are only compared: 0..0xffff.
+ */
 
 struct vcpufreq_shm_header {		/* at offset 0 */
 	__u8  magic[8];			/* VCPUFREQ_SHM_MAGIC, written last */

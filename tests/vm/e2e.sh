@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# tests/vm/e2e.sh: the guest driver end to end, under stock QEMU.
+#
+# On this host: `vcpufreq-bpf load`, a cgroup v2 enrolled, the QEMU bridge
+# serving an ivshmem-doorbell device, QEMU (TCG, -smp 2) started inside
+# that cgroup.  In the guest (the tests/vm kernel and a busybox initramfs
+# carrying the module): load the module, read cpufreq sysfs, run a CPU hog
+# on vCPU 1.  Asserted on the host from `vcpufreq-bpf vcpus -j`: QEMU's
+# vCPU 1 thread carries a high request and vCPU 0 a low one, and vCPU 1's
+# request falls when the hog stops.  Then the same guest against a broken
+# host (bridge --corrupt KIND): the driver refuses to probe with one log
+# line, and unloads cleanly.  Last line: "RESULT passed failed skipped".
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+cd "$ROOT"
+VF=$ROOT/build/vcpufreq-bpf
+BRIDGE=$ROOT/build/vcpufreq-qemu-bridge
+KERNEL=$ROOT/build/vm/bzImage
+MODULE=$ROOT/build/guest-driver/vm/vcpufreq_guest.ko
+DRIVER=vcpufreq
+CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
+CG=$CG2/vcpufreq-e2e
+TMP=$(mktemp -d /tmp/vcpufreq-e2e.XXXXXX)
+BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-180}
+passed=0 failed=0 skipped=0
+QEMU_PID='' BRIDGE_PID=''
+
+ok() { echo "  ok   $1"; passed=$((passed + 1)); }
+bad() { echo "  FAIL $1"; shift; printf '      %s\n' "$@"; failed=$((failed + 1)); }
+check() {	# check NAME CMD...: one test
+	local name=$1; shift
+	if out=$("$@" 2>&1); then ok "$name"; else bad "$name" "$out"; fi
+}
+wait_for() {	# wait_for SECONDS CMD...
+	local end=$((SECONDS + $1)); shift
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.2
+	done
+}
+
+# ---- the host: a big.LITTLE description, one vCPU on each cluster --------
+# vCPU 0 sees the little cluster, vCPU 1 the big one: two perf domains, two
+# guest policies, so each vCPU's request is its own.
+cat >"$TMP/host.topology" <<EOF
+cpu 0 capacity 512 cluster 0 freqs 300000,900000,1800000
+cpu 1 capacity 1024 cluster 1 freqs 500000,1500000,2400000
+EOF
+
+# ---- the guest: busybox, the module, a console command loop ----------------
+build_initramfs() {
+	local r=$TMP/root
+	mkdir -p "$r"/{bin,proc,sys,dev}
+	cp /bin/busybox "$r/bin/busybox" || return 1
+	cp "$MODULE" "$r/" || return 1
+	cat >"$r/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+echo "E2E-BOOTED"
+HOG=
+# one command per console line from the host
+while read -r cmd; do
+	case "$cmd" in
+	insmod)
+		if insmod /vcpufreq_guest.ko; then echo "E2E-INSMOD ok"
+		else echo "E2E-INSMOD failed"; fi ;;
+	show)
+		for p in /sys/devices/system/cpu/cpufreq/policy*; do
+			[ -d "$p" ] || continue
+			echo "E2E-POLICY ${p##*/} driver=$(cat $p/scaling_driver)" \
+				"cpus=$(cat $p/related_cpus)" \
+				"min=$(cat $p/cpuinfo_min_freq) max=$(cat $p/cpuinfo_max_freq)" \
+				"gov=$(cat $p/scaling_governor)" \
+				"freqs=$(cat $p/scaling_available_frequencies 2>/dev/null | tr -s ' ' ',' | sed 's/,$//')"
+		done
+		echo "E2E-SHOWN" ;;
+	hog)
+		taskset -c 1 sh -c 'while :; do :; done' &
+		HOG=$!
+		echo "E2E-HOG" ;;
+	stop)
+		kill $HOG
+		echo "E2E-STOPPED" ;;
+	dmesg)
+		dmesg | sed 's/^/E2E-DMESG /'
+		echo "E2E-DMESG-END" ;;
+	rmmod)
+		if rmmod vcpufreq_guest; then echo "E2E-RMMOD ok"
+		else echo "E2E-RMMOD failed"; fi ;;
+	quit)
+		poweroff -f ;;
+	esac
+done </dev/console
+EOF
+	chmod 755 "$r/init"
+	(cd "$r" && find . | cpio -o -H newc --quiet) >"$TMP/initramfs.cpio"
+}
+
+# ---- one VM: bridge, QEMU in the enrolled cgroup, console over a fifo -------
+console_has() { grep -q -- "$1" "$TMP/console.out"; }
+send() { echo "$*" >&3; }
+expect() {	# expect PATTERN [SECONDS]
+	wait_for "${2:-60}" console_has "$1"
+}
+start_vm() {	# start_vm [BRIDGE_ARGS...]
+	rm -f "$TMP"/console.* "$TMP"/*.sock "$TMP"/bridge.log
+	"$BRIDGE" --socket "$TMP/ivshmem.sock" --qmp "$TMP/qmp.sock" \
+		--topology "$TMP/host.topology" --affinity '0;1' -v "$@" \
+		>"$TMP/bridge.log" 2>&1 &
+	BRIDGE_PID=$!
+	wait_for 10 test -S "$TMP/ivshmem.sock" || { cat "$TMP/bridge.log"; return 1; }
+	mkfifo "$TMP/console.in"
+	# shellcheck disable=SC2046
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" \
+		qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu Skylake-Client -smp 2 -m 256 \
+		-name vcpufreq-e2e,debug-threads=on \
+		-display none -nodefaults -no-reboot -serial stdio \
+		-kernel "$KERNEL" -initrd "$TMP/initramfs.cpio" \
+		-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4" \
+		$("$BRIDGE" --socket "$TMP/ivshmem.sock" --qmp "$TMP/qmp.sock" --print-qemu-args) \
+		<"$TMP/console.in" >"$TMP/console.out" 2>&1 &
+	QEMU_PID=$!
+	exec 3>"$TMP/console.in"
+	expect E2E-BOOTED "$BOOT_TIMEOUT"
+}
+stop_vm() {
+	send quit 2>/dev/null
+	wait_for 30 sh -c "! kill -0 $QEMU_PID" || kill "$QEMU_PID" 2>/dev/null
+	wait "$QEMU_PID" 2>/dev/null
+	exec 3>&-
+	wait_for 10 sh -c "! kill -0 $BRIDGE_PID" || kill "$BRIDGE_PID" 2>/dev/null
+	wait "$BRIDGE_PID"
+}
+cleanup() {
+	[ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null
+	[ -n "$BRIDGE_PID" ] && kill "$BRIDGE_PID" 2>/dev/null
+	wait 2>/dev/null
+	"$VF" unload >/dev/null 2>&1
+	rmdir "$CG" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# ---- assertions on the host -------------------------------------------------
+tid_of_vcpu() { sed -n "s/^vcpu $1 tid \([0-9]*\) .*/\1/p" "$TMP/bridge.log" | head -n1; }
+perf_of() { "$VF" vcpus -j | jq -r ".[] | select(.tid==$1) | .perf"; }
+perf_between() {	# perf_between TID LO HI
+	local p; p=$(perf_of "$1")
+	[ -n "$p" ] && [ "$p" -ge "$2" ] && [ "$p" -le "$3" ]
+}
+policy_line() { grep "E2E-POLICY policy$1 " "$TMP/console.out" | tr -d '\r'; }
+policy_field() { policy_line "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+guest_policies_show_the_host_tables() {
+	[ "$(policy_field 0 driver)" = "$DRIVER" ] || { echo "policy0: $(policy_line 0)"; return 1; }
+	[ "$(policy_field 0 cpus)" = 0 ] || { echo "policy0 cpus: $(policy_line 0)"; return 1; }
+	[ "$(policy_field 0 freqs)" = 300000,900000,1800000 ] || { echo "policy0 freqs: $(policy_line 0)"; return 1; }
+	[ "$(policy_field 1 driver)" = "$DRIVER" ] || { echo "policy1: $(policy_line 1)"; return 1; }
+	[ "$(policy_field 1 cpus)" = 1 ] || { echo "policy1 cpus: $(policy_line 1)"; return 1; }
+	[ "$(policy_field 1 max)" = 2400000 ] || { echo "policy1 max: $(policy_line 1)"; return 1; }
+	[ "$(policy_field 1 freqs)" = 500000,1500000,2400000 ] || { echo "policy1 freqs: $(policy_line 1)"; return 1; }
+	[ "$(policy_field 1 gov)" = schedutil ] || { echo "policy1 governor: $(policy_line 1)"; return 1; }
+}
+bridge_found_qemus_vcpu_threads() {
+	local i t comm
+	for i in 0 1; do
+		t=$(tid_of_vcpu $i)
+		[ -n "$t" ] || { echo "bridge printed no tid for vcpu $i"; cat "$TMP/bridge.log"; return 1; }
+		comm=$(cat "/proc/$QEMU_PID/task/$t/comm" 2>/dev/null)
+		[ "$comm" = "CPU $i/TCG" ] || { echo "vcpu $i: tid $t is '$comm', not QEMU's 'CPU $i/TCG'"; return 1; }
+	done
+}
+guest_dmesg() {
+	send dmesg
+	expect E2E-DMESG-END 30 || return 1
+	sed -n '/E2E-DMESG /s/.*E2E-DMESG //p' "$TMP/console.out" | tr -d '\r'
+}
+
+both_low() { perf_between "$T0" 1 400 && perf_between "$T1" 1 400; }
+vcpu1_high_vcpu0_low() { perf_between "$T1" 900 1024 && perf_between "$T0" 1 400; }
+vcpu1_low() { perf_between "$T1" 1 400; }
+OOPS='BUG:|Oops|WARNING:|Call Trace|general protection'
+no_oops() { ! guest_dmesg | grep -E "$OOPS"; }
+# what the driver logged (not the kernel's taint notice)
+driver_lines() { grep -E 'vcpufreq[-_](ivshmem|mmio|guest)|vcpufreq:' | grep -v 'taints kernel'; }
+fast_switch_used() { ! guest_dmesg | grep 'Fast frequency switching not enabled'; }
+no_requests_left() {
+	[ "$("$VF" vcpus -j | jq "[.[] | select(.tid==$T0 or .tid==$T1)] | length")" = 0 ]
+}
+
+# ---- the scenario -----------------------------------------------------------
+main_scenario() {
+	start_vm || { bad "guest boots with the bridge attached" "$(tail -n 20 "$TMP/console.out")" "$(cat "$TMP/bridge.log")"; return; }
+	ok "guest boots with the bridge attached"
+	check "bridge registers QEMU's vCPU threads by QMP thread id" bridge_found_qemus_vcpu_threads
+	T0=$(tid_of_vcpu 0) T1=$(tid_of_vcpu 1)
+	send insmod
+	if expect "E2E-INSMOD ok" 60; then ok "module loads and binds the ivshmem device"
+	else bad "module loads and binds the ivshmem device" "$(tail -n 20 "$TMP/console.out")"; fi
+	send show
+	expect E2E-SHOWN 30
+	check "cpufreq sysfs shows the driver and the host-derived tables" guest_policies_show_the_host_tables
+	# idle guest: both vCPUs ask for little; host units (0..1024)
+	check "idle guest: vCPU 0 and vCPU 1 requests are low" wait_for 60 both_low
+	send hog
+	expect E2E-HOG 30
+	if wait_for 90 vcpu1_high_vcpu0_low; then
+		ok "hog on vCPU 1: QEMU's vCPU 1 thread carries a high request, vCPU 0 a low one"
+	else
+		bad "hog on vCPU 1: QEMU's vCPU 1 thread carries a high request, vCPU 0 a low one" \
+			"vcpu0 tid $T0 perf $(perf_of "$T0"), vcpu1 tid $T1 perf $(perf_of "$T1")" "$(tail -n 5 "$TMP/bridge.log")"
+	fi
+	send stop
+	expect E2E-STOPPED 30
+	if wait_for 90 vcpu1_low; then
+		ok "hog stops: vCPU 1's request falls"
+	else
+		bad "hog stops: vCPU 1's request falls" "vcpu1 tid $T1 perf $(perf_of "$T1")"
+	fi
+	send rmmod
+	if expect "E2E-RMMOD ok" 30; then ok "module unloads"
+	else bad "module unloads" "$(tail -n 10 "$TMP/console.out")"; fi
+	check "guest kernel log has no warning or oops" no_oops
+	check "schedutil switches frequency the fast way (fast_switch)" fast_switch_used
+	stop_vm
+	local rc=$?
+	if [ $rc = 0 ] && grep -q "unregistered 2" "$TMP/bridge.log"; then
+		ok "bridge stops cleanly when QEMU exits"
+	else
+		bad "bridge stops cleanly when QEMU exits" "exit $rc" "$(tail -n 3 "$TMP/bridge.log")"
+	fi
+	check "QEMU's vCPU threads carry no request afterwards" no_requests_left
+}
+
+# a broken host: KIND and the driver's one log line for it ('' : silent)
+broken_host() {
+	local kind=$1 want=$2 log errs
+	start_vm --corrupt "$kind" || { bad "broken host ($kind): guest boots" "$(tail -n 20 "$TMP/console.out")"; return; }
+	send insmod
+	expect E2E-INSMOD 60
+	send show
+	expect E2E-SHOWN 30
+	log=$(guest_dmesg)
+	errs=$(driver_lines <<<"$log" | grep -c .)
+	if grep -q "E2E-POLICY" "$TMP/console.out"; then
+		bad "broken host ($kind): driver refuses to probe" "a cpufreq policy appeared: $(grep E2E-POLICY "$TMP/console.out")"
+	elif grep -qE "$OOPS" <<<"$log"; then
+		bad "broken host ($kind): driver refuses to probe" "$log"
+	elif [ -z "$want" ] && [ "$errs" = 0 ]; then
+		ok "broken host ($kind): driver never binds, says nothing"
+	elif [ -n "$want" ] && [ "$errs" = 1 ] && driver_lines <<<"$log" | grep -qiE "$want"; then
+		ok "broken host ($kind): driver refuses to probe with one log line"
+	else
+		bad "broken host ($kind): driver refuses to probe with one log line matching '$want'" "$(driver_lines <<<"$log")"
+	fi
+	send rmmod
+	if expect "E2E-RMMOD ok" 30; then ok "broken host ($kind): module unloads"
+	else bad "broken host ($kind): module unloads" "$(tail -n 10 "$TMP/console.out")"; fi
+	stop_vm
+}
+
+for f in "$KERNEL" "$MODULE" "$BRIDGE" "$VF" /bin/busybox; do
+	[ -e "$f" ] || { echo "Error: $f is missing (make all, tests/vm/build-kernel.sh, make -C guest-driver vm; apt-get install busybox-static)" >&2; echo "RESULT 0 1 0"; exit 1; }
+done
+if "$VF" status -j | jq -e .loaded >/dev/null; then
+	echo "Error: vcpufreq-bpf is already loaded; the end-to-end test loads its own (run 'vcpufreq-bpf unload')" >&2
+	echo "RESULT 0 1 0"; exit 1
+fi
+build_initramfs || { echo "Error: could not build the initramfs" >&2; echo "RESULT 0 1 0"; exit 1; }
+"$VF" load >/dev/null || { echo "RESULT 0 1 0"; exit 1; }
+mkdir -p "$CG" && "$VF" enroll "$CG" >/dev/null || { echo "RESULT 0 1 0"; exit 1; }
+
+main_scenario
+broken_host len0 'table length 0'
+broken_host len65 'table length 65'
+broken_host zero 'is 0 kHz'
+broken_host unsorted 'not ascending'
+broken_host domain 'perf domain .* out of range'
+broken_host nomagic ''
+
+echo "RESULT $passed $failed $skipped"
