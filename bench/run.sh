@@ -159,8 +159,9 @@ rm -rf "$EMPTY"
 "$OUT/bpftool/bpftool" prog loadall "$OUT/bench_empty.bpf.o" "$EMPTY" autoattach
 # vCPU threads that wake and sleep (select_cpu/enqueue/dispatch paths),
 # half asking for 900 (big CPUs only), half for 100
+: >"$TMP/tids"
 sh -c "echo \$\$ >$CG/cgroup.procs && exec $OUT/tests/spawn-threads $(($(nproc) * 2))" \
-	>"$TMP/tids" &
+	>>"$TMP/tids" &
 BENCH_PID=$!
 for _ in $(seq 50); do [ "$(wc -l <"$TMP/tids")" -ge $(($(nproc) * 2)) ] && break; sleep 0.1; done
 i=0
@@ -174,7 +175,7 @@ sysctl -qw kernel.bpf_stats_enabled=1
 sleep "${BENCH_SCX_SECONDS:-5}"
 "$OUT/bpftool/bpftool" prog show -j >"$TMP/after.json"
 sysctl -qw kernel.bpf_stats_enabled="$old"
-kill "$BENCH_PID"; wait "$BENCH_PID" 2>/dev/null; BENCH_PID=
+kill "$BENCH_PID"; wait "$BENCH_PID" 2>/dev/null || true; BENCH_PID=
 jq -r -n --slurpfile a "$TMP/before.json" --slurpfile b "$TMP/after.json" '
 	def per($n): [$b[0][] | select(.name == $n)][0] as $x
 		| [$a[0][] | select(.id == $x.id)][0] as $y
