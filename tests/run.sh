@@ -58,6 +58,7 @@ elif ! tests/vm/build-kernel.sh; then
 	echo "  FAIL build the VM test kernel (tests/vm/build-kernel.sh)"
 	failed=$((failed + 1))
 else
+	run_suite "sched_ext declarations (bpf/scx_decls.h) vs the test kernel's BTF" tests/vm/check-scx-decls.sh
 	run_suite "guest driver (guest-driver/): builds and checkpatch" tests/vm/guest-driver.sh
 	run_suite "end to end: guest driver, QEMU bridge, vcpufreq-bpf (QEMU TCG, -smp 2)" tests/vm/e2e.sh
 	run_suite "live tests inside QEMU (Linux 6.12: sched_ext, uclamp; -smp 4)" \
