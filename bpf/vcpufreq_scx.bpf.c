@@ -152,10 +152,16 @@ static bool can_take(struct task_struct *p, s32 cpu, u32 level,
 static s32 claim_fitting_idle_cpu(struct task_struct *p, s32 prev_cpu,
 				  u32 level)
 {
-	const struct cpumask *idle = scx_bpf_get_idle_cpumask();
 	u32 n = nr_cpus(), best_level = VCPUFREQ_SCX_MAX_LEVELS;
+	const struct cpumask *idle;
 	s32 cpu, best = -1;
 
+	/* the common case, a vCPU waking where it ran: no scan */
+	if (prev_cpu >= 0 && prev_cpu < n && level_of(prev_cpu) == level &&
+	    bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) &&
+	    scx_bpf_test_and_clear_cpu_idle(prev_cpu))
+		return prev_cpu;
+	idle = scx_bpf_get_idle_cpumask();
 	if (prev_cpu >= 0 && prev_cpu < n && can_take(p, prev_cpu, level, idle)) {
 		best = prev_cpu;
 		best_level = level_of(prev_cpu);

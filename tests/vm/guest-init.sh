@@ -10,6 +10,8 @@
 #
 # Kernel command line parameters (they reach init as environment variables):
 #   vmcmd=PATH   the host file with the bash script to run
+#   vmdir=PATH   the project directory: kept visible when it lies below
+#                /tmp, /var/tmp or /run, which get fresh tmpfs mounts
 set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8 TERM=${TERM:-dumb}
@@ -54,8 +56,16 @@ stage2() {
 	mkdir -p /dev/pts /dev/shm
 	mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts 2>/dev/null || true
 	mount -t tmpfs -o mode=1777 shm /dev/shm
+	# a project below a directory that gets a fresh tmpfs: carry it over
+	case "${vmdir:-}" in
+	/tmp/*|/var/tmp/*|/run/*)
+		mkdir -p /.vmdir && mount --bind "$vmdir" /.vmdir || fatal "cannot keep $vmdir" ;;
+	esac
 	for d in /tmp /var/tmp; do mount -t tmpfs -o mode=1777 tmpfs "$d" || fatal "mount $d"; done
 	mount -t tmpfs -o mode=0755 run /run || fatal "mount /run"
+	if mountpoint -q /.vmdir; then
+		mkdir -p "$vmdir" && mount --move /.vmdir "$vmdir" || fatal "cannot mount $vmdir"
+	fi
 	mkdir -p /run/lock && chmod 1777 /run/lock
 	mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup || fatal "mount cgroup2 on /sys/fs/cgroup"
 	mount -t bpf -o mode=0700 bpf /sys/fs/bpf || fatal "mount bpffs on /sys/fs/bpf"

@@ -54,8 +54,8 @@ esac
 [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--timeout $TIMEOUT: want a number of seconds"
 [ -d "$DIR" ] || die "-C $DIR: not a directory"
 case "$DIR/" in
-/tmp/*|/var/tmp/*|/run/*|/dev/*|/proc/*|/sys/*)
-	die "-C $DIR: the guest mounts fresh tmpfs/proc/sys/dev there; use a directory of the host's root filesystem" ;;
+/dev/*|/proc/*|/sys/*)
+	die "-C $DIR: the guest mounts its own /dev, /proc and /sys; use a directory of the host's root filesystem" ;;
 esac
 [ "$(id -u)" = 0 ] || echo "Warning: not root: QEMU reads the host's / with your permissions, the guest (root) sees only what you may read" >&2
 for e in ${ENVS[@]+"${ENVS[@]}"}; do
@@ -102,7 +102,7 @@ trap 'exit 143' TERM
 
 APPEND="console=ttyS0,115200 root=hostroot rootfstype=9p"
 APPEND+=" rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro"
-APPEND+=" init=$INIT vmcmd=$TMP/cmd panic=-1 oops=panic"
+APPEND+=" init=$INIT vmcmd=$TMP/cmd vmdir=$DIR panic=-1 oops=panic"
 FILTER=()	# sed expressions for the console stream
 if [ "$VERBOSE" != 1 ]; then
 	APPEND+=" quiet loglevel=5"
