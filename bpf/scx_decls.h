@@ -83,7 +83,11 @@ void scx_bpf_kick_cpu(s32 cpu, u64 flags) __ksym;
 u32 scx_bpf_reenqueue_local(void) __ksym;
 void scx_bpf_cpuperf_set(s32 cpu, u32 perf) __ksym;
 u32 scx_bpf_nr_cpu_ids(void) __ksym;
-struct rq___scx *scx_bpf_cpu_rq(s32 cpu) __ksym;	/* a STRUCT, not a FWD, for libbpf */
+/* deprecated from 6.18: weak, only used to read the target back */
+struct rq___scx *scx_bpf_cpu_rq(s32 cpu) __ksym __weak;	/* STRUCT, not FWD */
+s32 scx_bpf_task_cpu(const struct task_struct *p) __ksym;
+s32 scx_bpf_pick_idle_cpu(const struct cpumask *cpus_allowed, u64 flags) __ksym;
+s32 scx_bpf_dsq_nr_queued(u64 dsq_id) __ksym;
 void scx_bpf_dispatch(struct task_struct *p, u64 dsq_id, u64 slice,
 		      u64 enq_flags) __ksym __weak;
 void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice,

@@ -19,15 +19,23 @@
  *    task would.
  *  - enqueue: otherwise it waits in the FIFO queue of its level and an
  *    idle fitting CPU is kicked; vCPUs without demand wait in the shared
- *    queue.  Round robin with the default slice: vCPU threads are equal
- *    threads, which is what the fair class gives equal-nice tasks.
+ *    queue (and an idle CPU is kicked).  Round robin with the default
+ *    slice: vCPU threads are equal threads, which is what the fair class
+ *    gives equal-nice tasks.
  *  - dispatch: a CPU serves the queues of the levels it fits, most
  *    demanding first, then the shared queue; every fourth time it goes
  *    lowest first, so a vCPU that could run anywhere never starves behind
- *    demanding ones.
+ *    demanding ones.  Fair and real-time tasks outrank sched_ext: when
+ *    they hold every fitting CPU, a level's queue stops moving, so a queue
+ *    that has not moved for STARVE_NS may be served by any CPU (a timer
+ *    wakes idle ones) -- a slower CPU beats a watchdog ejection.
  *  - running / stopping: while a demanding vCPU runs, its CPU's frequency
- *    target (scx_bpf_cpuperf_set) is its demand; it drops to 0 when the
- *    vCPU stops, so no CPU stays boosted for a vCPU that left.
+ *    target (scx_bpf_cpuperf_set) is 4/5 of its demand, since schedutil
+ *    adds 25% headroom to it (the request is what the CPU should run at,
+ *    as uclamp_min gets it); it drops to 0 when the vCPU stops, so no CPU
+ *    stays boosted for a vCPU that left.  Both run under the vCPU's
+ *    runqueue lock, not always on its CPU: the CPU is the task's.  init
+ *    sets every target to 0 (the kernel starts them at 1024).
  *  - cpu_release: a fair or real-time task took the CPU (those classes
  *    rank above sched_ext): the vCPUs queued on it go back through
  *    enqueue, to a CPU that can run them now.
@@ -49,6 +57,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define SHARED_DSQ		0
 #define LEVEL_DSQ(level)	(1 + (u64)(level))
+/* far below the watchdog's 30 s, far above what a busy CPU takes to free */
+#define STARVE_NS		(1000 * 1000 * 1000ULL)	/* 1 s */
+#define STARVE_CHECK_NS		(250 * 1000 * 1000ULL)
 
 /* set by the loader before load, from the host topology */
 const volatile __u32 nr_levels = 1;
@@ -82,6 +93,24 @@ struct {
 
 /* per CPU, for dispatch's every-fourth-time rule */
 __u32 cpu_dispatches[VCPUFREQ_MAX_CPUS];
+/*
+ * per level: when a fitting CPU last took from its queue (or the queue
+ * filled up), and when a lower CPU last helped it out
+ */
+__u64 level_fit_at[VCPUFREQ_SCX_MAX_LEVELS];
+__u64 level_helped_at[VCPUFREQ_SCX_MAX_LEVELS];
+#define LVL(level)	((level) & (VCPUFREQ_SCX_MAX_LEVELS - 1))
+
+struct starve_timer {
+	struct bpf_timer timer;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct starve_timer);
+} starve_timers SEC(".maps");
 
 static u32 nr_cpus(void)
 {
@@ -180,22 +209,57 @@ static s32 claim_fitting_idle_cpu(struct task_struct *p, s32 prev_cpu,
 	return -1;
 }
 
-static struct vcpufreq_scx_cpu *this_cpu_stats(s32 *cpu)
+/* the figures of the CPU @p runs on (running/stopping may run elsewhere) */
+static struct vcpufreq_scx_cpu *task_cpu_stats(struct task_struct *p, s32 *cpu)
 {
-	u32 key = bpf_get_smp_processor_id();
+	u32 key = scx_bpf_task_cpu(p);
 
 	*cpu = key;
 	return bpf_map_lookup_elem(&scx_cpus, &key);
 }
 
-/* set @cpu's frequency target and record what the kernel now holds */
-static void set_cpuperf(struct vcpufreq_scx_cpu *c, s32 cpu, u32 perf)
+/*
+ * Set @cpu's frequency target for @demand and record it -- as the kernel
+ * holds it, where the kernel still lets us read it back.
+ */
+static void set_cpuperf(struct vcpufreq_scx_cpu *c, s32 cpu, u32 demand)
 {
-	struct rq___scx *rq = scx_bpf_cpu_rq(cpu);
+	struct rq___scx *rq;
 
-	scx_bpf_cpuperf_set(cpu, perf);
+	scx_bpf_cpuperf_set(cpu, demand * 4 / 5);
 	c->cpuperf_sets++;
-	c->cpuperf_target = rq ? BPF_CORE_READ(rq, scx.cpuperf_target) : perf;
+	c->demand = demand;
+	c->cpuperf_target = demand * 4 / 5;
+	if (bpf_ksym_exists(scx_bpf_cpu_rq)) {
+		rq = scx_bpf_cpu_rq(cpu);
+		if (rq)
+			c->cpuperf_target = BPF_CORE_READ(rq, scx.cpuperf_target);
+	}
+}
+
+/* signed: another CPU may have written @then after @now was read */
+static bool older_than(u64 then, u64 now, u64 ns)
+{
+	return (s64)(now - then) > (s64)ns;
+}
+
+/* no fitting CPU has taken from @level's waiting queue for STARVE_NS */
+static bool level_starving(u32 level, u64 now)
+{
+	return scx_bpf_dsq_nr_queued(LEVEL_DSQ(level)) > 0 &&
+	       older_than(level_fit_at[LVL(level)], now, STARVE_NS);
+}
+
+/* a CPU of level @top takes the first vCPU of @level it can run */
+static bool take_from_level(u32 level, u32 top, u64 now)
+{
+	if (!dsq_move_to_local(LEVEL_DSQ(level)))
+		return false;
+	if (level <= top)
+		level_fit_at[LVL(level)] = now;
+	else
+		level_helped_at[LVL(level)] = now;
+	return true;
 }
 
 s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
@@ -221,22 +285,39 @@ s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
 void BPF_STRUCT_OPS(vf_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	u32 demand = vcpu_demand(p), level;
+	u64 now;
 	s32 cpu;
 
 	if (!demand) {
 		dsq_insert(p, SHARED_DSQ, SCX_SLICE_DFL, enq_flags);
+		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+		if (cpu >= 0)
+			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 		return;
 	}
 	level = fit_level(p, demand);
+	/*
+	 * a queue's wait starts when it stops being empty -- unless lower
+	 * CPUs are helping it out: then its fitting CPUs are still taken
+	 */
+	now = bpf_ktime_get_ns();
+	if (!scx_bpf_dsq_nr_queued(LEVEL_DSQ(level)) &&
+	    older_than(level_helped_at[LVL(level)], now, STARVE_NS))
+		level_fit_at[LVL(level)] = now;
 	dsq_insert(p, LEVEL_DSQ(level), SCX_SLICE_DFL, enq_flags);
 	cpu = claim_fitting_idle_cpu(p, -1, level);
-	if (cpu >= 0)
+	if (cpu >= 0) {
+		/* a fitting CPU is on its way: lower CPUs stop helping */
+		level_fit_at[LVL(level)] = now;
+		level_helped_at[LVL(level)] = 0;
 		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	}
 }
 
 void BPF_STRUCT_OPS(vf_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u32 top = level_of(cpu), n;
+	u64 now = bpf_ktime_get_ns();
 	s32 l;
 
 	n = ++cpu_dispatches[CPU_IDX(cpu)];
@@ -244,14 +325,19 @@ void BPF_STRUCT_OPS(vf_dispatch, s32 cpu, struct task_struct *prev)
 		if (dsq_move_to_local(SHARED_DSQ))
 			return;
 		bpf_for(l, 0, top + 1)
-			if (dsq_move_to_local(LEVEL_DSQ(l)))
+			if (take_from_level(l, top, now))
 				return;
-		return;
-	}
-	for (l = top; l >= 0 && l < VCPUFREQ_SCX_MAX_LEVELS; l--)
-		if (dsq_move_to_local(LEVEL_DSQ(l)))
+	} else {
+		for (l = top; l >= 0 && l < VCPUFREQ_SCX_MAX_LEVELS; l--)
+			if (take_from_level(l, top, now))
+				return;
+		if (dsq_move_to_local(SHARED_DSQ))
 			return;
-	dsq_move_to_local(SHARED_DSQ);
+	}
+	/* nothing of ours fits here: help a level whose CPUs are all taken */
+	bpf_for(l, top + 1, nr_levels)
+		if (level_starving(l, now) && take_from_level(l, top, now))
+			return;
 }
 
 void BPF_STRUCT_OPS(vf_running, struct task_struct *p)
@@ -260,12 +346,12 @@ void BPF_STRUCT_OPS(vf_running, struct task_struct *p)
 	struct vcpufreq_scx_cpu *c;
 	s32 cpu;
 
-	c = this_cpu_stats(&cpu);
+	c = task_cpu_stats(p, &cpu);
 	if (!c)
 		return;
 	c->running_at = bpf_ktime_get_ns();
 	c->running_level = demand ? 1 + fit_level(p, demand) : 0;
-	if (demand != c->cpuperf_target)
+	if (demand != c->demand || !c->cpuperf_sets)
 		set_cpuperf(c, cpu, demand);
 }
 
@@ -275,7 +361,7 @@ void BPF_STRUCT_OPS(vf_stopping, struct task_struct *p, bool runnable)
 	u32 level;
 	s32 cpu;
 
-	c = this_cpu_stats(&cpu);
+	c = task_cpu_stats(p, &cpu);
 	if (!c)
 		return;
 	level = c->running_level;
@@ -283,7 +369,7 @@ void BPF_STRUCT_OPS(vf_stopping, struct task_struct *p, bool runnable)
 		c->run_ns[level] += bpf_ktime_get_ns() - c->running_at;
 	c->running_at = 0;
 	c->running_level = 0;
-	if (c->cpuperf_target)
+	if (c->demand)
 		set_cpuperf(c, cpu, 0);
 }
 
@@ -312,13 +398,53 @@ void BPF_STRUCT_OPS(vf_cpu_release, s32 cpu,
 	scx_bpf_reenqueue_local();
 }
 
+/*
+ * Every STARVE_CHECK_NS: a level whose queue has not moved for STARVE_NS
+ * gets the idle CPUs below it kicked, so their dispatch can take it.
+ */
+static int starve_check(void *map, int *key, struct bpf_timer *timer)
+{
+	u64 now = bpf_ktime_get_ns();
+	u32 n = nr_cpus();
+	s32 cpu;
+
+	for (u32 l = 1; l < VCPUFREQ_SCX_MAX_LEVELS && l < nr_levels; l++) {
+		if (!level_starving(l, now))
+			continue;
+		bpf_for(cpu, 0, n)
+			if (level_of(cpu) < l)
+				scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	}
+	bpf_timer_start(timer, STARVE_CHECK_NS, 0);
+	return 0;
+}
+
 s32 BPF_STRUCT_OPS_SLEEPABLE(vf_init)
 {
-	s32 ret = scx_bpf_create_dsq(SHARED_DSQ, -1);
+	struct bpf_timer *timer;
+	u32 zero = 0, n = nr_cpus();
+	s32 ret, cpu;
 
+	/* the kernel enables us with every target at 1024 */
+	bpf_for(cpu, 0, n) {
+		struct vcpufreq_scx_cpu *c;
+		u32 key = cpu;
+
+		c = bpf_map_lookup_elem(&scx_cpus, &key);
+		if (c)
+			set_cpuperf(c, cpu, 0);
+	}
+	ret = scx_bpf_create_dsq(SHARED_DSQ, -1);
 	for (u32 l = 0; !ret && l < VCPUFREQ_SCX_MAX_LEVELS && l < nr_levels; l++)
 		ret = scx_bpf_create_dsq(LEVEL_DSQ(l), -1);
-	return ret;
+	if (ret || nr_levels < 2)
+		return ret;
+	timer = bpf_map_lookup_elem(&starve_timers, &zero);
+	if (!timer)
+		return -2;	/* -ENOENT */
+	bpf_timer_init(timer, &starve_timers, 1);	/* CLOCK_MONOTONIC */
+	bpf_timer_set_callback(timer, starve_check);
+	return bpf_timer_start(timer, STARVE_CHECK_NS, 0);
 }
 
 void BPF_STRUCT_OPS(vf_exit, struct scx_exit_info *ei)

@@ -217,16 +217,21 @@ static struct scale_freq_data vcpufreq_sfd = {
 	.set_freq_scale	= vcpufreq_scale_freq_tick,
 };
 
-static void vcpufreq_fie_stop(void *data)
+/* do not leave the last sample behind for whoever comes next */
+static void vcpufreq_fie_reset(void)
 {
 	unsigned int cpu;
 
+	for_each_possible_cpu(cpu)
+		per_cpu(arch_freq_scale, cpu) = SCHED_CAPACITY_SCALE;
+}
+
+static void vcpufreq_fie_stop(void *data)
+{
 	/* waits for running ticks (synchronize_rcu) */
 	topology_clear_scale_freq_source(SCALE_FREQ_SOURCE_CPPC,
 					 cpu_possible_mask);
-	/* do not leave the last sample behind for whoever comes next */
-	for_each_possible_cpu(cpu)
-		per_cpu(arch_freq_scale, cpu) = SCHED_CAPACITY_SCALE;
+	vcpufreq_fie_reset();
 }
 
 static int vcpufreq_fie_start(struct vcpufreq *vf)
@@ -239,6 +244,10 @@ static int vcpufreq_fie_start(struct vcpufreq *vf)
 static int vcpufreq_fie_start(struct vcpufreq *vf)
 {
 	return 0;
+}
+
+static void vcpufreq_fie_reset(void)
+{
 }
 #endif
 
@@ -382,6 +391,11 @@ static int vcpufreq_discover(struct vcpufreq *vf)
 static void vcpufreq_unregister(void *data)
 {
 	cpufreq_unregister_driver(&vcpufreq_driver);
+	/*
+	 * Our frequency source went first (devm runs in reverse), so until
+	 * schedutil stopped, cpufreq itself wrote its scale: undo that too.
+	 */
+	vcpufreq_fie_reset();
 
 	mutex_lock(&vcpufreq_lock);
 	vcpufreq_active = NULL;

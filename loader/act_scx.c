@@ -184,6 +184,12 @@ void scx_exit_reason(char *buf, size_t len)
 		 scx_skel->bss->exit_kind);
 }
 
+int scx_exit_kind(void)
+{
+	return scx_skel ? __atomic_load_n(&scx_skel->bss->exit_kind,
+					  __ATOMIC_ACQUIRE) : 0;
+}
+
 static int policy_of(pid_t tid)
 {
 	return sched_getscheduler(tid);

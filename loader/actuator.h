@@ -69,5 +69,7 @@ void cpulist_format(const __u64 *mask, char *buf, size_t len);
 int scx_sysfs_state(char *state, size_t slen, char *ops, size_t olen);
 /* why the attached scheduler stopped (its exit callback's record) */
 void scx_exit_reason(char *buf, size_t len);
+/* the exit kind it recorded, 0 while it runs (or when none is loaded) */
+int scx_exit_kind(void);
 
 #endif

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The agent: the user-space half of the non-sched_ext backends.  It sleeps
- * in epoll on the events ring buffer (and a signalfd) -- no polling -- and
- * syncs every written TID through the BPF task iterator, and
- * for every resulting event applies the thread's effective request: its request
- * when BPF says it is enrolled, else 0 (restore).  What it applied and
- * saved lives in the pinned actions map.
+ * The agent: the user-space half of every backend (with scx it holds the
+ * scheduler and switches threads in and out of it).  It sleeps in epoll on
+ * the events ring buffer (and a signalfd) -- no polling -- syncs every
+ * written TID through the BPF task iterator, and for every resulting event
+ * applies the thread's effective request: its request when BPF says it is
+ * enrolled, else 0 (restore).  What it applied and saved lives in the
+ * pinned actions map.
  */
 #include <errno.h>
 #include <limits.h>
@@ -48,6 +49,10 @@ static int set_effective(struct agent *ag, __u32 tid, __u32 perf)
 	if (!perf && !a.perf && !a.saved_valid)
 		return 0;	/* nothing applied, nothing to restore */
 	now_start = vf_thread_stat_field(tid, VF_STAT_STARTTIME);
+	if (!perf && now_start <= 0) {
+		bpf_map_delete_elem(fd, &tid);	/* gone: nothing to restore */
+		return 0;
+	}
 	if (a.start_time && now_start > 0 && (__u64)now_start != a.start_time)
 		memset(&a, 0, sizeof(a));	/* a reused TID: that was another thread */
 	if (!a.start_time && now_start > 0)
@@ -66,6 +71,19 @@ static int set_effective(struct agent *ag, __u32 tid, __u32 perf)
 	return ret;
 }
 
+/* the backend in use changed: settings say so, for status */
+static void record_backend(const struct actuator *act)
+{
+	struct vcpufreq_config cfg;
+
+	if (read_settings(&cfg))
+		return;
+	cfg.backend = act->backend;
+	if (write_settings(&cfg))
+		fprintf(stderr, "agent: could not record the %s backend in "
+			"settings\n", act->name);
+}
+
 /*
  * The sched_ext scheduler stopped under us (an error, a stall, SysRq-S):
  * the kernel already runs every task in the fair class.  Say why, put
@@ -75,7 +93,6 @@ static int set_effective(struct agent *ag, __u32 tid, __u32 perf)
 static void fall_back(struct agent *ag, __u32 kind)
 {
 	const struct actuator *next;
-	struct vcpufreq_config cfg;
 	char why[1200], path[PATH_MAX];
 	FILE *f;
 
@@ -92,10 +109,7 @@ static void fall_back(struct agent *ag, __u32 kind)
 		fclose(f);
 	}
 	ag->act = next;
-	if (read_settings(&cfg) || (cfg.backend = next->backend,
-				    write_settings(&cfg)))
-		fprintf(stderr, "agent: could not record the %s backend in "
-			"settings\n", next->name);
+	record_backend(next);
 	ag->need_reconcile = true;
 }
 
@@ -257,7 +271,8 @@ static int open_signalfd(void)
 	return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
-int agent_run(const struct actuator *act, struct act_env *env, int ready_fd)
+int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
+	      bool try_next)
 {
 	struct agent ag = { .act = act, .env = env };
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -294,11 +309,21 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd)
 	epoll_ctl(ep_fd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	ev.data.fd = sig_fd;
 	epoll_ctl(ep_fd, EPOLL_CTL_ADD, sig_fd, &ev);
-	if (act->start && act->start(env))
-		goto out;
+	/* with --backend auto, a backend that cannot start gives way */
+	while (ag.act->start && ag.act->start(env)) {
+		if (!try_next)
+			goto out;
+		fprintf(stderr, "agent: backend %s did not start; trying the next\n",
+			ag.act->name);
+		ag.act = actuator_after(ag.act, env);
+	}
 	started = true;
+	if (ag.act != act)
+		record_backend(ag.act);
 	if (ready_fd >= 0) {
-		if (write(ready_fd, "1", 1) != 1)
+		char backend = ag.act->backend;	/* tells load which one runs */
+
+		if (write(ready_fd, &backend, 1) != 1)
 			goto out;
 		close(ready_fd);
 	}
@@ -311,6 +336,9 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd)
 		if (n < 0 || got.data.fd == sig_fd)
 			break;
 		ring_buffer__consume(rb);
+		/* the scheduler's exit event can be lost to a full ring */
+		if (ag.act == &act_scx && scx_exit_kind())
+			fall_back(&ag, scx_exit_kind());
 		sync_pending(&ag, rb);
 	}
 	ret = restore_all_actions(env);

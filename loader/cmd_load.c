@@ -229,7 +229,8 @@ static const struct actuator *pick_backend(const char *name,
 /* fork the agent; returns its pid once it listens, or -1 */
 static void stop_agent(pid_t pid);
 
-static pid_t start_agent(const struct actuator *act, struct act_env *env)
+static pid_t start_agent(const struct actuator **act, struct act_env *env,
+			 bool try_next)
 {
 	int ready[2];
 	char log[PATH_MAX], c;
@@ -255,7 +256,7 @@ static pid_t start_agent(const struct actuator *act, struct act_env *env)
 		fd = open("/dev/null", O_RDONLY);
 		if (fd >= 0)
 			dup2(fd, STDIN_FILENO);
-		_exit(agent_run(act, env, ready[1]) ? 1 : 0);
+		_exit(agent_run(*act, env, ready[1], try_next) ? 1 : 0);
 	}
 	close(ready[1]);
 	if (read(ready[0], &c, 1) != 1) {
@@ -273,6 +274,8 @@ static pid_t start_agent(const struct actuator *act, struct act_env *env)
 			   *last ? ": " : "", last, log);
 	}
 	close(ready[0]);
+	if (actuator_for(c))
+		*act = actuator_for(c);	/* auto moved on to the next one */
 	return pid;
 }
 
@@ -281,7 +284,7 @@ int cmd_load(int argc, char **argv)
 	const char *backend = "auto";
 	const struct actuator *act;
 	struct act_env env;
-	bool foreground = false;
+	bool foreground = false, auto_pick;
 	pid_t pid;
 
 	for (int i = 1; i < argc; i++) {
@@ -305,7 +308,8 @@ int cmd_load(int argc, char **argv)
 	if (!act || ensure_bpffs() || ensure_tracefs() || load_programs())
 		return -1;
 	/* even observe needs the agent: it takes in requests right away */
-	pid = foreground ? getpid() : start_agent(act, &env);
+	auto_pick = !strcmp(backend, "auto");
+	pid = foreground ? getpid() : start_agent(&act, &env, auto_pick);
 	if (pid < 0 || write_load_settings(act->backend, pid)) {
 		if (pid > 0 && !foreground)
 			stop_agent(pid);
@@ -317,7 +321,7 @@ int cmd_load(int argc, char **argv)
 	if (!foreground)
 		return 0;
 	fflush(stdout);
-	agent_run(act, &env, -1);
+	agent_run(act, &env, -1, auto_pick);
 	return cmd_unload(0, NULL);
 }
 

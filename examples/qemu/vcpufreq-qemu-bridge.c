@@ -725,7 +725,9 @@ static int qmp_read_line(struct bridge *b, char **line, size_t *len)
 		if (b->qmp_len == QMP_MAX_LINE)
 			return fail("QMP sent a line longer than %d bytes; is --qmp %s a QEMU monitor?",
 				    QMP_MAX_LINE, b->opt.qmp_path);
-		r = wait_readable(b, b->qmp_fd, (int)(deadline - now_ms()));
+		/* never negative: poll() would wait forever */
+		r = wait_readable(b, b->qmp_fd, deadline > now_ms() ?
+				  (int)(deadline - now_ms()) : 0);
 		if (r < 0)
 			return -1;
 		if (!r || deadline <= now_ms())
@@ -1492,6 +1494,8 @@ static int block_stop_signals(struct bridge *b)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);	/* its terminal went away */
+	sigaddset(&set, SIGQUIT);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return fail("sigprocmask: %s", strerror(errno));
 	b->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);

@@ -184,7 +184,7 @@ struct vcpufreq_event {
  * capacity levels (distinct host capacities, ascending); a vCPU's request
  * picks the lowest level whose capacity fits it.  scx_cpus:
  * BPF_MAP_TYPE_ARRAY indexed by CPU, pinned by the agent while the
- * scheduler is attached; each entry is written only on its own CPU.
+ * scheduler is attached; an entry is written under its CPU's runqueue lock.
  */
 #define VCPUFREQ_SCX_OPS_NAME		"vcpufreq"
 #define VCPUFREQ_PIN_SCX_CPUS		"scx_cpus"
@@ -195,8 +195,11 @@ struct vcpufreq_scx_cpu {
 						    * request, [1 + L]: level L */
 	__u64 cpuperf_sets;	/* scx_bpf_cpuperf_set() calls, both ways */
 	__u64 running_at;	/* bpf_ktime when the current vCPU started */
-	__u32 cpuperf_target;	/* what this CPU's target was last set to */
+	__u32 cpuperf_target;	/* this CPU's target (0..1024) as last set,
+				 * read back from the kernel where it can be */
 	__u32 running_level;	/* index into run_ns of the current vCPU */
+	__u32 demand;		/* the request the target was set for */
+	__u32 pad;
 };
 
 /* virtual cpufreq device registers and its shared-memory twin */

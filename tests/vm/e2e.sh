@@ -64,7 +64,7 @@ echo "E2E-BOOTED"
 HOG=
 # one command per console line from the host
 while read -r cmd; do
-	case "$cmd" in
+	case "${cmd%% *}" in
 	insmod)
 		if insmod /vcpufreq_guest.ko; then echo "E2E-INSMOD ok"
 		else echo "E2E-INSMOD failed"; fi ;;
@@ -87,7 +87,10 @@ while read -r cmd; do
 		echo "E2E-STOPPED" ;;
 	dmesg)
 		dmesg | sed 's/^/E2E-DMESG /'
-		echo "E2E-DMESG-END" ;;
+		echo "E2E-DMESG-END ${cmd#* }" ;;
+	sugov)
+		# schedutil runs a sugov:N kthread only when it cannot fast-switch
+		echo "E2E-SUGOV-THREADS $(ps | grep -c '[s]ugov:')" ;;
 	rmmod)
 		if rmmod vcpufreq_guest; then echo "E2E-RMMOD ok"
 		else echo "E2E-RMMOD failed"; fi ;;
@@ -125,7 +128,9 @@ start_vm() {	# start_vm [BRIDGE_ARGS...]
 		<"$TMP/console.in" >"$TMP/console.out" 2>&1 &
 	QEMU_PID=$!
 	exec 3>"$TMP/console.in"
-	expect E2E-BOOTED "$BOOT_TIMEOUT"
+	expect E2E-BOOTED "$BOOT_TIMEOUT" || return 1
+	# the driver looks for the bridge's magic once, at probe
+	wait_for 30 grep -q '^bridge: attached' "$TMP/bridge.log"
 }
 stop_vm() {
 	send quit 2>/dev/null
@@ -174,20 +179,39 @@ bridge_found_qemus_vcpu_threads() {
 		[ "$comm" = "CPU $i/TCG" ] || { echo "vcpu $i: tid $t is '$comm', not QEMU's 'CPU $i/TCG'"; return 1; }
 	done
 }
-guest_dmesg() {
-	send dmesg
-	expect E2E-DMESG-END 30 || return 1
-	sed -n '/E2E-DMESG /s/.*E2E-DMESG //p' "$TMP/console.out" | tr -d '\r'
+DMESG_NONCE=0
+guest_dmesg() {	# the guest's whole kernel log, fresh (a nonce per call)
+	local n=$((++DMESG_NONCE)) out
+	send "dmesg $n"
+	expect "E2E-DMESG-END $n" 30 || return 1
+	out=$(tr -d '\r' <"$TMP/console.out")
+	# this call's dump: after the previous end marker
+	awk -v prev="E2E-DMESG-END $((n - 1))" -v end="E2E-DMESG-END $n" '
+		index($0, prev) && prev != "E2E-DMESG-END 0" { seen = 1; next }
+		index($0, end) { exit }
+		(seen || prev == "E2E-DMESG-END 0") && sub(/.*E2E-DMESG /, "")' <<<"$out"
 }
 
 both_low() { perf_between "$T0" 1 400 && perf_between "$T1" 1 400; }
 vcpu1_high_vcpu0_low() { perf_between "$T1" 900 1024 && perf_between "$T0" 1 400; }
 vcpu1_low() { perf_between "$T1" 1 400; }
 OOPS='BUG:|Oops|WARNING:|Call Trace|general protection'
-no_oops() { ! guest_dmesg | grep -E "$OOPS"; }
+no_oops() {
+	local log
+	log=$(guest_dmesg) || { echo "the guest did not answer"; return 1; }
+	! grep -E "$OOPS" <<<"$log"
+}
 # what the driver logged (not the kernel's taint notice)
 driver_lines() { grep -E 'vcpufreq[-_](ivshmem|mmio|guest)|vcpufreq:' | grep -v 'taints kernel'; }
-fast_switch_used() { ! guest_dmesg | grep 'Fast frequency switching not enabled'; }
+fast_switch_used() {
+	local log
+	log=$(guest_dmesg) || { echo "the guest did not answer"; return 1; }
+	! grep 'Fast frequency switching not enabled' <<<"$log" || return 1
+	send sugov
+	expect E2E-SUGOV-THREADS 30 || { echo "the guest did not answer"; return 1; }
+	grep -q 'E2E-SUGOV-THREADS 0' "$TMP/console.out" ||
+		{ grep E2E-SUGOV "$TMP/console.out"; return 1; }
+}
 no_requests_left() {
 	[ "$("$VF" vcpus -j | jq "[.[] | select(.tid==$T0 or .tid==$T1)] | length")" = 0 ]
 }
@@ -241,10 +265,12 @@ broken_host() {
 	local kind=$1 want=$2 log errs
 	start_vm --corrupt "$kind" || { bad "broken host ($kind): guest boots" "$(tail -n 20 "$TMP/console.out")"; return; }
 	send insmod
-	expect E2E-INSMOD 60
 	send show
-	expect E2E-SHOWN 30
-	log=$(guest_dmesg)
+	if ! expect E2E-SHOWN 60 || ! log=$(guest_dmesg); then
+		bad "broken host ($kind): guest answers after insmod" "$(tail -n 20 "$TMP/console.out")"
+		stop_vm
+		return
+	fi
 	errs=$(driver_lines <<<"$log" | grep -c .)
 	if grep -q "E2E-POLICY" "$TMP/console.out"; then
 		bad "broken host ($kind): driver refuses to probe" "a cpufreq policy appeared: $(grep E2E-POLICY "$TMP/console.out")"
