@@ -29,6 +29,20 @@ long long vf_thread_stat_field(uint32_t tid, int field)
 	return v;
 }
 
+int vf_read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	buf[0] = 0;
+	if (!f)
+		return -1;
+	ok = fgets(buf, len, f) != NULL;
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	return ok ? 0 : -1;
+}
+
 int vf_read_uint(const char *path, unsigned int *v)
 {
 	FILE *f = fopen(path, "r");

@@ -11,7 +11,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
@@ -33,28 +32,11 @@
 static struct vcpufreq_scx *scx_skel;
 static struct bpf_link *scx_link;
 
-static int read_line(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
 int scx_sysfs_state(char *state, size_t slen, char *ops, size_t olen)
 {
-	if (read_line(SCX_SYSFS "/state", state, slen))
+	if (vf_read_line(SCX_SYSFS "/state", state, slen))
 		return -1;
-	if (read_line(SCX_SYSFS "/root/ops", ops, olen))
-		ops[0] = 0;
+	vf_read_line(SCX_SYSFS "/root/ops", ops, olen);	/* "" when none */
 	return 0;
 }
 
@@ -190,11 +172,6 @@ int scx_exit_kind(void)
 					  __ATOMIC_ACQUIRE) : 0;
 }
 
-static int policy_of(pid_t tid)
-{
-	return sched_getscheduler(tid);
-}
-
 static int set_policy(pid_t tid, int policy)
 {
 	struct sched_param param = { 0 };
@@ -206,7 +183,7 @@ static int set_policy(pid_t tid, int policy)
 static int scx_apply(struct act_env *env, __u32 tid, __u32 perf,
 		     struct vcpufreq_action *a)
 {
-	int policy = policy_of(tid), ret;
+	int policy = sched_getscheduler(tid), ret;
 
 	if (policy < 0)
 		return errno == ESRCH ? 0 : -errno;

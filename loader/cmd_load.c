@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 #include "agent.h"
 #include "cli.h"
+#include "procstat.h"
 #include "vcpufreq.skel.h"
 
 static __u64 realtime_ns(void)
@@ -327,17 +328,11 @@ int cmd_load(int argc, char **argv)
 
 static bool is_our_process(pid_t pid)
 {
-	char path[64], comm[32] = "";
-	FILE *f;
+	char path[64], comm[32];
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = 0;
-	fclose(f);
-	return !strncmp(comm, "vcpufreq-bpf", 12);
+	return !vf_read_line(path, comm, sizeof(comm)) &&
+	       !strncmp(comm, "vcpufreq-bpf", 12);
 }
 
 /* SIGTERM, then wait on a pidfd (no polling loop); SIGKILL after 10 s */

@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include "actuator.h"
 #include "cli.h"
+#include "procstat.h"
 
 static void backend_lines(struct json *j, const struct act_env *env,
 			  __u32 in_use)
@@ -144,20 +145,13 @@ static void scx_cpu_lines(struct json *j, int fd)
 /* the kernel's sched_ext state, and our scheduler's per-CPU figures */
 static void scx_lines(struct json *j, const struct act_env *env)
 {
-	char state[32], ops[64], last[1200] = "", path[PATH_MAX];
-	FILE *f;
+	char state[32], ops[64], last[1200], path[PATH_MAX];
 	int fd;
 
 	if (scx_sysfs_state(state, sizeof(state), ops, sizeof(ops)))
 		return;
 	snprintf(path, sizeof(path), "%s/scx-exit", env->state_dir);
-	f = fopen(path, "r");
-	if (f) {
-		if (!fgets(last, sizeof(last), f))
-			last[0] = 0;
-		last[strcspn(last, "\n")] = 0;
-		fclose(f);
-	}
+	vf_read_line(path, last, sizeof(last));	/* "" when never detached */
 	if (j) {
 		json_key(j, "sched_ext");
 		json_obj_open(j);

@@ -7,11 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 BPFTOOL=build/bpftool/bpftool
 VMLINUX=${1:-build/vm/obj/vmlinux}
-passed=0 failed=0
-result() {
-	if [ "$2" = 0 ]; then echo "  ok   $1"; passed=$((passed + 1))
-	else echo "  FAIL $1"; echo "      $3"; failed=$((failed + 1)); fi
-}
+. tests/vm/report.sh
 c=$(mktemp); raw=$(mktemp)
 trap 'rm -f "$c" "$raw"' EXIT
 "$BPFTOOL" btf dump file "$VMLINUX" format c >"$c" 2>/dev/null &&
@@ -36,4 +32,4 @@ for k in $(perl -0777 -ne 'print "$1\n" while /\b(\w+)\([^;()]*\)\s*__ksym/g' bp
 	esac
 	result "kfunc $k (or its other name) exists in the kernel" $rc "not in $VMLINUX's BTF"
 done
-echo "RESULT $passed $failed 0"
+report

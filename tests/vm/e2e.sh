@@ -23,11 +23,9 @@ CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
 CG=$CG2/vcpufreq-e2e
 TMP=$(mktemp -d /tmp/vcpufreq-e2e.XXXXXX)
 BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-180}
-passed=0 failed=0 skipped=0
 QEMU_PID='' BRIDGE_PID=''
+. "$HERE/report.sh"
 
-ok() { echo "  ok   $1"; passed=$((passed + 1)); }
-bad() { echo "  FAIL $1"; shift; printf '      %s\n' "$@"; failed=$((failed + 1)); }
 check() {	# check NAME CMD...: one test
 	local name=$1; shift
 	if out=$("$@" 2>&1); then ok "$name"; else bad "$name" "$out"; fi
@@ -195,6 +193,11 @@ guest_dmesg() {	# the guest's whole kernel log, fresh (a nonce per call)
 both_low() { perf_between "$T0" 1 400 && perf_between "$T1" 1 400; }
 vcpu1_high_vcpu0_low() { perf_between "$T1" 900 1024 && perf_between "$T0" 1 400; }
 vcpu1_low() { perf_between "$T1" 1 400; }
+guest_rmmod() {	# guest_rmmod TEST_NAME
+	send rmmod
+	if expect "E2E-RMMOD ok" 30; then ok "$1"
+	else bad "$1" "$(tail -n 10 "$TMP/console.out")"; fi
+}
 OOPS='BUG:|Oops|WARNING:|Call Trace|general protection'
 no_oops() {
 	local log
@@ -245,9 +248,7 @@ main_scenario() {
 	else
 		bad "hog stops: vCPU 1's request falls" "vcpu1 tid $T1 perf $(perf_of "$T1")"
 	fi
-	send rmmod
-	if expect "E2E-RMMOD ok" 30; then ok "module unloads"
-	else bad "module unloads" "$(tail -n 10 "$TMP/console.out")"; fi
+	guest_rmmod "module unloads"
 	check "guest kernel log has no warning or oops" no_oops
 	check "schedutil switches frequency the fast way (fast_switch)" fast_switch_used
 	stop_vm
@@ -283,9 +284,7 @@ broken_host() {
 	else
 		bad "broken host ($kind): driver refuses to probe with one log line matching '$want'" "$(driver_lines <<<"$log")"
 	fi
-	send rmmod
-	if expect "E2E-RMMOD ok" 30; then ok "broken host ($kind): module unloads"
-	else bad "broken host ($kind): module unloads" "$(tail -n 10 "$TMP/console.out")"; fi
+	guest_rmmod "broken host ($kind): module unloads"
 	stop_vm
 }
 
@@ -308,4 +307,4 @@ broken_host unsorted 'not ascending'
 broken_host domain 'perf domain .* out of range'
 broken_host nomagic ''
 
-echo "RESULT $passed $failed $skipped"
+report

@@ -5,13 +5,9 @@
 # scripts/checkpatch.pl is clean.  Last line: "RESULT passed failed skipped".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-passed=0 failed=0
+. tests/vm/report.sh
 OUT=build/guest-driver
 
-result() {	# result NAME OK? DETAIL
-	if [ "$2" = 0 ]; then echo "  ok   $1"; passed=$((passed + 1))
-	else echo "  FAIL $1"; printf '%s\n' "$3" | tail -n 15 | sed 's/^/      /'; failed=$((failed + 1)); fi
-}
 # compiler warnings only: without vmlinux, arm64's modpost lists every
 # kernel symbol it cannot see (KBUILD_MODPOST_WARN), which is expected
 build() {	# build TARGET TITLE
@@ -37,4 +33,4 @@ files=$(grep -c '^total: ' <<<"$log"); clean=$(grep -c '^total: 0 errors, 0 warn
 [ "$files" -gt 0 ] && [ "$files" = "$clean" ]
 result "checkpatch.pl --no-tree -f is clean ($clean of $files files)" $? "$log"
 
-echo "RESULT $passed $failed 0"
+report
