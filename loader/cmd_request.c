@@ -5,31 +5,79 @@
  * we report its verdict.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "cli.h"
+#include "vcpufreq/vcpufreq.h"
 #include "topology.h"
+
+/*
+ * A granted VMM user may write requests but neither run the refresh
+ * iterator nor read vcpu_state: its request is taken in at the thread's
+ * next switch or wakeup, and it learns nothing about other threads.
+ */
+static bool denied(int e)
+{
+	return e == EPERM || e == EACCES;
+}
+
+/* take a change in now rather than at the thread's next wakeup */
+static int refresh(void)
+{
+	int ret = vcpufreq_refresh(cli.pin_dir);
+
+	if (ret && !denied(-ret))
+		return err("cannot run the refresh iterator under %s: %s",
+			   cli.pin_dir, strerror(-ret));
+	return ret ? 1 : 0;
+}
 
 static int drop(int fd, __u32 tid)
 {
 	if (bpf_map_delete_elem(fd, &tid))
 		return err("TID %u has no request to drop", tid);
-	run_refresh_iter();
+	if (refresh() < 0)
+		return -1;
 	note("TID %u: request dropped", tid);
+	return 0;
+}
+
+static int report_written(__u32 tid, __u32 perf)
+{
+	struct json *j = cli_json();
+
+	if (j) {
+		json_obj_open(j);
+		json_kuint(j, "tid", tid);
+		json_kuint(j, "perf", perf);
+		json_kbool(j, "pending", true);
+		json_obj_close(j);
+		json_free(j);
+	} else {
+		note("TID %u: %u written; the host takes it in at the thread's "
+		     "next wakeup", tid, perf);
+	}
 	return 0;
 }
 
 static int report(__u32 tid, __u32 perf)
 {
 	struct vcpufreq_vcpu s = { 0 };
-	struct json *j = cli_json();
-	int fd = open_pinned_map(VCPUFREQ_PIN_VCPU_STATE);
+	struct json *j;
+	char path[PATH_MAX];
 	bool tracked;
+	int fd;
 
+	pin_path(path, sizeof(path), VCPUFREQ_PIN_VCPU_STATE);
+	fd = bpf_obj_get(path);
+	if (fd < 0 && denied(errno))
+		return report_written(tid, perf);
 	if (fd < 0)
-		return -1;
+		return err("cannot open %s: %s", path, strerror(errno));
+	j = cli_json();
 	tracked = !read_vcpu_state(fd, tid, &s);
 	close(fd);
 	if (j) {
@@ -92,8 +140,8 @@ int cmd_request(int argc, char **argv)
 	if (ret)
 		return err("cannot write the request: %s%s", strerror(errno),
 			   errno == E2BIG ? " (request map full)" : "");
-	/* take it in now rather than at the thread's next wakeup */
-	if (run_refresh_iter())
+	ret = refresh();
+	if (ret < 0)
 		return -1;
-	return report(tid, req.perf);
+	return ret ? report_written(tid, req.perf) : report(tid, req.perf);
 }

@@ -12,6 +12,7 @@ vm_pkgs=(
 	perl-base util-linux                                               # guest init: reboot(2), mounts
 	busybox-static                                                     # the end-to-end test's guest
 	linux-headers-amd64 gcc-aarch64-linux-gnu                          # guest driver builds (6.1, arm64)
+	kmod                                                               # modinfo: the built module's metadata
 )
 
 pkgs=(
