@@ -586,6 +586,22 @@ test_unprivileged_vmm_gets_exactly_what_was_granted() {
 	$VF unload >/dev/null
 	[ "$(stat -c %a /sys/fs/bpf)" = "$mode" ] || fail "bpffs mode not restored"
 }
+test_granted_user_request_exits_zero_and_takes_effect() {
+	id $VMM_USER >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin $VMM_USER
+	$VF load >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	$VF grant --user $VMM_USER >/dev/null || fail "grant failed"
+	sh -c "echo \$\$ > $CGT/cgroup.procs && exec $AS_VMM sleep 60" &
+	local t=$!; echo $t >>"$PIDFILE"
+	wait_for 5 grep -qx "$t" "$CGT/cgroup.procs" || fail "thread not in $CGT"
+	local out
+	out=$(as_vmm_user $VF request $t 700 2>&1) || fail "granted 'request' exited $?: $out"
+	grep -q "700 written" <<<"$out" || fail "no clear report: $out"
+	wait_for 6 sh -c "$VF vcpus -j | jq -e '.[] | select(.tid==$t and .perf==700)'" \
+		|| fail "request not taken in: $($VF vcpus -j)"
+	out=$(as_vmm_user $VF request $t --drop 2>&1) || fail "granted '--drop' exited $?: $out"
+	$VF unload >/dev/null
+}
 test_grant_bad_input_is_refused() {
 	expect_fail "not loaded" $VF grant --user root
 	$VF load >/dev/null
