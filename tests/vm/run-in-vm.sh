@@ -11,6 +11,7 @@
 #
 # Options:
 #   --smp N        vCPUs (default 4)
+#   --cpu MODEL    QEMU's -cpu (default max)
 #   --mem SIZE     guest memory (default 2G)
 #   --accel A      tcg (default) or kvm (needs a working /dev/kvm; on the
 #                  project's machines, nested KVM hangs after the firmware)
@@ -23,7 +24,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-SMP=4 MEM=2G TIMEOUT=900 ACCEL=tcg DIR=$ROOT KERNEL='' VERBOSE=0
+SMP=4 MEM=2G TIMEOUT=900 ACCEL=tcg DIR=$ROOT KERNEL='' VERBOSE=0 CPU=max
 ENVS=()
 
 die() { echo "Error: $*" >&2; exit 125; }
@@ -32,6 +33,7 @@ usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--smp) SMP=${2:?}; shift 2 ;;
+	--cpu) CPU=${2:?}; shift 2 ;;
 	--mem) MEM=${2:?}; shift 2 ;;
 	--accel) ACCEL=${2:?}; shift 2 ;;
 	--timeout) TIMEOUT=${2:?}; shift 2 ;;
@@ -46,6 +48,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || die "no COMMAND given (usage: $0 [OPTIONS] -- COMMAND...)"
 [[ $SMP =~ ^[1-8]$ ]] || die "--smp $SMP: want 1..8 (the kernel has NR_CPUS=8)"
+[[ $CPU =~ ^[A-Za-z0-9_.,=+-]+$ ]] || die "--cpu '$CPU': not a QEMU CPU model (qemu-system-x86_64 -cpu help)"
 case "$ACCEL" in
 tcg) ;;
 kvm) [ -w /dev/kvm ] || die "--accel kvm: /dev/kvm is missing or not writable" ;;
@@ -119,7 +122,7 @@ fi
 {
 	qst=0
 	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
-		-name vcpufreq-vm -M q35 -accel "$ACCEL" -cpu max -smp "$SMP" -m "$MEM" \
+		-name vcpufreq-vm -M q35 -accel "$ACCEL" -cpu "$CPU" -smp "$SMP" -m "$MEM" \
 		-nographic -no-reboot -nic none -bios qboot.rom -pidfile "$TMP/qemu.pid" \
 		-kernel "$KERNEL" -append "$APPEND" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
