@@ -31,8 +31,8 @@
  *    wakes idle ones) -- a slower CPU beats a watchdog ejection.
  *  - running / stopping: while a demanding vCPU runs, its CPU's frequency
  *    target (scx_bpf_cpuperf_set) is 4/5 of its demand, since schedutil
- *    adds 25% headroom to it (the request is what the CPU should run at,
- *    as uclamp_min gets it); it drops to 0 when the vCPU stops, so no CPU
+ *    adds 25% headroom to it (a request is the performance to run at,
+ *    vcpufreq/abi.h); it drops to 0 when the vCPU stops, so no CPU
  *    stays boosted for a vCPU that left.  Both run under the vCPU's
  *    runqueue lock, not always on its CPU: the CPU is the task's.  init
  *    sets every target to 0 (the kernel starts them at 1024).
@@ -55,6 +55,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* schedutil runs a CPU at 1.25x its sched_ext target: 4/5 of a request */
+#define CPUPERF_NUM		4
+#define CPUPERF_DEN		5
 #define SHARED_DSQ		0
 #define LEVEL_DSQ(level)	(1 + (u64)(level))
 /* far below the watchdog's 30 s, far above what a busy CPU takes to free */
@@ -224,12 +227,13 @@ static struct vcpufreq_scx_cpu *task_cpu_stats(struct task_struct *p, s32 *cpu)
  */
 static void set_cpuperf(struct vcpufreq_scx_cpu *c, s32 cpu, u32 demand)
 {
+	u32 target = demand * CPUPERF_NUM / CPUPERF_DEN;
 	struct rq___scx *rq;
 
-	scx_bpf_cpuperf_set(cpu, demand * 4 / 5);
+	scx_bpf_cpuperf_set(cpu, target);
 	c->cpuperf_sets++;
 	c->demand = demand;
-	c->cpuperf_target = demand * 4 / 5;
+	c->cpuperf_target = target;
 	if (bpf_ksym_exists(scx_bpf_cpu_rq)) {
 		rq = scx_bpf_cpu_rq(cpu);
 		if (rq)

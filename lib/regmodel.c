@@ -16,9 +16,8 @@
  *
  *   host = capacity * guest / fmax          (fmax = the vCPU's top entry)
  *
- * and, when the host runs schedutil, 80% of that: schedutil maps a util
- * of U to a frequency of 1.25 * U, so asking for 0.8 * U lands on the
- * frequency the guest asked for instead of 25% above it.
+ * which is a request as vcpufreq/abi.h defines it.  With host_schedutil
+ * (crosvm compatibility only), 80% of that, as crosvm feeds uclamp_min.
  *
  * A SET_PERF of 0 is passed through as "no demand" rather than snapped to
  * the lowest entry, so a VMM can drop the vCPU's request.
@@ -40,7 +39,7 @@
 #include "vcpufreq/regmodel.h"
 #include "errmsg.h"
 
-/* host schedutil asks for 1.25x the util; 4/5 of a request undoes it */
+/* crosvm: schedutil (before 6.8) ran uclamp_min 25% higher; 4/5 undid it */
 #define SCHEDUTIL_NUM	4
 #define SCHEDUTIL_DEN	5
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/utsname.h>
 #include <sys/syscall.h>
 #include <linux/sched.h>
 #include "actuator.h"
@@ -62,9 +63,28 @@ static int uclamp_probe(const struct act_env *env, char *why, size_t len)
 	return -1;
 }
 
+/*
+ * The uclamp_min that runs a CPU at @perf (vcpufreq/abi.h): from Linux 6.8
+ * schedutil runs a CPU at least at its tasks' uclamp_min; before, it added
+ * its 25% headroom to it.
+ */
+static __u32 uclamp_min_for(__u32 perf)
+{
+	static int before_6_8 = -1;
+	struct utsname u;
+	int major, minor;
+
+	if (before_6_8 < 0)
+		before_6_8 = !uname(&u) &&
+			sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+			(major < 6 || (major == 6 && minor < 8));
+	return before_6_8 ? perf * 4 / 5 : perf;
+}
+
 static int uclamp_apply(struct act_env *env, __u32 tid, __u32 perf,
 			struct vcpufreq_action *a)
 {
+	__u32 want = perf ? uclamp_min_for(perf) : 0;
 	struct sched_attr attr;
 
 	if (sys_sched_getattr(tid, &attr))
@@ -83,11 +103,11 @@ static int uclamp_apply(struct act_env *env, __u32 tid, __u32 perf,
 	}
 	if (!perf && !a->saved_valid)
 		return 0;
-	if (set_uclamp_min(tid, perf ? perf : a->saved_uclamp_min) &&
+	if (set_uclamp_min(tid, perf ? want : a->saved_uclamp_min) &&
 	    errno != ESRCH)
 		return -errno;
 	a->perf = perf;
-	a->uclamp_min = perf;
+	a->uclamp_min = want;
 	if (!perf)
 		a->saved_valid = 0;
 	return 0;

@@ -7,6 +7,18 @@
  *
  * Units: a "perf" is host capacity units, 0..VCPUFREQ_PERF_MAX, the scale of
  * /sys/devices/system/cpu/cpuN/cpu_capacity and of the scheduler's util.
+ *
+ * A request is the performance a vCPU asks to run at while it runs: the
+ * frequency its guest asked for, on the host's capacity scale (a vCPU on a
+ * CPU of capacity C asking for f of its fmax requests C * f / fmax).  The
+ * guest governor's own headroom is part of it; nothing is added or taken
+ * off on the way.  Each backend turns a request into its knob once:
+ *   scx       CPU of capacity >= request; cpuperf target 4/5 of it, since
+ *             schedutil adds 25% to a sched_ext target
+ *   uclamp    uclamp_min = request (kernels >= 6.8 run a CPU at least at
+ *             uclamp_min; older ones added 25%: 4/5 of it there)
+ *   affinity  CPUs of capacity >= request
+ *   cpufreq   scaling_min_freq = the lowest frequency delivering request
  */
 #ifndef VCPUFREQ_ABI_H
 #define VCPUFREQ_ABI_H

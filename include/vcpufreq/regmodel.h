@@ -30,7 +30,13 @@ struct vcpufreq_vcpu_config {
 struct vcpufreq_dev_config {
 	uint32_t nr_vcpus;	/* 1..VCPUFREQ_DEV_MAX_VCPUS */
 	uint32_t vm_id;
-	int host_schedutil;	/* host runs schedutil: take its 25% margin off */
+	/*
+	 * crosvm compatibility: take 20% off every request, as crosvm does
+	 * before its uclamp_min on schedutil hosts (kernels before 6.8 added
+	 * 25% to uclamp_min).  vcpufreq's backends translate requests
+	 * themselves (vcpufreq/abi.h): leave it 0 for them.
+	 */
+	int host_schedutil;
 	const struct vcpufreq_vcpu_config *vcpus;	/* nr_vcpus entries */
 };
 
