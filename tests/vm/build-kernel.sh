@@ -2,8 +2,10 @@
 # tests/vm/build-kernel.sh [OUTDIR]: build the test kernel the VM harness boots
 # (sched_ext, uclamp, cpufreq/schedutil, BTF, kprobes, 9p root) into
 # OUTDIR/bzImage (default build/vm), from Debian's linux-source-6.12:
-# `make tinyconfig` + tests/vm/kernel.config.  Cached: rebuilt only when the
-# image is missing or the fragment's sha256 (OUTDIR/bzImage.sha256) changed.
+# `make tinyconfig` + tests/vm/kernel.config, with tests/vm/patches/*.patch
+# applied (test-only exports for the effect lab).  Cached: rebuilt only when
+# the image is missing or the sha256 of the fragment and the patches
+# (OUTDIR/bzImage.sha256) changed.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -25,7 +27,10 @@ say() { printf '  %-9s %s\n' "$1" "$2"; }
 die() { echo "Error: $*" >&2; exit 1; }
 
 [ -r "$FRAGMENT" ] || die "missing $FRAGMENT"
-want=$(sha256sum "$FRAGMENT" | cut -d' ' -f1)
+PATCHES=("$HERE"/patches/*.patch)
+[ -e "${PATCHES[0]}" ] || PATCHES=()
+patched=$(cat ${PATCHES[@]+"${PATCHES[@]}"} | sha256sum | cut -d' ' -f1)
+want=$(cat "$FRAGMENT" ${PATCHES[@]+"${PATCHES[@]}"} | sha256sum | cut -d' ' -f1)
 if [ -s "$IMAGE" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
 	say VM-KERNEL "cached $IMAGE"
 	exit 0
@@ -42,12 +47,23 @@ if [ -s "$IMAGE" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
 fi
 
 start=$SECONDS
+# a tree patched with other patches is extracted anew (tar keeps the
+# files' dates, so only what the patches touch is rebuilt)
+if [ -f "$SRC/.extracted" ] && [ "$(cat "$SRC/.patched" 2>/dev/null)" != "$patched" ]; then
+	rm -f "$SRC/.extracted"
+fi
 if [ ! -f "$SRC/.extracted" ]; then
 	[ -r "$KSRC_TAR" ] || die "no kernel source at $KSRC_TAR; install the Debian package linux-source-6.12"
 	say VM-KERNEL "extract $KSRC_TAR"
 	rm -rf "$SRC"
 	tar -C "$OUT" -xJf "$KSRC_TAR" || die "could not extract $KSRC_TAR into $OUT"
 	[ -f "$SRC/Makefile" ] || die "$KSRC_TAR did not contain linux-source-6.12/"
+	for p in ${PATCHES[@]+"${PATCHES[@]}"}; do
+		say VM-KERNEL "patch ${p#"$ROOT"/}"
+		patch -d "$SRC" -p1 --quiet --forward <"$p" >>"$OUT/patch.log" 2>&1 \
+			|| die "${p#"$ROOT"/} does not apply to $KSRC_TAR (log: $OUT/patch.log)"
+	done
+	echo "$patched" >"$SRC/.patched"
 	touch "$SRC/.extracted"
 fi
 

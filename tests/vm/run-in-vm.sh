@@ -115,6 +115,8 @@ if [ "$VERBOSE" != 1 ]; then
 		'clocksource: ' 'hrtimer: interrupt took' 'reboot: '; do
 		FILTER+=(-e "/^\\[ *[0-9.]*\\] $re/d")
 	done
+	# -cpu MODEL: features TCG cannot emulate, one line per vCPU
+	FILTER+=(-e "/^qemu-system-x86_64: warning: TCG doesn't support requested feature/d")
 fi
 
 # QEMU under timeout(1) (exit 124 when the time is up), in the background:
