@@ -20,6 +20,12 @@
  *   util_est (fair.c util_est_update): at each sleep, a rise is taken at
  *   once, a fall by a quarter of the difference, changes under 1% ignored.
  *
+ * When the guest asks (fair.c: cpufreq_update_util() callers)
+ *   A tick, an enqueue or a dequeue updates the frequency only when the
+ *   runqueue's util changed: a new 1024 us PELT period began, or a task
+ *   was attached (a migration).  A wakeup after I/O always does, with the
+ *   iowait flag (enqueue_task_fair), after the other one.
+ *
  * schedutil (kernel/sched/cpufreq_schedutil.c, single policy path)
  *   iowait boost: a wakeup after I/O starts the boost at 128, each further
  *   one doubles it up to 1024 (at most once per frequency update); an
@@ -137,6 +143,15 @@ double gm_vcpu_util(const struct gm *g, int vcpu, uint64_t now)
 	if (est > util)
 		util = est;
 	return util < cap ? util : cap;
+}
+
+bool gm_vcpu_pelt_decayed(struct gm_vcpu *v, uint64_t now)
+{
+	uint64_t period = now / GM_PELT_PERIOD_NS;
+	bool decayed = period != v->pelt_period;
+
+	v->pelt_period = period;
+	return decayed;
 }
 
 void gm_vcpu_idle(struct gm_vcpu *v)

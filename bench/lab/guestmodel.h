@@ -15,6 +15,7 @@
 #define GM_SCALE		1024		/* SCHED_CAPACITY_SCALE */
 #define GM_PERF_MAX		64		/* perf table entries */
 #define GM_PELT_HALFLIFE_NS	32000000ULL	/* PELT: 32 ms half-life */
+#define GM_PELT_PERIOD_NS	1048576ULL	/* PELT accrues in 1024 us periods */
 #define GM_TICK_NS		4000000ULL	/* CONFIG_HZ=250 */
 #define GM_RATE_LIMIT_NS	1000000ULL	/* guest driver transition_delay_us */
 #define GM_IOWAIT_BOOST_MIN	(GM_SCALE / 8)	/* IOWAIT_BOOST_MIN */
@@ -45,6 +46,7 @@ struct gm_vcpu {
 	uint64_t last_freq_update;
 	unsigned int next_freq;		/* last requested perf value */
 	unsigned long idle_calls, saved_idle_calls;	/* sugov_hold_freq() */
+	uint64_t pelt_period;		/* last PELT period its util moved in */
 };
 
 struct gm {
@@ -75,6 +77,13 @@ void gm_task_dequeue(struct gm_task *t, uint64_t now);
 
 /* cpu_util(): max(sum of util, sum of queued util_est), capped */
 double gm_vcpu_util(const struct gm *g, int vcpu, uint64_t now);
+
+/*
+ * update_load_avg() on the vCPU's runqueue at @now: true when a new PELT
+ * period began since the last call, i.e. its util changed, and only then
+ * does an enqueue, dequeue or tick call cpufreq_update_util().
+ */
+bool gm_vcpu_pelt_decayed(struct gm_vcpu *v, uint64_t now);
 
 /* the vCPU entered idle (halted): lets schedutil lower the frequency */
 void gm_vcpu_idle(struct gm_vcpu *v);

@@ -35,7 +35,7 @@ static const char usage_text[] =
 "    lab-guest --workload io|frame|mixed|hog [--seconds S] [--vcpus N]\n"
 "              [--mode none|hints|crosvm|boost] [--pin-dir DIR]\n"
 "              [--cgroup PATH] [--topology FILE] [--vcpu-affinity 'L0;L1;..']\n"
-"              [--unit-ns NS] [--iters-per-us X] [--seed N] [-j]\n"
+"              [--unit-ns NS] [--iters-per-us X] [--seed N] [--trace] [-j]\n"
 "    lab-guest --calibrate [-j]\n"
 "\n"
 "DESCRIPTION\n"
@@ -75,7 +75,7 @@ static const char usage_text[] =
 "    -m, --mode M            how requests leave the VM (default hints)\n"
 "    -p, --pin-dir DIR       vcpufreq-bpf pin dir (default /sys/fs/bpf/vcpufreq)\n"
 "    -c, --cgroup PATH       move this process there before starting the\n"
-"                            vCPUs (absolute, or below the cgroup2 mount)\n"
+"                            vCPUs (a directory, or below the cgroup2 mount)\n"
 "    -T, --topology FILE     host topology override (also VCPUFREQ_TOPOLOGY;\n"
 "                            format in docs/usage.md)\n"
 "    -a, --vcpu-affinity L   one host cpulist per vCPU, ';'-separated: pin\n"
@@ -86,6 +86,7 @@ static const char usage_text[] =
 "                            host at full speed); without it, calibrated\n"
 "                            for 300 ms at start, on whatever speed it gets\n"
 "    -r, --seed N            device latency jitter (+-5%%) seed (default 1)\n"
+"    -t, --trace             report every request (the hog always does)\n"
 "        --calibrate         spin 300 ms on this CPU, print iterations/us\n"
 "    -j, --json              one JSON object on stdout\n"
 "    -h, --help              this text\n"
@@ -95,8 +96,8 @@ static const char usage_text[] =
 "    io: ops, ops_per_s, mb_per_s, lat_p50_us, lat_p99_us (per op);\n"
 "    frame: frames, misses, lat_p50_us, lat_p99_us (per frame);\n"
 "    mixed: frames, janks, lat_p50_us, lat_p99_us, bg_ops_per_s;\n"
-"    hog: stream, [t_ms, vcpu, perf, capacity units] per decision of\n"
-"    the guest's schedutil (sent only in hints and crosvm modes);\n"
+"    hog or --trace: stream, [t_ms, vcpu, perf, capacity units] per\n"
+"    decision of the guest's schedutil (sent in hints and crosvm modes);\n"
 "    requests (written by the guest; boost: one per vCPU), mean_request\n"
 "    (capacity units, capacity x perf / fmax), mean_host_request (what\n"
 "    the host was asked: after the 0.8 schedutil factor), uclamp (crosvm:\n"
@@ -160,6 +161,7 @@ static int parse_args(int argc, char **argv, struct lab *lab, struct opts *o)
 		{ "unit-ns", required_argument, NULL, 'u' },
 		{ "iters-per-us", required_argument, NULL, 'i' },
 		{ "seed", required_argument, NULL, 'r' },
+		{ "trace", no_argument, NULL, 't' },
 		{ "calibrate", no_argument, NULL, 'C' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -169,7 +171,7 @@ static int parse_args(int argc, char **argv, struct lab *lab, struct opts *o)
 	double v;
 	int c, k;
 
-	while ((c = getopt_long(argc, argv, "w:s:n:m:p:c:T:a:u:i:r:jh",
+	while ((c = getopt_long(argc, argv, "w:s:n:m:p:c:T:a:u:i:r:tjh",
 				longopts, NULL)) != -1) {
 		switch (c) {
 		case 'w':
@@ -212,6 +214,7 @@ static int parse_args(int argc, char **argv, struct lab *lab, struct opts *o)
 		case 'c': o->cgroup = optarg; break;
 		case 'T': o->topology = optarg; break;
 		case 'a': o->affinity = optarg; break;
+		case 't': lab->trace = true; break;
 		case 'C': o->calibrate = true; break;
 		case 'j': lab->json = true; break;
 		case 'h':
@@ -249,18 +252,21 @@ static int cgroup2_mount(char *buf, size_t len)
 	return ret;
 }
 
-/* before any vCPU thread exists, so that every one of them is inside */
+/*
+ * Before any vCPU thread exists, so that every one of them is inside.
+ * PATH as vcpufreq-bpf enroll takes it: a cgroup directory, or a path
+ * below the cgroup2 mount.
+ */
 static int join_cgroup(const char *cg)
 {
 	char mnt[4096] = "", path[8192];
 	FILE *f;
 	int ret;
 
-	if (cg[0] != '/' && cgroup2_mount(mnt, sizeof(mnt))) {
-		fprintf(stderr, "Error: no cgroup2 mount for '%s'; give an absolute --cgroup path\n", cg);
-		return 1;
-	}
-	snprintf(path, sizeof(path), "%s%s%s/cgroup.procs", mnt, *mnt ? "/" : "", cg);
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	if (access(path, F_OK) && !cgroup2_mount(mnt, sizeof(mnt)))
+		snprintf(path, sizeof(path), "%s/%s/cgroup.procs", mnt,
+			 cg + strspn(cg, "/"));
 	f = fopen(path, "w");
 	ret = f ? fprintf(f, "%d\n", getpid()) < 0 : 1;
 	if (f && fclose(f))
@@ -476,7 +482,7 @@ static void print_json(struct lab *lab, const struct summary *s)
 	for (int i = 0; i < lab->nr_vcpus; i++)
 		printf("%s%u", i ? "," : "", lab->gm.vcpus[i].capacity);
 	printf("]");
-	if (lab->workload == WL_HOG) {
+	if (lab->trace) {
 		printf(",\"stream\":[");
 		for (size_t i = 0; i < lab->nr_stream; i++) {
 			const struct sample *p = &lab->stream[i];
@@ -567,6 +573,7 @@ static int setup(struct lab *lab, struct opts *o)
 	lab->unit_iters = (uint64_t)(o->iters_per_us * lab->unit_ns / 1e3);
 	if (!lab->unit_iters)
 		lab->unit_iters = 1;
+	lab->trace |= lab->workload == WL_HOG;
 	return workload_setup(lab) ? 1 : 0;
 }
 
@@ -575,7 +582,7 @@ static void teardown(struct lab *lab)
 	vcpufreq_dev_free(lab->dev);
 	if (lab->vf)
 		vcpufreq_close(lab->vf);
-	for (int i = 0; i < lab->nr_vcpus; i++)
+	for (int i = 0; lab->vcpus && i < lab->nr_vcpus; i++)
 		free(lab->vcpus[i].busy_ns);
 	free(lab->vcpus);
 	free(lab->gm.vcpus);

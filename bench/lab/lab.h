@@ -89,6 +89,7 @@ struct lab {
 	uint64_t unit_iters;
 	unsigned int seed;
 	bool json;
+	bool trace;			/* record every request (hog: always) */
 	cpu_set_t *affinity;		/* per vCPU, NULL: not pinned */
 	/* the VMM side */
 	struct vcpufreq *vf;

@@ -141,8 +141,8 @@ static void write_request(struct lab *lab, struct vcpu *v, unsigned int perf,
 	const struct gm_vcpu *gv = &lab->gm.vcpus[v->index];
 	unsigned int cap = gm_perf_to_capacity(gv, perf), host;
 
-	/* the hog's stream is the guest's decisions, whether or not sent */
-	if (lab->workload == WL_HOG)
+	/* the stream is the guest's decisions, whether or not sent */
+	if (lab->trace)
 		record_stream(lab, v->index, perf, cap, now);
 	switch (lab->mode) {
 	case MODE_HINTS:
@@ -254,20 +254,35 @@ static uint64_t next_timer(const struct lab *lab, const struct vcpu *v)
 	return next;
 }
 
-/* enqueue_task() for tasks woken or pulled onto @v: each is an update */
+/*
+ * enqueue_task_fair() for tasks woken or pulled onto @v: a frequency
+ * update when the runqueue's util moved (a new PELT period, or the task
+ * came from elsewhere), then one with the iowait flag after I/O.
+ */
 static void account_arrivals(struct lab *lab, struct vcpu *v, uint64_t now)
 {
+	struct gm_vcpu *gv = &lab->gm.vcpus[v->index];
+
 	for (struct task *t = v->rq_head; t; t = t->next) {
+		struct gm_task *m = &lab->gm.tasks[t->id];
+		bool attached = m->vcpu != v->index;
+
 		if (!t->arrived)
 			continue;
 		t->arrived = false;
-		gm_task_enqueue(&lab->gm.tasks[t->id], v->index, now);
-		update_freq(lab, v, now, t->iowait ? GM_IOWAIT : 0);
+		gm_task_enqueue(m, v->index, now);
+		if (gm_vcpu_pelt_decayed(gv, now) || attached)
+			update_freq(lab, v, now, 0);
+		if (t->iowait)
+			update_freq(lab, v, now, GM_IOWAIT);
 		t->iowait = false;
 	}
 }
 
-/* newidle balance: take the first waiting task of the busiest queue */
+/*
+ * newidle balance: take the first waiting task from the busy vCPU with
+ * the longest queue (not from one that is only waking up to run it)
+ */
 static bool pull_task(struct lab *lab, struct vcpu *v)
 {
 	struct vcpu *busiest = NULL;
@@ -276,7 +291,7 @@ static bool pull_task(struct lab *lab, struct vcpu *v)
 	for (int i = 0; i < lab->nr_vcpus; i++) {
 		struct vcpu *o = &lab->vcpus[i];
 
-		if (o != v && o->nr_queued &&
+		if (o != v && o->cur && o->nr_queued &&
 		    (!busiest || o->nr_queued > busiest->nr_queued))
 			busiest = o;
 	}
@@ -336,7 +351,8 @@ static bool next_step(struct lab *lab, struct vcpu *v, uint64_t now)
 		t->iowait = a.iowait;
 		t->timer_vcpu = v->index;
 	}
-	update_freq(lab, v, now, 0);
+	if (gm_vcpu_pelt_decayed(&lab->gm.vcpus[v->index], now))
+		update_freq(lab, v, now, 0);
 	return false;
 }
 
@@ -360,6 +376,7 @@ static void run_unit(struct lab *lab, struct vcpu *v, uint64_t *x)
 static void tick(struct lab *lab, struct vcpu *v, uint64_t now)
 {
 	v->next_tick = now + GM_TICK_NS;
+	gm_vcpu_pelt_decayed(&lab->gm.vcpus[v->index], now);	/* 4 ms: always */
 	update_freq(lab, v, now, 0);
 	if (v->cur && v->nr_queued) {
 		v->cur->state = T_QUEUED;

@@ -234,6 +234,15 @@ TEST(a_lower_request_waits_until_the_vcpu_has_been_idle)
 	CHECK_EQ(gm_vcpu_update(&g, 0, 30 * MS, 0), 500);
 }
 
+TEST(util_moves_once_per_pelt_period)
+{
+	setup_continuous();
+	CHECK(gm_vcpu_pelt_decayed(&vcpus[0], 2 * MS));
+	CHECK(!gm_vcpu_pelt_decayed(&vcpus[0], 2 * MS + 10 * US));
+	CHECK(gm_vcpu_pelt_decayed(&vcpus[0], 2 * MS + GM_PELT_PERIOD_NS));
+	CHECK(gm_vcpu_pelt_decayed(&vcpus[0], 2 * MS + GM_PELT_PERIOD_NS + GM_TICK_NS));
+}
+
 RUN_TESTS(CASE(hog_ramps_the_request_to_the_max_within_the_pelt_bound),
 	  CASE(an_idle_vcpu_falls_back_at_its_next_wakeup),
 	  CASE(a_waking_task_brings_its_util_est),
@@ -244,4 +253,5 @@ RUN_TESTS(CASE(hog_ramps_the_request_to_the_max_within_the_pelt_bound),
 	  CASE(a_frequency_between_entries_rounds_up),
 	  CASE(requests_are_rate_limited_to_one_per_ms),
 	  CASE(an_unchanged_request_is_not_written_again),
-	  CASE(a_lower_request_waits_until_the_vcpu_has_been_idle))
+	  CASE(a_lower_request_waits_until_the_vcpu_has_been_idle),
+	  CASE(util_moves_once_per_pelt_period))
