@@ -23,6 +23,8 @@
 struct vcpufreq;
 struct vcpufreq_dev;
 
+#define VM_ID		1	/* the VM id the vCPUs register under */
+
 enum lab_mode { MODE_NONE, MODE_HINTS, MODE_CROSVM, MODE_BOOST };
 enum lab_workload { WL_IO, WL_FRAME, WL_MIXED, WL_HOG };
 
@@ -47,6 +49,7 @@ struct task {
 	const char *name;
 	step_fn step;
 	int home;			/* vCPU of its first wakeup */
+	bool blocked;			/* starts blocked, not woken at start */
 	enum task_state state;
 	unsigned int units_left;	/* of the current ACT_RUN */
 	uint64_t wake_at;		/* T_SLEEPING with a timer */
@@ -69,7 +72,6 @@ struct vcpu {
 	pthread_cond_t kick;		/* an IPI: work was queued, or stop */
 	struct task *cur, *rq_head;
 	int nr_queued;
-	bool halted;
 	uint64_t next_tick;
 	uint32_t tid;
 	unsigned int fmax;		/* guest perf table max */

@@ -311,7 +311,6 @@ static void halt(struct lab *lab, struct vcpu *v)
 	struct timespec ts;
 
 	gm_vcpu_idle(&lab->gm.vcpus[v->index]);
-	v->halted = true;
 	if (deadline == UINT64_MAX) {
 		pthread_cond_wait(&v->kick, &lab->lock);
 	} else {
@@ -321,7 +320,6 @@ static void halt(struct lab *lab, struct vcpu *v)
 		ts.tv_nsec = abs % 1000000000ULL;
 		pthread_cond_timedwait(&v->kick, &lab->lock, &ts);
 	}
-	v->halted = false;
 	v->next_tick = lab_now(lab) + GM_TICK_NS;
 }
 
@@ -428,15 +426,38 @@ static void note_pipeline_error(struct lab *lab, int vcpu, const char *what,
 		lab->pipeline_err = ret;
 }
 
+/*
+ * The guest driver's probe: the perf table as the registers give it (the
+ * capacity comes from the devicetree, as set up from the same view).
+ */
+static void probe_perf_table(struct lab *lab, struct vcpu *v)
+{
+	struct gm_vcpu *gv = &lab->gm.vcpus[v->index];
+	unsigned int perf[GM_PERF_MAX];
+	uint32_t n = vcpufreq_dev_read(lab->dev, v->index,
+				       VCPUFREQ_REG_PERFTBL_LEN);
+
+	if (n < 1 || n > GM_PERF_MAX)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		vcpufreq_dev_write(lab->dev, v->index, VCPUFREQ_REG_PERFTBL_SEL, i);
+		perf[i] = vcpufreq_dev_read(lab->dev, v->index,
+					    VCPUFREQ_REG_PERFTBL_RD);
+	}
+	gm_vcpu_init(gv, gv->capacity, n, perf);
+	v->fmax = gm_vcpu_fmax(gv);
+}
+
 /* what a VMM does when it creates the vCPU thread */
 static void plug_vcpu(struct lab *lab, struct vcpu *v)
 {
 	if (lab->mode != MODE_HINTS && lab->mode != MODE_BOOST)
 		return;
 	note_pipeline_error(lab, v->index, "register",
-			    vcpufreq_register(lab->vf, v->tid, 1, v->index));
+			    vcpufreq_register(lab->vf, v->tid, VM_ID, v->index));
 	if (lab->mode == MODE_HINTS) {
 		vcpufreq_dev_set_tid(lab->dev, v->index, v->tid);
+		probe_perf_table(lab, v);
 		return;
 	}
 	note_pipeline_error(lab, v->index, "request",
@@ -461,7 +482,8 @@ static void start_tasks(struct lab *lab)
 		lab->vcpus[i].next_tick = GM_TICK_NS;
 	for (int i = 0; i < lab->nr_tasks; i++) {
 		gm_task_init(&lab->gm.tasks[i], 0);
-		lab_wake(lab, &lab->tasks[i], -1, false);
+		if (!lab->tasks[i].blocked)
+			lab_wake(lab, &lab->tasks[i], -1, false);
 	}
 }
 

@@ -22,6 +22,9 @@
  *          (40 units) wakes a render task (100 units), the frame ends when
  *          render does (a jank when over the period); a background task
  *          does I/O: 4 units then a 1 ms device wait.  About 0.6 CPU.
+ *          UI and render start on the last two vCPUs (big on a mirrored
+ *          big.LITTLE host, where Android puts the top app), background
+ *          on vCPU 0 (little).
  *   hog    one task runs flat out on vCPU 0 for half the run, then wakes
  *          for 1 unit every 100 ms (a mostly idle guest): the request
  *          stream shows the ramp up and the fall back.
@@ -170,24 +173,20 @@ static struct action leader_step(struct lab *lab, struct task *t, int vcpu,
 	}
 }
 
+/* a worker starts blocked: the leader wakes it for each frame */
 static struct action worker_step(struct lab *lab, struct task *t, int vcpu,
 				 uint64_t now)
 {
 	const struct frame_shape *s = t->param;
 
-	switch (t->phase) {
-	case 0:			/* started: wait for the first frame */
+	if (t->phase == 0) {
 		t->phase = 1;
-		return block();
-	case 1:
-		t->phase = 2;
 		return run(s->chunk);
-	default:
-		if (--lab->frame_left == 0)
-			lab_wake(lab, lab->leader, vcpu, false);
-		t->phase = 1;
-		return block();
 	}
+	if (--lab->frame_left == 0)
+		lab_wake(lab, lab->leader, vcpu, false);
+	t->phase = 0;
+	return block();
 }
 
 /* ---- hog ----------------------------------------------------------------- */
@@ -217,12 +216,12 @@ static struct task *add_task(struct lab *lab, const char *name, step_fn step,
 }
 
 static void add_frame_pipeline(struct lab *lab, const struct frame_shape *s,
-			       const char *leader, const char *worker)
+			       const char *leader, const char *worker, int home)
 {
 	lab->frame_period = s->period_ns;
-	lab->leader = add_task(lab, leader, leader_step, s, 0);
+	lab->leader = add_task(lab, leader, leader_step, s, home);
 	for (int i = 0; i < s->workers; i++)
-		add_task(lab, worker, worker_step, s, 1 + i);
+		add_task(lab, worker, worker_step, s, home + 1 + i)->blocked = true;
 }
 
 int workload_setup(struct lab *lab)
@@ -239,11 +238,13 @@ int workload_setup(struct lab *lab)
 			add_task(lab, "fio", io_step, &fio_job, 2 * j);
 		break;
 	case WL_FRAME:
-		add_frame_pipeline(lab, &frame_shape, "frame", "chunk");
+		add_frame_pipeline(lab, &frame_shape, "frame", "chunk", 0);
 		break;
 	case WL_MIXED:
-		add_frame_pipeline(lab, &ui_shape, "ui", "render");
-		add_task(lab, "bg-io", io_step, &bg_job, 2);
+		/* foreground on the last (big) vCPUs, background on vCPU 0 */
+		add_frame_pipeline(lab, &ui_shape, "ui", "render",
+				   lab->nr_vcpus >= 2 ? lab->nr_vcpus - 2 : 0);
+		add_task(lab, "bg-io", io_step, &bg_job, 0);
 		break;
 	case WL_HOG:
 		add_task(lab, "hog", hog_step, NULL, 0);
