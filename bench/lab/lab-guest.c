@@ -211,13 +211,27 @@ static int parse_args(int argc, char **argv, struct lab *lab, struct opts *o)
 				return usage_error("--seed takes a whole number, not '%s'", optarg);
 			lab->seed = v;
 			break;
-		case 'p': o->pin_dir = optarg; break;
-		case 'c': o->cgroup = optarg; break;
-		case 'T': o->topology = optarg; break;
-		case 'a': o->affinity = optarg; break;
-		case 't': lab->trace = true; break;
-		case 'C': o->calibrate = true; break;
-		case 'j': lab->json = true; break;
+		case 'p':
+			o->pin_dir = optarg;
+			break;
+		case 'c':
+			o->cgroup = optarg;
+			break;
+		case 'T':
+			o->topology = optarg;
+			break;
+		case 'a':
+			o->affinity = optarg;
+			break;
+		case 't':
+			lab->trace = true;
+			break;
+		case 'C':
+			o->calibrate = true;
+			break;
+		case 'j':
+			lab->json = true;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(0);
@@ -556,8 +570,11 @@ static int setup(struct lab *lab, struct opts *o)
 	const char *topo = o->topology ? o->topology : getenv("VCPUFREQ_TOPOLOGY");
 	int ret;
 
-	if (o->affinity && (ret = parse_affinity(lab, o->affinity)))
-		return ret;
+	if (o->affinity) {
+		ret = parse_affinity(lab, o->affinity);
+		if (ret)
+			return ret;
+	}
 	if (o->cgroup && join_cgroup(o->cgroup))
 		return 1;
 	lab->nr_host_cpus = get_nprocs_conf();

@@ -531,8 +531,12 @@ int lab_start_vcpus(struct lab *lab)
 	for (int i = 0; i < lab->nr_vcpus; i++) {
 		ret = pthread_create(&lab->vcpus[i].thread, NULL, vcpu_thread,
 				     &lab->vcpus[i]);
-		if (ret)
-			return -ret;
+		if (ret) {
+			/* the ones made wait at the barrier: exit ends them */
+			fprintf(stderr, "Error: cannot create vCPU thread %d: %s\n",
+				i, strerror(ret));
+			exit(1);
+		}
 	}
 	pthread_barrier_wait(&lab->ready);
 	return 0;
