@@ -12,7 +12,7 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 1
 . "$ROOT/tests/vm/report.sh"
 VF=$ROOT/build/vcpufreq-bpf
 LAB=$ROOT/build/lab-guest
@@ -64,7 +64,7 @@ run() {
 	"$LAB" -w "$wl" -m "$mode" -s "$SECS" -p "$PIN" -c "/$CGNAME" -T "$TOPO" \
 		-i "$ITERS" -j >"$TMP/out" 2>"$TMP/err" &
 	pid=$!
-	sleep "$(echo "$SECS / 2" | bc -l)"
+	sleep "$(awk "BEGIN { print $SECS / 2 }")"
 	live=$(ours)
 	wait $pid; rc=$?
 	after=$(ours)
