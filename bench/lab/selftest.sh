@@ -6,9 +6,10 @@
 # LAB_SECONDS (3) inside it.  Asserted: the run exits 0 with one JSON
 # object that shows work done; while it runs, `vcpufreq-bpf vcpus -j` lists
 # all its vCPU threads (hints, boost: every vCPU at 1024) or none of them
-# (none, crosvm); afterwards none is left.  Then SIGTERM mid-run, and the
-# hog's request stream (up while hogging, down after).  Needs root; prints
-# each run's JSON.  Last line: "RESULT passed failed skipped".
+# (none, crosvm); afterwards none is left.  Then --vcpu-affinity, SIGTERM
+# mid-run, and the hog's request stream (up while hogging, down after).
+# Needs root; prints each run's JSON.  Last line: "RESULT passed failed
+# skipped".
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -117,6 +118,17 @@ test_hog_request_stream_rises_then_falls() {
 		{ echo "no fall back after the hog: $json"; return 1; }
 }
 
+# pinned vCPUs run only where pinned and see that CPU's capacity
+test_vcpu_affinity_pins_and_sets_the_view() {
+	local json lists
+	lists=$(for i in 1 2 3 4; do printf '0;'; done)
+	json=$("$LAB" -w frame -m none -s 1 -T "$TOPO" -i "$ITERS" -a "${lists%;}" -j) || return 1
+	jq -e '(.cpu_busy_ms[0] > 0) and ([.cpu_busy_ms[1:][]] | add // 0) == 0' <<<"$json" >/dev/null ||
+		{ echo "ran outside CPU 0: $json"; return 1; }
+	jq -e '.vcpu_capacity == [512,512,512,512]' <<<"$json" >/dev/null ||
+		{ echo "not CPU 0's view: $json"; return 1; }
+}
+
 vf unload >/dev/null 2>&1
 if ! out=$(vf --topology "$TOPO" load --backend "$BACKEND" 2>&1); then
 	bad "load --backend $BACKEND" "$out"; report; exit 1
@@ -132,6 +144,7 @@ for wl in io frame mixed hog; do
 		[ $rc = 0 ] && printf '%s\n' "$out"
 	done
 done
+out=$(test_vcpu_affinity_pins_and_sets_the_view 2>&1); result "--vcpu-affinity pins and sets the view" $? "$out"
 out=$(test_sigterm_stops_and_unregisters 2>&1); result "SIGTERM stops, unregisters, reports" $? "$out"
 out=$(test_hog_request_stream_rises_then_falls 2>&1); result "hog: requests rise, then fall" $? "$out"
 report
