@@ -37,7 +37,9 @@ BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 SKELS       := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
-HELPERS     := $(OUT)/standin-vmm $(OUT)/vcpufreq-qemu-bridge $(OUT)/tests/spawn-threads
+HELPERS     := $(OUT)/standin-vmm $(OUT)/vcpufreq-qemu-bridge $(OUT)/tests/spawn-threads \
+	       $(OUT)/lab-guest
+LAB_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(wildcard bench/lab/*.c))
 
 .PHONY: all deps demo test bench clean install fuzz vm-test vm-bench
 .SECONDARY:
@@ -121,6 +123,19 @@ $(OUT)/bench-sched: bench/bench-sched.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ) \
 $(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
+
+# the effect lab's VM (bench/lab): guest model + vCPU threads + workloads
+$(OUT)/bench/lab/%.o: bench/lab/%.c $(wildcard bench/lab/*.h lib/*.h include/vcpufreq/*.h) $(LIBBPF_OBJ) | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/lab-guest: $(LAB_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lm -o $@
+
+$(OUT)/tests/test_guestmodel: tests/unit/test_guestmodel.c tests/unit/unit.h $(OUT)/bench/lab/guestmodel.o
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit -Ibench/lab $(filter %.c %.o,$^) -lm -o $@
 
 $(OUT)/bench-request: bench/bench-request.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)

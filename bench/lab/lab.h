@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * lab-guest: a VM played by a process.  Its threads are the vCPU threads;
+ * the guest kernel (tasks, runqueues, timers, schedutil) is modelled in
+ * them, and every request leaves through the real pipeline.
+ *
+ *   vcpu.c       the guest scheduler and the vCPU threads: run work units,
+ *                halt when idle, write the guest's frequency requests
+ *   workloads.c  the guest tasks of each workload (io, frame, mixed, hog)
+ *   lab-guest.c  the command line, the VMM setup and the report
+ */
+#ifndef LAB_H
+#define LAB_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "guestmodel.h"
+
+struct vcpufreq;
+struct vcpufreq_dev;
+
+#define VM_ID		1	/* the VM id the vCPUs register under */
+
+enum lab_mode { MODE_NONE, MODE_HINTS, MODE_CROSVM, MODE_BOOST };
+enum lab_workload { WL_IO, WL_FRAME, WL_MIXED, WL_HOG };
+
+/* what a guest task does next; its step function says */
+enum act_kind { ACT_RUN, ACT_SLEEP, ACT_BLOCK, ACT_EXIT };
+struct action {
+	enum act_kind kind;
+	unsigned int units;	/* ACT_RUN */
+	uint64_t until;		/* ACT_SLEEP: wake at (lab time, ns) */
+	bool iowait;		/* ACT_SLEEP: a device wait */
+};
+
+enum task_state { T_SLEEPING, T_QUEUED, T_RUNNING, T_DONE };
+
+struct lab;
+struct task;
+typedef struct action (*step_fn)(struct lab *lab, struct task *t, int vcpu,
+				 uint64_t now);
+
+struct task {
+	int id;
+	const char *name;
+	step_fn step;
+	int home;			/* vCPU of its first wakeup */
+	bool blocked;			/* starts blocked, not woken at start */
+	enum task_state state;
+	unsigned int units_left;	/* of the current ACT_RUN */
+	uint64_t wake_at;		/* T_SLEEPING with a timer */
+	bool timer_armed, iowait;
+	int timer_vcpu;			/* the vCPU whose timer wakes it */
+	int rq;				/* T_QUEUED: the vCPU queue it is on */
+	bool arrived;			/* queued, enqueue not yet accounted */
+	struct task *next;		/* runqueue link */
+	/* the workload's own state */
+	const void *param;
+	int phase;
+	uint64_t t0;
+	unsigned int seed;
+};
+
+struct vcpu {
+	struct lab *lab;
+	int index;
+	pthread_t thread;
+	pthread_cond_t kick;		/* an IPI: work was queued, or stop */
+	struct task *cur, *rq_head;
+	int nr_queued;
+	uint64_t next_tick;
+	uint32_t tid;
+	unsigned int fmax;		/* guest perf table max */
+	uint64_t *busy_ns;		/* per host CPU, nr_host_cpus entries */
+	uint64_t units;
+};
+
+struct sample { uint64_t t; int vcpu; unsigned int perf, cap; };
+
+struct lab {
+	/* configuration */
+	enum lab_mode mode;
+	enum lab_workload workload;
+	int nr_vcpus, nr_host_cpus;
+	double seconds;
+	uint64_t unit_ns;		/* a unit's duration at the reference */
+	uint64_t unit_iters;
+	unsigned int seed;
+	bool json;
+	bool trace;			/* record every request (hog: always) */
+	cpu_set_t *affinity;		/* per vCPU, NULL: not pinned */
+	/* the VMM side */
+	struct vcpufreq *vf;
+	struct vcpufreq_dev *dev;
+	/* the guest: one lock, as a big kernel lock over all vCPUs */
+	pthread_mutex_t lock;
+	pthread_barrier_t ready;
+	struct gm gm;
+	struct vcpu *vcpus;
+	struct task *tasks;
+	int nr_tasks;
+	bool started, stop;
+	struct timespec epoch;		/* lab time 0 */
+	uint64_t end;			/* lab time the run stopped */
+	/* results, under the lock */
+	uint64_t ops, bg_ops, frames, misses;
+	double *lat_us;
+	size_t nr_lat, cap_lat;
+	uint64_t requests, request_sum, host_request_sum;
+	struct sample *stream;		/* hog: every request */
+	size_t nr_stream, cap_stream;
+	int uclamp;			/* 0 n/a, 1 ok, -errno failed */
+	int pipeline_err;		/* first error from libvcpufreq */
+	/* the workload's shared state */
+	struct task *leader;
+	int frame_left;
+	uint64_t frame_start, frame_period;
+};
+
+/* vcpu.c */
+uint64_t lab_now(const struct lab *lab);
+int lab_start_vcpus(struct lab *lab);
+void lab_stop_vcpus(struct lab *lab);
+void lab_wake(struct lab *lab, struct task *t, int waker, bool iowait);
+double lab_calibrate(double ms);
+
+/* workloads.c */
+int workload_setup(struct lab *lab);
+void workload_record_latency(struct lab *lab, uint64_t ns);
+const char *workload_name(enum lab_workload w);
+
+#endif
