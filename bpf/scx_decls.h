@@ -25,6 +25,7 @@ struct sched_ext_ops {
 	void (*dispatch)(s32 cpu, struct task_struct *prev);
 	void (*running)(struct task_struct *p);
 	void (*stopping)(struct task_struct *p, bool runnable);
+	void (*tick)(struct task_struct *p);
 	void (*set_cpumask)(struct task_struct *p, const struct cpumask *mask);
 	void (*cpu_release)(s32 cpu, struct scx_cpu_release_args *args);
 	void (*enable)(struct task_struct *p);
@@ -62,6 +63,7 @@ struct rq___scx {
 #define SCX_OPS_SWITCH_PARTIAL		8ULL
 /* enum scx_kick_flags */
 #define SCX_KICK_IDLE			1ULL
+#define SCX_KICK_PREEMPT		2ULL
 /* enum scx_exit_kind: UNREG* = detached on purpose, ERROR* = ejected */
 #define SCX_EXIT_UNREG			64
 #define SCX_EXIT_SYSRQ			67

@@ -8,7 +8,11 @@
  *
  * A vCPU's demand is its request (host capacity units 0..1024), which the
  * tracking programs keep in the vcpu_state task storage this object
- * shares; 0 when it has none or its cgroup left.  The loader groups CPUs
+ * shares, or the recent peak of its requests when that is higher: the peak
+ * halves every DEMAND_HALFLIFE_NS.  A guest asks again at every wakeup and
+ * its iowait boost decays between I/O wakeups, so the latest request alone
+ * would send an I/O-bound vCPU to a little CPU at each wakeup and back.
+ * Demand is 0 when the vCPU has no request or its cgroup left.  The loader groups CPUs
  * into capacity levels (the distinct host capacities, ascending); a
  * demand fits the lowest level whose capacity covers it, or the highest
  * level the thread's cpumask reaches when none does.
@@ -32,10 +36,19 @@
  *  - running / stopping: while a demanding vCPU runs, its CPU's frequency
  *    target (scx_bpf_cpuperf_set) is 4/5 of its demand, since schedutil
  *    adds 25% headroom to it (a request is the performance to run at,
- *    vcpufreq/abi.h); it drops to 0 when the vCPU stops, so no CPU
+ *    vcpufreq/abi.h).  When the vCPU stops, the target is held for
+ *    HOLD_NS: a vCPU halts between I/O for a fraction of a millisecond,
+ *    and dropping the target each time would make it start every burst at
+ *    a low frequency (schedutil raises it at most once per rate limit).
+ *    A fair or real-time task taking the CPU drops it at once
+ *    (cpu_release), and a timer drops every target held longer, so no CPU
  *    stays boosted for a vCPU that left.  Both run under the vCPU's
  *    runqueue lock, not always on its CPU: the CPU is the task's.  init
  *    sets every target to 0 (the kernel starts them at 1024).
+ *  - tick: a running vCPU's target follows its demand at once, and a
+ *    vCPU whose demand outgrew its CPU is preempted when a fitting CPU is
+ *    idle, so that enqueue moves it there (a guest raises its request
+ *    while its task runs; waiting for the next wakeup would lose the burst).
  *  - cpu_release: a fair or real-time task took the CPU (those classes
  *    rank above sched_ext): the vCPUs queued on it go back through
  *    enqueue, to a CPU that can run them now.
@@ -63,6 +76,10 @@ char LICENSE[] SEC("license") = "GPL";
 /* far below the watchdog's 30 s, far above what a busy CPU takes to free */
 #define STARVE_NS		(1000 * 1000 * 1000ULL)	/* 1 s */
 #define STARVE_CHECK_NS		(250 * 1000 * 1000ULL)
+/* a guest's tick is 4 ms (HZ=250) at most: two ticks */
+#define DEMAND_HALFLIFE_NS	(8 * 1000 * 1000ULL)
+/* how long a stopped vCPU's target outlives it: a guest tick */
+#define HOLD_NS			(4 * 1000 * 1000ULL)
 
 /* set by the loader before load, from the host topology */
 const volatile __u32 nr_levels = 1;
@@ -82,9 +99,11 @@ struct {
 	__type(value, struct vcpufreq_scx_cpu);
 } scx_cpus SEC(".maps");
 
-/* per task: the highest level its cpumask reaches */
+/* per task: the highest level its cpumask reaches, its request peak */
 struct task_ctx {
 	u32 max_level;
+	u32 peak;
+	u64 peak_at;
 };
 
 struct {
@@ -108,12 +127,15 @@ struct starve_timer {
 	struct bpf_timer timer;
 };
 
+/* [0]: the starvation check, [1]: the release of held targets */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, u32);
 	__type(value, struct starve_timer);
 } starve_timers SEC(".maps");
+#define RELEASE_TIMER	1
+bool release_armed;
 
 static u32 nr_cpus(void)
 {
@@ -133,13 +155,33 @@ static u32 level_of(s32 cpu)
 	return cpu_level[CPU_IDX(cpu)];
 }
 
-static u32 vcpu_demand(struct task_struct *p)
+static u32 vcpu_request(struct task_struct *p)
 {
 	struct vcpufreq_vcpu *s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
 
 	if (!s || !s->enrolled)
 		return 0;
 	return s->perf < SCX_CPUPERF_ONE ? s->perf : SCX_CPUPERF_ONE;
+}
+
+/* the request, or its peak halved every DEMAND_HALFLIFE_NS since */
+static u32 vcpu_demand(struct task_struct *p)
+{
+	struct task_ctx *t = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+	u32 req = vcpu_request(p), peak;
+	u64 now, halvings;
+
+	if (!t || !req)
+		return req;
+	now = bpf_ktime_get_ns();
+	halvings = (now - t->peak_at) / DEMAND_HALFLIFE_NS;
+	peak = halvings < 11 ? t->peak >> halvings : 0;
+	if (req >= peak) {
+		t->peak = req;
+		t->peak_at = now;
+		return req;
+	}
+	return peak;
 }
 
 static u32 fit_level(struct task_struct *p, u32 demand)
@@ -344,6 +386,49 @@ void BPF_STRUCT_OPS(vf_dispatch, s32 cpu, struct task_struct *prev)
 			return;
 }
 
+/* drop every target held longer than HOLD_NS; again while some are held */
+static int release_held(void *map, int *key, struct bpf_timer *timer)
+{
+	u64 now = bpf_ktime_get_ns();
+	u32 n = nr_cpus();
+	bool held = false;
+	s32 cpu;
+
+	bpf_for(cpu, 0, n) {
+		u32 k = cpu;
+		struct vcpufreq_scx_cpu *c = bpf_map_lookup_elem(&scx_cpus, &k);
+
+		if (!c || !c->held_since)
+			continue;
+		if (older_than(c->held_since, now, HOLD_NS)) {
+			c->held_since = 0;
+			set_cpuperf(c, cpu, 0);
+		} else {
+			held = true;
+		}
+	}
+	release_armed = held;
+	if (held)
+		bpf_timer_start(timer, HOLD_NS, 0);
+	return 0;
+}
+
+/* the vCPU stopped: keep its target for HOLD_NS */
+static void hold_cpuperf(struct vcpufreq_scx_cpu *c)
+{
+	u32 key = RELEASE_TIMER;
+	struct starve_timer *t;
+
+	c->held_since = bpf_ktime_get_ns();
+	if (release_armed)
+		return;
+	t = bpf_map_lookup_elem(&starve_timers, &key);
+	if (!t)
+		return;
+	release_armed = true;
+	bpf_timer_start(&t->timer, HOLD_NS, 0);
+}
+
 void BPF_STRUCT_OPS(vf_running, struct task_struct *p)
 {
 	u32 demand = vcpu_demand(p);
@@ -354,6 +439,7 @@ void BPF_STRUCT_OPS(vf_running, struct task_struct *p)
 	if (!c)
 		return;
 	c->running_at = bpf_ktime_get_ns();
+	c->held_since = 0;
 	c->running_level = demand ? 1 + fit_level(p, demand) : 0;
 	if (demand != c->demand || !c->cpuperf_sets)
 		set_cpuperf(c, cpu, demand);
@@ -374,7 +460,41 @@ void BPF_STRUCT_OPS(vf_stopping, struct task_struct *p, bool runnable)
 	c->running_at = 0;
 	c->running_level = 0;
 	if (c->demand)
-		set_cpuperf(c, cpu, 0);
+		hold_cpuperf(c);
+}
+
+/* is a CPU of @level or above idle for @p? */
+static bool fitting_cpu_idle(struct task_struct *p, u32 level)
+{
+	const struct cpumask *idle = scx_bpf_get_idle_cpumask();
+	u32 n = nr_cpus();
+	bool found = false;
+	s32 cpu;
+
+	bpf_for(cpu, 0, n) {
+		if (can_take(p, cpu, level, idle)) {
+			found = true;
+			break;
+		}
+	}
+	scx_bpf_put_idle_cpumask(idle);
+	return found;
+}
+
+void BPF_STRUCT_OPS(vf_tick, struct task_struct *p)
+{
+	u32 demand = vcpu_demand(p), level;
+	struct vcpufreq_scx_cpu *c;
+	s32 cpu;
+
+	c = task_cpu_stats(p, &cpu);
+	if (!c || !demand)
+		return;
+	if (demand != c->demand)
+		set_cpuperf(c, cpu, demand);
+	level = fit_level(p, demand);
+	if (level > level_of(cpu) && fitting_cpu_idle(p, level))
+		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
 }
 
 void BPF_STRUCT_OPS(vf_set_cpumask, struct task_struct *p,
@@ -399,6 +519,14 @@ void BPF_STRUCT_OPS(vf_enable, struct task_struct *p)
 void BPF_STRUCT_OPS(vf_cpu_release, s32 cpu,
 		    struct scx_cpu_release_args *args)
 {
+	u32 key = cpu;
+	struct vcpufreq_scx_cpu *c = bpf_map_lookup_elem(&scx_cpus, &key);
+
+	/* a fair or real-time task runs here now: no boost for it */
+	if (c && c->demand) {
+		c->held_since = 0;
+		set_cpuperf(c, cpu, 0);
+	}
 	scx_bpf_reenqueue_local();
 }
 
@@ -441,8 +569,17 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(vf_init)
 	ret = scx_bpf_create_dsq(SHARED_DSQ, -1);
 	for (u32 l = 0; !ret && l < VCPUFREQ_SCX_MAX_LEVELS && l < nr_levels; l++)
 		ret = scx_bpf_create_dsq(LEVEL_DSQ(l), -1);
-	if (ret || nr_levels < 2)
+	if (ret)
 		return ret;
+	zero = RELEASE_TIMER;
+	timer = bpf_map_lookup_elem(&starve_timers, &zero);
+	if (!timer)
+		return -2;	/* -ENOENT */
+	bpf_timer_init(timer, &starve_timers, 1);	/* CLOCK_MONOTONIC */
+	bpf_timer_set_callback(timer, release_held);
+	zero = 0;
+	if (nr_levels < 2)
+		return 0;
 	timer = bpf_map_lookup_elem(&starve_timers, &zero);
 	if (!timer)
 		return -2;	/* -ENOENT */
@@ -478,6 +615,7 @@ struct sched_ext_ops vcpufreq_ops = {
 	.dispatch	= (void *)vf_dispatch,
 	.running	= (void *)vf_running,
 	.stopping	= (void *)vf_stopping,
+	.tick		= (void *)vf_tick,
 	.set_cpumask	= (void *)vf_set_cpumask,
 	.cpu_release	= (void *)vf_cpu_release,
 	.enable		= (void *)vf_enable,

@@ -212,6 +212,8 @@ struct vcpufreq_scx_cpu {
 	__u32 running_level;	/* index into run_ns of the current vCPU */
 	__u32 demand;		/* the request the target was set for */
 	__u32 pad;
+	__u64 held_since;	/* bpf_ktime the vCPU stopped, its target
+				 * kept (0: not held) */
 };
 
 /* virtual cpufreq device registers and its shared-memory twin */
