@@ -41,7 +41,7 @@ HELPERS     := $(OUT)/standin-vmm $(OUT)/vcpufreq-qemu-bridge $(OUT)/tests/spawn
 	       $(OUT)/lab-guest
 LAB_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(wildcard bench/lab/*.c))
 
-.PHONY: all deps demo test bench clean install fuzz vm-test vm-bench
+.PHONY: all deps demo test bench clean install fuzz vm-test vm-bench effect
 .SECONDARY:
 all: $(OUT)/vcpufreq-bpf $(OUT)/libvcpufreq.a $(HELPERS) $(UNIT_BINS)
 
@@ -182,6 +182,14 @@ vm-bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(OUT)/bench-sched $(OUT)/bench-request
 	$(Q)tests/vm/build-kernel.sh
 	$(Q)tests/vm/run-in-vm.sh --smp 4 -- bench/run.sh
+
+# the effect lab (bench/lab): guest hints against the host's own schedutil
+# and crosvm's uclamp_min on an emulated big.LITTLE host inside the test
+# kernel; EFFECT_ARGS="--rounds 5 ..." (bench/lab/run.sh --help)
+effect: deps
+	$(Q)scripts/deps.sh --vm
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bench/lab/run.sh $(EFFECT_ARGS)
 
 # install: the CLI, libvcpufreq (with libbpf folded in, so a VMM links
 # -lvcpufreq -lelf -lz and nothing else of ours), headers, pkg-config file

@@ -48,6 +48,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	skipped=$((skipped + 1))
 else
 	run_suite "live tests (running kernel $(uname -r))" tests/live/run-live.sh
+	run_suite "effect lab's guest model against the host side (running kernel)" bench/lab/selftest.sh
 fi
 
 case "$(uname -r)" in *-vcpufreq-vm) VCPUFREQ_SKIP_VM=1 ;; esac	# already in the VM
@@ -61,6 +62,7 @@ else
 	run_suite "sched_ext declarations (bpf/scx_decls.h) vs the test kernel's BTF" tests/vm/check-scx-decls.sh
 	run_suite "guest driver (guest-driver/): builds and checkpatch" tests/vm/guest-driver.sh
 	run_suite "end to end: guest driver, QEMU bridge, vcpufreq-bpf (QEMU TCG, -smp 2)" tests/vm/e2e.sh
+	run_suite "effect lab: the emulated big.LITTLE host (QEMU TCG, -smp 4)" tests/vm/effect-lab.sh
 	run_suite "live tests inside QEMU (Linux 6.12: sched_ext, uclamp; -smp 4)" \
 		tests/vm/run-in-vm.sh --smp 4 --timeout 1500 -- tests/live/run-live.sh
 fi

@@ -51,7 +51,7 @@ static const char usage_text[] =
 "MODES\n"
 "    none    no virtual cpufreq device: the host's own governor only\n"
 "    hints   (default) each vCPU thread writes SET_PERF into the register\n"
-"            model (host_schedutil=1), which submits through libvcpufreq\n"
+"            model, which submits through libvcpufreq\n"
 "            for the thread, registered as vCPU i of VM 1\n"
 "    crosvm  crosvm's virtcpufreq_v2: util = capacity x perf / fmax x 0.8,\n"
 "            set by the vCPU thread as its own uclamp_min (sched_setattr)\n"
@@ -101,7 +101,7 @@ static const char usage_text[] =
 "    decision of the guest's schedutil (sent in hints and crosvm modes);\n"
 "    requests (written by the guest; boost: one per vCPU), mean_request\n"
 "    (capacity units, capacity x perf / fmax), mean_host_request (what\n"
-"    the host was asked: after the 0.8 schedutil factor), uclamp (crosvm:\n"
+"    the host was asked: crosvm takes 20% off), uclamp (crosvm:\n"
 "    ok | unsupported | error; else n/a), work_units, cpu_busy_ms (wall\n"
 "    time of units per host CPU, by sched_getcpu), vcpu_capacity.\n"
 "    --calibrate -j: {\"iters_per_us\":X,\"cpu\":N}.\n"
@@ -362,7 +362,7 @@ static int open_pipeline(struct lab *lab, const char *pin_dir,
 			 const struct vcpufreq_vcpu_config *cfg)
 {
 	struct vcpufreq_dev_config dc = { .nr_vcpus = lab->nr_vcpus,
-					  .vm_id = VM_ID, .host_schedutil = 1,
+					  .vm_id = VM_ID,
 					  .vcpus = cfg };
 	struct vcpufreq_dev_ops ops;
 	char why[256];

@@ -118,6 +118,19 @@ test_hog_request_stream_rises_then_falls() {
 		{ echo "no fall back after the hog: $json"; return 1; }
 }
 
+# the model against a real guest: tests/vm/e2e.sh saw a Linux 6.12 guest
+# with the driver ask for 900..1024 on a hogged vCPU and <= 400 idle
+test_hog_on_a_big_vcpu_asks_like_a_real_guest() {
+	local json
+	json=$("$LAB" -w hog -m hints -s 4 --vcpus 1 --vcpu-affinity "$BIG" -p "$PIN" -c "/$CGNAME" \
+		-T "$TOPO" -i "$ITERS" -j) || return 1
+	jq -e '([.stream[] | select(.[0] < 1900)] | last | .[3] >= 900) and
+		([.stream[] | select(.[3] >= 900)][0][0] < 200)' <<<"$json" >/dev/null ||
+		{ echo "not at 900..1024 within 200 ms and until the hog stops: $json"; return 1; }
+	jq -e '.stream[-1][3] <= 400' <<<"$json" >/dev/null ||
+		{ echo "not <= 400 once idle: $json"; return 1; }
+}
+
 # pinned vCPUs run only where pinned and see that CPU's capacity
 test_vcpu_affinity_pins_and_sets_the_view() {
 	local json lists
@@ -147,4 +160,6 @@ done
 out=$(test_vcpu_affinity_pins_and_sets_the_view 2>&1); result "--vcpu-affinity pins and sets the view" $? "$out"
 out=$(test_sigterm_stops_and_unregisters 2>&1); result "SIGTERM stops, unregisters, reports" $? "$out"
 out=$(test_hog_request_stream_rises_then_falls 2>&1); result "hog: requests rise, then fall" $? "$out"
+out=$(test_hog_on_a_big_vcpu_asks_like_a_real_guest 2>&1)
+result "hog on a big vCPU: 900..1024 while hogging, <= 400 idle, as a real guest asks (e2e)" $? "$out"
 report

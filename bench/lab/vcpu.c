@@ -199,17 +199,73 @@ static bool vcpu_idle(const struct vcpu *v)
 	return !v->cur && !v->nr_queued;
 }
 
+/*
+ * The guest sees the host's big.LITTLE (asymmetric capacities), so its
+ * scheduler is capacity aware: a task fits a vCPU when its util stays
+ * below 80% of the capacity (fits_capacity()), util being the larger of
+ * util_avg and util_est (task_fits_cpu()).
+ */
+static bool task_fits(struct lab *lab, const struct task *t, int vcpu,
+		      uint64_t now)
+{
+	const struct gm_task *m = &lab->gm.tasks[t->id];
+	double util = gm_task_util_at(m, now);
+
+	if (m->util_est > util)
+		util = m->util_est;
+	return util * 1280 < lab->gm.vcpus[vcpu].capacity * 1024.0;
+}
+
+/*
+ * select_idle_capacity(): the first idle vCPU from the previous one on
+ * that fits the task, else the idle one of the largest capacity, else the
+ * previous vCPU
+ */
 static int select_vcpu(struct lab *lab, struct task *t)
 {
-	int prev = lab->gm.tasks[t->id].vcpu, n = lab->nr_vcpus;
+	int prev = lab->gm.tasks[t->id].vcpu, n = lab->nr_vcpus, best = -1;
+	uint64_t now = lab_now(lab);
 
 	if (prev < 0)
 		prev = t->home;
 	for (int k = 0; k < n; k++) {
-		if (vcpu_idle(&lab->vcpus[(prev + k) % n]))
-			return (prev + k) % n;
+		int c = (prev + k) % n;
+
+		if (!vcpu_idle(&lab->vcpus[c]))
+			continue;
+		if (task_fits(lab, t, c, now))
+			return c;
+		if (best < 0 || lab->gm.vcpus[c].capacity > lab->gm.vcpus[best].capacity)
+			best = c;
 	}
-	return prev;
+	return best >= 0 ? best : prev;
+}
+
+/*
+ * Misfit migration: a running task that outgrew its vCPU moves to an idle
+ * vCPU of larger capacity (the guest's load balancer does it at its tick)
+ */
+static void migrate_misfit(struct lab *lab, struct vcpu *v, uint64_t now)
+{
+	struct task *t = v->cur;
+	int best = -1;
+
+	if (!t || task_fits(lab, t, v->index, now))
+		return;
+	for (int c = 0; c < lab->nr_vcpus; c++) {
+		unsigned int cap = lab->gm.vcpus[c].capacity;
+
+		if (vcpu_idle(&lab->vcpus[c]) && cap > lab->gm.vcpus[v->index].capacity &&
+		    (best < 0 || cap > lab->gm.vcpus[best].capacity))
+			best = c;
+	}
+	if (best < 0)
+		return;
+	v->cur = NULL;
+	t->state = T_QUEUED;
+	t->arrived = true;
+	rq_append(&lab->vcpus[best], t);
+	pthread_cond_signal(&lab->vcpus[best].kick);
 }
 
 /* called under the lock by @waker's thread (-1: the VMM at start) */
@@ -363,6 +419,12 @@ static void run_unit(struct lab *lab, struct vcpu *v, uint64_t *x)
 	cpu = sched_getcpu();
 	a = lab_now(lab);
 	*x = spin(lab->unit_iters, *x);
+	/*
+	 * End the unit with a system call: an emulated slow CPU (bench/lab/host)
+	 * charges the time a burst owes at the next system call, and this one
+	 * puts it inside the unit rather than into the halt that may follow.
+	 */
+	syscall(SYS_getppid);
 	b = lab_now(lab);
 	pthread_mutex_lock(&lab->lock);
 	if (cpu >= 0 && cpu < lab->nr_host_cpus)
@@ -373,9 +435,12 @@ static void run_unit(struct lab *lab, struct vcpu *v, uint64_t *x)
 /* the scheduler tick: util update, frequency update, round robin */
 static void tick(struct lab *lab, struct vcpu *v, uint64_t now)
 {
-	v->next_tick = now + GM_TICK_NS;
+	v->next_tick += GM_TICK_NS;	/* periodic, as the guest's tick is */
+	if (v->next_tick <= now)
+		v->next_tick = now + GM_TICK_NS;
 	gm_vcpu_pelt_decayed(&lab->gm.vcpus[v->index], now);	/* 4 ms: always */
 	update_freq(lab, v, now, 0);
+	migrate_misfit(lab, v, now);
 	if (v->cur && v->nr_queued) {
 		v->cur->state = T_QUEUED;
 		rq_append(v, v->cur);

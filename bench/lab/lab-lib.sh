@@ -1,0 +1,76 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# Sourced inside the test VM by bench/lab/lab-vm.sh (the lab) and
+# bench/lab/lab-check.sh (its functional check in make test): load the
+# emulated host and drive its frequencies.  Run from the project directory.
+OUT=${OUT:-build}
+CLI=$OUT/vcpufreq-bpf
+GUEST=$OUT/lab-guest
+MODULE=$OUT/lab/vcpufreq_labhost.ko
+PROC=/proc/vcpufreq_labhost
+CPU_SYS=/sys/devices/system/cpu
+TOPO=/run/lab.topology
+
+die() { echo "Error: $*" >&2; exit 1; }
+say() { echo "lab: $*"; }
+
+# lines of /proc/vcpufreq_labhost: cpu cluster capacity khz speed_ppm ua busy_ns stall_ns
+opps() { grep -v '^#' "$PROC"; }
+cpus_of() { opps | awk -v c="$1" '$2 == c { print $1 }' | sort -un | paste -sd, -; }
+
+# insmod the module; sets LITTLE, BIG (cpulists), LITTLE0, BIG0, NCPU,
+# IPU (loop iterations per us of a big CPU at fmax: lab-guest's work unit
+# is defined at that speed) and writes $TOPO, the topology vcpufreq-bpf and
+# lab-guest are given (x86 has no cpu_capacity in sysfs)
+lab_host_up() {
+	local f
+	for f in "$CLI" "$GUEST" "$MODULE"; do
+		[ -e "$f" ] || die "$f is missing; run 'make effect' on the host"
+	done
+	insmod "$MODULE" || die "insmod $MODULE failed (is this the test kernel with tests/vm/patches?)"
+	LITTLE=$(cpus_of little) BIG=$(cpus_of big) NCPU=$(nproc)
+	LITTLE0=${LITTLE%%,*} BIG0=${BIG%%,*}
+	opps | awk '{ cap[$1] = $3; cl[$1] = ($2 == "big"); f[$1] = f[$1] (f[$1] ? "," : "") $4 }
+		END { for (c in cap) printf "cpu %d capacity %d cluster %d freqs %s\n", c, cap[c], cl[c], f[c] }' \
+		| sort -k2n >"$TOPO"
+	set_governor performance
+	IPU=$(calibrate "$BIG0")
+	set_governor schedutil
+	[ -n "$IPU" ] || die "lab-guest --calibrate printed nothing"
+}
+
+policies() { ls -d "$CPU_SYS"/cpufreq/policy*; }
+set_governor() {
+	local p
+	for p in $(policies); do
+		cat "$p/cpuinfo_min_freq" >"$p/scaling_min_freq"
+		cat "$p/cpuinfo_max_freq" >"$p/scaling_max_freq"
+		echo "$1" >"$p/scaling_governor" || die "cannot set governor $1 on $p"
+	done
+}
+# run CPU $1's policy at $2 kHz
+pin_opp() {
+	local p=$CPU_SYS/cpu$1/cpufreq
+	echo performance >"$p/scaling_governor"
+	cat "$p/cpuinfo_min_freq" >"$p/scaling_min_freq"
+	echo "$2" >"$p/scaling_max_freq"
+}
+
+calibrate() { taskset -c "$1" "$GUEST" --calibrate -j | jq -r .iters_per_us; }
+
+# speed_ratios CPU KHZ...: one "khz expected achieved" line per OPP, both
+# relative to the big cluster at fmax, one CPU busy at a time
+speed_ratios() {
+	local cpu=$1 khz ref ref_ppm ppm rate; shift
+	set_governor performance
+	ref=$(calibrate "$BIG0")
+	ref_ppm=$(opps | awk -v c="$BIG0" '$1 == c { p = $5 } END { print p }')
+	for khz in "$@"; do
+		pin_opp "$cpu" "$khz"
+		ppm=$(opps | awk -v c="$cpu" -v f="$khz" '$1 == c && $4 == f { print $5 }')
+		rate=$(calibrate "$cpu")
+		awk -v f="$khz" -v p="$ppm" -v rp="$ref_ppm" -v r="$rate" -v rr="$ref" \
+			'BEGIN { printf "%d %.4f %.4f\n", f, p / rp, r / rr }'
+	done
+	set_governor schedutil
+}
