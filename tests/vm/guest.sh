@@ -53,12 +53,13 @@ need_files() {	# need_files FILE...: else the suite fails at once
 # a vcpufreq-bpf of the suite's own; unloaded at the end only if it is
 # ours (another suite's must survive this one's "already loaded" exit)
 VF_LOADED=''
+vcpufreq_not_loaded() {	# vcpufreq_not_loaded SUITE
+	! "$VF" status -j | jq -e .loaded >/dev/null && return 0
+	echo "Error: vcpufreq-bpf is already loaded; $1 loads its own (run 'vcpufreq-bpf unload')" >&2
+	return 1
+}
 load_vcpufreq() {	# load_vcpufreq SUITE
-	if "$VF" status -j | jq -e .loaded >/dev/null; then
-		echo "Error: vcpufreq-bpf is already loaded; $1 loads its own (run 'vcpufreq-bpf unload')" >&2
-		return 1
-	fi
-	"$VF" load >/dev/null && VF_LOADED=1
+	vcpufreq_not_loaded "$1" && "$VF" load >/dev/null && VF_LOADED=1
 }
 unload_vcpufreq() { [ -z "$VF_LOADED" ] || "$VF" unload >/dev/null 2>&1; }
 

@@ -135,6 +135,16 @@ started() {	# started NAME: one test
 }
 
 # ---- assertions --------------------------------------------------------------
+start_refused() {	# NAME: virsh start fails, says why, leaves nothing
+	local out
+	if out=$(virsh start "$1" 2>&1); then
+		virsh destroy "$1" >/dev/null
+		echo "it started: $out"; return 1
+	fi
+	grep -q "Error: vcpufreq-bpf is not loaded" <<<"$out" || { echo "$out"; return 1; }
+	[ -z "$(compgen -G "$RUN_DIR/$1.*")" ] || { echo "left: $(compgen -G "$RUN_DIR/$1.*")"; return 1; }
+	! pgrep -f -- "--libvirt $1( |$)" >/dev/null || { echo "a bridge for $1 still runs"; return 1; }
+}
 hook_enrolled_the_domain_cgroup() {	# NAME
 	local qp cg want
 	qp=$(qemu_pid "$1")
@@ -184,7 +194,9 @@ destroy_removes_everything() {	# NAME
 }
 still_running() {	# NAME: its bridge and requests survived the other's end
 	kill -0 "$(bridge_pid "$1")" || { echo "bridge of $1 is gone"; return 1; }
-	bridge_registered_exactly_the_vcpu_threads "$1" && both_low "$1"
+	bridge_registered_exactly_the_vcpu_threads "$1" || return 1
+	perf_between "$(vcpu_tid "$1" 0)" 1 1024 && perf_between "$(vcpu_tid "$1" 1)" 1 1024 ||
+		{ echo "$1's vCPU threads lost their requests"; tracked_vcpus "$1"; return 1; }
 }
 
 # ---- the scenario ------------------------------------------------------------
@@ -210,7 +222,7 @@ if libvirtd_running; then
 	echo "  skip libvirt: a libvirtd already runs; stop it, so the test starts one that reads its hook"
 	skipped=1; report; exit 0
 fi
-load_vcpufreq "the libvirt test" || { echo "RESULT 0 1 0"; exit 1; }
+vcpufreq_not_loaded "the libvirt test" || { echo "RESULT 0 1 0"; exit 1; }
 trap cleanup EXIT
 install_hook
 kvm_as_udev_would
@@ -222,6 +234,9 @@ else
 	report; exit 1
 fi
 
+check "virsh start $A before 'vcpufreq-bpf load': refused with the bridge's Error: line, nothing left" \
+	start_refused $A
+load_vcpufreq "the libvirt test" || { echo "RESULT 0 1 0"; exit 1; }
 started $A
 check "hook enrolled $A's cgroup (from /proc/QEMU_PID/cgroup)" hook_enrolled_the_domain_cgroup $A
 check "bridge of $A registered exactly $A's vCPU threads, as libvirt lists them" \
