@@ -122,7 +122,7 @@ int unix_addr(const char *path, struct sockaddr_un *sa,
 	if (strlen(path) >= sizeof(sa->sun_path))
 		return fail("%s path '%s' is longer than %zu bytes; use a shorter path",
 			    what, path, sizeof(sa->sun_path) - 1);
-	strcpy(sa->sun_path, path);
+	memcpy(sa->sun_path, path, strlen(path) + 1);	/* fits: checked */
 	return 0;
 }
 

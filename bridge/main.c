@@ -330,9 +330,12 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *v)
 	*v = strtoul(s, &end, 10);
 	return *end || errno || *v > max ? -1 : 0;
 }
-enum { OPT_SOCKET = 256, OPT_QMP, OPT_LIBVIRT, OPT_LIBVIRT_DIR, OPT_AFFINITY,
-       OPT_TOPOLOGY, OPT_VM_ID, OPT_PIN_DIR, OPT_INTERVAL, OPT_PRINT,
-       OPT_CORRUPT };
+
+enum {
+	OPT_SOCKET = 256, OPT_QMP, OPT_LIBVIRT, OPT_LIBVIRT_DIR, OPT_AFFINITY,
+	OPT_TOPOLOGY, OPT_VM_ID, OPT_PIN_DIR, OPT_INTERVAL, OPT_PRINT,
+	OPT_CORRUPT,
+};
 
 static const struct option long_opts[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -354,37 +357,73 @@ static const struct option long_opts[] = {
 	{ 0 }
 };
 
-static int parse_option(struct options *o, int c, const char *arg)
+/* where an option that keeps its argument as it is goes; NULL: not one */
+static const char **string_slot(struct options *o, int c)
+{
+	switch (c) {
+	case OPT_SOCKET:
+		return &o->socket_path;
+	case OPT_QMP:
+		return &o->qmp_path;
+	case OPT_LIBVIRT:
+		return &o->libvirt;
+	case OPT_LIBVIRT_DIR:
+		return &o->libvirt_dir;
+	case OPT_AFFINITY:
+		return &o->affinity;
+	case OPT_TOPOLOGY:
+		return &o->topology;
+	case OPT_PIN_DIR:
+		return &o->pin_dir;
+	default:
+		return NULL;
+	}
+}
+
+static int parse_number_option(struct options *o, int c, const char *arg)
 {
 	unsigned long v;
 
-	switch (c) {
-	case OPT_SOCKET: o->socket_path = arg; return 0;
-	case OPT_QMP: o->qmp_path = arg; return 0;
-	case OPT_LIBVIRT: o->libvirt = arg; return 0;
-	case OPT_LIBVIRT_DIR: o->libvirt_dir = arg; return 0;
-	case OPT_AFFINITY: o->affinity = arg; return 0;
-	case OPT_TOPOLOGY: o->topology = arg; return 0;
-	case OPT_PIN_DIR: o->pin_dir = arg; return 0;
-	case OPT_PRINT: o->print_qemu_args = true; return 0;
-#ifdef VCPUFREQ_BRIDGE_TESTING
-	case OPT_CORRUPT: return parse_corrupt(arg, &o->corrupt);
-#endif
-	case 'j': o->json = true; return 0;
-	case 'v': o->verbose = true; return 0;
-	case OPT_VM_ID:
+	if (c == OPT_VM_ID) {
 		if (parse_uint(arg, UINT32_MAX, &v))
 			return fail("--vm-id '%s' is not a number 0..%u", arg,
 				    UINT32_MAX);
 		o->vm_id = (uint32_t)v;
 		o->vm_id_given = true;
 		return 0;
-	case OPT_INTERVAL:
-		if (parse_uint(arg, 60000, &v))
-			return fail("--interval '%s' is not a number of ms 0..60000",
-				    arg);
-		o->interval_ms = (unsigned int)v;
+	}
+	if (parse_uint(arg, 60000, &v))
+		return fail("--interval '%s' is not a number of ms 0..60000",
+			    arg);
+	o->interval_ms = (unsigned int)v;
+	return 0;
+}
+
+static int parse_option(struct options *o, int c, const char *arg)
+{
+	const char **slot = string_slot(o, c);
+
+	if (slot) {
+		*slot = arg;
 		return 0;
+	}
+	switch (c) {
+	case OPT_PRINT:
+		o->print_qemu_args = true;
+		return 0;
+	case 'j':
+		o->json = true;
+		return 0;
+	case 'v':
+		o->verbose = true;
+		return 0;
+	case OPT_VM_ID:
+	case OPT_INTERVAL:
+		return parse_number_option(o, c, arg);
+#ifdef VCPUFREQ_BRIDGE_TESTING
+	case OPT_CORRUPT:
+		return parse_corrupt(arg, &o->corrupt);
+#endif
 	default:
 		return fail("unknown option; see vcpufreq-qemu-bridge --help");
 	}
