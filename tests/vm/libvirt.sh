@@ -192,6 +192,19 @@ destroy_removes_everything() {	# NAME
 	virsh destroy "$1" >/dev/null || return 1
 	wait_for 15 gone "$1" "$t0" "$t1" "$bp" "$cg" || gone "$1" "$t0" "$t1" "$bp" "$cg"
 }
+libvirtd_restart_keeps_both() {	# the bridges are not libvirtd's children
+	local before after
+	before=$(tracked_vcpus $A; tracked_vcpus $B)
+	kill "$(cat /run/libvirtd.pid)" || return 1
+	wait_for 30 sh -c '! pgrep -x libvirtd' || { echo "libvirtd did not stop"; return 1; }
+	libvirtd -d && wait_for 30 libvirtd_running || { echo "libvirtd did not come back"; return 1; }
+	after=$(tracked_vcpus $A; tracked_vcpus $B)
+	[ -n "$before" ] && [ "$before" = "$after" ] ||
+		{ echo "tracked before: $before"; echo "after: $after"; return 1; }
+	kill -0 "$(bridge_pid $A)" && kill -0 "$(bridge_pid $B)" || { echo "a bridge died"; return 1; }
+	[ "$(virsh domstate $A)" = running ] && [ "$(virsh domstate $B)" = running ] ||
+		{ echo "libvirt lost a domain: $(virsh list --all)"; return 1; }
+}
 still_running() {	# NAME: its bridge and requests survived the other's end
 	kill -0 "$(bridge_pid "$1")" || { echo "bridge of $1 is gone"; return 1; }
 	bridge_registered_exactly_the_vcpu_threads "$1" || return 1
@@ -222,6 +235,10 @@ if libvirtd_running; then
 	echo "  skip libvirt: a libvirtd already runs; stop it, so the test starts one that reads its hook"
 	skipped=1; report; exit 0
 fi
+if [ -e "$(dirname "$HOOK")/vcpufreq" ]; then	# it would serve our domains too
+	echo "  skip libvirt: the vcpufreq hook is installed ($(dirname "$HOOK")/vcpufreq); the test installs its own: move it away for the run"
+	skipped=1; report; exit 0
+fi
 vcpufreq_not_loaded "the libvirt test" || { echo "RESULT 0 1 0"; exit 1; }
 trap cleanup EXIT
 install_hook
@@ -248,6 +265,8 @@ check "hook enrolled $B's cgroup, another one" hook_enrolled_the_domain_cgroup $
 check "bridge of $B registered exactly $B's vCPU threads" \
 	bridge_registered_exactly_the_vcpu_threads $B
 check "$B stays idle beside $A's hog: both its requests low" wait_for 60 both_low $B
+check "libvirtd restarts: both domains, bridges and vCPU threads carry on" \
+	libvirtd_restart_keeps_both
 check "virsh destroy $A: its requests, bridge, files and enrollment are gone" \
 	destroy_removes_everything $A
 check "$B is untouched by $A's end: its bridge and vCPU threads remain" still_running $B
