@@ -17,8 +17,11 @@ CC      ?= cc
 CLANG   ?= clang
 ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 CFLAGS  ?= -O2 -g
-CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11 \
-	   -Iinclude -I$(OUT) -I$(LIBBPF_INC) -Ilib -Iloader
+CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11
+# the bridge sees only the library's public headers, as a VMM would
+BRIDGE_CFLAGS := $(CFLAGS) -Iinclude $(shell pkg-config --cflags jansson libxml-2.0 2>/dev/null)
+BRIDGE_LIBS   := $(shell pkg-config --libs jansson libxml-2.0 2>/dev/null)
+CFLAGS  += -Iinclude -I$(OUT) -I$(LIBBPF_INC) -Ilib -Iloader
 LDLIBS  := -lelf -lz -lpthread
 
 ifeq ($(V),1)
@@ -35,9 +38,14 @@ LIB_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))
 LOADER_OBJS := $(patsubst %.c,$(OUT)/%.o,$(LOADER_SRCS))
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 SKELS       := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+BRIDGE_SRCS := $(wildcard bridge/*.c)
+BRIDGE_OBJS := $(patsubst %.c,$(OUT)/%.o,$(filter-out bridge/corrupt.c,$(BRIDGE_SRCS)))
+# the test build: --corrupt KIND (fault injection for tests/vm/e2e.sh)
+BRIDGE_TEST_OBJS := $(patsubst %.c,$(OUT)/tests/%.o,$(BRIDGE_SRCS))
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
-HELPERS     := $(OUT)/standin-vmm $(OUT)/vcpufreq-qemu-bridge $(OUT)/tests/spawn-threads \
+HELPERS     := $(OUT)/standin-vmm $(OUT)/vcpufreq-qemu-bridge \
+	       $(OUT)/tests/vcpufreq-qemu-bridge $(OUT)/tests/spawn-threads \
 	       $(OUT)/lab-guest
 LAB_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(wildcard bench/lab/*.c))
 
@@ -107,9 +115,21 @@ $(OUT)/standin-vmm: examples/standin-vmm.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUT)/vcpufreq-qemu-bridge: examples/qemu/vcpufreq-qemu-bridge.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+$(OUT)/bridge/%.o: bridge/%.c bridge/bridge.h $(wildcard include/vcpufreq/*.h) | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(BRIDGE_CFLAGS) -c $< -o $@
+
+$(OUT)/tests/bridge/%.o: bridge/%.c bridge/bridge.h $(wildcard include/vcpufreq/*.h) | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(BRIDGE_CFLAGS) -DVCPUFREQ_BRIDGE_TESTING -c $< -o $@
+
+$(OUT)/vcpufreq-qemu-bridge: $(BRIDGE_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(BRIDGE_LIBS) $(LDLIBS) -o $@
+
+$(OUT)/tests/vcpufreq-qemu-bridge: $(BRIDGE_TEST_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(BRIDGE_LIBS) $(LDLIBS) -o $@
 
 $(OUT)/tests/spawn-threads: tests/live/spawn-threads.c | $(OUT)
 	$(call msg,LINK,$@)
@@ -191,11 +211,19 @@ effect: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bench/lab/run.sh $(EFFECT_ARGS)
 
-# install: the CLI, libvcpufreq (with libbpf folded in, so a VMM links
-# -lvcpufreq -lelf -lz and nothing else of ours), headers, pkg-config file
+# install: the CLI, the QEMU bridge and its libvirt hook, libvcpufreq
+# (with libbpf folded in, so a VMM links -lvcpufreq -lelf -lz and nothing
+# else of ours), headers, pkg-config file.  The hook goes to libvirt's
+# qemu.d, beside any hook already there; libvirtd reads it when it starts.
 PREFIX  ?= /usr/local
+LIBVIRT_HOOK_DIR ?= /etc/libvirt/hooks/qemu.d
 install: all
 	$(Q)install -D -m 0755 $(OUT)/vcpufreq-bpf $(DESTDIR)$(PREFIX)/sbin/vcpufreq-bpf
+	$(Q)install -D -m 0755 $(OUT)/vcpufreq-qemu-bridge $(DESTDIR)$(PREFIX)/sbin/vcpufreq-qemu-bridge
+	$(Q)sed 's|@SBINDIR@|$(PREFIX)/sbin|' libvirt/vcpufreq-libvirt > $(OUT)/vcpufreq-libvirt
+	$(Q)install -D -m 0755 $(OUT)/vcpufreq-libvirt $(DESTDIR)$(PREFIX)/sbin/vcpufreq-libvirt
+	$(Q)sed 's|@SBINDIR@|$(PREFIX)/sbin|' libvirt/qemu-hook > $(OUT)/vcpufreq-libvirt-hook
+	$(Q)install -D -m 0755 $(OUT)/vcpufreq-libvirt-hook $(DESTDIR)$(LIBVIRT_HOOK_DIR)/vcpufreq
 	$(Q)rm -rf $(OUT)/ar && mkdir -p $(OUT)/ar && cd $(OUT)/ar && \
 		ar x ../libbpf/libbpf.a && ar x ../libvcpufreq.a && \
 		ar rcs ../libvcpufreq-full.a *.o

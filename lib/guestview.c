@@ -200,7 +200,7 @@ int vf_parse_cpulist(const char *s, size_t len, cpu_set_t *set, char *err,
 }
 
 /* "0-3,6" for the CPUs of @set below @limit */
-static void format_cpulist(const cpu_set_t *set, int limit, char *buf,
+void vf_format_cpulist(const cpu_set_t *set, int limit, char *buf,
 			   size_t len)
 {
 	size_t off = 0;
@@ -248,7 +248,7 @@ static void write_cpu_comment(const struct dts *d, unsigned int i)
 	int big = biggest_cpu(d->t, &d->affinity[i]);
 	char cpus[1024];
 
-	format_cpulist(&d->affinity[i], d->t->nr_cpus, cpus, sizeof(cpus));
+	vf_format_cpulist(&d->affinity[i], d->t->nr_cpus, cpus, sizeof(cpus));
 	fprintf(d->f, "\t\t\t/* affinity %s: capacity %" PRIu32 ", ", cpus,
 		v->capacity);
 	if (has_table(v))

@@ -60,6 +60,10 @@ int vf_write_guest_dts(FILE *f, const struct vf_topology *t,
  * terminated).  Returns the number of CPUs set, or -EINVAL (syntax, empty
  * list) / -ERANGE (a CPU beyond VCPUFREQ_MAX_CPUS) with @err filled.
  */
+/* "0-3,6" for the CPUs of @set below @limit */
+void vf_format_cpulist(const cpu_set_t *set, int limit, char *buf,
+		       size_t len);
+
 int vf_parse_cpulist(const char *s, size_t len, cpu_set_t *set, char *err,
 		     size_t err_len);
 

@@ -13,10 +13,12 @@ vm_pkgs=(
 	busybox-static                                                     # the end-to-end test's guest
 	linux-headers-amd64 gcc-aarch64-linux-gnu                          # guest driver builds (6.1, arm64)
 	kmod                                                               # modinfo: the built module's metadata
+	libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients   # the libvirt test (libvirtd, virsh)
 )
 
 pkgs=(
 	make gcc clang llvm libelf-dev zlib1g-dev pkg-config libclang-rt-14-dev  # build, fuzz
+	libjansson-dev libxml2-dev                              # the QEMU bridge: QMP JSON, libvirt status XML
 	linux-source-6.12                                       # libbpf 1.5 + bpftool sources
 	bpftool                                                 # for users: bpftool map dump
 	iproute2 procps util-linux jq python3 xz-utils          # tests

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sudo make test: unit tests, live tests against the running kernel, then
 # under QEMU (tests/vm): the guest driver's builds, the end-to-end test of
-# guest driver + QEMU bridge, and the live tests again inside a Linux 6.12
+# guest driver + QEMU bridge, the same under libvirt (the hook, two
+# domains), and the live tests again inside a Linux 6.12
 # guest with sched_ext and uclamp.  VCPUFREQ_SKIP_VM=1 skips the QEMU part.
 # Ends with one summary line: "N passed, N failed, N skipped".
 set -uo pipefail
@@ -62,6 +63,7 @@ else
 	run_suite "sched_ext declarations (bpf/scx_decls.h) vs the test kernel's BTF" tests/vm/check-scx-decls.sh
 	run_suite "guest driver (guest-driver/): builds and checkpatch" tests/vm/guest-driver.sh
 	run_suite "end to end: guest driver, QEMU bridge, vcpufreq-bpf (QEMU TCG, -smp 2)" tests/vm/e2e.sh
+	run_suite "libvirt: the hook, the bridge per domain, two TCG domains (virsh start/destroy)" tests/vm/libvirt.sh
 	run_suite "effect lab: the emulated big.LITTLE host (QEMU TCG, -smp 4)" tests/vm/effect-lab.sh
 	run_suite "live tests inside QEMU (Linux 6.12: sched_ext, uclamp; -smp 4)" \
 		tests/vm/run-in-vm.sh --smp 4 --timeout 1500 -- tests/live/run-live.sh

@@ -610,6 +610,55 @@ test_grant_bad_input_is_refused() {
 	expect_fail "give --user" $VF grant
 }
 
+# ---- the QEMU bridge under libvirt, with a stand-in QEMU ---------------------
+BRIDGE=$PWD/build/vcpufreq-qemu-bridge
+bridge_libvirt() {	# bridge_libvirt [fake-qemu.py options]: sets BRIDGE_PID FAKE_PID FAKE_TIDS
+	mkdir -p "$TMP/lv" && rm -f "$TMP/lv/"*
+	$BRIDGE --socket "$TMP/b.sock" --libvirt vm1 --libvirt-dir "$TMP/lv" >"$TMP/bridge.out" 2>&1 &
+	BRIDGE_PID=$!; echo $BRIDGE_PID >>"$PIDFILE"
+	wait_for 10 test -S "$TMP/b.sock" || fail "bridge did not listen: $(cat "$TMP/bridge.out")"
+	tests/live/fake-qemu.py "$TMP/b.sock" "$TMP/lv" vm1 2 "$@" >"$TMP/fake.out" 2>&1 &
+	FAKE_PID=$!; echo $FAKE_PID >>"$PIDFILE"
+	wait_for 10 grep -q '^ready' "$TMP/fake.out" || fail "stand-in QEMU: $(cat "$TMP/fake.out")"
+	FAKE_TIDS=$(sed -n 's/^ready //p' "$TMP/fake.out")
+}
+tids_of_vm() { $VF vcpus -j | jq -r "[.[] | select(.vm_id==$1) | .tid] | sort | map(tostring) | join(\" \")"; }
+test_bridge_registers_the_vcpu_threads_libvirt_lists_and_stops_with_qemu() {
+	$VF load >/dev/null
+	bridge_libvirt
+	wait_for 10 grep -q '^bridge: attached' "$TMP/bridge.out" || fail "not attached: $(cat "$TMP/bridge.out")"
+	[ "$(tids_of_vm $FAKE_PID)" = "$FAKE_TIDS" ] ||
+		fail "registered '$(tids_of_vm $FAKE_PID)', libvirt lists '$FAKE_TIDS'"
+	kill $FAKE_PID
+	wait_for 10 sh -c "! kill -0 $BRIDGE_PID" || fail "the bridge outlived QEMU"
+	wait $BRIDGE_PID || fail "bridge exited $?: $(cat "$TMP/bridge.out")"
+	[ -z "$(tids_of_vm $FAKE_PID)" ] || fail "threads left registered: $(tids_of_vm $FAKE_PID)"
+	[ ! -e "$TMP/b.sock" ] || fail "socket left behind"
+}
+test_bridge_ignores_another_qemus_status_and_refuses_foreign_threads() {
+	$VF load >/dev/null
+	bridge_libvirt --pid 1		# an older run's file: not this QEMU
+	sleep 1
+	grep -q '^bridge: attached' "$TMP/bridge.out" && fail "attached to another QEMU's threads"
+	kill $FAKE_PID
+	wait $BRIDGE_PID && fail "bridge exited 0 without vCPUs"
+	grep -q '^Error: QEMU pid .* exited before libvirt listed' "$TMP/bridge.out" || fail "$(cat "$TMP/bridge.out")"
+	bridge_libvirt --tid 1		# a thread that is not QEMU's
+	wait $BRIDGE_PID && fail "bridge registered pid 1 as a vCPU"
+	grep -q '^Error: vCPU 1 thread 1 .* is not a thread of QEMU' "$TMP/bridge.out" || fail "$(cat "$TMP/bridge.out")"
+	[ -z "$(tids_of_vm $FAKE_PID)" ] || fail "threads registered: $(tids_of_vm $FAKE_PID)"
+}
+test_bridge_builds_from_the_installed_headers_alone() {
+	make -s install DESTDIR="$TMP/inst" PREFIX=/usr >/dev/null || fail "make install failed"
+	# shellcheck disable=SC2046
+	cc -std=gnu11 -I"$TMP/inst/usr/include" $(pkg-config --cflags jansson libxml-2.0) \
+		$(ls bridge/*.c | grep -v corrupt.c) -L"$TMP/inst/usr/lib" -lvcpufreq -lelf -lz \
+		$(pkg-config --libs jansson libxml-2.0) -o "$TMP/bridge" || fail "does not build"
+	"$TMP/bridge" --help | grep -q '^SYNOPSIS' || fail "--help"
+	"$TMP/bridge" --corrupt len0 >/dev/null 2>&1 && fail "the product bridge takes --corrupt"
+	true
+}
+
 test_installed_library_links_through_pkg_config() {
 	make -s install DESTDIR="$TMP/inst" PREFIX=/usr >/dev/null || fail "make install failed"
 	local pc="$TMP/inst/usr/lib/pkgconfig"

@@ -14,10 +14,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 cd "$ROOT"
-VF=$ROOT/build/vcpufreq-bpf
-BRIDGE=$ROOT/build/vcpufreq-qemu-bridge
-KERNEL=$ROOT/build/vm/bzImage
-MODULE=$ROOT/build/guest-driver/vm/vcpufreq_guest.ko
+TEST_BRIDGE=$ROOT/build/tests/vcpufreq-qemu-bridge	# with --corrupt KIND
 DRIVER=vcpufreq
 CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
 CG=$CG2/vcpufreq-e2e
@@ -25,81 +22,9 @@ TMP=$(mktemp -d /tmp/vcpufreq-e2e.XXXXXX)
 BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-180}
 QEMU_PID='' BRIDGE_PID=''
 . "$HERE/report.sh"
+. "$HERE/guest.sh"	# check, wait_for, the host topology, the guest
 
-check() {	# check NAME CMD...: one test
-	local name=$1; shift
-	if out=$("$@" 2>&1); then ok "$name"; else bad "$name" "$out"; fi
-}
-wait_for() {	# wait_for SECONDS CMD...
-	local end=$((SECONDS + $1)); shift
-	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.2
-	done
-}
-
-# ---- the host: a big.LITTLE description, one vCPU on each cluster --------
-# vCPU 0 sees the little cluster, vCPU 1 the big one: two perf domains, two
-# guest policies, so each vCPU's request is its own.
-cat >"$TMP/host.topology" <<EOF
-cpu 0 capacity 512 cluster 0 freqs 300000,900000,1800000
-cpu 1 capacity 1024 cluster 1 freqs 500000,1500000,2400000
-EOF
-
-# ---- the guest: busybox, the module, a console command loop ----------------
-build_initramfs() {
-	local r=$TMP/root
-	mkdir -p "$r"/{bin,proc,sys,dev}
-	cp /bin/busybox "$r/bin/busybox" || return 1
-	cp "$MODULE" "$r/" || return 1
-	cat >"$r/init" <<'EOF'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-echo "E2E-BOOTED"
-HOG=
-# one command per console line from the host
-while read -r cmd; do
-	case "${cmd%% *}" in
-	insmod)
-		if insmod /vcpufreq_guest.ko; then echo "E2E-INSMOD ok"
-		else echo "E2E-INSMOD failed"; fi ;;
-	show)
-		for p in /sys/devices/system/cpu/cpufreq/policy*; do
-			[ -d "$p" ] || continue
-			echo "E2E-POLICY ${p##*/} driver=$(cat $p/scaling_driver)" \
-				"cpus=$(cat $p/related_cpus)" \
-				"min=$(cat $p/cpuinfo_min_freq) max=$(cat $p/cpuinfo_max_freq)" \
-				"gov=$(cat $p/scaling_governor)" \
-				"freqs=$(cat $p/scaling_available_frequencies 2>/dev/null | tr -s ' ' ',' | sed 's/,$//')"
-		done
-		echo "E2E-SHOWN" ;;
-	hog)
-		taskset -c 1 sh -c 'while :; do :; done' &
-		HOG=$!
-		echo "E2E-HOG" ;;
-	stop)
-		kill $HOG
-		echo "E2E-STOPPED" ;;
-	dmesg)
-		dmesg | sed 's/^/E2E-DMESG /'
-		echo "E2E-DMESG-END ${cmd#* }" ;;
-	sugov)
-		# schedutil runs a sugov:N kthread only when it cannot fast-switch
-		echo "E2E-SUGOV-THREADS $(ps | grep -c '[s]ugov:')" ;;
-	rmmod)
-		if rmmod vcpufreq_guest; then echo "E2E-RMMOD ok"
-		else echo "E2E-RMMOD failed"; fi ;;
-	quit)
-		poweroff -f ;;
-	esac
-done </dev/console
-EOF
-	chmod 755 "$r/init"
-	(cd "$r" && find . | cpio -o -H newc --quiet) >"$TMP/initramfs.cpio"
-}
+write_host_topology "$TMP/host.topology"
 
 # ---- one VM: bridge, QEMU in the enrolled cgroup, console over a fifo -------
 console_has() { grep -q -- "$1" "$TMP/console.out"; }
@@ -107,9 +32,11 @@ send() { echo "$*" >&3; }
 expect() {	# expect PATTERN [SECONDS]
 	wait_for "${2:-60}" console_has "$1"
 }
-start_vm() {	# start_vm [BRIDGE_ARGS...]
+start_vm() {	# start_vm [BRIDGE_ARGS...]: --corrupt needs the test build
+	local bridge=$BRIDGE
+	[ "${1:-}" = --corrupt ] && bridge=$TEST_BRIDGE
 	rm -f "$TMP"/console.* "$TMP"/*.sock "$TMP"/bridge.log
-	"$BRIDGE" --socket "$TMP/ivshmem.sock" --qmp "$TMP/qmp.sock" \
+	"$bridge" --socket "$TMP/ivshmem.sock" --qmp "$TMP/qmp.sock" \
 		--topology "$TMP/host.topology" --affinity '0;1' -v "$@" \
 		>"$TMP/bridge.log" 2>&1 &
 	BRIDGE_PID=$!
@@ -142,7 +69,7 @@ cleanup() {
 	[ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null
 	[ -n "$BRIDGE_PID" ] && kill "$BRIDGE_PID" 2>/dev/null
 	wait 2>/dev/null
-	"$VF" unload >/dev/null 2>&1
+	unload_vcpufreq
 	rmdir "$CG" 2>/dev/null
 	rm -rf "$TMP"
 }
@@ -150,11 +77,6 @@ trap cleanup EXIT
 
 # ---- assertions on the host -------------------------------------------------
 tid_of_vcpu() { sed -n "s/^vcpu $1 tid \([0-9]*\) .*/\1/p" "$TMP/bridge.log" | head -n1; }
-perf_of() { "$VF" vcpus -j | jq -r ".[] | select(.tid==$1) | .perf"; }
-perf_between() {	# perf_between TID LO HI
-	local p; p=$(perf_of "$1")
-	[ -n "$p" ] && [ "$p" -ge "$2" ] && [ "$p" -le "$3" ]
-}
 policy_line() { grep "E2E-POLICY policy$1 " "$TMP/console.out" | tr -d '\r'; }
 policy_field() { policy_line "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
@@ -288,15 +210,9 @@ broken_host() {
 	stop_vm
 }
 
-for f in "$KERNEL" "$MODULE" "$BRIDGE" "$VF" /bin/busybox; do
-	[ -e "$f" ] || { echo "Error: $f is missing (make all, tests/vm/build-kernel.sh, make -C guest-driver vm; apt-get install busybox-static)" >&2; echo "RESULT 0 1 0"; exit 1; }
-done
-if "$VF" status -j | jq -e .loaded >/dev/null; then
-	echo "Error: vcpufreq-bpf is already loaded; the end-to-end test loads its own (run 'vcpufreq-bpf unload')" >&2
-	echo "RESULT 0 1 0"; exit 1
-fi
-build_initramfs || { echo "Error: could not build the initramfs" >&2; echo "RESULT 0 1 0"; exit 1; }
-"$VF" load >/dev/null || { echo "RESULT 0 1 0"; exit 1; }
+need_files "$KERNEL" "$MODULE" "$BRIDGE" "$TEST_BRIDGE" "$VF" /bin/busybox
+build_initramfs "$TMP/initramfs.cpio" || { echo "Error: could not build the initramfs" >&2; echo "RESULT 0 1 0"; exit 1; }
+load_vcpufreq "the end-to-end test" || { echo "RESULT 0 1 0"; exit 1; }
 mkdir -p "$CG" && "$VF" enroll "$CG" >/dev/null || { echo "RESULT 0 1 0"; exit 1; }
 
 main_scenario

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Test builds only (-DVCPUFREQ_BRIDGE_TESTING, build/tests/
+ * vcpufreq-qemu-bridge): --corrupt KIND publishes a broken table for
+ * vCPU 0, so tests/vm/e2e.sh can check that the guest driver refuses it.
+ * The installed bridge has no such option.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+#include "bridge.h"
+
+enum corrupt {
+	CORRUPT_NONE,
+	CORRUPT_LEN0,
+	CORRUPT_LEN65,
+	CORRUPT_ZERO,
+	CORRUPT_UNSORTED,
+	CORRUPT_DOMAIN,
+	CORRUPT_NOMAGIC,
+	NR_CORRUPT,
+};
+
+static const char *const corrupt_names[NR_CORRUPT] = {
+	[CORRUPT_NONE] = "none",
+	[CORRUPT_LEN0] = "len0", [CORRUPT_LEN65] = "len65",
+	[CORRUPT_ZERO] = "zero", [CORRUPT_UNSORTED] = "unsorted",
+	[CORRUPT_DOMAIN] = "domain", [CORRUPT_NOMAGIC] = "nomagic",
+};
+
+int parse_corrupt(const char *s, int *kind)
+{
+	for (int i = CORRUPT_LEN0; i < NR_CORRUPT; i++)
+		if (!strcmp(s, corrupt_names[i])) {
+			*kind = i;
+			return 0;
+		}
+	return fail("--corrupt '%s' is not one of len0, len65, zero, unsorted, domain, nomagic",
+		    s);
+}
+
+const char *corrupt_name(int kind)
+{
+	return kind > CORRUPT_NONE && kind < NR_CORRUPT ? corrupt_names[kind] :
+	       NULL;
+}
+
+/* break vCPU 0's table the way --corrupt says; true: withhold the magic */
+bool corrupt_table(struct bridge *b)
+{
+	struct vcpufreq_shm_vcpu *blk = shm_vcpu(b, 0);
+	uint32_t len = b->view[0].nr_perf;	/* ours, not the guest's copy */
+	uint32_t top = b->view[0].perf[len - 1];
+
+	fprintf(stderr, "Warning: --corrupt %s: publishing a deliberately bad table (test only)\n",
+		corrupt_name(b->opt.corrupt));
+	switch (b->opt.corrupt) {
+	case CORRUPT_LEN0:
+		shm_store(&blk->perftbl_len, 0);
+		break;
+	case CORRUPT_LEN65:
+		shm_store(&blk->perftbl_len, VCPUFREQ_PERFTBL_MAX + 1);
+		break;
+	case CORRUPT_ZERO:
+		shm_store(&blk->perftbl[0], 0);
+		break;
+	case CORRUPT_UNSORTED:
+		/* a continuous vCPU gets a two-entry table that descends */
+		shm_store(&blk->perftbl_len, len > 1 ? len : 2);
+		shm_store(&blk->perftbl[0], top);
+		shm_store(&blk->perftbl[1], len > 1 ? b->view[0].perf[0] :
+			  top / 2);
+		if (len > 1)
+			shm_store(&blk->perftbl[len - 1], top / 2);
+		break;
+	case CORRUPT_DOMAIN:
+		shm_store(&blk->perf_domain, 0xffffffff);
+		break;
+	case CORRUPT_NOMAGIC:
+		return true;
+	default:
+		break;
+	}
+	return false;
+}

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Waiting without busy polling: one epoll loop over the doorbell, QEMU's
+ * sockets, the cur_perf timer and the stop signals.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include "bridge.h"
+
+/*
+ * Wait until @fd is readable, a stop signal arrives or @timeout_ms
+ * (-1: none) passes.  1: readable, 0: timed out, -1: signal (stop_reason
+ * set).
+ */
+int wait_readable(struct bridge *b, int fd, int timeout_ms)
+{
+	struct pollfd p[2] = {
+		{ .fd = fd, .events = POLLIN },
+		{ .fd = b->signal_fd, .events = POLLIN },
+	};
+	int n;
+
+	do
+		n = poll(p, 2, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return fail("poll: %s", strerror(errno));
+	if (p[1].revents) {
+		b->stop_reason = "signal";
+		return -1;
+	}
+	return n > 0;
+}
+
+static void drain(int fd)
+{
+	char buf[4096];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+/* data on a socket that should stay silent is dropped; EOF ends the VM */
+static bool peer_closed(int fd)
+{
+	char buf[4096];
+	ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+static int watch(struct bridge *b, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ev))
+		return fail("epoll_ctl: %s", strerror(errno));
+	return 0;
+}
+
+static int setup_loop(struct bridge *b)
+{
+	unsigned int ms = b->opt.interval_ms;
+	struct itimerspec it = {
+		.it_interval = { ms / 1000, (long)(ms % 1000) * 1000000 },
+		.it_value = { ms / 1000, (long)(ms % 1000) * 1000000 },
+	};
+
+	b->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (b->epoll_fd < 0)
+		return fail("epoll_create1: %s", strerror(errno));
+	if (ms) {
+		b->timer_fd = timerfd_create(CLOCK_MONOTONIC,
+					     TFD_NONBLOCK | TFD_CLOEXEC);
+		if (b->timer_fd < 0 || timerfd_settime(b->timer_fd, 0, &it, NULL))
+			return fail("timerfd: %s", strerror(errno));
+		if (watch(b, b->timer_fd))
+			return -1;
+	}
+	fcntl(b->client_fd, F_SETFL, O_NONBLOCK);
+	/* QMP is ours to watch for plain QEMU only, never under libvirt */
+	if (b->qmp_fd >= 0 &&
+	    (fcntl(b->qmp_fd, F_SETFL, O_NONBLOCK) || watch(b, b->qmp_fd)))
+		return -1;
+	return watch(b, b->doorbell_fd) || watch(b, b->client_fd) ||
+	       watch(b, b->signal_fd) || watch(b, b->listen_fd);
+}
+
+static void handle(struct bridge *b, int fd)
+{
+	if (fd == b->doorbell_fd) {
+		drain(fd);
+		forward_requests(b);
+	} else if (fd == b->timer_fd) {
+		drain(fd);
+		for (unsigned int i = 0; i < b->nr_vcpus; i++)
+			refresh_cur_perf(b, i);
+	} else if (fd == b->client_fd) {
+		if (peer_closed(fd))
+			b->stop_reason = "QEMU closed the ivshmem socket";
+	} else if (fd == b->qmp_fd) {
+		if (peer_closed(fd))	/* events are read and dropped */
+			b->stop_reason = "QEMU closed QMP";
+	} else if (fd == b->listen_fd) {
+		refuse_extra_client(b);
+	} else if (fd == b->signal_fd) {
+		struct signalfd_siginfo si;
+
+		if (read(fd, &si, sizeof(si)) == sizeof(si))
+			b->stop_reason = si.ssi_signo == SIGINT ? "SIGINT" :
+					 "SIGTERM";
+	}
+}
+
+int run_loop(struct bridge *b)
+{
+	struct epoll_event ev[8];
+	int n;
+
+	if (setup_loop(b))
+		return -1;
+	forward_requests(b);	/* anything rung before we listened */
+	while (!b->stop_reason) {
+		n = epoll_wait(b->epoll_fd, ev, 8, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return fail("epoll_wait: %s", strerror(errno));
+		for (int i = 0; i < n && !b->stop_reason; i++)
+			handle(b, ev[i].data.fd);
+	}
+	return 0;
+}
+
+int block_stop_signals(struct bridge *b)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);	/* its terminal went away */
+	sigaddset(&set, SIGQUIT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return fail("sigprocmask: %s", strerror(errno));
+	b->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (b->signal_fd < 0)
+		return fail("signalfd: %s", strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
