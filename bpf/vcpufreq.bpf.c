@@ -156,8 +156,8 @@ static bool task_enrolled(struct task_struct *p)
 	return false;
 }
 
-static void emit(__u32 type, __u32 tid, __u32 perf, __u32 enrolled,
-		 __u64 cgroup_id)
+static void emit_flags(__u32 type, __u32 tid, __u32 perf, __u32 enrolled,
+		       __u64 cgroup_id, __u64 flags)
 {
 	struct vcpufreq_event *e;
 
@@ -172,7 +172,32 @@ static void emit(__u32 type, __u32 tid, __u32 perf, __u32 enrolled,
 	e->enrolled = enrolled;
 	e->cgroup_id = cgroup_id;
 	e->ts_ns = bpf_ktime_get_ns();
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, flags);
+}
+
+static void emit(__u32 type, __u32 tid, __u32 perf, __u32 enrolled,
+		 __u64 cgroup_id)
+{
+	emit_flags(type, tid, perf, enrolled, cgroup_id, 0);
+}
+
+/*
+ * Must the agent act on a request going from @old to @perf at once?  The
+ * uclamp, affinity and cpufreq backends turn every value into a system
+ * call; scx reads requests itself and observe only records them, so they
+ * need the agent only when a request starts or ends.  Other changes wait
+ * for the agent's next pass (a guest may change its request hundreds of
+ * times a second, and each wakeup costs the host a CPU).
+ */
+static bool agent_must_wake(__u32 old, __u32 perf)
+{
+	__u32 zero = 0;
+	struct vcpufreq_config *c = bpf_map_lookup_elem(&settings, &zero);
+
+	if (!old || !perf || !c)
+		return true;
+	return c->backend != VCPUFREQ_BACKEND_SCX &&
+	       c->backend != VCPUFREQ_BACKEND_OBSERVE;
 }
 
 /* Decide enrollment again; tell the agent when it flipped. */
@@ -190,7 +215,7 @@ static void decide_enrolled(struct task_struct *p, struct vcpufreq_vcpu *s,
 }
 
 static void take_in_request(struct task_struct *p, struct vcpufreq_vcpu *s,
-			    __u32 tid, __u32 perf)
+			    __u32 tid, __u32 old, __u32 perf)
 {
 	s->enrolled = task_enrolled(p);
 	s->cgroup_id = task_cgroup_id(p);
@@ -200,7 +225,8 @@ static void take_in_request(struct task_struct *p, struct vcpufreq_vcpu *s,
 		STAT_INC(rejected);
 		STAT_INC(rejected_not_enrolled);
 	}
-	emit(VCPUFREQ_EV_REQUEST, tid, perf, s->enrolled, s->cgroup_id);
+	emit_flags(VCPUFREQ_EV_REQUEST, tid, perf, s->enrolled, s->cgroup_id,
+		   agent_must_wake(old, perf) ? 0 : BPF_RB_NO_WAKEUP);
 }
 
 /* @tid's slot, when the request names one that @tid owns */
@@ -263,7 +289,7 @@ static void sync_thread(struct task_struct *p, struct vcpufreq_vcpu *s,
 {
 	__u32 tid = BPF_CORE_READ(p, pid);
 	struct vcpufreq_request *req;
-	__u32 perf;
+	__u32 perf, old;
 
 	req = bpf_map_lookup_elem(&requests, &tid);
 	if (!req) {
@@ -285,8 +311,9 @@ static void sync_thread(struct task_struct *p, struct vcpufreq_vcpu *s,
 		if (!s)
 			return;
 	}
+	old = s->taken ? s->perf : 0;	/* what the agent was last told */
 	if (claim_change(s, perf))
-		take_in_request(p, s, tid, perf);
+		take_in_request(p, s, tid, old, perf);
 	else if (recheck || s->cgroup_id != task_cgroup_id(p))
 		decide_enrolled(p, s, tid);
 }

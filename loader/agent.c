@@ -23,6 +23,12 @@
 #include "cli.h"
 #include "procstat.h"
 
+/*
+ * Events BPF does not wake us for (request changes the scx and observe
+ * backends need not act on at once) are taken in at least this often.
+ */
+#define AGENT_PASS_MS	100
+
 #define MAX_PENDING 256
 
 struct agent {
@@ -329,11 +335,11 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
 	}
 	for (;;) {
 		struct epoll_event got;
-		int n = epoll_wait(ep_fd, &got, 1, -1);
+		int n = epoll_wait(ep_fd, &got, 1, AGENT_PASS_MS);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 || got.data.fd == sig_fd)
+		if (n < 0 || (n > 0 && got.data.fd == sig_fd))
 			break;
 		ring_buffer__consume(rb);
 		/* the scheduler's exit event can be lost to a full ring */
