@@ -134,6 +134,7 @@ struct {
 	__type(key, u32);
 	__type(value, struct starve_timer);
 } starve_timers SEC(".maps");
+#define STARVE_TIMER	0
 #define RELEASE_TIMER	1
 bool release_armed;
 
@@ -386,6 +387,13 @@ void BPF_STRUCT_OPS(vf_dispatch, s32 cpu, struct task_struct *prev)
 			return;
 }
 
+/* @cpu's target goes back to 0, held or not */
+static void release_cpuperf(struct vcpufreq_scx_cpu *c, s32 cpu)
+{
+	c->held_since = 0;
+	set_cpuperf(c, cpu, 0);
+}
+
 /* drop every target held longer than HOLD_NS; again while some are held */
 static int release_held(void *map, int *key, struct bpf_timer *timer)
 {
@@ -400,12 +408,10 @@ static int release_held(void *map, int *key, struct bpf_timer *timer)
 
 		if (!c || !c->held_since)
 			continue;
-		if (older_than(c->held_since, now, HOLD_NS)) {
-			c->held_since = 0;
-			set_cpuperf(c, cpu, 0);
-		} else {
+		if (older_than(c->held_since, now, HOLD_NS))
+			release_cpuperf(c, cpu);
+		else
 			held = true;
-		}
 	}
 	release_armed = held;
 	if (held)
@@ -523,10 +529,8 @@ void BPF_STRUCT_OPS(vf_cpu_release, s32 cpu,
 	struct vcpufreq_scx_cpu *c = bpf_map_lookup_elem(&scx_cpus, &key);
 
 	/* a fair or real-time task runs here now: no boost for it */
-	if (c && c->demand) {
-		c->held_since = 0;
-		set_cpuperf(c, cpu, 0);
-	}
+	if (c && c->demand)
+		release_cpuperf(c, cpu);
 	scx_bpf_reenqueue_local();
 }
 
@@ -551,10 +555,21 @@ static int starve_check(void *map, int *key, struct bpf_timer *timer)
 	return 0;
 }
 
+/* starve_timers[@key], initialised on CLOCK_MONOTONIC */
+static struct bpf_timer *timer_init(u32 key)
+{
+	struct starve_timer *t = bpf_map_lookup_elem(&starve_timers, &key);
+
+	if (!t)
+		return NULL;
+	bpf_timer_init(&t->timer, &starve_timers, 1);	/* CLOCK_MONOTONIC */
+	return &t->timer;
+}
+
 s32 BPF_STRUCT_OPS_SLEEPABLE(vf_init)
 {
 	struct bpf_timer *timer;
-	u32 zero = 0, n = nr_cpus();
+	u32 n = nr_cpus();
 	s32 ret, cpu;
 
 	/* the kernel enables us with every target at 1024 */
@@ -571,19 +586,15 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(vf_init)
 		ret = scx_bpf_create_dsq(LEVEL_DSQ(l), -1);
 	if (ret)
 		return ret;
-	zero = RELEASE_TIMER;
-	timer = bpf_map_lookup_elem(&starve_timers, &zero);
+	timer = timer_init(RELEASE_TIMER);
 	if (!timer)
 		return -2;	/* -ENOENT */
-	bpf_timer_init(timer, &starve_timers, 1);	/* CLOCK_MONOTONIC */
 	bpf_timer_set_callback(timer, release_held);
-	zero = 0;
 	if (nr_levels < 2)
 		return 0;
-	timer = bpf_map_lookup_elem(&starve_timers, &zero);
+	timer = timer_init(STARVE_TIMER);
 	if (!timer)
 		return -2;	/* -ENOENT */
-	bpf_timer_init(timer, &starve_timers, 1);	/* CLOCK_MONOTONIC */
 	bpf_timer_set_callback(timer, starve_check);
 	return bpf_timer_start(timer, STARVE_CHECK_NS, 0);
 }

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 TOLERANCE=${LAB_SPEED_TOLERANCE:-0.25}
 
 lab_host_up
-CG=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)/lab-check
+CG=$CG2/lab-check
 mkdir -p "$CG"
 
 caps=$(awk '{ printf "%s%s", sep, $4; sep = "," }' "$TOPO")

@@ -10,6 +10,7 @@ MODULE=$OUT/lab/vcpufreq_labhost.ko
 PROC=/proc/vcpufreq_labhost
 CPU_SYS=/sys/devices/system/cpu
 TOPO=/run/lab.topology
+CG2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)	# guest-init mounts it
 
 die() { echo "Error: $*" >&2; exit 1; }
 say() { echo "lab: $*"; }

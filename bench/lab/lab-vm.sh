@@ -34,7 +34,6 @@ while [ $# -gt 0 ]; do
 done
 for r in $ROWS; do [[ " $ALL_ROWS " == *" $r "* ]] || die "unknown row '$r' (rows: $ALL_ROWS)"; done
 
-CG2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
 CG=$CG2/lab-vm
 LOADED=
 

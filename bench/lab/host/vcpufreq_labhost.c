@@ -156,6 +156,16 @@ static void lab_charge_user(struct lab_cpu *lc, u64 now)
 	lc->user_mark = 0;
 }
 
+/* the current task is about to run in user mode: charge it from now */
+static void lab_mark_user(struct lab_cpu *lc)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&lc->lock, flags);
+	lc->user_mark = ktime_get_ns();
+	raw_spin_unlock_irqrestore(&lc->lock, flags);
+}
+
 static enum hrtimer_restart lab_wake_fn(struct hrtimer *t)
 {
 	return HRTIMER_NORESTART;	/* its interrupt ends the halt */
@@ -203,11 +213,8 @@ static void lab_stall(bool to_user)
 		lc->stalling = false;
 		raw_spin_unlock_irq(&lc->lock);
 	}
-	if (to_user) {	/* from here on the task runs in user mode */
-		raw_spin_lock_irq(&lc->lock);
-		lc->user_mark = ktime_get_ns();
-		raw_spin_unlock_irq(&lc->lock);
-	}
+	if (to_user)
+		lab_mark_user(lc);
 	preempt_enable();
 }
 
@@ -241,23 +248,16 @@ static void lab_sys_enter(void *data, struct pt_regs *regs, long id)
 
 static void lab_sys_exit(void *data, struct pt_regs *regs, long ret)
 {
-	struct lab_cpu *lc = this_cpu_ptr(&lab_cpus);
-	unsigned long flags;
-
-	if (!lab_may_stall())
-		return;
-	raw_spin_lock_irqsave(&lc->lock, flags);
-	lc->user_mark = ktime_get_ns();
-	raw_spin_unlock_irqrestore(&lc->lock, flags);
+	if (lab_may_stall())
+		lab_mark_user(this_cpu_ptr(&lab_cpus));
 }
 
 /* a task computing without system calls pays at return from this tick */
 static enum hrtimer_restart lab_tick_fn(struct hrtimer *t)
 {
 	struct lab_cpu *lc = container_of(t, struct lab_cpu, tick);
-	bool owes, user;
-
 	u64 now = ktime_get_ns();
+	bool owes, user;
 
 	raw_spin_lock(&lc->lock);
 	lab_account(lc, now);
@@ -291,7 +291,6 @@ static void lab_switch(void *data, bool preempt, struct task_struct *prev,
 		       struct task_struct *next, unsigned int prev_state)
 {
 	struct lab_cpu *lc = this_cpu_ptr(&lab_cpus);
-
 	u64 now = ktime_get_ns();
 
 	raw_spin_lock(&lc->lock);
