@@ -451,18 +451,28 @@ void BPF_STRUCT_OPS(vf_running, struct task_struct *p)
 		set_cpuperf(c, cpu, demand);
 }
 
+/*
+ * Add the run since running_at to its level.  A vCPU alone on its CPU is
+ * kept running when its slice ends, without stopping/running, so tick
+ * counts too.
+ */
+static void account_run(struct vcpufreq_scx_cpu *c, u64 now)
+{
+	u32 level = c->running_level;
+
+	if (c->running_at && level <= VCPUFREQ_SCX_MAX_LEVELS)
+		c->run_ns[level] += now - c->running_at;
+}
+
 void BPF_STRUCT_OPS(vf_stopping, struct task_struct *p, bool runnable)
 {
 	struct vcpufreq_scx_cpu *c;
-	u32 level;
 	s32 cpu;
 
 	c = task_cpu_stats(p, &cpu);
 	if (!c)
 		return;
-	level = c->running_level;
-	if (c->running_at && level <= VCPUFREQ_SCX_MAX_LEVELS)
-		c->run_ns[level] += bpf_ktime_get_ns() - c->running_at;
+	account_run(c, bpf_ktime_get_ns());
 	c->running_at = 0;
 	c->running_level = 0;
 	if (c->demand)
@@ -494,7 +504,15 @@ void BPF_STRUCT_OPS(vf_tick, struct task_struct *p)
 	s32 cpu;
 
 	c = task_cpu_stats(p, &cpu);
-	if (!c || !demand)
+	if (!c)
+		return;
+	if (c->running_at) {
+		u64 now = bpf_ktime_get_ns();
+
+		account_run(c, now);
+		c->running_at = now;
+	}
+	if (!demand)
 		return;
 	if (demand != c->demand)
 		set_cpuperf(c, cpu, demand);
