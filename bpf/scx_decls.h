@@ -84,6 +84,8 @@ void scx_bpf_put_idle_cpumask(const struct cpumask *cpumask) __ksym;
 void scx_bpf_kick_cpu(s32 cpu, u64 flags) __ksym;
 u32 scx_bpf_reenqueue_local(void) __ksym;
 void scx_bpf_cpuperf_set(s32 cpu, u32 perf) __ksym;
+u32 scx_bpf_cpuperf_cur(s32 cpu) __ksym;
+u32 scx_bpf_cpuperf_cap(s32 cpu) __ksym;
 u32 scx_bpf_nr_cpu_ids(void) __ksym;
 /* deprecated from 6.18: weak, only used to read the target back */
 struct rq___scx *scx_bpf_cpu_rq(s32 cpu) __ksym __weak;	/* STRUCT, not FWD */

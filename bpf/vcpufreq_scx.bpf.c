@@ -8,13 +8,15 @@
  *
  * A vCPU's demand is its request (host capacity units 0..1024), which the
  * tracking programs keep in the vcpu_state task storage this object
- * shares, or the recent peak of its requests when that is higher: the peak
- * halves every DEMAND_HALFLIFE_NS.  A guest asks again at every wakeup and
- * its iowait boost decays between I/O wakeups, so the latest request alone
- * would send an I/O-bound vCPU to a little CPU at each wakeup and back.
- * Demand is 0 when the vCPU has no request or its cgroup left.  The loader groups CPUs
- * into capacity levels (the distinct host capacities, ascending); a
- * demand fits the lowest level whose capacity covers it, or the highest
+ * shares, or when higher the recent peak of its requests (it halves every
+ * DEMAND_HALFLIFE_NS: a guest asks again at every wakeup and its iowait
+ * boost decays between I/O wakeups, so the latest request alone would send
+ * an I/O-bound vCPU to a little CPU at each wakeup and back), or when
+ * higher what schedutil would give the thread on its own load (5/4 of a
+ * frequency-invariant average of its run time, as the fair class's PELT
+ * keeps it): a request is a floor, as uclamp_min is.  Demand is 0 when
+ * the vCPU has no request or its cgroup left.  The loader groups CPUs into
+ * capacity levels (the distinct host capacities, ascending); a demand fits the lowest level whose capacity covers it, or the highest
  * level the thread's cpumask reaches when none does.
  *
  *  - select_cpu: a demanding vCPU goes straight to an idle CPU of the
@@ -76,10 +78,12 @@ char LICENSE[] SEC("license") = "GPL";
 /* far below the watchdog's 30 s, far above what a busy CPU takes to free */
 #define STARVE_NS		(1000 * 1000 * 1000ULL)	/* 1 s */
 #define STARVE_CHECK_NS		(250 * 1000 * 1000ULL)
-/* a guest's tick is 4 ms (HZ=250) at most: two ticks */
-#define DEMAND_HALFLIFE_NS	(8 * 1000 * 1000ULL)
+/* the guest's own PELT half-life: a frame's peak outlives the frame */
+#define DEMAND_HALFLIFE_NS	(32 * 1000 * 1000ULL)
 /* how long a stopped vCPU's target outlives it: a guest tick */
 #define HOLD_NS			(4 * 1000 * 1000ULL)
+/* a thread's own load halves every 2^25 ns (33.6 ms; PELT's is 32 ms) */
+#define UTIL_HALFLIFE_SHIFT	25
 
 /* set by the loader before load, from the host topology */
 const volatile __u32 nr_levels = 1;
@@ -99,11 +103,16 @@ struct {
 	__type(value, struct vcpufreq_scx_cpu);
 } scx_cpus SEC(".maps");
 
-/* per task: the highest level its cpumask reaches, its request peak */
+/*
+ * per task: the highest level its cpumask reaches, its request peak, and
+ * its own load as the fair class would track it (util, as of util_at)
+ */
 struct task_ctx {
 	u32 max_level;
 	u32 peak;
 	u64 peak_at;
+	u64 util_at;
+	u32 util;
 };
 
 struct {
@@ -165,24 +174,69 @@ static u32 vcpu_request(struct task_struct *p)
 	return s->perf < SCX_CPUPERF_ONE ? s->perf : SCX_CPUPERF_ONE;
 }
 
-/* the request, or its peak halved every DEMAND_HALFLIFE_NS since */
+/* @v after @dt ns of decay: v * 2^(-dt / 2^UTIL_HALFLIFE_SHIFT) */
+static u32 decayed(u32 v, u64 dt)
+{
+	u64 halvings = dt >> UTIL_HALFLIFE_SHIFT, x;
+
+	if (halvings >= 11)
+		return 0;
+	/* the rest of a half-life, in 1/1024ths: 2^(-x/1024) ~ quadratic */
+	x = (dt & ((1ULL << UTIL_HALFLIFE_SHIFT) - 1)) >> (UTIL_HALFLIFE_SHIFT - 10);
+	return ((u64)(v >> halvings) *
+		(1024 - x * 672 / 1024 + x * x * 160 / (1024 * 1024))) >> 10;
+}
+
+/*
+ * The load of a thread that ran since util_at on @cpu: util moves towards
+ * the speed it ran at (the CPU's capacity at its current frequency), as a
+ * frequency-invariant PELT average does; when it did not run, it decays.
+ */
+static void update_util(struct task_ctx *t, s32 cpu, bool ran, u64 now)
+{
+	u64 dt = now - t->util_at, then = t->util_at;
+	u32 speed;
+
+	t->util_at = now;
+	if (!ran || !then) {
+		t->util = decayed(t->util, dt);
+		return;
+	}
+	speed = (u64)scx_bpf_cpuperf_cur(cpu) * scx_bpf_cpuperf_cap(cpu) >> 10;
+	if (t->util <= speed)
+		t->util = speed - decayed(speed - t->util, dt);
+	else
+		t->util = speed + decayed(t->util - speed, dt);
+}
+
+/*
+ * A vCPU's demand: its request, or the recent peak of its requests (halved
+ * every DEMAND_HALFLIFE_NS since), or what the host would give the thread
+ * on its own load (schedutil's 25% over util), whichever is highest.  A
+ * request adds to the host's own view of the thread, as uclamp_min does;
+ * it never takes away from it: a guest whose tasks are spread over its
+ * vCPUs asks little for each, while they all must finish together.
+ */
 static u32 vcpu_demand(struct task_struct *p)
 {
 	struct task_ctx *t = bpf_task_storage_get(&task_ctxs, p, 0, 0);
-	u32 req = vcpu_request(p), peak;
+	u32 req = vcpu_request(p), peak, own;
 	u64 now, halvings;
 
 	if (!t || !req)
 		return req;
 	now = bpf_ktime_get_ns();
+	own = decayed(t->util, now - t->util_at) * CPUPERF_DEN / CPUPERF_NUM;
+	if (own > SCX_CPUPERF_ONE)
+		own = SCX_CPUPERF_ONE;
 	halvings = (now - t->peak_at) / DEMAND_HALFLIFE_NS;
 	peak = halvings < 11 ? t->peak >> halvings : 0;
 	if (req >= peak) {
 		t->peak = req;
 		t->peak_at = now;
-		return req;
+		peak = req;
 	}
-	return peak;
+	return peak > own ? peak : own;
 }
 
 static u32 fit_level(struct task_struct *p, u32 demand)
@@ -435,16 +489,28 @@ static void hold_cpuperf(struct vcpufreq_scx_cpu *c)
 	bpf_timer_start(&t->timer, HOLD_NS, 0);
 }
 
+/* @p's own load, brought up to now: it ran since the last update or not */
+static void task_util_now(struct task_struct *p, s32 cpu, bool ran, u64 now)
+{
+	struct task_ctx *t = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+
+	if (t)
+		update_util(t, cpu, ran, now);
+}
+
 void BPF_STRUCT_OPS(vf_running, struct task_struct *p)
 {
-	u32 demand = vcpu_demand(p);
+	u64 now = bpf_ktime_get_ns();
 	struct vcpufreq_scx_cpu *c;
+	u32 demand;
 	s32 cpu;
 
 	c = task_cpu_stats(p, &cpu);
 	if (!c)
 		return;
-	c->running_at = bpf_ktime_get_ns();
+	task_util_now(p, cpu, false, now);
+	demand = vcpu_demand(p);
+	c->running_at = now;
 	c->held_since = 0;
 	c->running_level = demand ? 1 + fit_level(p, demand) : 0;
 	if (demand != c->demand || !c->cpuperf_sets)
@@ -466,13 +532,15 @@ static void account_run(struct vcpufreq_scx_cpu *c, u64 now)
 
 void BPF_STRUCT_OPS(vf_stopping, struct task_struct *p, bool runnable)
 {
+	u64 now = bpf_ktime_get_ns();
 	struct vcpufreq_scx_cpu *c;
 	s32 cpu;
 
 	c = task_cpu_stats(p, &cpu);
 	if (!c)
 		return;
-	account_run(c, bpf_ktime_get_ns());
+	task_util_now(p, cpu, true, now);
+	account_run(c, now);
 	c->running_at = 0;
 	c->running_level = 0;
 	if (c->demand)
@@ -499,19 +567,20 @@ static bool fitting_cpu_idle(struct task_struct *p, u32 level)
 
 void BPF_STRUCT_OPS(vf_tick, struct task_struct *p)
 {
-	u32 demand = vcpu_demand(p), level;
+	u64 now = bpf_ktime_get_ns();
 	struct vcpufreq_scx_cpu *c;
+	u32 demand, level;
 	s32 cpu;
 
 	c = task_cpu_stats(p, &cpu);
 	if (!c)
 		return;
+	task_util_now(p, cpu, true, now);
 	if (c->running_at) {
-		u64 now = bpf_ktime_get_ns();
-
 		account_run(c, now);
 		c->running_at = now;
 	}
+	demand = vcpu_demand(p);
 	if (!demand)
 		return;
 	if (demand != c->demand)

@@ -14,7 +14,8 @@
  * guest governor's own headroom is part of it; nothing is added or taken
  * off on the way.  Each backend turns a request into its knob once:
  *   scx       CPU of capacity >= request; cpuperf target 4/5 of it, since
- *             schedutil adds 25% to a sched_ext target
+ *             schedutil adds 25% to a sched_ext target (a floor: the
+ *             thread's own load, as the fair class tracks it, may ask more)
  *   uclamp    uclamp_min = request (kernels >= 6.8 run a CPU at least at
  *             uclamp_min; older ones added 25%: 4/5 of it there)
  *   affinity  CPUs of capacity >= request

@@ -279,9 +279,10 @@ test_unload_restores_even_after_the_agent_crashed() {
 test_exited_thread_entry_is_gone() {
 	$VF load >/dev/null
 	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
-	spawn 1 800 "$CGT"; local t=${TIDS[0]}
-	$VF request "$t" 500 >/dev/null
-	wait_for 5 request_gone "$t" || fail "request for exited TID $t still in the map"
+	# lives 3 s: long enough for the request to land on a loaded machine
+	spawn 1 3000 "$CGT"; local t=${TIDS[0]}
+	$VF request "$t" 500 >/dev/null || fail "request for live TID $t refused"
+	wait_for 10 request_gone "$t" || fail "request for exited TID $t still in the map"
 	$VF vcpus -j | jq -e ".[] | select(.tid==$t)" >/dev/null && fail "still listed"
 	jq_is "$($VF status -j)" .requests.exits 1
 }
@@ -390,10 +391,12 @@ test_scx_places_by_capacity_and_cpuperf_follows_the_running_vcpu() {
 	done
 	# the scheduler starts every CPU's target at 0 (the kernel: 1024)
 	[ "$($VF status -j | jq '.sched_ext.cpus | length')" = "$(nproc)" ] || fail "not every CPU has a target: $($VF status -j | jq -c .sched_ext.cpus)"
-	# while the 900 hog runs, a big CPU's target is 720 (schedutil adds
-	# 25%: it then runs at 900) and no little one's
-	wait_for 10 sh -c "$VF status -j | jq -e '[.sched_ext.cpus[] | select(.cpu >= $HALF and .cpuperf_target == 720)] | length == 1'" \
-		|| fail "no big CPU has cpuperf target 720: $($VF status -j | jq -c .sched_ext.cpus)"
+	# while the 900 hog runs, a big CPU's target is at least 720
+	# (schedutil adds 25%: it then runs at 900 or more) and no little
+	# one's; a request is a floor: the hog's own load, flat out, takes it
+	# up to 819 (4/5 of 1024), as the fair class's schedutil would
+	wait_for 10 sh -c "$VF status -j | jq -e '[.sched_ext.cpus[] | select(.cpu >= $HALF and .cpuperf_target >= 720 and .cpuperf_target <= 819)] | length == 1'" \
+		|| fail "no big CPU has a cpuperf target in 720..819: $($VF status -j | jq -c .sched_ext.cpus)"
 	# over a window in which nothing else needs the big CPUs (the
 	# scheduler lets a little CPU help after 1 s without a big one)
 	local little0 big0 little_900 big_900 little_100
@@ -405,8 +408,10 @@ test_scx_places_by_capacity_and_cpuperf_follows_the_running_vcpu() {
 	[ "$big_900" -gt 1000000000 ] || fail "the 900 vCPU ran only ${big_900} ns on big CPUs in 3 s"
 	[ "$little_900" -lt $((big_900 / 20)) ] || fail "the 900 vCPU ran ${little_900} ns on little CPUs (${big_900} ns on big ones) in 3 s"
 	[ "$little_100" -gt 0 ] || fail "the 100 vCPUs never ran on a little CPU"
-	[ "$(scx_cpu_sum '.cpuperf_target' ".cpu < $HALF and .cpuperf_target > 80")" = 0 ] \
-		|| fail "a little CPU was boosted above 80 (100): $($VF status -j | jq -c .sched_ext.cpus)"
+	# the 100 vCPUs' targets: 80, or their own load's when higher (they
+	# run about a sixth of the time), never the 900 vCPU's
+	[ "$(scx_cpu_sum '.cpuperf_target' ".cpu < $HALF and .cpuperf_target >= 720")" = 0 ] \
+		|| fail "a little CPU carries the 900 vCPU's target: $($VF status -j | jq -c .sched_ext.cpus)"
 	# the vCPUs leave: no CPU stays boosted
 	xargs -r kill <"$PIDFILE"
 	wait_for 10 sh -c "$VF status -j | jq -e '[.sched_ext.cpus[].cpuperf_target] | add == 0'" \
