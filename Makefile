@@ -196,11 +196,13 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(OUT)/bench-sched $(OUT)/bench-request
 	$(Q)bench/run.sh
 
-# the benchmarks inside the sched_ext/uclamp test kernel (section 4 needs it)
+# the benchmarks inside the sched_ext/uclamp test kernel (section 4 needs it,
+# and the kernel's own scx_simple and scx_central, built from its tree)
 vm-bench: deps
 	$(Q)scripts/deps.sh --vm
 	$(Q)$(MAKE) --no-print-directory all $(OUT)/bench-sched $(OUT)/bench-request
 	$(Q)tests/vm/build-kernel.sh
+	$(Q)bench/scx-peers.sh
 	$(Q)tests/vm/run-in-vm.sh --smp 4 -- bench/run.sh
 
 # the effect lab (bench/lab): guest hints against the host's own schedutil

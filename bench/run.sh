@@ -12,7 +12,9 @@
 #      map update vs sched_setattr (uclamp_min where the kernel has it).
 #   4. kernels with sched_ext (make vm-bench): ns per call of the scx
 #      scheduler's callbacks (bpf_stats) against an empty tp_btf program
-#      on sched_switch running at the same time.
+#      on sched_switch running at the same time, and the same for the
+#      kernel's own example schedulers scx_simple and scx_central on the
+#      same load (bench/scx-peers.sh builds them).
 #
 # Every figure is a ratio against a baseline measured in the same run.
 # Uses its own pin dir, state dir and cgroup, so it never touches a
@@ -22,7 +24,8 @@
 #
 # Environment: BENCH_COUNTS (default 0,1,64,4096), BENCH_WINDOW_MS (1000),
 # BENCH_REPS (5), BENCH_REQUESTS (10000), BENCH_CPU (0; -1 = unpinned),
-# BENCH_SCX_SECONDS (5).
+# BENCH_SCX_SECONDS (5), BENCH_SECTIONS ("1 2 3 4": which to run), SCX_PEERS
+# (where scx_simple and scx_central are; default build/scx-peers/build/bin).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -114,7 +117,10 @@ echo "background: load average $l1 (1 min) $l5 (5 min), ${runq%/*} runnable," \
      "$(ps -e --no-headers | wc -l) processes"
 echo
 
+section() { [[ " ${BENCH_SECTIONS:-1 2 3 4} " == *" $1 "* ]]; }
+
 # --- 1: sched_switch cost -------------------------------------------------
+if section 1; then
 echo "== 1. sched_switch cost (backend observe) =="
 cli load --backend observe >/dev/null
 cli enroll "$CG" >/dev/null
@@ -124,8 +130,10 @@ bench switch \
 	--cpu "${BENCH_CPU:-0}"
 cli unload >/dev/null
 echo
+fi
 
 # --- 2: request -> effect latency -----------------------------------------
+if section 2; then
 echo "== 2. request -> effect latency (backend affinity, --topology big.LITTLE) =="
 cli --topology "$TOPO" load --backend affinity >/dev/null
 cli enroll "$CG" >/dev/null
@@ -133,15 +141,19 @@ bench latency \
 	--requests "${BENCH_REQUESTS:-10000}" --high 900:1 --low 100:0-1
 cli unload >/dev/null
 echo
+fi
 
 # --- 3: what one request costs the VMM ------------------------------------
+if section 3; then
 echo "== 3. request cost for the VMM (libvcpufreq fast path vs bpf() vs sched_setattr) =="
 cli load --backend observe >/dev/null
 "$OUT/bench-request" "$PIN"
 cli unload >/dev/null
 echo
+fi
 
 # --- 4: the sched_ext scheduler's callbacks ---------------------------------
+section 4 || exit 0
 echo "== 4. sched_ext scheduler callbacks (backend scx, bpf_stats) =="
 if ! cli status -j | jq -e '.backends.scx == "available"' >/dev/null; then
 	echo "skipped: $(cli status -j | jq -r .backends.scx) (run 'sudo make vm-bench')"
@@ -152,40 +164,136 @@ for c in $(seq 0 $(($(nproc) - 1))); do
 	echo "cpu $c capacity $([ $c -lt $half ] && echo 512 || echo 1024)" \
 	     "cluster $([ $c -lt $half ] && echo 0 || echo 1)"
 done >"$TMP/scx.topology"
+EMPTY=/sys/fs/bpf/vcpufreq-bench-empty
+BPFTOOL=$OUT/bpftool/bpftool
+PEERS=${SCX_PEERS:-$OUT/scx-peers/build/bin}
+rm -rf "$EMPTY"
+"$BPFTOOL" prog loadall "$OUT/bench_empty.bpf.o" "$EMPTY" autoattach
+
+# spawn_load: 2 threads per CPU in $CG that wake and sleep (the
+# select_cpu/enqueue/dispatch paths), their TIDs in $TMP/tids
+spawn_load() {
+	: >"$TMP/tids"
+	sh -c "echo \$\$ >$CG/cgroup.procs && exec $OUT/tests/spawn-threads $(($(nproc) * 2))" \
+		>>"$TMP/tids" &
+	BENCH_PID=$!
+	for _ in $(seq 50); do [ "$(wc -l <"$TMP/tids")" -ge $(($(nproc) * 2)) ] && break; sleep 0.1; done
+}
+stop_load() { kill "$BENCH_PID"; wait "$BENCH_PID" 2>/dev/null || true; BENCH_PID=; }
+
+# measure SCHED PREFIX: bpf_stats of the attached scheduler's callbacks
+# (programs named PREFIX<callback>) and of the empty program over BENCH_SCX_SECONDS; one JSON
+# object per callback to $TMP/scx.json
+measure() {
+	local old; old=$(sysctl -n kernel.bpf_stats_enabled)
+	sleep 1
+	sysctl -qw kernel.bpf_stats_enabled=1
+	"$BPFTOOL" prog show -j >"$TMP/before.json"
+	sleep "${BENCH_SCX_SECONDS:-5}"
+	"$BPFTOOL" prog show -j >"$TMP/after.json"
+	sysctl -qw kernel.bpf_stats_enabled="$old"
+	jq -c -n --arg sched "$1" --arg prefix "$2" \
+		--slurpfile a "$TMP/before.json" --slurpfile b "$TMP/after.json" '
+		def per($n): ([$b[0][] | select(.name == $n)][0] // {}) as $x
+			| ([$a[0][] | select(.id == $x.id)][0] // {}) as $y
+			| {n: (($x.run_cnt // 0) - ($y.run_cnt // 0)),
+			   t: (($x.run_time_ns // 0) - ($y.run_time_ns // 0))}
+			| if .n > 0 then .t / .n else 0 end;
+		per("bench_switch") as $base
+		| ("select_cpu", "enqueue", "dispatch", "running", "stopping") as $cb
+		| ($prefix + $cb) as $name
+		| {sched: $sched, callback: $cb, ns: per($name), empty_ns: $base}
+		| . + {x_empty: (if .empty_ns > 0 then .ns / .empty_ns else null end)}' >>"$TMP/scx.json"
+}
+
+# sched_up NAME PID: wait until the kernel runs scheduler NAME (while its
+# loader PID lives)
+sched_up() {
+	local _
+	for _ in $(seq 100); do
+		[ "$(cat /sys/kernel/sched_ext/state 2>/dev/null)" = enabled ] &&
+			[ "$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)" = "$1" ] && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_peer NAME CPU: the kernel's example scheduler NAME, its loader on
+# CPU (scx_central's init must run on its central CPU: -c CPU), bounded so
+# that a peer that hangs cannot hold the benchmark; its pid in PEER_PID
+start_peer() {
+	local args=()
+	[ "$1" = central ] && args=(-c "$2")
+	taskset -c "$2" timeout -s INT $(( ${BENCH_SCX_SECONDS:-5} + 20 )) \
+		"$PEERS/scx_$1" "${args[@]}" >/dev/null 2>&1 &
+	PEER_PID=$!
+}
+stop_peer() {
+	kill -INT "$PEER_PID" 2>/dev/null || true
+	wait "$PEER_PID" 2>/dev/null || true
+}
+
+# peer NAME: the kernel's example scheduler NAME on the same load
+peer() {
+	local name=$1 cpu
+	[ -x "$PEERS/scx_$name" ] || { echo "  (scx_$name not built: make vm-bench builds it)"; return 0; }
+	# the kernel may run init on another CPU than the loader's
+	for cpu in $(seq 0 $(($(nproc) - 1))); do
+		start_peer "$name" "$cpu"
+		# scx_central checks its CPU in init, after the kernel enabled it
+		sched_up "$name" "$PEER_PID" && sleep 1 && sched_up "$name" "$PEER_PID" && break
+		stop_peer
+	done
+	if [ "$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)" = "$name" ]; then
+		spawn_load
+		measure "scx_$name" "${name}_"
+		stop_load
+	else
+		echo "  (scx_$name did not attach)"
+	fi
+	stop_peer
+}
+
+: >"$TMP/scx.json"
 cli --topology "$TMP/scx.topology" load --backend scx >/dev/null
 cli enroll "$CG" >/dev/null
-EMPTY=/sys/fs/bpf/vcpufreq-bench-empty
-rm -rf "$EMPTY"
-"$OUT/bpftool/bpftool" prog loadall "$OUT/bench_empty.bpf.o" "$EMPTY" autoattach
-# vCPU threads that wake and sleep (select_cpu/enqueue/dispatch paths),
-# half asking for 900 (big CPUs only), half for 100
-: >"$TMP/tids"
-sh -c "echo \$\$ >$CG/cgroup.procs && exec $OUT/tests/spawn-threads $(($(nproc) * 2))" \
-	>>"$TMP/tids" &
-BENCH_PID=$!
-for _ in $(seq 50); do [ "$(wc -l <"$TMP/tids")" -ge $(($(nproc) * 2)) ] && break; sleep 0.1; done
+# half the threads ask for 900 (big CPUs only), half for 100
+spawn_load
 i=0
 while read -r tid; do
 	cli request "$tid" $((i++ % 2 ? 900 : 100)) >/dev/null
 done <"$TMP/tids"
-sleep 1
-old=$(sysctl -n kernel.bpf_stats_enabled)
-sysctl -qw kernel.bpf_stats_enabled=1
-"$OUT/bpftool/bpftool" prog show -j >"$TMP/before.json"
-sleep "${BENCH_SCX_SECONDS:-5}"
-"$OUT/bpftool/bpftool" prog show -j >"$TMP/after.json"
-sysctl -qw kernel.bpf_stats_enabled="$old"
-kill "$BENCH_PID"; wait "$BENCH_PID" 2>/dev/null || true; BENCH_PID=
-jq -r -n --slurpfile a "$TMP/before.json" --slurpfile b "$TMP/after.json" '
-	def per($n): [$b[0][] | select(.name == $n)][0] as $x
-		| [$a[0][] | select(.id == $x.id)][0] as $y
-		| {n: ((($x.run_cnt // 0) - ($y.run_cnt // 0))),
-		   t: ((($x.run_time_ns // 0) - ($y.run_time_ns // 0)))}
-		| . + {ns: (if .n > 0 then .t / .n else 0 end)};
-	per("bench_switch").ns as $base
-	| "\("callback" | .[0:14] + " " * (14 - length)) \("calls" | " " * (10 - length) + .) \("ns/call" | " " * (10 - length) + .) \("x empty" | " " * (9 - length) + .)",
-	  (["bench_switch", "vf_select_cpu", "vf_enqueue", "vf_dispatch",
-	    "vf_running", "vf_stopping"][] as $p | per($p)
-	   | "\($p | .[0:14] + " " * (14 - length)) \(.n | tostring | " " * (10 - length) + .) \(.ns * 10 | round / 10 | tostring | " " * (10 - length) + .) \(if $base > 0 then (.ns / $base * 100 | round / 100) else 0 end | tostring | " " * (9 - length) + .)")'
-rm -rf "$EMPTY"
+measure vcpufreq vf_
+stop_load
 cli unload >/dev/null
+# the lightest of the kernel's own, both over every task (6.12's have no
+# partial mode): scx_simple (one global FIFO) and scx_central (CPU 0
+# dispatches for all)
+peer simple
+peer central
+rm -rf "$EMPTY"
+python3 - "$TMP/scx.json" "$(nproc)" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+scheds = []
+for r in rows:
+    if r["sched"] not in scheds:
+        scheds.append(r["sched"])
+cbs = ["select_cpu", "enqueue", "dispatch", "running", "stopping"]
+get = {(r["sched"], r["callback"]): r for r in rows}
+print(f"{sys.argv[2]} CPUs, the same load (2 threads per CPU waking every ms) under each scheduler in turn;")
+print("ns per call (x an empty tp_btf/sched_switch program in the same window); -: not called")
+print(f"{'callback':<11}" + "".join(f"{s:>22}" for s in scheds) + "   vcpufreq / lightest peer (ns)")
+for cb in cbs:
+    line = f"{cb:<11}"
+    for s in scheds:
+        r = get.get((s, cb))
+        line += f"{'-':>22}" if not r or not r["ns"] else f"{r['ns']:>11.1f} ({r['x_empty'] or 0:>5.2f}x)   "
+    ours = get.get(("vcpufreq", cb))
+    peers = [get[(s, cb)] for s in scheds if s != "vcpufreq" and get.get((s, cb), {}).get("ns")]
+    if ours and ours["ns"] and peers:
+        light = min(peers, key=lambda r: r["ns"])
+        line += f"   {ours['ns'] / light['ns']:.2f}x {light['sched']}"
+    print(line)
+PY
