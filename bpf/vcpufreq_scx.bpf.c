@@ -20,7 +20,9 @@
  * level the thread's cpumask reaches when none does.
  *
  *  - select_cpu: a demanding vCPU goes straight to an idle CPU of the
- *    best fitting level (its previous CPU when that one fits best); a
+ *    best fitting level (its previous CPU when that one fits best), found
+ *    a 64-CPU word at a time in the kernel's idle mask, the thread's
+ *    cpumask and the level's CPUs (no per-CPU scan); a
  *    vCPU without demand gets the kernel's default idle pick, as any
  *    task would.
  *  - enqueue: otherwise it waits in the FIFO queue of its level and an
@@ -267,41 +269,95 @@ static u32 max_level_in(const struct cpumask *mask)
 	return max;
 }
 
-static bool can_take(struct task_struct *p, s32 cpu, u32 level,
-		     const struct cpumask *idle)
+/* the CPUs of each level as cpumask words, built by init from cpu_level */
+__u64 level_cpus[VCPUFREQ_SCX_MAX_LEVELS][VCPUFREQ_CPUMASK_WORDS];
+
+/*
+ * The words of a struct cpumask in this kernel (NR_CPUS), as many as we
+ * use at most: a constant once CO-RE relocated, so the verifier sees every
+ * read below stay inside the kernel's mask.
+ */
+#define MASK_WORDS							\
+	(bpf_core_field_size(((struct cpumask *)0)->bits) / 8 <		\
+	 VCPUFREQ_CPUMASK_WORDS ?					\
+	 bpf_core_field_size(((struct cpumask *)0)->bits) / 8 :		\
+	 VCPUFREQ_CPUMASK_WORDS)
+
+/*
+ * A cpumask's words, read without CO-RE: vmlinux.h's struct cpumask has
+ * the build host's NR_CPUS, the target kernel may have fewer, and a
+ * relocated bits[w] past the target's size would be refused at load even
+ * where MASK_WORDS keeps it from running.
+ */
+struct mask_words {
+	u64 bits[VCPUFREQ_CPUMASK_WORDS];
+};
+#define MASK_WORD(mask, w)	(((const struct mask_words *)(mask))->bits[w])
+
+/* the index of the lowest set bit of @v (not 0): de Bruijn */
+static const u8 debruijn_bit[64] = {
+	0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4,
+	62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
+	63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
+	46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6,
+};
+
+static u32 lowest_bit(u64 v)
 {
-	return level_of(cpu) >= level && bpf_cpumask_test_cpu(cpu, idle) &&
-	       bpf_cpumask_test_cpu(cpu, p->cpus_ptr);
+	return debruijn_bit[((v & -v) * 0x03f79d71b4cb0a89ULL) >> 58];
+}
+
+/*
+ * An idle CPU of @level for @p -- @prev_cpu when it is one -- from the
+ * kernel's idle mask, @p's cpumask and the level's CPUs, a word (64 CPUs)
+ * at a time; -1 when there is none.  Not claimed yet.
+ */
+static s32 idle_cpu_of_level(struct task_struct *p, const struct cpumask *idle,
+			     u32 level, s32 prev_cpu)
+{
+	u32 l = LVL(level);
+
+#pragma unroll
+	for (u32 w = 0; w < VCPUFREQ_CPUMASK_WORDS; w++) {
+		u64 cand;
+
+		if (w >= MASK_WORDS)
+			break;
+		cand = level_cpus[l][w] & MASK_WORD(idle, w) &
+		       MASK_WORD(p->cpus_ptr, w);
+		if (!cand)
+			continue;
+		if (prev_cpu >= 0 && (u32)prev_cpu / 64 == w &&
+		    (cand >> (prev_cpu & 63)) & 1)
+			return prev_cpu;
+		return w * 64 + lowest_bit(cand);
+	}
+	return -1;
 }
 
 /*
  * Claim an idle CPU of @level or above for @p, the lowest such level
  * first and @prev_cpu among equals; -1 when every fitting CPU is busy.
+ * The cost grows with the number of levels and of 64-CPU words, not with
+ * the number of CPUs.
  */
 static s32 claim_fitting_idle_cpu(struct task_struct *p, s32 prev_cpu,
 				  u32 level)
 {
-	u32 n = nr_cpus(), best_level = VCPUFREQ_SCX_MAX_LEVELS;
 	const struct cpumask *idle;
-	s32 cpu, best = -1;
+	s32 best = -1;
+	u32 l;
 
 	/* the common case, a vCPU waking where it ran: no scan */
-	if (prev_cpu >= 0 && prev_cpu < n && level_of(prev_cpu) == level &&
+	if (prev_cpu >= 0 && prev_cpu < nr_cpus() && level_of(prev_cpu) == level &&
 	    bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) &&
 	    scx_bpf_test_and_clear_cpu_idle(prev_cpu))
 		return prev_cpu;
 	idle = scx_bpf_get_idle_cpumask();
-	if (prev_cpu >= 0 && prev_cpu < n && can_take(p, prev_cpu, level, idle)) {
-		best = prev_cpu;
-		best_level = level_of(prev_cpu);
-	}
-	bpf_for(cpu, 0, n) {
-		if (best_level == level)
+	bpf_for(l, level, nr_levels) {
+		best = idle_cpu_of_level(p, idle, l, prev_cpu);
+		if (best >= 0)
 			break;
-		if (level_of(cpu) < best_level && can_take(p, cpu, level, idle)) {
-			best = cpu;
-			best_level = level_of(cpu);
-		}
 	}
 	scx_bpf_put_idle_cpumask(idle);
 	if (best >= 0 && scx_bpf_test_and_clear_cpu_idle(best))
@@ -551,12 +607,11 @@ void BPF_STRUCT_OPS(vf_stopping, struct task_struct *p, bool runnable)
 static bool fitting_cpu_idle(struct task_struct *p, u32 level)
 {
 	const struct cpumask *idle = scx_bpf_get_idle_cpumask();
-	u32 n = nr_cpus();
 	bool found = false;
-	s32 cpu;
+	u32 l;
 
-	bpf_for(cpu, 0, n) {
-		if (can_take(p, cpu, level, idle)) {
+	bpf_for(l, level, nr_levels) {
+		if (idle_cpu_of_level(p, idle, l, -1) >= 0) {
 			found = true;
 			break;
 		}
@@ -664,6 +719,8 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(vf_init)
 		struct vcpufreq_scx_cpu *c;
 		u32 key = cpu;
 
+		level_cpus[LVL(level_of(cpu))][CPU_IDX(cpu) / 64] |=
+			1ULL << (cpu & 63);
 		c = bpf_map_lookup_elem(&scx_cpus, &key);
 		if (c)
 			set_cpuperf(c, cpu, 0);
