@@ -84,6 +84,12 @@ char LICENSE[] SEC("license") = "GPL";
 #define DEMAND_HALFLIFE_NS	(32 * 1000 * 1000ULL)
 /* how long a stopped vCPU's target outlives it: a guest tick */
 #define HOLD_NS			(4 * 1000 * 1000ULL)
+/*
+ * a target moves only for a demand this far from the one it was set for
+ * (or to or from 0): the thread's own load changes a little at every
+ * event, and each set calls into schedutil
+ */
+#define DEMAND_STEP		16
 /* a thread's own load halves every 2^25 ns (33.6 ms; PELT's is 32 ms) */
 #define UTIL_HALFLIFE_SHIFT	25
 
@@ -394,6 +400,14 @@ static void set_cpuperf(struct vcpufreq_scx_cpu *c, s32 cpu, u32 demand)
 	}
 }
 
+/* does @demand call for a new target on a CPU set for @was? */
+static bool demand_moved(u32 demand, u32 was)
+{
+	if (!demand || !was)
+		return demand != was;
+	return demand > was + DEMAND_STEP || demand + DEMAND_STEP < was;
+}
+
 /* signed: another CPU may have written @then after @now was read */
 static bool older_than(u64 then, u64 now, u64 ns)
 {
@@ -569,7 +583,7 @@ void BPF_STRUCT_OPS(vf_running, struct task_struct *p)
 	c->running_at = now;
 	c->held_since = 0;
 	c->running_level = demand ? 1 + fit_level(p, demand) : 0;
-	if (demand != c->demand || !c->cpuperf_sets)
+	if (demand_moved(demand, c->demand) || !c->cpuperf_sets)
 		set_cpuperf(c, cpu, demand);
 }
 
@@ -638,7 +652,7 @@ void BPF_STRUCT_OPS(vf_tick, struct task_struct *p)
 	demand = vcpu_demand(p);
 	if (!demand)
 		return;
-	if (demand != c->demand)
+	if (demand_moved(demand, c->demand))
 		set_cpuperf(c, cpu, demand);
 	level = fit_level(p, demand);
 	if (level > level_of(cpu) && fitting_cpu_idle(p, level))

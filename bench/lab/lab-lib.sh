@@ -60,13 +60,15 @@ pin_opp() {
 calibrate() { taskset -c "$1" "$GUEST" --calibrate -j | jq -r .iters_per_us; }
 
 # speed_ratios CPU KHZ...: one "khz expected achieved" line per OPP, both
-# relative to the big cluster at fmax, one CPU busy at a time
+# relative to the big cluster at fmax, one CPU busy at a time; the
+# reference is measured again beside each OPP, so that a change in what
+# else runs on the machine moves both alike
 speed_ratios() {
 	local cpu=$1 khz ref ref_ppm ppm rate; shift
-	set_governor performance
-	ref=$(calibrate "$BIG0")
 	ref_ppm=$(opps | awk -v c="$BIG0" '$1 == c { p = $5 } END { print p }')
 	for khz in "$@"; do
+		set_governor performance	# the big cluster back at fmax
+		ref=$(calibrate "$BIG0")
 		pin_opp "$cpu" "$khz"
 		ppm=$(opps | awk -v c="$cpu" -v f="$khz" '$1 == c && $4 == f { print $5 }')
 		rate=$(calibrate "$cpu")
