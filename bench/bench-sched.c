@@ -748,8 +748,12 @@ static int cmd_switch(int argc, char **argv)
 		fail("BPF_ENABLE_STATS: %s", strerror(errno));
 		goto out;
 	}
-	skel = bench_empty__open_and_load();
-	if (!skel || bench_empty__attach(skel)) {
+	skel = bench_empty__open();
+	if (skel) {	/* the switch benchmark needs the switch baseline only */
+		bpf_program__set_autoattach(skel->progs.bench_wakeup, false);
+		bpf_program__set_autoattach(skel->progs.bench_exit, false);
+	}
+	if (!skel || bench_empty__load(skel) || bench_empty__attach(skel)) {
 		fail("cannot load/attach the empty sched_switch program: %s",
 		     strerror(errno));
 		goto out;

@@ -10,7 +10,10 @@
 #      against the cost of the request write alone.
 #   3. what one request costs the VMM: libvcpufreq's fast path vs a bpf()
 #      map update vs sched_setattr (uclamp_min where the kernel has it).
-#   4. kernels with sched_ext (make vm-bench): ns per call of the scx
+#   4. the tracking hooks (on_switch, on_wakeup, on_exit) under a
+#      fork-heavy load (a loop forking `sleep 0.001`), each against an
+#      empty program on the same hook, bpf_stats.
+#   5. kernels with sched_ext (make vm-bench): ns per call of the scx
 #      scheduler's callbacks (bpf_stats) against an empty tp_btf program
 #      on sched_switch running at the same time, and the same for the
 #      kernel's own example schedulers scx_simple and scx_central on the
@@ -24,7 +27,8 @@
 #
 # Environment: BENCH_COUNTS (default 0,1,64,4096), BENCH_WINDOW_MS (1000),
 # BENCH_REPS (5), BENCH_REQUESTS (10000), BENCH_CPU (0; -1 = unpinned),
-# BENCH_SCX_SECONDS (5), BENCH_SECTIONS ("1 2 3 4": which to run), SCX_PEERS
+# BENCH_SCX_SECONDS (5), BENCH_FORK_SECONDS (5), BENCH_SECTIONS ("1 2 3 4 5":
+# which to run), SCX_PEERS
 # (where scx_simple and scx_central are; default build/scx-peers/build/bin).
 set -euo pipefail
 
@@ -117,7 +121,7 @@ echo "background: load average $l1 (1 min) $l5 (5 min), ${runq%/*} runnable," \
      "$(ps -e --no-headers | wc -l) processes"
 echo
 
-section() { [[ " ${BENCH_SECTIONS:-1 2 3 4} " == *" $1 "* ]]; }
+section() { [[ " ${BENCH_SECTIONS:-1 2 3 4 5} " == *" $1 "* ]]; }
 
 # --- 1: sched_switch cost -------------------------------------------------
 if section 1; then
@@ -152,9 +156,53 @@ cli unload >/dev/null
 echo
 fi
 
-# --- 4: the sched_ext scheduler's callbacks ---------------------------------
-section 4 || exit 0
-echo "== 4. sched_ext scheduler callbacks (backend scx, bpf_stats) =="
+# --- 4: the tracking hooks under a fork-heavy load ---------------------------
+# cold, short-lived tasks, as on a busy host: none of them is tracked, so
+# this is what vcpufreq costs every other thread
+EMPTY=/sys/fs/bpf/vcpufreq-bench-empty
+BPFTOOL=$OUT/bpftool/bpftool
+# link_prog PATH: the id of the program a pinned link runs (bpftool 7.5
+# prints it, then exits 255 on a pinned link)
+link_prog() { { "$BPFTOOL" link show pinned "$1" -j 2>/dev/null || true; } | jq -r .prog_id; }
+if section 4; then
+echo "== 4. tracking hooks under a fork-heavy load (backend observe, bpf_stats) =="
+cli load --backend observe >/dev/null
+cli enroll "$CG" >/dev/null
+rm -rf "$EMPTY"
+"$BPFTOOL" prog loadall "$OUT/bench_empty.bpf.o" "$EMPTY" autoattach
+pairs=()
+for h in switch wakeup exit; do
+	pairs+=("$h:$(link_prog "$PIN/links/on_$h"):$(link_prog "$EMPTY/bench_$h")")
+done
+old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -qw kernel.bpf_stats_enabled=1
+"$BPFTOOL" prog show -j >"$TMP/before.json"
+forks=0 end=$((SECONDS + ${BENCH_FORK_SECONDS:-5}))
+while [ $SECONDS -lt $end ]; do /bin/sleep 0.001; forks=$((forks + 1)); done
+"$BPFTOOL" prog show -j >"$TMP/after.json"
+sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+echo "$forks forks of sleep 0.001 in ${BENCH_FORK_SECONDS:-5} s; ns per call against an empty program on the same hook"
+printf '%-10s %10s %10s %10s %8s\n' hook calls "ns/call" "empty ns" "x empty"
+for pair in "${pairs[@]}"; do
+	IFS=: read -r h ours empty <<<"$pair"
+	jq -r -n --arg h "$h" --argjson o "$ours" --argjson e "$empty" \
+		--slurpfile a "$TMP/before.json" --slurpfile b "$TMP/after.json" '
+		def per($id): ([$b[0][] | select(.id == $id)][0] // {}) as $x
+			| ([$a[0][] | select(.id == $id)][0] // {}) as $y
+			| {n: (($x.run_cnt // 0) - ($y.run_cnt // 0)),
+			   t: (($x.run_time_ns // 0) - ($y.run_time_ns // 0))}
+			| . + {ns: (if .n > 0 then .t / .n else 0 end)};
+		per($o) as $us | per($e) as $base
+		| "\("on_" + $h | . + " " * (10 - length)) \($us.n | tostring | " " * (10 - length) + .) \($us.ns * 10 | round / 10 | tostring | " " * (10 - length) + .) \($base.ns * 10 | round / 10 | tostring | " " * (10 - length) + .) \(if $base.ns > 0 then ($us.ns / $base.ns * 100 | round / 100) else 0 end | tostring | " " * (8 - length) + .)"'
+done
+rm -rf "$EMPTY"
+cli unload >/dev/null
+echo
+fi
+
+# --- 5: the sched_ext scheduler's callbacks ---------------------------------
+section 5 || exit 0
+echo "== 5. sched_ext scheduler callbacks (backend scx, bpf_stats) =="
 if ! cli status -j | jq -e '.backends.scx == "available"' >/dev/null; then
 	echo "skipped: $(cli status -j | jq -r .backends.scx) (run 'sudo make vm-bench')"
 	exit 0
@@ -164,8 +212,6 @@ for c in $(seq 0 $(($(nproc) - 1))); do
 	echo "cpu $c capacity $([ $c -lt $half ] && echo 512 || echo 1024)" \
 	     "cluster $([ $c -lt $half ] && echo 0 || echo 1)"
 done >"$TMP/scx.topology"
-EMPTY=/sys/fs/bpf/vcpufreq-bench-empty
-BPFTOOL=$OUT/bpftool/bpftool
 PEERS=${SCX_PEERS:-$OUT/scx-peers/build/bin}
 rm -rf "$EMPTY"
 "$BPFTOOL" prog loadall "$OUT/bench_empty.bpf.o" "$EMPTY" autoattach
