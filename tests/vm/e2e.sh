@@ -9,7 +9,7 @@
 # vCPU 1 thread carries a high request and vCPU 0 a low one, and vCPU 1's
 # request falls when the hog stops.  Then the same guest against a broken
 # host (bridge --corrupt KIND): the driver refuses to probe with one log
-# line, and unloads cleanly.  Last line: "RESULT passed failed skipped".
+# line, and unloads cleanly; a descending table (crosvm's order) is taken.  Last line: "RESULT passed failed skipped".
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -210,6 +210,21 @@ broken_host() {
 	stop_vm
 }
 
+# crosvm passes the host's frequencies in its own order: taken, sorted
+descending_host() {
+	start_vm --corrupt descending || { bad "descending host table: guest boots" "$(tail -n 20 "$TMP/console.out")"; return; }
+	send insmod
+	send show
+	if expect "E2E-SHOWN" 60 && [ "$(policy_field 0 freqs)" = 300000,900000,1800000 ] &&
+		[ "$(policy_field 0 min)" = 300000 ] && [ "$(policy_field 0 max)" = 1800000 ]; then
+		ok "descending host table (crosvm's order): driver binds, table sorted"
+	else
+		bad "descending host table (crosvm's order): driver binds, table sorted" "$(policy_line 0)" "$(tail -n 10 "$TMP/console.out")"
+	fi
+	guest_rmmod "descending host table: module unloads"
+	stop_vm
+}
+
 need_files "$KERNEL" "$MODULE" "$BRIDGE" "$TEST_BRIDGE" "$VF" /bin/busybox
 build_initramfs "$TMP/initramfs.cpio" || { echo "Error: could not build the initramfs" >&2; echo "RESULT 0 1 0"; exit 1; }
 load_vcpufreq "the end-to-end test" || { echo "RESULT 0 1 0"; exit 1; }
@@ -219,7 +234,8 @@ main_scenario
 broken_host len0 'table length 0'
 broken_host len65 'table length 65'
 broken_host zero 'is 0 kHz'
-broken_host unsorted 'not ascending'
+broken_host dup 'twice'
+descending_host
 broken_host domain 'perf domain .* out of range'
 broken_host nomagic ''
 
