@@ -28,7 +28,6 @@ write_host_topology "$TMP/host.topology"
 
 # ---- one VM: bridge, QEMU in the enrolled cgroup, console over a fifo -------
 console_has() { grep -q -- "$1" "$TMP/console.out"; }
-send() { echo "$*" >&3; }
 expect() {	# expect PATTERN [SECONDS]
 	wait_for "${2:-60}" console_has "$1"
 }
@@ -36,47 +35,19 @@ start_vm() {	# start_vm [BRIDGE_ARGS...]: --corrupt needs the test build
 	local bridge=$BRIDGE
 	[ "${1:-}" = --corrupt ] && bridge=$TEST_BRIDGE
 	rm -f "$TMP"/console.* "$TMP"/*.sock "$TMP"/bridge.log
-	"$bridge" --socket "$TMP/ivshmem.sock" --qmp "$TMP/qmp.sock" \
-		--topology "$TMP/host.topology" --affinity '0;1' -v "$@" \
-		>"$TMP/bridge.log" 2>&1 &
-	BRIDGE_PID=$!
-	wait_for 10 test -S "$TMP/ivshmem.sock" || { cat "$TMP/bridge.log"; return 1; }
-	mkfifo "$TMP/console.in"
-	# shellcheck disable=SC2046
-	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" \
-		qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu Skylake-Client -smp 2 -m 256 \
+	start_bridge "$bridge" --topology "$TMP/host.topology" --affinity '0;1' -v "$@" || return 1
+	start_qemu qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu Skylake-Client -smp 2 -m 256 \
 		-name vcpufreq-e2e,debug-threads=on \
 		-display none -nodefaults -no-reboot -serial stdio \
 		-kernel "$KERNEL" -initrd "$TMP/initramfs.cpio" \
-		-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4" \
-		$("$BRIDGE" --socket "$TMP/ivshmem.sock" --qmp "$TMP/qmp.sock" --print-qemu-args) \
-		<"$TMP/console.in" >"$TMP/console.out" 2>&1 &
-	QEMU_PID=$!
-	exec 3>"$TMP/console.in"
+		-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4"
 	expect E2E-BOOTED "$BOOT_TIMEOUT" || return 1
 	# the driver looks for the bridge's magic once, at probe
 	wait_for 30 grep -q '^bridge: attached' "$TMP/bridge.log"
 }
-stop_vm() {
-	send quit 2>/dev/null
-	wait_for 30 sh -c "! kill -0 $QEMU_PID" || kill "$QEMU_PID" 2>/dev/null
-	wait "$QEMU_PID" 2>/dev/null
-	exec 3>&-
-	wait_for 10 sh -c "! kill -0 $BRIDGE_PID" || kill "$BRIDGE_PID" 2>/dev/null
-	wait "$BRIDGE_PID"
-}
-cleanup() {
-	[ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null
-	[ -n "$BRIDGE_PID" ] && kill "$BRIDGE_PID" 2>/dev/null
-	wait 2>/dev/null
-	unload_vcpufreq
-	rmdir "$CG" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap vm_cleanup EXIT
 
 # ---- assertions on the host -------------------------------------------------
-tid_of_vcpu() { sed -n "s/^vcpu $1 tid \([0-9]*\) .*/\1/p" "$TMP/bridge.log" | head -n1; }
 policy_line() { grep "E2E-POLICY policy$1 " "$TMP/console.out" | tr -d '\r'; }
 policy_field() { policy_line "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
