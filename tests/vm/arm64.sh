@@ -34,7 +34,7 @@ QEMU_PID='' BRIDGE_PID=''
 KERNEL=$ROOT/build/vm-arm64/Image
 KTREE=$ROOT/build/vm-arm64
 MODULE=$ROOT/build/guest-driver/arm64/vcpufreq_guest.ko
-MACHINE=(-M virt,gic-version=3 -cpu cortex-a57 -m 256)
+MACHINE=(-M 'virt,gic-version=3' -cpu cortex-a57 -m 256)
 DTB_BASE=0x1040000	# topology --dts's default; QEMU has no device there
 
 # ---- the emulated host ---------------------------------------------------
@@ -224,7 +224,7 @@ four_vcpus() {
 		return
 	fi
 	ok "arm64 guest boots from QEMU's devicetree merged with topology --dts ($(last_line A64-BOOTED))"
-	for i in 0 1 2 3; do T[$i]=$(tid_of_vcpu $i); done
+	for i in 0 1 2 3; do T[i]=$(tid_of_vcpu $i); done
 	# capacity-dmips-mhz alone until cpufreq gives each CPU its maximum
 	check "guest's cpu_capacity before the driver: capacity-dmips-mhz" \
 		caps_are "cpu0=683 cpu1=683 cpu2=922 cpu3=1024"
