@@ -112,41 +112,25 @@ static void vcpufreq_request(struct cpufreq_policy *policy, unsigned int khz)
 #if defined(CONFIG_GENERIC_ARCH_TOPOLOGY) && defined(arch_scale_freq_ref)
 /*
  * schedutil (6.8+) scales its request from arch_scale_freq_ref(), which
- * arm64 and riscv define as the CPU's capacity_freq_ref.  arch_topology sets it from each new policy's
- * maximum only on devicetree boots: an arm64 guest booted with ACPI, which
- * this driver serves over ivshmem, keeps the initial 1, and schedutil would
- * ask for the minimum whatever the load.  Such CPUs get the policy's
- * maximum, and 1 again when the driver goes.
+ * arm64 and riscv define as the CPU's capacity_freq_ref.  arch_topology
+ * sets it to each new policy's maximum only on devicetree boots: an arm64
+ * guest booted with ACPI, which this driver serves over ivshmem, keeps the
+ * initial 1, and schedutil would ask for the minimum whatever the load.
+ * Such CPUs get the policy's maximum (on devicetree boots arch_topology
+ * then writes the same value).  Like arch_topology's, the value stays when
+ * the driver goes: 1 would be no better for whoever comes next.
  */
-static struct cpumask vcpufreq_freq_ref_cpus;
-
 static void vcpufreq_set_freq_ref(const struct vcpufreq_domain *d)
 {
 	unsigned int cpu;
 
-	for_each_cpu(cpu, &d->cpus) {
-		if (per_cpu(capacity_freq_ref, cpu) > 1)
-			continue;
-		per_cpu(capacity_freq_ref, cpu) = d->max_khz;
-		cpumask_set_cpu(cpu, &vcpufreq_freq_ref_cpus);
-	}
-}
-
-static void vcpufreq_reset_freq_ref(void)
-{
-	unsigned int cpu;
-
-	for_each_cpu(cpu, &vcpufreq_freq_ref_cpus)
-		per_cpu(capacity_freq_ref, cpu) = 1;
-	cpumask_clear(&vcpufreq_freq_ref_cpus);
+	for_each_cpu(cpu, &d->cpus)
+		if (per_cpu(capacity_freq_ref, cpu) <= 1)
+			per_cpu(capacity_freq_ref, cpu) = d->max_khz;
 }
 #else
 /* before 6.8 schedutil scaled from cpuinfo.max_freq; x86 has no such ref */
 static void vcpufreq_set_freq_ref(const struct vcpufreq_domain *d)
-{
-}
-
-static void vcpufreq_reset_freq_ref(void)
 {
 }
 #endif
@@ -471,7 +455,6 @@ static void vcpufreq_unregister(void *data)
 	 * schedutil stopped, cpufreq itself wrote its scale: undo that too.
 	 */
 	vcpufreq_fie_reset();
-	vcpufreq_reset_freq_ref();
 
 	mutex_lock(&vcpufreq_lock);
 	vcpufreq_active = NULL;
