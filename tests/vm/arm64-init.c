@@ -4,7 +4,8 @@
  * of the host's architecture to borrow, so this is the whole of it, built
  * static against the kernel's own nolibc (tools/include/nolibc).
  *
- * It mounts proc and sysfs, prints "A64-BOOTED online=LIST", then runs one
+ * It mounts proc and sysfs, prints "A64-BOOTED online=LIST
+ * firmware=acpi|devicetree", then runs one
  * command per console line and answers each with an "A64-" line:
  *
  *   caps          A64-CAP cpuN=CAPACITY ... (the scheduler's cpu_capacity)
@@ -290,12 +291,15 @@ static int read_line(char *buf, int len)
 int main(void)
 {
 	char line[LINE_MAX_LEN], online[64];
+	int acpi;
 
 	mount("proc", "/proc", "proc", 0, NULL);
 	mount("sysfs", "/sys", "sysfs", 0, NULL);
 	if (read_file("/sys/devices/system/cpu/online", online, sizeof(online)) < 0)
 		strcpy(online, "?");
-	printf("A64-BOOTED online=%s\n", online);
+	acpi = open("/sys/firmware/acpi/tables/DSDT", O_RDONLY);
+	printf("A64-BOOTED online=%s firmware=%s\n", online,
+	       acpi >= 0 ? "acpi" : "devicetree");
 	while (read_line(line, sizeof(line)) >= 0)
 		run(line);
 	reboot(LINUX_REBOOT_CMD_POWER_OFF);

@@ -14,9 +14,10 @@
 # scheduler, the driver binds with the host's tables, a hog on vCPU 3
 # raises exactly that vCPU thread's request, the guest's frequency
 # invariance follows CUR_PERF (a duty-cycled task's utilization and its
-# request fall when the host runs at half speed), a hog on a little vCPU raises its
-# whole perf domain (the bridge's scope), and a 17-vCPU guest (MPIDR
-# 0x100 for vCPU 16) starts every CPU and binds.  Last line: "RESULT
+# request fall when the host runs at half speed), a hog on a little vCPU
+# raises its whole perf domain (the bridge's scope), a 17-vCPU guest (MPIDR 0x100
+# for vCPU 16) starts every CPU and binds, and an ACPI guest under UEFI
+# (no devicetree) ramps up under load.  Last line: "RESULT
 # passed failed skipped".  Loads BPF programs into this host's kernel:
 # run it under flock /work/host-bpf.lock where others do too.
 # ARM64_SCENARIOS="four_vcpus" runs one; VCPUFREQ_VM_KEEP=1 keeps the logs.
@@ -36,6 +37,7 @@ KTREE=$ROOT/build/vm-arm64
 MODULE=$ROOT/build/guest-driver/arm64/vcpufreq_guest.ko
 MACHINE=(-M 'virt,gic-version=3' -cpu cortex-a57 -m 256)
 DTB_BASE=0x1040000	# topology --dts's default; QEMU has no device there
+EFI_FW=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd	# qemu-efi-aarch64
 
 # ---- the emulated host ---------------------------------------------------
 # vCPU i runs on host CPU i (--affinity '0;1;2;3'): 0-1 little (one perf
@@ -106,17 +108,22 @@ console_has() { tr -d '\r' <"$TMP/console.out" | grep -q -- "$1"; }
 expect() { wait_for "${2:-60}" console_has "$1"; }
 last_line() { tr -d '\r' <"$TMP/console.out" | grep -- "$1" | tail -n1; }
 
-start_vm() {	# start_vm NR_VCPUS AFFINITY
-	local n=$1 aff=$2
+start_vm() {	# start_vm NR_VCPUS AFFINITY [acpi]: devicetree, or UEFI + ACPI
+	local n=$1 aff=$2 boot=() args=''
 	rm -f "$TMP"/console.* "$TMP"/*.sock "$TMP/bridge.log"
-	build_dtb "$n" "$aff" "$TMP/guest.dtb" || { echo "could not build the devicetree"; return 1; }
+	if [ "${3:-}" = acpi ]; then
+		boot=(-bios "$EFI_FW") args=' acpi=force'
+	else
+		build_dtb "$n" "$aff" "$TMP/guest.dtb" || { echo "could not build the devicetree"; return 1; }
+		boot=(-dtb "$TMP/guest.dtb")
+	fi
 	VCPUFREQ_SYSFS_CPU_DIR=$TMP/sysfs start_bridge "$BRIDGE" \
 		--topology "$TMP/host.topology" --affinity "$aff" -v || return 1
 	start_qemu qemu-system-aarch64 "${MACHINE[@]}" -accel tcg,thread=multi -smp "$n" \
 		-name vcpufreq-arm64,debug-threads=on \
 		-display none -nodefaults -no-reboot -serial stdio \
-		-kernel "$KERNEL" -initrd "$TMP/initramfs.cpio" -dtb "$TMP/guest.dtb" \
-		-append "console=ttyAMA0 rdinit=/init panic=-1 loglevel=4"
+		-kernel "$KERNEL" -initrd "$TMP/initramfs.cpio" "${boot[@]}" \
+		-append "console=ttyAMA0 rdinit=/init panic=-1 loglevel=4$args"
 	expect A64-BOOTED "$BOOT_TIMEOUT" || return 1
 	wait_for 30 grep -q '^bridge: attached' "$TMP/bridge.log"
 }
@@ -310,16 +317,37 @@ seventeen_vcpus() {
 	stop_and_keep seventeen
 }
 
+# ACPI, no devicetree: arch_topology never sets capacity_freq_ref, which
+# stays 1 unless the driver sets it, and schedutil then asks for the
+# minimum whatever the load (6.8+)
+acpi_boot() {
+	host_speed 100
+	if ! start_vm 2 '2;3' acpi || ! console_has 'firmware=acpi'; then
+		bad "arm64 guest boots with UEFI and ACPI, no devicetree" "$(last_line A64-BOOTED)" "$(tail -n 20 "$TMP/console.out")"
+		stop_and_keep acpi
+		return
+	fi
+	ok "arm64 guest boots with UEFI and ACPI, no devicetree ($(last_line A64-BOOTED))"
+	T[0]=$(tid_of_vcpu 0) T[1]=$(tid_of_vcpu 1)
+	if ask insmod A64-INSMOD && console_has 'A64-INSMOD ok'; then ok "ACPI: module loads and binds the ivshmem device"
+	else bad "ACPI: module loads and binds the ivshmem device" "$(tail -n 20 "$TMP/console.out")"; fi
+	ask "hog 1" A64-HOG
+	check "ACPI: a hog on vCPU 1 raises its request (schedutil's reference frequency is the policy's maximum, not 1)" \
+		wait_for 90 is_high 1 950
+	ask stop A64-STOPPED
+	stop_and_keep acpi
+}
+
 need_files "$KERNEL" "$MODULE" "$BRIDGE" "$VF"
 command -v qemu-system-aarch64 >/dev/null && command -v dtc >/dev/null &&
-	command -v aarch64-linux-gnu-gcc >/dev/null ||
-	{ echo "Error: need qemu-system-aarch64, dtc, aarch64-linux-gnu-gcc (scripts/deps.sh --vm)" >&2; echo "RESULT 0 1 0"; exit 1; }
+	command -v aarch64-linux-gnu-gcc >/dev/null && [ -r "$EFI_FW" ] ||
+	{ echo "Error: need qemu-system-aarch64, dtc, aarch64-linux-gnu-gcc, $EFI_FW (scripts/deps.sh --vm)" >&2; echo "RESULT 0 1 0"; exit 1; }
 build_initramfs_arm64 || { echo "Error: could not build the arm64 initramfs" >&2; echo "RESULT 0 1 0"; exit 1; }
 load_vcpufreq "the arm64 test" || { echo "RESULT 0 1 0"; exit 1; }
 mkdir -p "$CG" && "$VF" enroll "$CG" >/dev/null || { echo "RESULT 0 1 0"; exit 1; }
 
 declare -a T
-for scenario in ${ARM64_SCENARIOS:-four_vcpus seventeen_vcpus}; do
+for scenario in ${ARM64_SCENARIOS:-four_vcpus seventeen_vcpus acpi_boot}; do
 	"$scenario"
 done
 report
