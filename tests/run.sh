@@ -68,7 +68,7 @@ else
 	run_suite "sched_ext declarations (bpf/scx_decls.h) vs the test kernel's BTF" tests/vm/check-scx-decls.sh
 	run_suite "guest driver (guest-driver/): builds and checkpatch" tests/vm/guest-driver.sh
 	run_suite "end to end: guest driver, QEMU bridge, vcpufreq-bpf (QEMU TCG, -smp 2)" tests/vm/e2e.sh
-	[ -n "$arm64" ] && run_suite "end to end on arm64: devicetree guest, capacities, frequency invariance, 17 vCPUs (qemu-system-aarch64 -M virt, TCG)" \
+	[ -n "$arm64" ] && run_suite "end to end on arm64: devicetree guest, capacities, frequency invariance, 17 vCPUs, ACPI (qemu-system-aarch64 -M virt, TCG)" \
 		tests/vm/arm64.sh
 	run_suite "libvirt: the hook, the bridge per domain, two TCG domains (virsh start/destroy)" tests/vm/libvirt.sh
 	run_suite "effect lab: the emulated big.LITTLE host (QEMU TCG, -smp 4)" tests/vm/effect-lab.sh
