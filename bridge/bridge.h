@@ -71,6 +71,7 @@ struct options {
 	bool json;
 	bool print_qemu_args;
 	unsigned int interval_ms;
+	uint32_t scope;		/* enum vcpufreq_dev_scope */
 	int corrupt;		/* test builds only: see corrupt.c */
 };
 

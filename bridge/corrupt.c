@@ -2,8 +2,9 @@
 /*
  * Test builds only (-DVCPUFREQ_BRIDGE_TESTING, build/tests/
  * vcpufreq-qemu-bridge): --corrupt KIND publishes a broken table for
- * vCPU 0, so tests/vm/e2e.sh can check that the guest driver refuses it.
- * The installed bridge has no such option.
+ * vCPU 0, so tests/vm/e2e.sh can check that the guest driver refuses it
+ * -- or, for "descending", a table in the order crosvm may give, which
+ * the driver must take.  The installed bridge has no such option.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -15,7 +16,8 @@ enum corrupt {
 	CORRUPT_LEN0,
 	CORRUPT_LEN65,
 	CORRUPT_ZERO,
-	CORRUPT_UNSORTED,
+	CORRUPT_DUP,
+	CORRUPT_DESCENDING,
 	CORRUPT_DOMAIN,
 	CORRUPT_NOMAGIC,
 	NR_CORRUPT,
@@ -24,7 +26,8 @@ enum corrupt {
 static const char *const corrupt_names[NR_CORRUPT] = {
 	[CORRUPT_NONE] = "none",
 	[CORRUPT_LEN0] = "len0", [CORRUPT_LEN65] = "len65",
-	[CORRUPT_ZERO] = "zero", [CORRUPT_UNSORTED] = "unsorted",
+	[CORRUPT_ZERO] = "zero", [CORRUPT_DUP] = "dup",
+	[CORRUPT_DESCENDING] = "descending",
 	[CORRUPT_DOMAIN] = "domain", [CORRUPT_NOMAGIC] = "nomagic",
 };
 
@@ -35,7 +38,7 @@ int parse_corrupt(const char *s, int *kind)
 			*kind = i;
 			return 0;
 		}
-	return fail("--corrupt '%s' is not one of len0, len65, zero, unsorted, domain, nomagic",
+	return fail("--corrupt '%s' is not one of len0, len65, zero, dup, descending, domain, nomagic",
 		    s);
 }
 
@@ -50,7 +53,6 @@ bool corrupt_table(struct bridge *b)
 {
 	struct vcpufreq_shm_vcpu *blk = shm_vcpu(b, 0);
 	uint32_t len = b->view[0].nr_perf;	/* ours, not the guest's copy */
-	uint32_t top = b->view[0].perf[len - 1];
 
 	fprintf(stderr, "Warning: --corrupt %s: publishing a deliberately bad table (test only)\n",
 		corrupt_name(b->opt.corrupt));
@@ -64,14 +66,14 @@ bool corrupt_table(struct bridge *b)
 	case CORRUPT_ZERO:
 		shm_store(&blk->perftbl[0], 0);
 		break;
-	case CORRUPT_UNSORTED:
-		/* a continuous vCPU gets a two-entry table that descends */
+	case CORRUPT_DUP:
+		/* a continuous vCPU gets a two-entry table of one value */
 		shm_store(&blk->perftbl_len, len > 1 ? len : 2);
-		shm_store(&blk->perftbl[0], top);
-		shm_store(&blk->perftbl[1], len > 1 ? b->view[0].perf[0] :
-			  top / 2);
-		if (len > 1)
-			shm_store(&blk->perftbl[len - 1], top / 2);
+		shm_store(&blk->perftbl[1], b->view[0].perf[0]);
+		break;
+	case CORRUPT_DESCENDING:
+		for (uint32_t i = 0; i < len; i++)
+			shm_store(&blk->perftbl[i], b->view[0].perf[len - 1 - i]);
 		break;
 	case CORRUPT_DOMAIN:
 		shm_store(&blk->perf_domain, 0xffffffff);

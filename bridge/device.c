@@ -110,6 +110,7 @@ int build_model(struct bridge *b)
 			    "; describe the host CPUs with --topology FILE");
 	/* requests as vcpufreq/abi.h defines them: no crosvm 20% cut */
 	cfg.host_schedutil = 0;
+	cfg.scope = b->opt.scope;
 	vcpufreq_dev_ops_init(&b->lib_ops, b->vf);
 	if (vcpufreq_dev_new(&cfg, &ops, &b->dev, why, sizeof(why)))
 		return fail("cannot build the virtual cpufreq device: %s", why);
@@ -227,23 +228,34 @@ static void log_request(struct bridge *b, unsigned int i, uint32_t seq,
 	       "ok");
 }
 
-/* a doorbell: every block whose seq moved carries a new set_perf */
+/*
+ * A doorbell: every block whose seq moved carries a new set_perf, written
+ * by the vCPU the guest names in writer (what an MMIO exit would tell).
+ * A request may be for other vCPUs than the block's (--scope), so every
+ * cur_perf is refreshed after it.
+ */
 void forward_requests(struct bridge *b)
 {
 	struct vcpufreq_shm_vcpu *blk;
-	uint32_t seq, set_perf;
+	uint32_t seq, set_perf, writer;
+	unsigned int i, forwarded = 0;
 
-	for (unsigned int i = 0; i < b->nr_vcpus; i++) {
+	for (i = 0; i < b->nr_vcpus; i++) {
 		blk = shm_vcpu(b, i);
-		seq = shm_load(&blk->seq);	/* acquire: set_perf before it */
+		seq = shm_load(&blk->seq);	/* acquire: the rest before it */
 		if (seq == b->seen_seq[i])
 			continue;
 		b->seen_seq[i] = seq;
 		set_perf = shm_load(&blk->set_perf);
+		writer = shm_load(&blk->writer);
 		b->last.made = false;
-		vcpufreq_dev_write(b->dev, i, VCPUFREQ_REG_SET_PERF, set_perf);
-		refresh_cur_perf(b, i);
-		b->forwarded++;
+		vcpufreq_dev_write_from(b->dev, writer ? writer - 1 :
+					VCPUFREQ_DEV_NO_WRITER, i,
+					VCPUFREQ_REG_SET_PERF, set_perf);
+		forwarded++;
 		log_request(b, i, seq, set_perf);
 	}
+	for (i = 0; forwarded && i < b->nr_vcpus; i++)
+		refresh_cur_perf(b, i);
+	b->forwarded += forwarded;
 }

@@ -243,6 +243,10 @@ static void usage(FILE *f)
 "  --pin-dir DIR      vcpufreq-bpf's pin directory (default %s)\n"
 "  --interval MS      refresh each vCPU's cur_perf every MS ms; 0: only on\n"
 "                     requests (default %d)\n"
+"  --scope domain|writer\n"
+"                     whose thread a request is for: every vCPU of the\n"
+"                     perf domain (default), or only the vCPU that wrote\n"
+"                     it, as crosvm does\n"
 "  --print-qemu-args  print the QEMU arguments for --socket and --qmp, exit\n"
 "  -j, --json         the attach summary as one JSON object on stdout\n"
 "  -v, --verbose      one line per forwarded request\n"
@@ -333,7 +337,7 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *v)
 enum {
 	OPT_SOCKET = 256, OPT_QMP, OPT_LIBVIRT, OPT_LIBVIRT_DIR, OPT_AFFINITY,
 	OPT_TOPOLOGY, OPT_VM_ID, OPT_PIN_DIR, OPT_INTERVAL, OPT_PRINT,
-	OPT_CORRUPT,
+	OPT_SCOPE, OPT_CORRUPT,
 };
 
 static const struct option long_opts[] = {
@@ -347,6 +351,7 @@ static const struct option long_opts[] = {
 	{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "print-qemu-args", no_argument, NULL, OPT_PRINT },
+	{ "scope", required_argument, NULL, OPT_SCOPE },
 #ifdef VCPUFREQ_BRIDGE_TESTING
 	{ "corrupt", required_argument, NULL, OPT_CORRUPT },
 #endif
@@ -419,6 +424,13 @@ static int parse_option(struct options *o, int c, const char *arg)
 	case OPT_VM_ID:
 	case OPT_INTERVAL:
 		return parse_number_option(o, c, arg);
+	case OPT_SCOPE:
+		if (!strcmp(arg, "domain") || !strcmp(arg, "writer")) {
+			o->scope = arg[0] == 'd' ? VCPUFREQ_DEV_SCOPE_DOMAIN :
+						   VCPUFREQ_DEV_SCOPE_WRITER;
+			return 0;
+		}
+		return fail("--scope '%s' is not domain or writer", arg);
 #ifdef VCPUFREQ_BRIDGE_TESTING
 	case OPT_CORRUPT:
 		return parse_corrupt(arg, &o->corrupt);
@@ -450,6 +462,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	int c;
 
 	o->interval_ms = DEFAULT_INTERVAL_MS;
+	o->scope = VCPUFREQ_DEV_SCOPE_DOMAIN;
 	o->libvirt_dir = LIBVIRT_STATUS_DIR;
 	o->topology = env && *env ? env : NULL;
 	while ((c = getopt_long(argc, argv, "jvh", long_opts, NULL)) != -1) {

@@ -69,10 +69,11 @@ static uint32_t mmio_read(struct vm *vm, int vcpu, uint32_t reg)
 	return v;
 }
 
+/* each stand-in vCPU only touches its own block: it is also the writer */
 static void mmio_write(struct vm *vm, int vcpu, uint32_t reg, uint32_t val)
 {
 	pthread_mutex_lock(&vm->mmio);
-	vcpufreq_dev_write(vm->dev, vcpu, reg, val);
+	vcpufreq_dev_write_from(vm->dev, vcpu, vcpu, reg, val);
 	pthread_mutex_unlock(&vm->mmio);
 }
 

@@ -11,7 +11,9 @@
  * tasks reaches the host scheduler.
  *
  * The host is not trusted: everything it says is checked once at probe and
- * copied, and CUR_PERF is clamped to the policy's range on every read.
+ * copied, and CUR_PERF is capped at the policy's maximum on every read.
+ * How this compares with Linux's own driver (virtual-cpufreq.c, 6.13) and
+ * with crosvm's device: docs/compatibility.md.
  *
  * Transports: vcpufreq-mmio.c (devicetree) and vcpufreq-ivshmem.c (PCI).
  * cpufreq allows one driver system-wide, so the first device to probe
@@ -30,6 +32,8 @@
 #include <linux/platform_device.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/topology.h>
 
 #include "vcpufreq.h"
 
@@ -49,11 +53,13 @@
 #define VCPUFREQ_MAX_DOMAIN_ID		0xffffU
 
 /*
- * Lowest frequency of a continuous (PERFTBL_LEN == 1) domain: an eighth of
- * its maximum, about what real CPUs span.  The interface would take any
- * value from 1 up, but a guest without frequency invariance (x86) has
- * schedutil step up from policy->cur by 25% at a time: from 1 kHz it never
- * leaves, from max / 8 it reaches the maximum in about 10 steps.
+ * Lowest frequency of a continuous (PERFTBL_LEN == 1) domain without
+ * frequency invariance (x86): an eighth of its maximum.  schedutil then
+ * steps up from policy->cur by 25% at a time: from 1 kHz it would never
+ * leave, from max / 8 it reaches the maximum in about 10 steps.  Where this
+ * driver is the scheduler's frequency source (arm64, riscv) schedutil
+ * scales from the maximum instead, and the minimum is 1 kHz, as in Linux's
+ * driver.
  */
 #define VCPUFREQ_CONTINUOUS_MIN_DIV	8
 
@@ -75,31 +81,59 @@ static struct vcpufreq *vcpufreq_active;	/* the device cpufreq runs on */
 
 /* ---- requests -------------------------------------------------------- */
 
-/* CUR_PERF of @cpu, never outside what its policy was told at probe */
+/*
+ * CUR_PERF of @cpu, never above what its policy was told at probe.  Below
+ * the minimum is kept: a host that throttles the vCPU (crosvm does, under
+ * the host CPU's lowest frequency) says how slow it runs.  0: not known.
+ */
 static u32 vcpufreq_cur_khz(struct vcpufreq *vf, unsigned int cpu,
 			    const struct vcpufreq_domain *d)
 {
-	return clamp(vf->ops->cur_perf(vf, cpu), d->min_khz, d->max_khz);
+	return min(vf->ops->cur_perf(vf, cpu), d->max_khz);
 }
 
 /*
- * Ask the host for @khz on behalf of @policy.
- *
- * dvfs_possible_from_any_cpu is false, so this runs on a CPU of the policy,
- * but a request is the frequency of the whole domain: schedutil computed it
- * from the busiest CPU of policy->cpus.  The host boosts the thread of the
- * vCPU whose block is written, so SET_PERF is written in the block of every
- * online CPU of the policy: writing only policy->cpu's block would leave a
- * busy sibling unboosted, and writing only the current CPU's block would
- * leave each sibling with whatever it last asked for itself.  Domains are
- * small (one host cluster), and a single-CPU domain costs one write.
+ * Ask the host for @khz on behalf of @policy: one write, into
+ * policy->cpu's SET_PERF, from the CPU running this, as Linux's driver
+ * does.  dvfs_possible_from_any_cpu is false, so that is a CPU of the
+ * policy, and the host boosts the vCPU that wrote (crosvm) or every vCPU
+ * of the perf domain (our bridge): either way one exit per request.
+ * Writing each sibling's block too would cost an exit per sibling and, on
+ * crosvm, boost the writer again and nobody else.
  */
 static void vcpufreq_request(struct cpufreq_policy *policy, unsigned int khz)
 {
 	struct vcpufreq *vf = vcpufreq_active;
 
-	vf->ops->set_perf(vf, policy->cpus, khz);
+	vf->ops->set_perf(vf, policy->cpu, khz);
 }
+
+/* asm/topology.h defines arch_scale_freq_ref on arm, arm64, riscv from 6.8 */
+#if defined(CONFIG_GENERIC_ARCH_TOPOLOGY) && defined(arch_scale_freq_ref)
+/*
+ * schedutil (6.8+) scales its request from arch_scale_freq_ref(), which
+ * arm64 and riscv define as the CPU's capacity_freq_ref.  arch_topology
+ * sets it to each new policy's maximum only on devicetree boots: an arm64
+ * guest booted with ACPI, which this driver serves over ivshmem, keeps the
+ * initial 1, and schedutil would ask for the minimum whatever the load.
+ * Such CPUs get the policy's maximum (on devicetree boots arch_topology
+ * then writes the same value).  Like arch_topology's, the value stays when
+ * the driver goes: 1 would be no better for whoever comes next.
+ */
+static void vcpufreq_set_freq_ref(const struct vcpufreq_domain *d)
+{
+	unsigned int cpu;
+
+	for_each_cpu(cpu, &d->cpus)
+		if (per_cpu(capacity_freq_ref, cpu) <= 1)
+			per_cpu(capacity_freq_ref, cpu) = d->max_khz;
+}
+#else
+/* before 6.8 schedutil scaled from cpuinfo.max_freq; x86 has no such ref */
+static void vcpufreq_set_freq_ref(const struct vcpufreq_domain *d)
+{
+}
+#endif
 
 /* ---- cpufreq driver -------------------------------------------------- */
 
@@ -123,6 +157,7 @@ static int vcpufreq_cpu_init(struct cpufreq_policy *policy)
 	policy->fast_switch_possible = true;
 	/* the vCPU that writes SET_PERF is the one the host hears from */
 	policy->dvfs_possible_from_any_cpu = false;
+	vcpufreq_set_freq_ref(d);
 	return 0;
 }
 
@@ -201,9 +236,17 @@ static void vcpufreq_scale_freq_tick(void)
 	struct vcpufreq *vf = vcpufreq_active;
 	unsigned int cpu = smp_processor_id();
 	struct vcpufreq_domain *d = vf->cpu_domain[cpu];
-	u64 scale = (u64)vcpufreq_cur_khz(vf, cpu, d) << SCHED_CAPACITY_SHIFT;
+	u64 cur = vcpufreq_cur_khz(vf, cpu, d);
 
-	this_cpu_write(arch_freq_scale, div_u64(scale, d->max_khz));
+	/*
+	 * 0: the host has no value (crosvm when it cannot read the host
+	 * CPU's frequency).  A scale of 0 would stop the CPU's utilization
+	 * from growing at all; the last one is the better guess.
+	 */
+	if (!cur)
+		return;
+	this_cpu_write(arch_freq_scale,
+		       div_u64(cur << SCHED_CAPACITY_SHIFT, d->max_khz));
 }
 
 /*
@@ -253,7 +296,19 @@ static void vcpufreq_fie_reset(void)
 
 /* ---- discovery: read and check what the host says, once -------------- */
 
-/* Read @cpu's table into @perf; returns its length, or -ENODEV */
+static int vcpufreq_cmp_u32(const void *a, const void *b)
+{
+	u32 x = *(const u32 *)a, y = *(const u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Read @cpu's table into @perf, sorted ascending: hosts give it in any
+ * order (crosvm passes the host's scaling_available_frequencies, which
+ * may descend), and the cpufreq core would sort it anyway.  Returns its
+ * length, or -ENODEV.
+ */
 static int vcpufreq_read_table(struct vcpufreq *vf, unsigned int cpu,
 			       u32 *perf)
 {
@@ -273,10 +328,13 @@ static int vcpufreq_read_table(struct vcpufreq *vf, unsigned int cpu,
 				cpu, i, perf[i], VCPUFREQ_MAX_KHZ);
 			return -ENODEV;
 		}
-		if (i && perf[i] <= perf[i - 1]) {
+	}
+	sort(perf, len, sizeof(*perf), vcpufreq_cmp_u32, NULL);
+	for (i = 1; i < len; i++) {
+		if (perf[i] == perf[i - 1]) {
 			dev_err(vf->dev,
-				"vCPU %u: perf table not ascending: entry %u is %u kHz after %u kHz\n",
-				cpu, i, perf[i], perf[i - 1]);
+				"vCPU %u: perf table has %u kHz twice\n",
+				cpu, perf[i]);
 			return -ENODEV;
 		}
 	}
@@ -292,7 +350,8 @@ static int vcpufreq_domain_set_table(struct vcpufreq *vf,
 
 	if (d->nr_perf == 1) {
 		d->max_khz = d->perf[0];
-		d->min_khz = max(d->max_khz / VCPUFREQ_CONTINUOUS_MIN_DIV, 1U);
+		d->min_khz = IS_ENABLED(CONFIG_GENERIC_ARCH_TOPOLOGY) ? 1 :
+			     max(d->max_khz / VCPUFREQ_CONTINUOUS_MIN_DIV, 1U);
 		return 0;
 	}
 

@@ -5,9 +5,10 @@
  *
  * QEMU's ivshmem-doorbell (or ivshmem-plain) PCI device carries the same
  * registers in shared memory (BAR2, layout in <vcpufreq/device.h>): a
- * header, then one block per vCPU.  A request stores set_perf, bumps seq
- * and rings the host through the doorbell register in BAR0, which QEMU
- * turns into an eventfd signal: neither side polls.  Nothing flows from
+ * header, then one block per vCPU.  A request stores set_perf and the
+ * writing CPU (what a trap would tell the host), bumps seq and rings the
+ * host through the doorbell register in BAR0, which QEMU turns into an
+ * eventfd signal: neither side polls.  Nothing flows from
  * host to guest asynchronously, so no interrupt vector is set up.
  *
  * Any ivshmem device matches the PCI ids; one whose shared memory does not
@@ -18,6 +19,7 @@
 #include <linux/io.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/smp.h>
 #include <linux/string.h>
 
 #include <asm/barrier.h>
@@ -91,20 +93,18 @@ static u32 vcpufreq_ivshmem_cur_perf(struct vcpufreq *vf, unsigned int cpu)
  * rewrites it.  It is host-controlled but harmless, only a value for
  * QEMU's doorbell register, which ignores unknown peers.
  */
-static void vcpufreq_ivshmem_set_perf(struct vcpufreq *vf,
-				      const struct cpumask *cpus, u32 khz)
+static void vcpufreq_ivshmem_set_perf(struct vcpufreq *vf, unsigned int cpu,
+				      u32 khz)
 {
 	struct vcpufreq_ivshmem *iv = to_ivshmem(vf);
-	struct vcpufreq_shm_vcpu *blk;
-	unsigned int cpu;
+	struct vcpufreq_shm_vcpu *blk = vcpufreq_ivshmem_block(iv, cpu);
 
-	for_each_cpu(cpu, cpus) {
-		blk = vcpufreq_ivshmem_block(iv, cpu);
-		shm_write(&blk->set_perf, khz);
-		/* the host reads seq, then set_perf */
-		virt_wmb();
-		shm_write(&blk->seq, shm_read(&blk->seq) + 1);
-	}
+	shm_write(&blk->set_perf, khz);
+	/* a hint like a trap's: the CPU this runs on, preemptible or not */
+	shm_write(&blk->writer, raw_smp_processor_id() + 1);
+	/* the host reads seq, then set_perf and writer */
+	virt_wmb();
+	shm_write(&blk->seq, shm_read(&blk->seq) + 1);
 	/* writel() orders the stores above before the doorbell */
 	writel(shm_read(&iv->hdr->doorbell), iv->regs + IVSHMEM_DOORBELL);
 }

@@ -50,15 +50,11 @@ static u32 vcpufreq_mmio_cur_perf(struct vcpufreq *vf, unsigned int cpu)
 	return readl_relaxed(vcpufreq_mmio_reg(vf, cpu, VCPUFREQ_REG_CUR_PERF));
 }
 
-/* Each write traps to the host on the writing vCPU's thread */
-static void vcpufreq_mmio_set_perf(struct vcpufreq *vf,
-				   const struct cpumask *cpus, u32 khz)
+/* The write traps to the host on the writing vCPU's thread */
+static void vcpufreq_mmio_set_perf(struct vcpufreq *vf, unsigned int cpu,
+				   u32 khz)
 {
-	unsigned int cpu;
-
-	for_each_cpu(cpu, cpus)
-		writel_relaxed(khz,
-			       vcpufreq_mmio_reg(vf, cpu, VCPUFREQ_REG_SET_PERF));
+	writel_relaxed(khz, vcpufreq_mmio_reg(vf, cpu, VCPUFREQ_REG_SET_PERF));
 }
 
 static const struct vcpufreq_transport vcpufreq_mmio_ops = {

@@ -5,7 +5,8 @@
  *
  * A transport knows how to reach one vCPU's registers; the core reads and
  * checks everything the host says once, at probe, keeps its own copy and
- * from then on only reads CUR_PERF (clamped) and writes SET_PERF.
+ * from then on only reads CUR_PERF (capped at the maximum) and writes
+ * SET_PERF.
  */
 #ifndef _VCPUFREQ_GUEST_H
 #define _VCPUFREQ_GUEST_H
@@ -23,15 +24,15 @@ struct vcpufreq;
 /*
  * How the core reaches the device.  The discovery callbacks are only used
  * while probing; @perftbl_entry is only called with idx < the length the
- * core has already checked.  @set_perf requests @khz for every CPU in @cpus.
+ * core has already checked.  @set_perf writes @khz into @cpu's SET_PERF
+ * from the CPU it runs on, which is the one the host boosts.
  */
 struct vcpufreq_transport {
 	u32 (*perftbl_len)(struct vcpufreq *vf, unsigned int cpu);
 	u32 (*perftbl_entry)(struct vcpufreq *vf, unsigned int cpu, u32 idx);
 	u32 (*perf_domain)(struct vcpufreq *vf, unsigned int cpu);
 	u32 (*cur_perf)(struct vcpufreq *vf, unsigned int cpu);
-	void (*set_perf)(struct vcpufreq *vf, const struct cpumask *cpus,
-			 u32 khz);
+	void (*set_perf)(struct vcpufreq *vf, unsigned int cpu, u32 khz);
 };
 
 /* One PERF_DOMAIN: the CPUs of one cpufreq policy, and their table */
@@ -39,7 +40,7 @@ struct vcpufreq_domain {
 	u32 id;
 	struct cpumask cpus;		/* possible CPUs with this id */
 	u32 nr_perf;			/* PERFTBL_LEN, 1 = continuous */
-	u32 perf[VCPUFREQ_PERFTBL_MAX];	/* kHz, strictly ascending */
+	u32 perf[VCPUFREQ_PERFTBL_MAX];	/* kHz, sorted strictly ascending */
 	u32 min_khz;
 	u32 max_khz;
 	struct cpufreq_frequency_table *table;	/* NULL when continuous */

@@ -17,6 +17,11 @@
  *    cluster0.. and cores core0.. without gaps, and must cover every CPU.
  *  - crosvm describes the guest the same way: capacity-dmips-mhz per cpu
  *    node, a per-vCPU operating-points-v2 table, and a cpu-map.
+ *  - an arm64 cpu node's reg is the CPU's MPIDR affinity, which KVM and
+ *    QEMU's virt machine (GICv3) give vCPU n as Aff1 = n / 16, Aff0 =
+ *    n % 16: with reg = n, vCPU 16 would be looked for at MPIDR 0x10 and
+ *    the guest could not start any CPU from 16 on.  Secondaries start
+ *    through PSCI (enable-method), which both VMMs provide.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -262,15 +267,23 @@ static void write_cpu_comment(const struct dts *d, unsigned int i)
 	fprintf(d->f, ", perf domain %" PRIu32 " */\n", v->perf_domain);
 }
 
+/* vCPU @i's MPIDR affinity, as KVM and QEMU virt (GICv3) number vCPUs */
+static uint32_t vcpu_mpidr(unsigned int i)
+{
+	return (i / 16) << 8 | i % 16;
+}
+
 static void write_cpu(const struct dts *d, unsigned int i)
 {
 	const struct vcpufreq_vcpu_config *v = &d->views[i];
 
-	fprintf(d->f, "\t\tcpu%u: cpu@%x {\n", i, i);
+	fprintf(d->f, "\t\tcpu%u: cpu@%x {\n", i, vcpu_mpidr(i));
 	write_cpu_comment(d, i);
 	fprintf(d->f, "\t\t\tdevice_type = \"cpu\";\n");
 	fprintf(d->f, "\t\t\tcompatible = \"arm,armv8\";\n");
-	fprintf(d->f, "\t\t\treg = <0x%x>;\n", i);
+	fprintf(d->f, "\t\t\treg = <0x%x>;\n", vcpu_mpidr(i));
+	if (d->n > 1)
+		fprintf(d->f, "\t\t\tenable-method = \"psci\";\n");
 	fprintf(d->f, "\t\t\tcapacity-dmips-mhz = <%" PRIu32 ">;\n",
 		d->dmips[i]);
 	if (has_table(v))

@@ -33,7 +33,10 @@ void vf_guest_dmips(const struct vcpufreq_vcpu_config *views, unsigned int n,
  * Write a complete, dtc-compilable "/dts-v1/;" tree for @nr_vcpus vCPUs
  * (1..VCPUFREQ_DEV_MAX_VCPUS); vCPU i is vf_vcpu_view(@t, &@affinity[i]).
  *
- *   /cpus/cpu@i       device_type, compatible "arm,armv8", reg <i>,
+ *   /cpus/cpu@M       device_type, compatible "arm,armv8", reg <M>, the
+ *                     MPIDR of vCPU i (M = (i / 16) << 8 | i % 16, as KVM
+ *                     and QEMU virt with GICv3 number them), enable-method
+ *                     "psci" when there is more than one vCPU,
  *                     capacity-dmips-mhz (vf_guest_dmips), and
  *                     operating-points-v2 = <&opp_tablei> with a table
  *   /cpus/cpu-map     one clusterK per distinct perf_domain, ascending;

@@ -17,10 +17,19 @@
  *   host = capacity * guest / fmax          (fmax = the vCPU's top entry)
  *
  * which is a request as vcpufreq/abi.h defines it.  With host_schedutil
- * (crosvm compatibility only), 80% of that, as crosvm feeds uclamp_min.
+ * (crosvm compatibility only), 80% of that, rounded down once more, as
+ * crosvm feeds uclamp_min.  A value above fmax is taken as fmax (crosvm
+ * would hand sched_setattr() a utilization above 1024 and stop).
  *
- * A SET_PERF of 0 is passed through as "no demand" rather than snapped to
- * the lowest entry, so a VMM can drop the vCPU's request.
+ * A SET_PERF is for the vCPU that wrote it or for its whole perf domain
+ * (enum vcpufreq_dev_scope); which block it was written into only decides
+ * the scale.  A SET_PERF of 0 is passed through as "no demand" rather
+ * than snapped to the lowest entry, so a VMM can drop the request.
+ *
+ * CUR_PERF is the host's current perf converted back, never rounded to a
+ * table entry: the guest's frequency invariance divides it by fmax on
+ * every tick.  Without a host value it is the last nonzero request, or
+ * fmax (no demand: the host is not known to slow the vCPU down).
  *
  * Bad accesses never fail: reads answer 0, writes are dropped, and both
  * are counted, like a device that ignores what it does not decode.
@@ -46,14 +55,16 @@
 struct vcpu_state {
 	struct vcpufreq_vcpu_config cfg;	/* copied, tid kept current */
 	uint32_t sel;			/* PERFTBL_SEL as last written */
-	uint32_t last_guest;		/* last snapped SET_PERF value */
-	bool requested;			/* last_guest is valid */
+	uint32_t last_guest;		/* last snapped request for this vCPU */
+	uint32_t last_host;		/* ... as submitted, host units */
+	bool requested;			/* last_* are valid */
 };
 
 struct vcpufreq_dev {
 	uint32_t nr_vcpus;
 	uint32_t vm_id;
 	bool host_schedutil;
+	enum vcpufreq_dev_scope scope;
 	bool has_ops;
 	struct vcpufreq_dev_ops ops;
 	struct vcpufreq_dev_stats stats;
@@ -105,6 +116,11 @@ static int check_config(const struct vcpufreq_dev_config *cfg,
 	if (!cfg->vcpus)
 		return refuse(err, err_len, "vcpus is NULL for %u vCPUs",
 			      cfg->nr_vcpus);
+	if (cfg->scope != VCPUFREQ_DEV_SCOPE_WRITER &&
+	    cfg->scope != VCPUFREQ_DEV_SCOPE_DOMAIN)
+		return refuse(err, err_len,
+			      "scope %u is not VCPUFREQ_DEV_SCOPE_WRITER or _DOMAIN",
+			      cfg->scope);
 	for (n = 0; n < cfg->nr_vcpus; n++) {
 		ret = check_vcpu(&cfg->vcpus[n], n, err, err_len);
 		if (ret)
@@ -141,6 +157,7 @@ int vcpufreq_dev_new(const struct vcpufreq_dev_config *cfg,
 	dev->nr_vcpus = cfg->nr_vcpus;
 	dev->vm_id = cfg->vm_id;
 	dev->host_schedutil = cfg->host_schedutil != 0;
+	dev->scope = (enum vcpufreq_dev_scope)cfg->scope;
 	if (ops) {
 		dev->ops = *ops;
 		dev->has_ops = true;
@@ -221,58 +238,36 @@ static uint32_t snap_request(const struct vcpu_state *v, uint32_t guest)
 }
 
 /*
- * A current value rounds down: the vCPU runs at least this fast, and the
- * guest's frequency invariance must not see more than it gets.  Below the
- * first entry there is nothing lower to report, so the first entry it is.
- */
-static uint32_t snap_current(const struct vcpu_state *v, uint32_t guest)
-{
-	uint32_t i;
-
-	if (!is_table_mode(v))
-		return guest;
-	for (i = v->cfg.nr_perf; i > 1; i--) {
-		if (v->cfg.perf[i - 1] <= guest)
-			return v->cfg.perf[i - 1];
-	}
-	return v->cfg.perf[0];
-}
-
-/*
- * guest -> host capacity in one 64-bit step, rounded down once: capacity
- * and the schedutil factor are small, so capacity * guest * 4 fits in 44
- * bits.  Snapped values never exceed capacity; the cap (1024, or 80% of
- * it under schedutil) is for unsnapped values past fmax given to
- * vcpufreq_dev_to_host(), which must still stay within the host's scale.
+ * guest -> host capacity, rounded down, then the schedutil factor rounded
+ * down again: crosvm's two steps, so that both give the same number.
+ * capacity <= 1024 and guest < 2^32: the product fits in 64 bits.  Values
+ * past fmax (only from vcpufreq_dev_to_host(); SET_PERF clamps first)
+ * stop at the host's top, 1024.
  */
 static uint32_t guest_to_host(const struct vcpufreq_dev *dev,
 			      const struct vcpu_state *v, uint32_t guest)
 {
-	uint64_t num = (uint64_t)v->cfg.capacity * guest;
-	uint64_t den = vcpu_fmax(v);
-	uint64_t cap = VCPUFREQ_PERF_MAX;
-	uint64_t host;
+	uint64_t host = (uint64_t)v->cfg.capacity * guest / vcpu_fmax(v);
 
-	if (dev->host_schedutil) {
-		num *= SCHEDUTIL_NUM;
-		den *= SCHEDUTIL_DEN;
-		cap = cap * SCHEDUTIL_NUM / SCHEDUTIL_DEN;
-	}
-	host = num / den;
-	return host < cap ? (uint32_t)host : (uint32_t)cap;
+	if (host > VCPUFREQ_PERF_MAX)
+		host = VCPUFREQ_PERF_MAX;
+	if (dev->host_schedutil)
+		host = host * SCHEDUTIL_NUM / SCHEDUTIL_DEN;
+	return (uint32_t)host;
 }
 
 /*
- * host capacity -> guest, for CUR_PERF.  The schedutil factor is not
- * undone: the host reports what it runs at, not what was asked of it.
+ * host capacity -> guest, for CUR_PERF, not rounded to a table entry: the
+ * guest's scale is cur / fmax, and rounding down to an entry would cut it
+ * (a host at 1000/1024 of a {0.5, 1, 2} GHz table would read 1 GHz, half
+ * of what the vCPU gets).  The schedutil factor is not undone: the host
+ * reports what it runs at, not what was asked of it.
  */
 static uint32_t host_to_guest(const struct vcpu_state *v, uint32_t host)
 {
 	uint64_t guest = (uint64_t)host * vcpu_fmax(v) / v->cfg.capacity;
 
-	if (guest > vcpu_fmax(v))
-		guest = vcpu_fmax(v);
-	return snap_current(v, (uint32_t)guest);
+	return guest < vcpu_fmax(v) ? (uint32_t)guest : vcpu_fmax(v);
 }
 
 uint32_t vcpufreq_dev_to_host(const struct vcpufreq_dev *dev, uint32_t vcpu,
@@ -286,9 +281,10 @@ uint32_t vcpufreq_dev_to_host(const struct vcpufreq_dev *dev, uint32_t vcpu,
 /* ---- registers -------------------------------------------------------- */
 
 /*
- * The host's view when it has one; otherwise what the guest last asked
- * for, which is what the guest would assume anyway, or fmax before its
- * first request (a vCPU starts out unthrottled).
+ * The host's view when it has one; otherwise the last nonzero request,
+ * which is what the guest would assume anyway, or fmax: before the first
+ * request and after a 0 ("no demand") nothing says the vCPU is slowed
+ * down, and a 0 here would stop the guest's clock of utilization.
  */
 static uint32_t read_cur_perf(struct vcpufreq_dev *dev, uint32_t vcpu)
 {
@@ -299,36 +295,64 @@ static uint32_t read_cur_perf(struct vcpufreq_dev *dev, uint32_t vcpu)
 		host = dev->ops.cur_perf(dev->ops.ctx, vcpu, v->cfg.tid);
 	if (host)
 		return host_to_guest(v, host);
-	return v->requested ? v->last_guest : vcpu_fmax(v);
+	if (v->requested && v->last_guest)
+		return v->last_guest < vcpu_fmax(v) ? v->last_guest :
+						      vcpu_fmax(v);
+	return vcpu_fmax(v);
 }
 
 /*
  * Without a host thread there is nobody to send the request to; it is
- * still remembered so that CUR_PERF answers it back.
+ * still remembered so that CUR_PERF answers it back and so that it goes
+ * out once the thread is known.
  */
-static void write_set_perf(struct vcpufreq_dev *dev, uint32_t vcpu,
-			   uint32_t value)
-{
-	struct vcpu_state *v = &dev->vcpus[vcpu];
-	uint32_t guest;
-
-	if (value > vcpu_fmax(v))
-		dev->stats.clamped++;
-	guest = snap_request(v, value);
-	v->last_guest = guest;
-	v->requested = true;
-	dev->stats.requests++;
-	submit_last_request(dev, vcpu);
-}
-
 static void submit_last_request(struct vcpufreq_dev *dev, uint32_t vcpu)
 {
 	struct vcpu_state *v = &dev->vcpus[vcpu];
 
 	if (dev->has_ops && dev->ops.submit && v->cfg.tid)
-		dev->ops.submit(dev->ops.ctx, vcpu, v->cfg.tid,
-				guest_to_host(dev, v, v->last_guest),
+		dev->ops.submit(dev->ops.ctx, vcpu, v->cfg.tid, v->last_host,
 				v->last_guest);
+}
+
+static void request_for(struct vcpufreq_dev *dev, uint32_t vcpu,
+			uint32_t guest, uint32_t host)
+{
+	struct vcpu_state *v = &dev->vcpus[vcpu];
+
+	v->last_guest = guest;
+	v->last_host = host;
+	v->requested = true;
+	submit_last_request(dev, vcpu);
+}
+
+/*
+ * @value is read in the scale of the block written (@vcpu's table and
+ * capacity), whoever it is for: crosvm converts with the block's device.
+ */
+static void write_set_perf(struct vcpufreq_dev *dev, uint32_t writer,
+			   uint32_t vcpu, uint32_t value)
+{
+	struct vcpu_state *v = &dev->vcpus[vcpu];
+	uint32_t guest, host, n;
+
+	if (value > vcpu_fmax(v))
+		dev->stats.clamped++;
+	if (writer >= dev->nr_vcpus)
+		writer = vcpu;
+	if (writer != vcpu)
+		dev->stats.foreign++;
+	dev->stats.requests++;
+	guest = snap_request(v, value);
+	host = guest_to_host(dev, v, guest);
+
+	if (dev->scope == VCPUFREQ_DEV_SCOPE_WRITER) {
+		request_for(dev, writer, guest, host);
+		return;
+	}
+	for (n = 0; n < dev->nr_vcpus; n++)
+		if (dev->vcpus[n].cfg.perf_domain == v->cfg.perf_domain)
+			request_for(dev, n, guest, host);
 }
 
 /* checks shared by reads and writes: alignment and the vCPU index */
@@ -368,8 +392,8 @@ bad:
 	return 0;
 }
 
-void vcpufreq_dev_write(struct vcpufreq_dev *dev, uint32_t vcpu,
-			uint32_t offset, uint32_t value)
+void vcpufreq_dev_write_from(struct vcpufreq_dev *dev, uint32_t writer,
+			     uint32_t vcpu, uint32_t offset, uint32_t value)
 {
 	if (!dev)
 		return;
@@ -379,7 +403,7 @@ void vcpufreq_dev_write(struct vcpufreq_dev *dev, uint32_t vcpu,
 
 	switch (offset) {
 	case VCPUFREQ_REG_SET_PERF:
-		write_set_perf(dev, vcpu, value);
+		write_set_perf(dev, writer, vcpu, value);
 		return;
 	case VCPUFREQ_REG_PERFTBL_SEL:
 		/* range is checked at PERFTBL_RD, which reads 0 past the end */
@@ -391,6 +415,13 @@ void vcpufreq_dev_write(struct vcpufreq_dev *dev, uint32_t vcpu,
 	}
 bad:
 	dev->stats.bad_writes++;
+}
+
+void vcpufreq_dev_write(struct vcpufreq_dev *dev, uint32_t vcpu,
+			uint32_t offset, uint32_t value)
+{
+	vcpufreq_dev_write_from(dev, VCPUFREQ_DEV_NO_WRITER, vcpu, offset,
+				value);
 }
 
 void vcpufreq_dev_get_stats(const struct vcpufreq_dev *dev,

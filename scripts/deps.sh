@@ -8,7 +8,7 @@ set -euo pipefail
 vm_pkgs=(
 	make gcc bc flex bison libssl-dev libelf-dev dwarves cpio xz-utils  # kernel build
 	linux-source-6.12                                                  # the guest kernel's source
-	qemu-system-x86                                                    # the VM
+	qemu-system-x86 qemu-system-arm qemu-efi-aarch64                   # the VMs (x86_64; arm64 -M virt, UEFI)
 	perl-base util-linux                                               # guest init: reboot(2), mounts
 	busybox-static                                                     # the end-to-end test's guest
 	linux-headers-amd64 gcc-aarch64-linux-gnu                          # guest driver builds (6.1, arm64)

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # sudo make test: unit tests, live tests against the running kernel, then
 # under QEMU (tests/vm): the guest driver's builds, the end-to-end test of
-# guest driver + QEMU bridge, the same under libvirt (the hook, two
-# domains), and the live tests again inside a Linux 6.12
-# guest with sched_ext and uclamp.  VCPUFREQ_SKIP_VM=1 skips the QEMU part.
+# guest driver + QEMU bridge (x86, then an arm64 devicetree guest), the same
+# under libvirt (the hook, two domains), and the live tests again inside a
+# Linux 6.12 guest with sched_ext and uclamp.  VCPUFREQ_SKIP_VM=1 skips the QEMU part.
 # Ends with one summary line: "N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -60,9 +60,16 @@ elif ! tests/vm/build-kernel.sh; then
 	echo "  FAIL build the VM test kernel (tests/vm/build-kernel.sh)"
 	failed=$((failed + 1))
 else
+	arm64=1
+	if ! tests/vm/build-kernel.sh --arch arm64; then
+		echo "  FAIL build the arm64 test kernel (tests/vm/build-kernel.sh --arch arm64)"
+		failed=$((failed + 1)) arm64=''
+	fi
 	run_suite "sched_ext declarations (bpf/scx_decls.h) vs the test kernel's BTF" tests/vm/check-scx-decls.sh
 	run_suite "guest driver (guest-driver/): builds and checkpatch" tests/vm/guest-driver.sh
 	run_suite "end to end: guest driver, QEMU bridge, vcpufreq-bpf (QEMU TCG, -smp 2)" tests/vm/e2e.sh
+	[ -n "$arm64" ] && run_suite "end to end on arm64: devicetree guest, capacities, frequency invariance, 17 vCPUs, ACPI (qemu-system-aarch64 -M virt, TCG)" \
+		tests/vm/arm64.sh
 	run_suite "libvirt: the hook, the bridge per domain, two TCG domains (virsh start/destroy)" tests/vm/libvirt.sh
 	run_suite "effect lab: the emulated big.LITTLE host (QEMU TCG, -smp 4)" tests/vm/effect-lab.sh
 	run_suite "live tests inside QEMU (Linux 6.12: sched_ext, uclamp; -smp 4)" \

@@ -5,7 +5,7 @@
 Starts QEMU paused (-S, TCG: no firmware, no guest code runs) with a qtest
 socket, through which this script places the ivshmem-doorbell BARs through PCI config space, checks
 the shared memory the bridge published, then makes requests the way the
-guest driver does -- store set_perf, bump seq, write header.doorbell to
+guest driver does -- store set_perf and writer, bump seq, write header.doorbell to
 BAR0 DOORBELL -- so QEMU's own doorbell -> eventfd path is exercised.
 
   qtest-guest.py --socket PATH --qmp PATH [--smp N] [--request VCPU:KHZ]...
@@ -27,7 +27,7 @@ BAR2 = 0xFE000000          # shared memory, VCPUFREQ_SHM_SIZE
 IVSHMEM_IVPOSITION = 0x08
 IVSHMEM_DOORBELL = 0x0C
 VCPU_OFFSET, VCPU_STRIDE = 0x100, 0x200
-CUR_PERF, SET_PERF, PERFTBL_LEN, PERF_DOMAIN, SEQ = 0, 4, 8, 12, 16
+CUR_PERF, SET_PERF, PERFTBL_LEN, PERF_DOMAIN, SEQ, WRITER = 0, 4, 8, 12, 16, 20
 PERFTBL = 0x40
 
 
@@ -142,6 +142,7 @@ def main():
             blk = blocks[vcpu][0]
             seq = qt.readl(blk + SEQ) + 1 & 0xFFFFFFFF
             qt.writel(blk + SET_PERF, value)
+            qt.writel(blk + WRITER, vcpu + 1)   # as if that vCPU wrote it
             qt.writel(blk + SEQ, seq)
             qt.writel(BAR0 + IVSHMEM_DOORBELL, doorbell)
             time.sleep(0.1)

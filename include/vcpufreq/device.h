@@ -10,10 +10,14 @@
  * 2. The same device in shared memory, for guests without devicetree:
  *    BAR2 of a QEMU ivshmem-doorbell PCI device (1af4:1110).  The host
  *    fills the header and one block per vCPU, and writes the magic last.
- *    The guest stores set_perf, bumps seq, then writes header.doorbell to
- *    the device's DOORBELL register (BAR0 + IVSHMEM_DOORBELL), which
- *    QEMU turns into an eventfd signal for the host: no polling on either
- *    side.  A table is read where the MMIO device has PERFTBL_SEL/RD.
+ *    The guest stores set_perf and writer, bumps seq, then writes
+ *    header.doorbell to the device's DOORBELL register (BAR0 +
+ *    IVSHMEM_DOORBELL), which QEMU turns into an eventfd signal for the
+ *    host: no polling on either side.  A table is read where the MMIO
+ *    device has PERFTBL_SEL/RD.  Shared memory has no trap to tell the
+ *    host which vCPU wrote, so the guest says it in writer: 1 + the
+ *    number of the CPU that stored set_perf (0: not said, the block's own
+ *    vCPU stands in).
  */
 #ifndef VCPUFREQ_DEVICE_H
 #define VCPUFREQ_DEVICE_H
@@ -69,7 +73,8 @@ struct vcpufreq_shm_vcpu {		/* at vcpu_offset + n * vcpu_stride */
 	__u32 perftbl_len;		/* host: PERFTBL_LEN, 1 = continuous */
 	__u32 perf_domain;		/* host: PERF_DOMAIN */
 	__u32 seq;			/* guest: +1 after each set_perf store */
-	__u32 reserved[11];
+	__u32 writer;			/* guest: 1 + CPU of set_perf, 0 */
+	__u32 reserved[10];
 	__u32 perftbl[VCPUFREQ_PERFTBL_MAX];	/* host: at 0x40 */
 	__u32 pad[48];
 };

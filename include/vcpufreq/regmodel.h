@@ -4,7 +4,8 @@
  * register model a VMM calls from its MMIO handler.  Register offsets are
  * in vcpufreq/abi.h.  Bad accesses behave like hardware and never crash:
  * unaligned/unknown offsets and out-of-range vCPUs read 0, writes to them
- * are ignored, and both are counted.
+ * are ignored, and both are counted.  How it compares with Linux's driver
+ * and crosvm's device, register by register: docs/compatibility.md.
  */
 #ifndef VCPUFREQ_REGMODEL_H
 #define VCPUFREQ_REGMODEL_H
@@ -18,6 +19,28 @@ extern "C" {
 #endif
 
 #define VCPUFREQ_DEV_MAX_VCPUS	1024
+
+/* the writer of an access is not known (vcpufreq_dev_write()) */
+#define VCPUFREQ_DEV_NO_WRITER	UINT32_MAX
+
+/*
+ * Whose host thread a SET_PERF is for.  Linux's driver writes SET_PERF
+ * only into policy->cpu's block, from whichever CPU of the policy runs the
+ * update, and counts on the VMM to boost the vCPU that trapped.
+ */
+enum vcpufreq_dev_scope {
+	/*
+	 * The vCPU that wrote (crosvm), at the scale of the block written;
+	 * the block's own vCPU when the writer is not known.
+	 */
+	VCPUFREQ_DEV_SCOPE_WRITER = 0,
+	/*
+	 * Every vCPU of the written block's perf domain: a domain has one
+	 * frequency, so each of its vCPU threads gets it, whichever CPU of
+	 * the policy wrote.
+	 */
+	VCPUFREQ_DEV_SCOPE_DOMAIN = 1,
+};
 
 struct vcpufreq_vcpu_config {
 	uint32_t tid;		/* host thread id (0: not known yet) */
@@ -37,6 +60,7 @@ struct vcpufreq_dev_config {
 	 * themselves (vcpufreq/abi.h): leave it 0 for them.
 	 */
 	int host_schedutil;
+	uint32_t scope;		/* enum vcpufreq_dev_scope */
 	const struct vcpufreq_vcpu_config *vcpus;	/* nr_vcpus entries */
 };
 
@@ -44,7 +68,9 @@ struct vcpufreq_dev_config {
  * Where SET_PERF goes and where CUR_PERF comes from.  submit() gets the
  * request already in host capacity units (0..1024); cur_perf() returns the
  * host's current perf for the vCPU in capacity units, 0 when unknown (the
- * model then answers the vCPU's last request).  Either may be NULL.
+ * model then answers the vCPU's last nonzero request, or its fmax).
+ * Either may be NULL.  submit() runs for each vCPU a SET_PERF is for
+ * (enum vcpufreq_dev_scope), with that vCPU's thread.
  */
 struct vcpufreq_dev_ops {
 	int (*submit)(void *ctx, uint32_t vcpu, uint32_t tid,
@@ -57,7 +83,8 @@ struct vcpufreq_dev_stats {
 	uint64_t reads, writes;
 	uint64_t bad_reads, bad_writes;	/* bad offset, alignment or vCPU */
 	uint64_t requests;		/* SET_PERF writes accepted */
-	uint64_t clamped;		/* SET_PERF values outside the table */
+	uint64_t clamped;		/* SET_PERF values above fmax */
+	uint64_t foreign;		/* SET_PERF from another vCPU's thread */
 };
 
 struct vcpufreq_dev;
@@ -65,7 +92,8 @@ struct vcpufreq_dev;
 /*
  * Validate @cfg (copied) and create the model.  Refuses, with a one-line
  * reason in @err: no vCPUs or too many, a table of 0 or > 64 entries, a
- * zero or unsorted entry, a capacity of 0 or > 1024.  -EINVAL / -ENOMEM.
+ * zero or unsorted entry, a capacity of 0 or > 1024, an unknown scope.
+ * -EINVAL / -ENOMEM.
  */
 int vcpufreq_dev_new(const struct vcpufreq_dev_config *cfg,
 		     const struct vcpufreq_dev_ops *ops,
@@ -82,11 +110,20 @@ int vcpufreq_dev_set_tid(struct vcpufreq_dev *dev, uint32_t vcpu,
 /*
  * One 32-bit access to register @offset of @vcpu's block (an MMIO handler
  * at device offset X passes vcpu = X / VCPUFREQ_REG_STRIDE and offset =
- * X % VCPUFREQ_REG_STRIDE).  SET_PERF is meant to be written by the vCPU
- * whose host thread gets the request.
+ * X % VCPUFREQ_REG_STRIDE).
  */
 uint32_t vcpufreq_dev_read(struct vcpufreq_dev *dev, uint32_t vcpu,
 			   uint32_t offset);
+/*
+ * A write by vCPU @writer, the one whose exit the VMM is handling (an
+ * MMIO exit runs on the trapping vCPU's thread), into @vcpu's block.
+ * @writer decides whose thread a SET_PERF boosts under
+ * VCPUFREQ_DEV_SCOPE_WRITER; VCPUFREQ_DEV_NO_WRITER (or any value not a
+ * vCPU of the device) stands for the block's own vCPU.
+ */
+void vcpufreq_dev_write_from(struct vcpufreq_dev *dev, uint32_t writer,
+			     uint32_t vcpu, uint32_t offset, uint32_t value);
+/* the same with the writer unknown */
 void vcpufreq_dev_write(struct vcpufreq_dev *dev, uint32_t vcpu,
 			uint32_t offset, uint32_t value);
 

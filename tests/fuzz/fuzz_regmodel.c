@@ -10,7 +10,7 @@
  * Layout (bytes past the end read as 0):
  *
  *   u8   flags       bit 0 host schedutil; bits 1-3 == 7: spoil the config;
- *                    bits 4-6: nr_vcpus - 1
+ *                    bits 4-6: nr_vcpus - 1; bit 7: VCPUFREQ_DEV_SCOPE_DOMAIN
  *   u8   err_len     size of the reason buffer handed to vcpufreq_dev_new
  *   u8   spoil       which way to spoil it (only with bits 1-3 == 7)
  *   per vCPU:
@@ -28,7 +28,9 @@
  *     u32 value         written value, new tid, or host's CUR_PERF answer
  *     u8  op            bit 0 write; bit 1 set_tid instead; bit 2 also
  *                       check to_host(value); bits 3-4 what cur_perf()
- *                       answers: 0, value % 2048, value
+ *                       answers: 0, value % 2048, value; bits 5-7 the
+ *                       writer: 0 vcpufreq_dev_write (not known), else
+ *                       vcpufreq_dev_write_from with writer bits - 1
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -77,7 +79,8 @@ static uint32_t get32(struct input *in)
 /* ---- shadow model ----------------------------------------------------- */
 
 struct shadow_vcpu {
-	uint32_t sel, last;
+	uint32_t sel, last, last_host;
+	uint32_t block;		/* the block the last request was written to */
 	bool requested;
 };
 
@@ -90,6 +93,8 @@ struct harness {
 	struct shadow_vcpu sh[MAX_VCPUS];
 	uint32_t nr;
 	bool schedutil;
+	bool domain_scope;
+	uint32_t block;		/* the block being written: submits' scale */
 	struct vcpufreq_dev_stats st;
 	/* what the callbacks saw */
 	int submits, cur_calls;
@@ -130,19 +135,18 @@ static uint32_t expect_snap(const struct vcpufreq_vcpu_config *v,
 	__builtin_trap();
 }
 
-/* capacity * g / fmax, or 80% of it under schedutil; rounded down once */
+/*
+ * capacity * g / fmax rounded down, at most 1024; under schedutil 80% of
+ * that, rounded down again (crosvm's two steps)
+ */
 static uint32_t expect_host(const struct harness *h,
 			    const struct vcpufreq_vcpu_config *v, uint32_t g)
 {
-	uint64_t num = (uint64_t)v->capacity * g, den = fmax_of(v);
-	uint64_t top = VCPUFREQ_PERF_MAX;
+	uint64_t host = (uint64_t)v->capacity * g / fmax_of(v);
 
-	if (h->schedutil) {
-		num *= 4;
-		den *= 5;
-		top = VCPUFREQ_PERF_MAX * 4 / 5;
-	}
-	return num / den < top ? num / den : top;
+	if (host > VCPUFREQ_PERF_MAX)
+		host = VCPUFREQ_PERF_MAX;
+	return h->schedutil ? host * 4 / 5 : host;
 }
 
 static uint32_t expect_cur(const struct harness *h, uint32_t vcpu)
@@ -150,21 +154,13 @@ static uint32_t expect_cur(const struct harness *h, uint32_t vcpu)
 	const struct vcpufreq_vcpu_config *v = &h->cfg[vcpu];
 	const struct shadow_vcpu *s = &h->sh[vcpu];
 	uint64_t g;
-	uint32_t best, i;
 
+	/* no host value: the last nonzero request, else fmax */
 	if (!h->cur_answer)
-		return s->requested ? s->last : fmax_of(v);
-	g = (uint64_t)h->cur_answer * fmax_of(v) / v->capacity;
-	if (g > fmax_of(v))
-		g = fmax_of(v);
-	if (v->nr_perf == 1)
-		return g;
-	best = v->perf[0];
-	for (i = 0; i < v->nr_perf; i++) {
-		if (v->perf[i] <= g)
-			best = v->perf[i];
-	}
-	return best;
+		g = s->requested && s->last ? s->last : fmax_of(v);
+	else	/* the host's, not rounded to a table entry */
+		g = (uint64_t)h->cur_answer * fmax_of(v) / v->capacity;
+	return g < fmax_of(v) ? (uint32_t)g : fmax_of(v);
 }
 
 /* ---- callbacks -------------------------------------------------------- */
@@ -179,7 +175,7 @@ static int cb_submit(void *ctx, uint32_t vcpu, uint32_t tid,
 	ensure(!h->schedutil || host_perf <= VCPUFREQ_PERF_MAX * 4 / 5);
 	ensure(vcpu < h->nr);
 	ensure(tid != 0);
-	v = &h->cfg[vcpu];
+	v = &h->cfg[h->block];	/* the request is in the written block's scale */
 	ensure(guest_perf <= fmax_of(v));
 	ensure(guest_perf == 0 || v->nr_perf == 1 || in_table(v, guest_perf));
 	ensure(host_perf <= v->capacity);
@@ -234,7 +230,7 @@ static void spoil(struct input *in, struct vcpufreq_dev_config *cfg,
 	struct vcpufreq_vcpu_config *v = &vcpus[get8(in) % cfg->nr_vcpus];
 	uint32_t j;
 
-	switch (how % 10) {
+	switch (how % 11) {
 	case 0:
 		cfg->nr_vcpus = 0;
 		break;
@@ -259,7 +255,7 @@ static void spoil(struct input *in, struct vcpufreq_dev_config *cfg,
 			v->perf[1] = v->perf[0];
 		}
 		j = 1 + get8(in) % (v->nr_perf - 1);
-		v->perf[j] = v->perf[j - 1] - (how % 10 == 6 ? 1 : 0);
+		v->perf[j] = v->perf[j - 1] - (how % 11 == 6 ? 1 : 0);
 		break;
 	case 7:
 		v->capacity = 0;
@@ -269,6 +265,9 @@ static void spoil(struct input *in, struct vcpufreq_dev_config *cfg,
 		break;
 	case 9:
 		cfg->vcpus = NULL;
+		break;
+	case 10:
+		cfg->scope = 2 + get8(in);
 		break;
 	}
 }
@@ -339,15 +338,31 @@ static void do_read(struct harness *h, struct vcpufreq_dev *dev,
 	ensure(got == want);
 }
 
+/* SET_PERF's request lands on vCPU @n: remembered, submitted if it has a thread */
+static int expect_request(struct harness *h, uint32_t n, uint32_t g,
+			  uint32_t host)
+{
+	h->sh[n].last = g;
+	h->sh[n].last_host = host;
+	h->sh[n].block = h->block;
+	h->sh[n].requested = true;
+	return h->cfg[n].tid ? 1 : 0;
+}
+
+/* @writer: UINT32_MAX for vcpufreq_dev_write() */
 static void do_write(struct harness *h, struct vcpufreq_dev *dev,
-		     uint32_t vcpu, uint32_t off, uint32_t value)
+		     uint32_t writer, uint32_t vcpu, uint32_t off,
+		     uint32_t value)
 {
 	const struct vcpufreq_vcpu_config *v;
-	struct shadow_vcpu *s;
-	int submits = h->submits;
-	uint32_t g;
+	int submits = h->submits, want = 0;
+	uint32_t g, host, n, last = UINT32_MAX;
 
-	vcpufreq_dev_write(dev, vcpu, off, value);
+	h->block = vcpu < h->nr ? vcpu : 0;
+	if (writer == UINT32_MAX)
+		vcpufreq_dev_write(dev, vcpu, off, value);
+	else
+		vcpufreq_dev_write_from(dev, writer, vcpu, off, value);
 	h->st.writes++;
 	if (vcpu >= h->nr || !is_writable(off)) {
 		h->st.bad_writes++;
@@ -355,34 +370,46 @@ static void do_write(struct harness *h, struct vcpufreq_dev *dev,
 		return;
 	}
 	v = &h->cfg[vcpu];
-	s = &h->sh[vcpu];
 	if (off == VCPUFREQ_REG_PERFTBL_SEL) {
-		s->sel = value;
+		h->sh[vcpu].sel = value;
 		ensure(h->submits == submits);
 		return;
 	}
 	g = expect_snap(v, value);
+	host = expect_host(h, v, g);
 	if (value > fmax_of(v))
 		h->st.clamped++;
 	h->st.requests++;
-	s->last = g;
-	s->requested = true;
-	if (!v->tid) {
-		ensure(h->submits == submits);
-		return;
+	if (writer >= h->nr)
+		writer = vcpu;
+	if (writer != vcpu)
+		h->st.foreign++;
+	for (n = 0; n < h->nr; n++) {
+		if (h->domain_scope ? h->cfg[n].perf_domain != v->perf_domain :
+				      n != writer)
+			continue;
+		if (expect_request(h, n, g, host)) {
+			want++;
+			last = n;
+		}
 	}
-	ensure(h->submits == submits + 1);
-	ensure(h->last.vcpu == vcpu && h->last.tid == v->tid);
+	ensure(h->submits == submits + want);
+	if (!want)
+		return;
+	ensure(h->last.vcpu == last && h->last.tid == h->cfg[last].tid);
 	ensure(h->last.guest == g);
-	ensure(h->last.host == expect_host(h, v, g));
+	ensure(h->last.host == host);
 }
 
 static void do_set_tid(struct harness *h, struct vcpufreq_dev *dev,
 		       uint32_t vcpu, uint32_t tid)
 {
-	int submits = h->submits;
-	int ret = vcpufreq_dev_set_tid(dev, vcpu, tid);
+	int submits = h->submits, ret;
 
+	/* a request resubmitted is in the scale of the block it was written to */
+	if (vcpu < h->nr)
+		h->block = h->sh[vcpu].block;
+	ret = vcpufreq_dev_set_tid(dev, vcpu, tid);
 	if (vcpu >= h->nr) {
 		ensure(ret == -EINVAL);
 		return;
@@ -394,8 +421,7 @@ static void do_set_tid(struct harness *h, struct vcpufreq_dev *dev,
 		ensure(h->submits == submits + 1);
 		ensure(h->last.vcpu == vcpu && h->last.tid == tid);
 		ensure(h->last.guest == h->sh[vcpu].last);
-		ensure(h->last.host == expect_host(h, &h->cfg[vcpu],
-						   h->sh[vcpu].last));
+		ensure(h->last.host == h->sh[vcpu].last_host);
 		return;
 	}
 	h->cfg[vcpu].tid = tid;
@@ -439,7 +465,8 @@ static void run_accesses(struct input *in, struct harness *h,
 		if (op & 2)
 			do_set_tid(h, dev, vcpu, value);
 		else if (op & 1)
-			do_write(h, dev, vcpu, off, value);
+			do_write(h, dev, op >> 5 ? (op >> 5) - 1u : UINT32_MAX,
+				 vcpu, off, value);
 		else
 			do_read(h, dev, vcpu, off);
 	}
@@ -480,10 +507,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&h, 0, sizeof(h));
 	h.nr = 1 + ((flags >> 4) & 7);
 	h.schedutil = flags & 1;
+	h.domain_scope = flags >> 7;
 	for (n = 0; n < h.nr; n++)
 		read_vcpu(&in, &h.cfg[n]);
 	cfg = (struct vcpufreq_dev_config){
 		.nr_vcpus = h.nr, .vm_id = size, .host_schedutil = h.schedutil,
+		.scope = h.domain_scope ? VCPUFREQ_DEV_SCOPE_DOMAIN :
+					  VCPUFREQ_DEV_SCOPE_WRITER,
 		.vcpus = h.cfg,
 	};
 	if (spoiled)
@@ -512,6 +542,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ensure(st.bad_reads == h.st.bad_reads);
 	ensure(st.bad_writes == h.st.bad_writes);
 	ensure(st.requests == h.st.requests && st.clamped == h.st.clamped);
+	ensure(st.foreign == h.st.foreign);
 	vcpufreq_dev_free(dev);
 	return 0;
 }

@@ -505,7 +505,7 @@ TEST(dts_clusters_are_numbered_by_ascending_perf_domain)
 	free(s);
 }
 
-TEST(dts_reg_splits_a_64bit_base_and_node_name_is_hex)
+TEST(dts_reg_splits_a_64bit_base_and_cpu_reg_is_the_mpidr)
 {
 	cpu_set_t aff[20];
 	char *s;
@@ -520,10 +520,13 @@ TEST(dts_reg_splits_a_64bit_base_and_node_name_is_hex)
 		return;
 	CHECK_HAS(s, "cpufreq@900000000 {");
 	CHECK_HAS(s, "reg = <0x9 0x0 0x0 0x14000>;");
-	/* unit addresses are hex, as reg is */
-	CHECK_HAS(s, "cpu16: cpu@10 {");
-	CHECK_HAS(s, "reg = <0x10>;");
-	CHECK_HAS(s, "cpu19: cpu@13 {");
+	/* KVM / QEMU virt: vCPU 16 is Aff1 1, Aff0 0; unit address = reg */
+	CHECK_HAS(s, "cpu15: cpu@f {");
+	CHECK_HAS(s, "reg = <0xf>;");
+	CHECK_HAS(s, "cpu16: cpu@100 {");
+	CHECK_HAS(s, "reg = <0x100>;");
+	CHECK_HAS(s, "cpu19: cpu@103 {");
+	CHECK_EQ(count(s, "enable-method = \"psci\";"), 20);
 	free(s);
 }
 
@@ -691,7 +694,7 @@ TEST(dts_without_tables_and_with_1024_vcpus_compile_with_dtc)
 	s = dts(VCPUFREQ_DEV_MAX_VCPUS, aff, VF_GUEST_DT_BASE, &ret);
 	CHECK_EQ(ret, 0);
 	if (s) {
-		CHECK_HAS(s, "cpu1023: cpu@3ff {");
+		CHECK_HAS(s, "cpu1023: cpu@3f0f {");
 		CHECK_HAS(s, "reg = <0x0 0x1040000 0x0 0x400000>;");
 		CHECK(dtc_compiles(s));
 	}
@@ -724,7 +727,7 @@ RUN_TESTS(
 	CASE(dts_without_tables_has_no_opp_tables),
 	CASE(dts_one_vcpu_default_affinity_sees_the_biggest_cpu),
 	CASE(dts_clusters_are_numbered_by_ascending_perf_domain),
-	CASE(dts_reg_splits_a_64bit_base_and_node_name_is_hex),
+	CASE(dts_reg_splits_a_64bit_base_and_cpu_reg_is_the_mpidr),
 	CASE(dts_refuses_bad_arguments_with_a_reason),
 	CASE(dts_compiles_with_dtc_and_reads_back),
 	CASE(dts_without_tables_and_with_1024_vcpus_compile_with_dtc),

@@ -9,14 +9,8 @@
 
 #include "vcpufreq/abi.h"
 #include "vcpufreq/regmodel.h"
+#include "regs.h"
 #include "unit.h"
-
-#define CUR	VCPUFREQ_REG_CUR_PERF
-#define SET	VCPUFREQ_REG_SET_PERF
-#define LEN	VCPUFREQ_REG_PERFTBL_LEN
-#define SEL	VCPUFREQ_REG_PERFTBL_SEL
-#define RD	VCPUFREQ_REG_PERFTBL_RD
-#define DOM	VCPUFREQ_REG_PERF_DOMAIN
 
 /* ---- fixtures --------------------------------------------------------- */
 
@@ -392,7 +386,7 @@ TEST(cur_perf_before_any_request_is_fmax)
 	vcpufreq_dev_free(dev);
 }
 
-TEST(cur_perf_falls_back_to_the_last_snapped_request)
+TEST(cur_perf_falls_back_to_the_last_request_then_fmax)
 {
 	struct fake_host h = { 0 };
 	struct vcpufreq_dev *dev = make_dev(0, &h);
@@ -402,8 +396,9 @@ TEST(cur_perf_falls_back_to_the_last_snapped_request)
 	CHECK_EQ(vcpufreq_dev_read(dev, 0, CUR), 900000);
 	CHECK_EQ(vcpufreq_dev_read(dev, 1, CUR), 123456);
 	CHECK_EQ(h.nr_cur_calls, 2);
+	/* no demand, no host value: nothing says the vCPU is slowed down */
 	vcpufreq_dev_write(dev, 0, SET, 0);
-	CHECK_EQ(vcpufreq_dev_read(dev, 0, CUR), 0);
+	CHECK_EQ(vcpufreq_dev_read(dev, 0, CUR), 1200000);
 	vcpufreq_dev_write(dev, 1, SET, 5000000);
 	CHECK_EQ(vcpufreq_dev_read(dev, 1, CUR), 2000000);
 	vcpufreq_dev_free(dev);
@@ -428,22 +423,22 @@ TEST(cur_perf_converts_the_host_view_back_to_guest_units)
 	vcpufreq_dev_free(dev);
 }
 
-TEST(cur_perf_in_table_mode_snaps_down_to_a_table_entry)
+TEST(cur_perf_in_table_mode_is_not_rounded_to_a_table_entry)
 {
 	struct fake_host h = { 0 };
 	struct vcpufreq_dev *dev = make_dev(0, &h);
 
-	/* 300 * 1200000 / 512 = 703125 */
+	/* 300 * 1200000 / 512 = 703125, between two entries */
 	h.cur = 300;
-	CHECK_EQ(vcpufreq_dev_read(dev, 0, CUR), 600000);
+	CHECK_EQ(vcpufreq_dev_read(dev, 0, CUR), 703125);
 	CHECK_EQ(h.cur_vcpu, 0);
 	CHECK_EQ(h.cur_tid, 1001);
 	/* 384 -> exactly 900000 */
 	h.cur = 384;
 	CHECK_EQ(vcpufreq_dev_read(dev, 0, CUR), 900000);
-	/* 10 -> 23437, below the first entry */
+	/* 10 -> 23437, below the first entry: a throttled vCPU says so */
 	h.cur = 10;
-	CHECK_EQ(vcpufreq_dev_read(dev, 0, CUR), 300000);
+	CHECK_EQ(vcpufreq_dev_read(dev, 0, CUR), 23437);
 	vcpufreq_dev_free(dev);
 }
 
@@ -468,7 +463,7 @@ TEST(cur_perf_does_not_undo_the_schedutil_margin)
 
 	/* 409 * 1200000 / 512 = 958593, as without schedutil */
 	h.cur = 409;
-	CHECK_EQ(vcpufreq_dev_read(dev, 0, CUR), 900000);
+	CHECK_EQ(vcpufreq_dev_read(dev, 0, CUR), 958593);
 	h.cur = 256;
 	CHECK_EQ(vcpufreq_dev_read(dev, 1, CUR), 500000);
 	vcpufreq_dev_free(dev);
@@ -762,9 +757,9 @@ RUN_TESTS(
 	CASE(set_perf_without_ops_is_still_accepted_and_remembered),
 	CASE(ops_with_null_callbacks_are_skipped),
 	CASE(cur_perf_before_any_request_is_fmax),
-	CASE(cur_perf_falls_back_to_the_last_snapped_request),
+	CASE(cur_perf_falls_back_to_the_last_request_then_fmax),
 	CASE(cur_perf_converts_the_host_view_back_to_guest_units),
-	CASE(cur_perf_in_table_mode_snaps_down_to_a_table_entry),
+	CASE(cur_perf_in_table_mode_is_not_rounded_to_a_table_entry),
 	CASE(cur_perf_is_capped_at_fmax),
 	CASE(cur_perf_does_not_undo_the_schedutil_margin),
 	CASE(unaligned_offsets_read_0_ignore_writes_and_are_counted),

@@ -1,34 +1,53 @@
 #!/usr/bin/env bash
-# tests/vm/build-kernel.sh [OUTDIR]: build the test kernel the VM harness boots
-# (sched_ext, uclamp, cpufreq/schedutil, BTF, kprobes, 9p root) into
-# OUTDIR/bzImage (default build/vm), from Debian's linux-source-6.12:
-# `make tinyconfig` + tests/vm/kernel.config, with tests/vm/patches/*.patch
-# applied (test-only exports for the effect lab).  Cached: rebuilt only when
-# the image is missing or the sha256 of the fragment and the patches
-# (OUTDIR/bzImage.sha256) changed.
+# tests/vm/build-kernel.sh [--arch arm64] [OUTDIR]: build the test kernel the
+# VM harness boots (sched_ext, uclamp, cpufreq/schedutil, BTF, kprobes, 9p
+# root) into OUTDIR/bzImage (default build/vm), from Debian's
+# linux-source-6.12: `make tinyconfig` + tests/vm/kernel.config, with
+# tests/vm/patches/*.patch applied (test-only exports for the effect lab).
+# --arch arm64: the devicetree guest of tests/vm/arm64.sh instead,
+# tests/vm/kernel-arm64.config cross-built into OUTDIR/Image (default
+# build/vm-arm64), no patches.  Cached: rebuilt only when the image is
+# missing or the sha256 of the fragment and the patches (IMAGE.sha256)
+# changed.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-FRAGMENT=$HERE/kernel.config
 KSRC_TAR=${KSRC_TAR:-/usr/src/linux-source-6.12.tar.xz}
 
+arch=x86_64
 case "${1:-}" in
 -h|--help)
-	sed -n '2,6s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
+--arch)
+	arch=${2:-}; shift 2 || true ;;
 esac
-OUT=$(realpath -m "${1:-$ROOT/build/vm}")
+case "$arch" in
+x86_64)
+	FRAGMENT=$HERE/kernel.config
+	OUT=$(realpath -m "${1:-$ROOT/build/vm}")
+	IMAGE=$OUT/bzImage
+	KARCH=(ARCH=x86_64) KTARGET=bzImage BOOT_IMAGE=arch/x86/boot/bzImage
+	PATCHES=("$HERE"/patches/*.patch) ;;
+arm64)
+	FRAGMENT=$HERE/kernel-arm64.config
+	OUT=$(realpath -m "${1:-$ROOT/build/vm-arm64}")
+	IMAGE=$OUT/Image
+	KARCH=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-) KTARGET=Image
+	BOOT_IMAGE=arch/arm64/boot/Image
+	PATCHES=() ;;
+*)
+	echo "Error: --arch '$arch': give x86_64 or arm64" >&2; exit 1 ;;
+esac
 SRC=$OUT/linux-source-6.12
 OBJ=$OUT/obj
-IMAGE=$OUT/bzImage
-STAMP=$OUT/bzImage.sha256
+STAMP=$IMAGE.sha256
 
 say() { printf '  %-9s %s\n' "$1" "$2"; }
 die() { echo "Error: $*" >&2; exit 1; }
 
 [ -r "$FRAGMENT" ] || die "missing $FRAGMENT"
-PATCHES=("$HERE"/patches/*.patch)
-[ -e "${PATCHES[0]}" ] || PATCHES=()
+[ ${#PATCHES[@]} -eq 0 ] || [ -e "${PATCHES[0]}" ] || PATCHES=()
 patched=$(cat ${PATCHES[@]+"${PATCHES[@]}"} | sha256sum | cut -d' ' -f1)
 want=$(cat "$FRAGMENT" ${PATCHES[@]+"${PATCHES[@]}"} | sha256sum | cut -d' ' -f1)
 if [ -s "$IMAGE" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
@@ -71,7 +90,7 @@ say VM-KERNEL "config tinyconfig + ${FRAGMENT#"$ROOT"/}"
 mkdir -p "$OBJ"
 log=$OUT/build.log
 : >"$log"
-kmake() { make -C "$SRC" O="$OBJ" ARCH=x86_64 "$@" >>"$log" 2>&1; }
+kmake() { make -C "$SRC" O="$OBJ" "${KARCH[@]}" "$@" >>"$log" 2>&1; }
 kmake tinyconfig || { tail -n 30 "$log" >&2; die "make tinyconfig failed (log: $log)"; }
 (cd "$OBJ" && "$SRC/scripts/kconfig/merge_config.sh" -m -O "$OBJ" .config "$FRAGMENT") >>"$log" 2>&1 \
 	|| { tail -n 30 "$log" >&2; die "merging $FRAGMENT failed (log: $log)"; }
@@ -96,10 +115,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 	exit 1
 fi
 
-say VM-KERNEL "build bzImage + Module.symvers (make -j$(nproc); log: $log)"
-kmake -j"$(nproc)" bzImage modules || { tail -n 40 "$log" >&2; die "kernel build failed (log: $log)"; }
-cp "$OBJ/arch/x86/boot/bzImage" "$IMAGE.tmp"
+say VM-KERNEL "build $KTARGET + Module.symvers (make -j$(nproc); log: $log)"
+kmake -j"$(nproc)" "$KTARGET" modules || { tail -n 40 "$log" >&2; die "kernel build failed (log: $log)"; }
+cp "$OBJ/$BOOT_IMAGE" "$IMAGE.tmp"
 cp "$OBJ/.config" "$OUT/config"
 mv "$IMAGE.tmp" "$IMAGE"
 echo "$want" >"$STAMP"
-say VM-KERNEL "built $IMAGE ($(make -s -C "$SRC" O="$OBJ" kernelrelease 2>/dev/null), $((SECONDS - start)) s)"
+say VM-KERNEL "built $IMAGE ($(make -s -C "$SRC" O="$OBJ" "${KARCH[@]}" kernelrelease 2>/dev/null), $((SECONDS - start)) s)"

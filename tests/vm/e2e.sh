@@ -9,7 +9,7 @@
 # vCPU 1 thread carries a high request and vCPU 0 a low one, and vCPU 1's
 # request falls when the hog stops.  Then the same guest against a broken
 # host (bridge --corrupt KIND): the driver refuses to probe with one log
-# line, and unloads cleanly.  Last line: "RESULT passed failed skipped".
+# line, and unloads cleanly; a descending table (crosvm's order) is taken.  Last line: "RESULT passed failed skipped".
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -28,7 +28,6 @@ write_host_topology "$TMP/host.topology"
 
 # ---- one VM: bridge, QEMU in the enrolled cgroup, console over a fifo -------
 console_has() { grep -q -- "$1" "$TMP/console.out"; }
-send() { echo "$*" >&3; }
 expect() {	# expect PATTERN [SECONDS]
 	wait_for "${2:-60}" console_has "$1"
 }
@@ -36,47 +35,19 @@ start_vm() {	# start_vm [BRIDGE_ARGS...]: --corrupt needs the test build
 	local bridge=$BRIDGE
 	[ "${1:-}" = --corrupt ] && bridge=$TEST_BRIDGE
 	rm -f "$TMP"/console.* "$TMP"/*.sock "$TMP"/bridge.log
-	"$bridge" --socket "$TMP/ivshmem.sock" --qmp "$TMP/qmp.sock" \
-		--topology "$TMP/host.topology" --affinity '0;1' -v "$@" \
-		>"$TMP/bridge.log" 2>&1 &
-	BRIDGE_PID=$!
-	wait_for 10 test -S "$TMP/ivshmem.sock" || { cat "$TMP/bridge.log"; return 1; }
-	mkfifo "$TMP/console.in"
-	# shellcheck disable=SC2046
-	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" \
-		qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu Skylake-Client -smp 2 -m 256 \
+	start_bridge "$bridge" --topology "$TMP/host.topology" --affinity '0;1' -v "$@" || return 1
+	start_qemu qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu Skylake-Client -smp 2 -m 256 \
 		-name vcpufreq-e2e,debug-threads=on \
 		-display none -nodefaults -no-reboot -serial stdio \
 		-kernel "$KERNEL" -initrd "$TMP/initramfs.cpio" \
-		-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4" \
-		$("$BRIDGE" --socket "$TMP/ivshmem.sock" --qmp "$TMP/qmp.sock" --print-qemu-args) \
-		<"$TMP/console.in" >"$TMP/console.out" 2>&1 &
-	QEMU_PID=$!
-	exec 3>"$TMP/console.in"
+		-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4"
 	expect E2E-BOOTED "$BOOT_TIMEOUT" || return 1
 	# the driver looks for the bridge's magic once, at probe
 	wait_for 30 grep -q '^bridge: attached' "$TMP/bridge.log"
 }
-stop_vm() {
-	send quit 2>/dev/null
-	wait_for 30 sh -c "! kill -0 $QEMU_PID" || kill "$QEMU_PID" 2>/dev/null
-	wait "$QEMU_PID" 2>/dev/null
-	exec 3>&-
-	wait_for 10 sh -c "! kill -0 $BRIDGE_PID" || kill "$BRIDGE_PID" 2>/dev/null
-	wait "$BRIDGE_PID"
-}
-cleanup() {
-	[ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null
-	[ -n "$BRIDGE_PID" ] && kill "$BRIDGE_PID" 2>/dev/null
-	wait 2>/dev/null
-	unload_vcpufreq
-	rmdir "$CG" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap vm_cleanup EXIT
 
 # ---- assertions on the host -------------------------------------------------
-tid_of_vcpu() { sed -n "s/^vcpu $1 tid \([0-9]*\) .*/\1/p" "$TMP/bridge.log" | head -n1; }
 policy_line() { grep "E2E-POLICY policy$1 " "$TMP/console.out" | tr -d '\r'; }
 policy_field() { policy_line "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
@@ -210,6 +181,21 @@ broken_host() {
 	stop_vm
 }
 
+# crosvm passes the host's frequencies in its own order: taken, sorted
+descending_host() {
+	start_vm --corrupt descending || { bad "descending host table: guest boots" "$(tail -n 20 "$TMP/console.out")"; return; }
+	send insmod
+	send show
+	if expect "E2E-SHOWN" 60 && [ "$(policy_field 0 freqs)" = 300000,900000,1800000 ] &&
+		[ "$(policy_field 0 min)" = 300000 ] && [ "$(policy_field 0 max)" = 1800000 ]; then
+		ok "descending host table (crosvm's order): driver binds, table sorted"
+	else
+		bad "descending host table (crosvm's order): driver binds, table sorted" "$(policy_line 0)" "$(tail -n 10 "$TMP/console.out")"
+	fi
+	guest_rmmod "descending host table: module unloads"
+	stop_vm
+}
+
 need_files "$KERNEL" "$MODULE" "$BRIDGE" "$TEST_BRIDGE" "$VF" /bin/busybox
 build_initramfs "$TMP/initramfs.cpio" || { echo "Error: could not build the initramfs" >&2; echo "RESULT 0 1 0"; exit 1; }
 load_vcpufreq "the end-to-end test" || { echo "RESULT 0 1 0"; exit 1; }
@@ -219,7 +205,8 @@ main_scenario
 broken_host len0 'table length 0'
 broken_host len65 'table length 65'
 broken_host zero 'is 0 kHz'
-broken_host unsorted 'not ascending'
+broken_host dup 'twice'
+descending_host
 broken_host domain 'perf domain .* out of range'
 broken_host nomagic ''
 

@@ -30,6 +30,49 @@ cpu 1 capacity 1024 cluster 1 freqs 500000,1500000,2400000
 EOF
 }
 
+# ---- one VM: the bridge, QEMU in the enrolled cgroup $CG, console on fd 3 --
+# (e2e.sh, arm64.sh; they set CG and define their own console reading)
+send() { echo "$*" >&3; }
+start_bridge() {	# start_bridge BRIDGE ARGS...: on $TMP/ivshmem.sock, QMP $TMP/qmp.sock
+	"$1" --socket "$TMP/ivshmem.sock" --qmp "$TMP/qmp.sock" "${@:2}" \
+		>"$TMP/bridge.log" 2>&1 &
+	BRIDGE_PID=$!
+	wait_for 10 test -S "$TMP/ivshmem.sock" || { cat "$TMP/bridge.log"; return 1; }
+}
+start_qemu() {	# start_qemu QEMU ARGS...: with the bridge's device, output in $TMP/console.out
+	rm -f "$TMP/console.in"
+	mkfifo "$TMP/console.in"
+	# shellcheck disable=SC2046
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" "$@" \
+		$("$BRIDGE" --socket "$TMP/ivshmem.sock" --qmp "$TMP/qmp.sock" --print-qemu-args) \
+		<"$TMP/console.in" >"$TMP/console.out" 2>&1 &
+	QEMU_PID=$!
+	exec 3>"$TMP/console.in"
+}
+stop_vm() {	# the guest told to quit; returns the bridge's exit status
+	local rc
+	send quit 2>/dev/null
+	wait_for 30 sh -c "! kill -0 $QEMU_PID" || kill "$QEMU_PID" 2>/dev/null
+	wait "$QEMU_PID" 2>/dev/null
+	exec 3>&-
+	wait_for 10 sh -c "! kill -0 $BRIDGE_PID" || kill "$BRIDGE_PID" 2>/dev/null
+	wait "$BRIDGE_PID"
+	rc=$?
+	QEMU_PID='' BRIDGE_PID=''
+	return $rc
+}
+
+# the EXIT trap: nothing of the suite is left (VCPUFREQ_VM_KEEP=1: its $TMP)
+vm_cleanup() {
+	[ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null
+	[ -n "$BRIDGE_PID" ] && kill "$BRIDGE_PID" 2>/dev/null
+	wait 2>/dev/null
+	unload_vcpufreq
+	rmdir "$CG" 2>/dev/null
+	if [ -n "${VCPUFREQ_VM_KEEP:-}" ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
+}
+tid_of_vcpu() { sed -n "s/^vcpu $1 tid \([0-9]*\) .*/\1/p" "$TMP/bridge.log" | head -n1; }
+
 # a vCPU thread's request as `vcpufreq-bpf vcpus` shows it
 perf_of() { "$VF" vcpus -j | jq -r ".[] | select(.tid==$1) | .perf"; }
 perf_between() {	# perf_between TID LO HI

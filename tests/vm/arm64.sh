@@ -1,0 +1,353 @@
+#!/usr/bin/env bash
+# tests/vm/arm64.sh: the guest side on arm64 with a devicetree, end to end.
+#
+# On this host: `vcpufreq-bpf load`, a cgroup v2 enrolled, the QEMU bridge,
+# and qemu-system-aarch64 -M virt (TCG, GICv3) started inside the cgroup
+# with the arm64 test kernel (tests/vm/build-kernel.sh --arch arm64), an
+# initramfs of one static program (arm64-init.c) plus the module, and a
+# devicetree that is QEMU's own (-machine dumpdtb) with /cpus replaced by
+# `vcpufreq-bpf topology --dts` of an emulated Pixel-6-like host (two
+# little CPUs sharing a cluster, one mid, one big).  The guest reaches the
+# device over ivshmem PCI (stock QEMU has no MMIO one); the host's current
+# frequency comes from a stand-in sysfs (VCPUFREQ_SYSFS_CPU_DIR) the test
+# can turn down.  Asserted: the big.LITTLE capacities reach the guest's
+# scheduler, the driver binds with the host's tables, a hog on vCPU 3
+# raises exactly that vCPU thread's request, the guest's frequency
+# invariance follows CUR_PERF (a duty-cycled task's utilization and its
+# request fall when the host runs at half speed), a hog on a little vCPU
+# raises its whole perf domain (the bridge's scope), a 17-vCPU guest (MPIDR 0x100
+# for vCPU 16) starts every CPU and binds, and an ACPI guest under UEFI
+# (no devicetree) ramps up under load.  Last line: "RESULT
+# passed failed skipped".  Loads BPF programs into this host's kernel:
+# run it under flock /work/host-bpf.lock where others do too.
+# ARM64_SCENARIOS="four_vcpus" runs one; VCPUFREQ_VM_KEEP=1 keeps the logs.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+cd "$ROOT"
+TMP=$(mktemp -d /tmp/vcpufreq-arm64.XXXXXX)
+BOOT_TIMEOUT=${ARM64_BOOT_TIMEOUT:-180}
+CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
+CG=$CG2/vcpufreq-arm64
+QEMU_PID='' BRIDGE_PID=''
+. "$HERE/report.sh"
+. "$HERE/guest.sh"	# check, wait_for, perf_of, load_vcpufreq
+KERNEL=$ROOT/build/vm-arm64/Image
+KTREE=$ROOT/build/vm-arm64
+MODULE=$ROOT/build/guest-driver/arm64/vcpufreq_guest.ko
+MACHINE=(-M 'virt,gic-version=3' -cpu cortex-a57 -m 256)
+DTB_BASE=0x1040000	# topology --dts's default; QEMU has no device there
+EFI_FW=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd	# qemu-efi-aarch64
+
+# ---- the emulated host ---------------------------------------------------
+# vCPU i runs on host CPU i (--affinity '0;1;2;3'): 0-1 little (one perf
+# domain), 2 mid, 3 big
+cat >"$TMP/host.topology" <<EOF
+cpu 0 capacity 512 cluster 0 freqs 300000,900000,1800000
+cpu 1 capacity 512 cluster 0 freqs 300000,900000,1800000
+cpu 2 capacity 768 cluster 1 freqs 500000,1200000,2000000
+cpu 3 capacity 1024 cluster 2 freqs 500000,1500000,2400000
+EOF
+AFFINITY='0;1;2;3'
+
+# where the bridge reads each host CPU's current frequency (libvcpufreq's
+# vcpufreq_host_cur_perf): every CPU of this host at PERCENT of 2 GHz
+host_speed() {	# host_speed PERCENT
+	local d
+	for d in /sys/devices/system/cpu/cpu[0-9]*; do
+		d=$TMP/sysfs/${d##*/}
+		mkdir -p "$d/cpufreq"
+		echo 1024 >"$d/cpu_capacity"
+		echo 2000000 >"$d/cpufreq/cpuinfo_max_freq"
+		echo $((20000 * $1)) >"$d/cpufreq/scaling_cur_freq.tmp"
+		mv "$d/cpufreq/scaling_cur_freq.tmp" "$d/cpufreq/scaling_cur_freq"
+	done
+}
+
+# ---- the guest: kernel, initramfs, devicetree ------------------------------
+build_init() {	# the static PID 1, against the kernel's nolibc and UAPI headers
+	local log=$TMP/init-build.log
+	if [ ! -f "$KTREE/sysroot/include/nolibc.h" ]; then
+		make -s -C "$KTREE/linux-source-6.12/tools/include/nolibc" ARCH=arm64 \
+			OUTPUT="$KTREE/" headers >"$log" 2>&1 || { cat "$log"; return 1; }
+	fi
+	if [ ! -f "$KTREE/obj/usr/include/linux/reboot.h" ]; then
+		make -s -C "$KTREE/linux-source-6.12" O="$KTREE/obj" ARCH=arm64 \
+			CROSS_COMPILE=aarch64-linux-gnu- headers >>"$log" 2>&1 || { cat "$log"; return 1; }
+	fi
+	aarch64-linux-gnu-gcc -Os -Wall -Werror -static -nostdlib -nostdinc \
+		-fno-stack-protector -I "$KTREE/sysroot/include" -I "$KTREE/obj/usr/include" \
+		-include nolibc.h -o "$TMP/root/init" "$HERE/arm64-init.c" -lgcc
+}
+build_initramfs_arm64() {
+	mkdir -p "$TMP/root"/{proc,sys,dev}
+	build_init || return 1
+	cp "$MODULE" "$TMP/root/" || return 1
+	(cd "$TMP/root" && find . | cpio -o -H newc --quiet) >"$TMP/initramfs.cpio"
+}
+
+# QEMU's own tree for this machine, its /cpus replaced by ours; the MMIO
+# device node goes too: the guest reaches the device over ivshmem
+build_dtb() {	# build_dtb NR_VCPUS AFFINITY OUT.dtb
+	local n=$1 aff=$2 out=$3
+	qemu-system-aarch64 "${MACHINE[@]}" -smp "$n" -display none \
+		-machine dumpdtb="$TMP/qemu.dtb" >/dev/null 2>&1 || return 1
+	"$VF" --topology "$TMP/host.topology" topology --dts --vcpus "$n" \
+		--affinity "$aff" >"$TMP/ours.dts" || return 1
+	{
+		dtc -q -I dtb -O dts "$TMP/qemu.dtb"
+		echo '/ { /delete-node/ cpus; };'
+		grep -v '^/dts-v1/;' "$TMP/ours.dts"
+		echo "/ { /delete-node/ cpufreq@${DTB_BASE#0x}; };"
+	} >"$TMP/merged.dts"
+	dtc -q -I dts -O dtb -o "$out" "$TMP/merged.dts"
+}
+
+# ---- one VM ----------------------------------------------------------------
+console_has() { tr -d '\r' <"$TMP/console.out" | grep -q -- "$1"; }
+expect() { wait_for "${2:-60}" console_has "$1"; }
+last_line() { tr -d '\r' <"$TMP/console.out" | grep -- "$1" | tail -n1; }
+
+start_vm() {	# start_vm NR_VCPUS AFFINITY [acpi]: devicetree, or UEFI + ACPI
+	local n=$1 aff=$2 boot=() args=''
+	rm -f "$TMP"/console.* "$TMP"/*.sock "$TMP/bridge.log"
+	if [ "${3:-}" = acpi ]; then
+		boot=(-bios "$EFI_FW") args=' acpi=force'
+	else
+		build_dtb "$n" "$aff" "$TMP/guest.dtb" || { echo "could not build the devicetree"; return 1; }
+		boot=(-dtb "$TMP/guest.dtb")
+	fi
+	VCPUFREQ_SYSFS_CPU_DIR=$TMP/sysfs start_bridge "$BRIDGE" \
+		--topology "$TMP/host.topology" --affinity "$aff" -v || return 1
+	start_qemu qemu-system-aarch64 "${MACHINE[@]}" -accel tcg,thread=multi -smp "$n" \
+		-name vcpufreq-arm64,debug-threads=on \
+		-display none -nodefaults -no-reboot -serial stdio \
+		-kernel "$KERNEL" -initrd "$TMP/initramfs.cpio" "${boot[@]}" \
+		-append "console=ttyAMA0 rdinit=/init panic=-1 loglevel=4$args"
+	expect A64-BOOTED "$BOOT_TIMEOUT" || return 1
+	wait_for 30 grep -q '^bridge: attached' "$TMP/bridge.log"
+}
+stop_and_keep() {	# stop_and_keep NAME: its logs kept as TMP/NAME.console, NAME.bridge
+	stop_vm
+	cp "$TMP/console.out" "$TMP/$1.console"
+	cp "$TMP/bridge.log" "$TMP/$1.bridge"
+}
+trap vm_cleanup EXIT
+
+# ---- what the guest and the host say ----------------------------------------
+field() {	# field LINE NAME: NAME=VALUE from an A64- line
+	tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"
+}
+policy() { last_line "A64-POLICY policy$1 "; }
+count_of() { tr -d '\r' <"$TMP/console.out" | grep -c -- "$1"; }
+more_than() { [ "$(count_of "$1")" -gt "$2" ]; }	# more_than MARKER N
+ask() {	# ask COMMAND MARKER [SECONDS]: send it, wait for one more MARKER line
+	local before; before=$(count_of "$2")
+	send "$1"
+	wait_for "${3:-60}" more_than "$2" "$before"
+}
+guest_util() {	# the hog's util_avg, fresh
+	ask util A64-UTIL || return 1
+	last_line A64-UTIL | awk '{print $2}'
+}
+util_between() {	# util_between LO HI
+	local u; u=$(guest_util) || return 1
+	[ "$u" -ge "$1" ] && [ "$u" -le "$2" ]
+}
+caps_are() {	# caps_are "cpu0=A cpu1=B ...": each within 2 of the guest's
+	local want got c v g
+	ask caps A64-CAP || return 1
+	got=$(last_line A64-CAP)
+	for want in $1; do
+		c=${want%%=*} v=${want#*=}
+		g=$(field "$got" "$c")
+		[ -n "$g" ] && [ $((g - v)) -le 2 ] && [ $((v - g)) -le 2 ] ||
+			{ echo "want $1, guest says: $got"; return 1; }
+	done
+}
+requests() { local i; for i in "$@"; do printf 'vcpu%s=%s ' "$i" "$(perf_of "${T[$i]}")"; done; }
+is_high() { perf_between "${T[$1]}" "$2" 1024; }	# is_high VCPU MIN
+is_low() { perf_between "${T[$1]}" 1 "$2"; }		# is_low VCPU MAX
+
+cur_khz_between() {	# cur_khz_between POLICY LO HI
+	local c
+	ask show A64-SHOWN || return 1
+	c=$(field "$(policy "$1")" cur)
+	[ -n "$c" ] && [ "$c" -ge "$2" ] && [ "$c" -le "$3" ]
+}
+all_low() { is_low 0 300 && is_low 1 300 && is_low 2 400 && is_low 3 400; }
+# TCG on two shared host cores: a guest's housekeeping on an idle vCPU
+# whose thread waits for a host CPU looks like load for a while, so a
+# request is judged by most of 10 samples over 5 s, not by one
+mostly() {	# mostly CMD...: true in at least 6 of 10 samples
+	local n=0 i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		"$@" && n=$((n + 1))
+		sleep 0.5
+	done
+	[ $n -ge 6 ]
+}
+only_3_high() {
+	mostly is_high 3 950 && mostly is_low 0 300 && mostly is_low 1 300 && mostly is_low 2 400
+}
+only_domain_0_high() {
+	mostly is_high 0 460 && mostly is_high 1 460 && mostly is_low 2 400 && mostly is_low 3 400
+}
+raised() {	# raised VCPU MIN PREDICATE: its request rises, then PREDICATE holds
+	wait_for 90 is_high "$1" "$2" && "$3" || { requests 0 1 2 3; return 1; }
+}
+mean_util() {	# the hog's util_avg, mean of 5 reads 0.7 s apart
+	local sum=0 u i
+	for i in 1 2 3 4 5; do
+		u=$(guest_util) || return 1
+		sum=$((sum + u))
+		sleep 0.7
+	done
+	echo $((sum / 5))
+}
+
+policies_show_the_host() {
+	local p0 p2 p3
+	ask show A64-SHOWN || return 1
+	p0=$(policy 0) p2=$(policy 2) p3=$(policy 3)
+	[ "$(field "$p0" driver)" = vcpufreq ] && [ "$(field "$p0" cpus)" = 0,1 ] &&
+		[ "$(field "$p0" freqs)" = 300000,900000,1800000 ] &&
+		[ "$(field "$p2" cpus)" = 2 ] && [ "$(field "$p2" max)" = 2000000 ] &&
+		[ "$(field "$p3" cpus)" = 3 ] && [ "$(field "$p3" freqs)" = 500000,1500000,2400000 ] &&
+		[ "$(field "$p3" gov)" = schedutil ] ||
+		{ printf '%s\n' "$p0" "$p2" "$p3"; return 1; }
+}
+OOPS='BUG:|Oops|WARNING:|Call trace|Internal error'
+no_oops() { ! tr -d '\r' <"$TMP/console.out" | grep -E "$OOPS"; }
+
+# ---- the scenarios -----------------------------------------------------------
+four_vcpus() {
+	local i full half
+	host_speed 100
+	if ! start_vm 4 "$AFFINITY"; then
+		bad "arm64 guest boots from QEMU's devicetree merged with topology --dts" \
+			"$(tail -n 20 "$TMP/console.out")" "$(tail -n 5 "$TMP/bridge.log")"
+		stop_and_keep four
+		return
+	fi
+	ok "arm64 guest boots from QEMU's devicetree merged with topology --dts ($(last_line A64-BOOTED))"
+	for i in 0 1 2 3; do T[i]=$(tid_of_vcpu $i); done
+	# capacity-dmips-mhz alone until cpufreq gives each CPU its maximum
+	check "guest's cpu_capacity before the driver: capacity-dmips-mhz" \
+		caps_are "cpu0=683 cpu1=683 cpu2=922 cpu3=1024"
+	send insmod
+	if expect "A64-INSMOD ok" 60; then ok "module loads and binds the ivshmem device"
+	else bad "module loads and binds the ivshmem device" "$(tail -n 20 "$TMP/console.out")"; fi
+	check "cpufreq sysfs: three policies (little pair, mid, big) with the host's tables" \
+		policies_show_the_host
+	check "big.LITTLE capacities reach the guest's scheduler (cpu_capacity 512 512 768 1024)" \
+		caps_are "cpu0=512 cpu1=512 cpu2=768 cpu3=1024"
+	check "idle guest: every vCPU thread's request is low" wait_for 90 all_low
+
+	ask "hog 3" A64-HOG
+	check "hog on vCPU 3: exactly QEMU's vCPU 3 thread carries a high request" \
+		raised 3 950 only_3_high
+	ask stop A64-STOPPED
+	check "hog stops: vCPU 3's request falls" wait_for 90 is_low 3 400
+
+	# frequency invariance: a task's util_avg grows with its running time
+	# scaled by cur / max, so the same duty cycle shows half the util when
+	# the host runs the vCPU at half speed
+	# 20 of 25 ms: long against the wake-up jitter of TCG on a busy host
+	ask "hog 3 20 25" A64-HOG
+	sleep 3
+	full=$(mean_util) && wait_for 60 is_high 3 950
+	check "host at full speed: a 20-of-25 ms task on vCPU 3 (util $full) gets the top request" \
+		is_high 3 950
+	host_speed 50
+	check "host at half speed: the guest reads CUR_PERF 1.2 GHz of 2.4 (cpuinfo_cur_freq)" \
+		wait_for 30 cur_khz_between 3 1150000 1250000
+	sleep 3
+	half=$(mean_util)
+	if [ -n "$full" ] && [ -n "$half" ] && [ $((half * 100)) -ge $((full * 30)) ] &&
+		[ $((half * 100)) -le $((full * 70)) ]; then
+		ok "host at half speed: the task's util_avg halves, $full -> $half (frequency invariance follows CUR_PERF)"
+	else
+		bad "host at half speed: the task's util_avg halves (frequency invariance follows CUR_PERF)" "util $full -> $half"
+	fi
+	# schedutil: 1.25 x util of 1024 x 2.4 GHz resolves to 1.5 GHz -> 640
+	check "host at half speed: the task's request follows its util down to 1.5 GHz" \
+		wait_for 60 perf_between "${T[3]}" 500 800
+	host_speed 100
+	ask stop A64-STOPPED
+
+	ask "hog 0" A64-HOG
+	check "hog on vCPU 0: its perf domain's threads (vCPU 0 and 1) carry the request, the others not" \
+		raised 0 460 only_domain_0_high
+	ask stop A64-STOPPED
+	send rmmod
+	if expect "A64-RMMOD ok" 30; then ok "module unloads"
+	else bad "module unloads" "$(tail -n 10 "$TMP/console.out")"; fi
+	check "guest kernel log has no warning or oops" no_oops
+	stop_and_keep four
+}
+
+# vCPU 16 is MPIDR 0x100: only a cpu node with that reg starts it
+seventeen_vcpus() {
+	local p
+	host_speed 100
+	if ! start_vm 17 0-3; then
+		bad "17-vCPU arm64 guest boots" "$(tail -n 20 "$TMP/console.out")"
+		stop_and_keep seventeen
+		return
+	fi
+	if [ "$(field "$(last_line A64-BOOTED)" online)" = 0-16 ]; then
+		ok "17 vCPUs: every CPU comes online (cpu node reg = MPIDR, enable-method psci)"
+	else
+		bad "17 vCPUs: every CPU comes online (cpu node reg = MPIDR, enable-method psci)" "$(last_line A64-BOOTED)" \
+			"$(tr -d '\r' <"$TMP/console.out" | grep -iE 'cpu16|failed to come|psci' | head -n 5)"
+	fi
+	# 17 TCG threads on a loaded 2-core host can starve the guest (RCU
+	# stalls): then the binding is not judged, the CPUs above were
+	ask insmod A64-INSMOD 180 && ask show A64-SHOWN 180
+	p=$(policy 0)
+	if [ "$(field "$p" driver)" = vcpufreq ] && [ "$(field "$p" cpus)" = "$(seq -s, 0 16)" ]; then
+		ok "17 vCPUs: the driver binds, one policy over vCPUs 0-16"
+	elif [ -z "$p" ] && console_has 'rcu_sched kthread starved'; then
+		echo "  skip 17 vCPUs: the driver binds (the guest starved on this host: RCU stall)"
+		skipped=$((skipped + 1))
+	else
+		bad "17 vCPUs: the driver binds, one policy over vCPUs 0-16" "$(last_line A64-INSMOD)" "$p"
+	fi
+	stop_and_keep seventeen
+}
+
+# ACPI, no devicetree: arch_topology never sets capacity_freq_ref, which
+# stays 1 unless the driver sets it, and schedutil then asks for the
+# minimum whatever the load (6.8+)
+acpi_boot() {
+	host_speed 100
+	if ! start_vm 2 '2;3' acpi || ! console_has 'firmware=acpi'; then
+		bad "arm64 guest boots with UEFI and ACPI, no devicetree" "$(last_line A64-BOOTED)" "$(tail -n 20 "$TMP/console.out")"
+		stop_and_keep acpi
+		return
+	fi
+	ok "arm64 guest boots with UEFI and ACPI, no devicetree ($(last_line A64-BOOTED))"
+	T[0]=$(tid_of_vcpu 0) T[1]=$(tid_of_vcpu 1)
+	if ask insmod A64-INSMOD && console_has 'A64-INSMOD ok'; then ok "ACPI: module loads and binds the ivshmem device"
+	else bad "ACPI: module loads and binds the ivshmem device" "$(tail -n 20 "$TMP/console.out")"; fi
+	ask "hog 1" A64-HOG
+	check "ACPI: a hog on vCPU 1 raises its request (schedutil's reference frequency is the policy's maximum, not 1)" \
+		wait_for 90 is_high 1 950
+	ask stop A64-STOPPED
+	stop_and_keep acpi
+}
+
+need_files "$KERNEL" "$MODULE" "$BRIDGE" "$VF"
+command -v qemu-system-aarch64 >/dev/null && command -v dtc >/dev/null &&
+	command -v aarch64-linux-gnu-gcc >/dev/null && [ -r "$EFI_FW" ] ||
+	{ echo "Error: need qemu-system-aarch64, dtc, aarch64-linux-gnu-gcc, $EFI_FW (scripts/deps.sh --vm)" >&2; echo "RESULT 0 1 0"; exit 1; }
+build_initramfs_arm64 || { echo "Error: could not build the arm64 initramfs" >&2; echo "RESULT 0 1 0"; exit 1; }
+load_vcpufreq "the arm64 test" || { echo "RESULT 0 1 0"; exit 1; }
+mkdir -p "$CG" && "$VF" enroll "$CG" >/dev/null || { echo "RESULT 0 1 0"; exit 1; }
+
+declare -a T
+for scenario in ${ARM64_SCENARIOS:-four_vcpus seventeen_vcpus acpi_boot}; do
+	"$scenario"
+done
+report
