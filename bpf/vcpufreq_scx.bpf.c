@@ -45,9 +45,11 @@
  *    and dropping the target each time would make it start every burst at
  *    a low frequency (schedutil raises it at most once per rate limit).
  *    A fair or real-time task taking the CPU drops it at once
- *    (cpu_release), and a timer drops every target held longer, so no CPU
- *    stays boosted for a vCPU that left.  Both run under the vCPU's
- *    runqueue lock, not always on its CPU: the CPU is the task's.  init
+ *    (cpu_release), and a timer kicks every idle CPU holding one longer,
+ *    whose dispatch drops it, so no CPU stays boosted for a vCPU that
+ *    left (a target is only ever set with a runqueue locked: see
+ *    release_held).  running/stopping run under the vCPU's runqueue
+ *    lock, not always on its CPU: the CPU is the task's.  init
  *    sets every target to 0 (the kernel starts them at 1024).
  *  - tick: a running vCPU's target follows its demand at once, and a
  *    vCPU whose demand outgrew its CPU is preempted when a fitting CPU is
@@ -485,11 +487,30 @@ void BPF_STRUCT_OPS(vf_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 }
 
+/* @cpu's target goes back to 0, held or not */
+static void release_cpuperf(struct vcpufreq_scx_cpu *c, s32 cpu)
+{
+	c->held_since = 0;
+	set_cpuperf(c, cpu, 0);
+}
+
+/* drop @cpu's target if it was held longer than HOLD_NS */
+static void release_if_held_long(s32 cpu, u64 now)
+{
+	u32 key = cpu;
+	struct vcpufreq_scx_cpu *c = bpf_map_lookup_elem(&scx_cpus, &key);
+
+	if (c && c->held_since && older_than(c->held_since, now, HOLD_NS))
+		release_cpuperf(c, cpu);
+}
+
 void BPF_STRUCT_OPS(vf_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u32 top = level_of(cpu), n;
 	u64 now = bpf_ktime_get_ns();
 	s32 l;
+
+	release_if_held_long(cpu, now);
 
 	n = ++cpu_dispatches[CPU_IDX(cpu)];
 	if (n % 4 == 0) {
@@ -511,14 +532,15 @@ void BPF_STRUCT_OPS(vf_dispatch, s32 cpu, struct task_struct *prev)
 			return;
 }
 
-/* @cpu's target goes back to 0, held or not */
-static void release_cpuperf(struct vcpufreq_scx_cpu *c, s32 cpu)
-{
-	c->held_since = 0;
-	set_cpuperf(c, cpu, 0);
-}
-
-/* drop every target held longer than HOLD_NS; again while some are held */
+/*
+ * Kick every idle CPU whose target was held longer than HOLD_NS, so that
+ * its dispatch drops it; again while some are held.  Not set from here:
+ * scx_bpf_cpuperf_set() calls schedutil's update hook, which takes the
+ * policy's lock with interrupts on in a timer callback, and a tick on the
+ * same CPU taking that lock again deadlocks (seen in the effect lab: an RCU
+ * stall in sugov_update_shared).  The scheduler's own callbacks run with
+ * the runqueue locked and interrupts off.
+ */
 static int release_held(void *map, int *key, struct bpf_timer *timer)
 {
 	u64 now = bpf_ktime_get_ns();
@@ -532,10 +554,9 @@ static int release_held(void *map, int *key, struct bpf_timer *timer)
 
 		if (!c || !c->held_since)
 			continue;
+		held = true;
 		if (older_than(c->held_since, now, HOLD_NS))
-			release_cpuperf(c, cpu);
-		else
-			held = true;
+			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 	}
 	release_armed = held;
 	if (held)
