@@ -237,16 +237,18 @@ static pid_t start_agent(const struct actuator **act, struct act_env *env,
 	char log[PATH_MAX], c;
 	pid_t pid;
 
+	if (state_dir_check(env->state_dir))
+		return -1;
 	if (pipe2(ready, O_CLOEXEC))
 		return err("pipe: %s", strerror(errno));
-	mkdir(env->state_dir, 0755);
 	snprintf(log, sizeof(log), "%s/agent.log", env->state_dir);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
 		return err("fork: %s", strerror(errno));
 	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+			      O_NOFOLLOW, 0644);
 
 		close(ready[0]);
 		setsid();
@@ -384,7 +386,7 @@ int cmd_unload(int argc, char **argv)
 			   "the pins stay so that 'vcpufreq-bpf unload' can try "
 			   "again");
 	remove_pins();
-	grant_restore_bpffs();
+	grants_remove();
 	if (is_loaded())
 		return err("could not remove every pin under %s", cli.pin_dir);
 	note("unloaded: every setting restored, pins under %s removed",

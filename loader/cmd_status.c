@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include "actuator.h"
 #include "cli.h"
+#include "grants.h"
 #include "procstat.h"
 
 static void backend_lines(struct json *j, const struct act_env *env,
@@ -102,6 +103,56 @@ static void stats_lines(struct json *j, const struct vcpufreq_stats *st)
 	json_kuint(j, "verdict_flips", st->verdict_flips);
 	json_kuint(j, "events_lost", st->events_lost);
 	json_obj_close(j);
+}
+
+/* who may steer what through the broker, and what it refused */
+static void broker_lines(struct json *j, const struct vcpufreq_stats *st)
+{
+	struct grant g[VCPUFREQ_MAX_GRANTS];
+	int n = grants_load(g, VCPUFREQ_MAX_GRANTS);
+
+	if (j) {
+		json_key(j, "broker");
+		json_obj_open(j);
+		json_kuint(j, "registered", st->broker_registered);
+		json_kuint(j, "requests", st->broker_requests);
+		json_kuint(j, "refused", st->broker_refused);
+		json_kuint(j, "refused_cross_vm", st->broker_cross_vm);
+		json_kuint(j, "refused_quota", st->broker_quota);
+		json_kuint(j, "coalesced", st->broker_coalesced);
+		json_kuint(j, "rate_limited", st->broker_rate_limited);
+		json_kuint(j, "agent_full_walks", st->agent_full_walks);
+		json_kuint(j, "log_suppressed", st->log_suppressed);
+		json_key(j, "grants");
+		json_arr_open(j);
+	} else {
+		printf("broker: %llu registered, %llu requests (%llu coalesced, "
+		       "%llu rate limited), %llu refused (%llu outside the "
+		       "caller's VM, %llu over quota)\n",
+		       st->broker_registered, st->broker_requests,
+		       st->broker_coalesced, st->broker_rate_limited,
+		       st->broker_refused, st->broker_cross_vm, st->broker_quota);
+	}
+	for (int i = 0; i < n; i++) {
+		const char *scope = *g[i].cgroup ? g[i].cgroup : "own process";
+
+		if (!j) {
+			printf("  grant: %s %u: %s, at most %u vCPUs\n",
+			       g[i].group ? "group" : "user", g[i].id, scope,
+			       g[i].max_vcpus);
+			continue;
+		}
+		json_obj_open(j);
+		json_kstr(j, "kind", g[i].group ? "group" : "user");
+		json_kuint(j, "id", g[i].id);
+		json_kstr(j, "cgroup", *g[i].cgroup ? g[i].cgroup : "");
+		json_kuint(j, "max_vcpus", g[i].max_vcpus);
+		json_obj_close(j);
+	}
+	if (j) {
+		json_arr_close(j);
+		json_obj_close(j);
+	}
 }
 
 static void scx_cpu_lines(struct json *j, int fd)
@@ -228,6 +279,7 @@ int cmd_status(int argc, char **argv)
 	if (loaded) {
 		cgroup_lines(j);
 		stats_lines(j, &st);
+		broker_lines(j, &st);
 	}
 	scx_lines(j, &env);
 	if (j) {

@@ -11,6 +11,7 @@ PIN=/sys/fs/bpf/vcpufreq
 CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
 CGT=$CG2/vcpufreq-test
 TMP=$(mktemp -d)
+chmod 711 "$TMP"	# the broker's socket is in the state dir below: VMM users reach it
 BIG_LITTLE=$TMP/big-little.topology
 # every CPU little (512) but the last one, big (1024): perf 900 fits only $BIG
 BIG=$(($(nproc) - 1))
@@ -32,12 +33,13 @@ jq_is() {	# jq_is JSON FILTER WANT
 	[ "$got" = "$3" ] || fail "$2 = '$got', want '$3' in $1"
 }
 # spawn N [LIFETIME_MS] [CGROUP] [hog]: start threads (inside CGROUP),
-# TIDs in $TIDS; "hog": threads that never sleep
+# TIDs in $TIDS; "hog": threads that never sleep; SPAWN_AS: a command
+# prefix (setpriv ...) to run them as another user
 spawn() {
 	local n=$1 life=${2:-0} cg=${3:-} mode=${4:-} fifo=$TMP/tids.$RANDOM
 	mkfifo "$fifo"
 	if [ -n "$cg" ]; then
-		sh -c "echo \$\$ > $cg/cgroup.procs && exec $SPAWN $n $life $mode" >"$fifo" &
+		sh -c "echo \$\$ > $cg/cgroup.procs && exec ${SPAWN_AS:-} $SPAWN $n $life $mode" >"$fifo" &
 	else
 		$SPAWN "$n" "$life" $mode >"$fifo" &
 	fi
@@ -583,6 +585,10 @@ test_unprivileged_vmm_gets_exactly_what_was_granted() {
 	as_vmm_user bpftool map delete pinned $PIN/cgroups key 0 0 0 0 0 0 0 0 >/dev/null 2>&1 \
 		&& fail "VMM user could write the cgroups map"
 	as_vmm_user bpftool map dump pinned $PIN/actions >/dev/null 2>&1 && fail "VMM user could open the actions map"
+	# its requests went through the broker: no map is open to it at all
+	for m in requests slots; do
+		as_vmm_user bpftool map dump pinned $PIN/$m >/dev/null 2>&1 && fail "VMM user could open the $m map"
+	done
 	$VF unload >/dev/null
 	[ "$(stat -c %a /sys/fs/bpf)" = "$mode" ] || fail "bpffs mode not restored"
 }
@@ -590,7 +596,8 @@ test_granted_user_request_exits_zero_and_takes_effect() {
 	id $VMM_USER >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin $VMM_USER
 	$VF load >/dev/null
 	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
-	$VF grant --user $VMM_USER >/dev/null || fail "grant failed"
+	# the thread is not the CLI's own: the grant names the VM's cgroup
+	$VF grant --user $VMM_USER --cgroup "$CGT" >/dev/null || fail "grant failed"
 	sh -c "echo \$\$ > $CGT/cgroup.procs && exec $AS_VMM sleep 60" &
 	local t=$!; echo $t >>"$PIDFILE"
 	wait_for 5 grep -qx "$t" "$CGT/cgroup.procs" || fail "thread not in $CGT"
@@ -608,6 +615,116 @@ test_grant_bad_input_is_refused() {
 	expect_fail "no user" $VF grant --user no-such-user-xyz
 	expect_fail "no group" $VF grant --group no-such-group-xyz
 	expect_fail "give --user" $VF grant
+	expect_fail "does not exist" $VF grant --user root --cgroup /no/such/cgroup
+	expect_fail "1..4096" $VF grant --user root --max-vcpus 0
+}
+
+# ---- one VM cannot touch another (issue 14) ---------------------------------
+VMM_USER2=vcpufreq-vmm2
+AS_VMM2="setpriv --reuid=$VMM_USER2 --regid=$VMM_USER2 --clear-groups"
+two_users() {
+	local u; for u in $VMM_USER $VMM_USER2; do
+		id $u >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin $u
+	done
+}
+PY3=$(PATH=/usr/bin:/bin command -v python3)	# not root's own (pyenv)
+perf_of() { $VF vcpus -j | jq -r ".[] | select(.tid==$1) | .perf"; }
+# broker_send USER OP TID [PERF]: one raw message to the broker, as a hostile
+# VMM would send it; prints the answer's error (none for an accepted request)
+broker_send() {
+	local user=$1; shift
+	setpriv --reuid="$user" --regid="$user" --clear-groups $PY3 - "$VCPUFREQ_STATE_DIR/vcpufreq.sock" "$@" <<'PY'
+import socket, struct, sys
+ops = {"register": 2, "request": 3, "unregister": 4, "reload": 5}
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+s.send(struct.pack("6I", 1, 1, 0, 0, 0, 0))	# HELLO, version 1
+print("hello", struct.unpack("3I", s.recv(16)[:12])[2])
+tid, perf = int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 0
+s.send(struct.pack("6I", ops[sys.argv[2]], tid, 7, 0, perf, 0))
+s.settimeout(1)
+try:
+    op, t, e = struct.unpack("IIi", s.recv(16)[:12])
+    print(sys.argv[2], e)
+except socket.timeout:
+    print(sys.argv[2], "no answer")
+PY
+}
+test_two_tenants_every_cross_vm_operation_is_refused_and_counted() {
+	two_users
+	$VF load >/dev/null
+	mkdir -p "$CGT/vm1" "$CGT/vm2"; $VF enroll "$CGT" >/dev/null
+	$VF grant --user $VMM_USER --cgroup "$CGT/vm1" >/dev/null || fail "grant 1"
+	$VF grant --user $VMM_USER2 --cgroup "$CGT/vm2" >/dev/null || fail "grant 2"
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT/vm1"; local a=${TIDS[0]}
+	SPAWN_AS=$AS_VMM2 spawn 1 0 "$CGT/vm2"; local b=${TIDS[0]}
+	$AS_VMM $VF request "$a" 300 >/dev/null || fail "tenant 1 cannot steer its own vCPU"
+	$AS_VMM2 $VF request "$b" 700 >/dev/null || fail "tenant 2 cannot steer its own vCPU"
+	wait_for 5 sh -c "[ \"\$($VF vcpus -j | jq -r '[.[] | select(.tid==$a or .tid==$b) | .perf] | sort | join(\",\")')\" = 300,700 ]" \
+		|| fail "own requests not taken in: $($VF vcpus -j)"
+	# tenant 1 against tenant 2's vCPU, every way there is
+	expect_fail "not a thread of your VM" $AS_VMM $VF request "$b" 1024
+	expect_fail "not a thread of your VM" $AS_VMM $VF request "$b" --drop
+	[ "$(broker_send $VMM_USER register "$b")" = $'hello 0\nregister -1' ] || fail "raw register: $(broker_send $VMM_USER register "$b")"
+	[ "$(broker_send $VMM_USER request "$b" 1024)" = $'hello 0\nrequest -1' ] || fail "raw request not refused"
+	[ "$(broker_send $VMM_USER unregister "$b")" = $'hello 0\nunregister -1' ] || fail "raw unregister not refused"
+	$AS_VMM bpftool map update pinned $PIN/requests key $(le32 "$b") value $(le32 1024) 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 2>/dev/null \
+		&& fail "tenant 1 wrote the requests map"
+	$AS_VMM bpftool map freeze pinned $PIN/requests 2>/dev/null && fail "tenant 1 froze the requests map"
+	$AS_VMM bpftool map dump pinned $PIN/slots >/dev/null 2>&1 && fail "tenant 1 reads every VM's slots"
+	# and tenant 2 against tenant 1's, through its own VMM's library
+	expect_fail "not a thread of your VM" $AS_VMM2 $VF request "$a" 1024
+	sleep 0.5
+	[ "$(perf_of "$a")" = 300 ] || fail "tenant 1's request changed: $(perf_of "$a")"
+	[ "$(perf_of "$b")" = 700 ] || fail "tenant 2's request changed: $(perf_of "$b")"
+	local st; st=$($VF status -j)
+	[ "$(jq .broker.refused_cross_vm <<<"$st")" -ge 6 ] || fail "refusals not counted: $(jq -c .broker <<<"$st")"
+	grep -q "refused op 2 on TID $b for uid $(id -u $VMM_USER)" "$VCPUFREQ_STATE_DIR/agent.log" || fail "not in the agent's log"
+	# root still inspects and steers everything
+	$VF request "$b" 900 >/dev/null && bpftool map dump pinned $PIN/requests >/dev/null || fail "root lost access"
+}
+test_granted_vmm_steers_its_own_process_only() {
+	two_users
+	$VF load >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	$VF grant --user $VMM_USER >/dev/null	# no cgroup: its own process
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT"; local other=${TIDS[0]}	# its, but another process
+	run_vmm "$CGT" 60 $AS_VMM
+	local seen; seen=$(perfs_seen 1024)
+	grep -qw 1024 <<<"$seen" || fail "the VMM's own threads were refused: $seen"
+	expect_fail "not a thread of your VM" $AS_VMM $VF request "$other" 500
+	expect_fail "not a thread of your VM" $AS_VMM2 $VF request "$other" 500
+	[ -z "$(perf_of "$other")" ] || fail "another process's thread got a request"
+}
+test_grant_quota_keeps_a_vmm_from_filling_the_requests_map() {
+	two_users
+	$VF load >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	$VF grant --user $VMM_USER --cgroup "$CGT" --max-vcpus 2 >/dev/null
+	SPAWN_AS=$AS_VMM spawn 3 0 "$CGT"
+	$AS_VMM $VF request "${TIDS[0]}" 100 >/dev/null || fail "first"
+	$AS_VMM $VF request "${TIDS[1]}" 100 >/dev/null || fail "second"
+	expect_fail "quota" $AS_VMM $VF request "${TIDS[2]}" 100
+	jq_is "$($VF status -j)" .broker.refused_quota 1
+	# dropping one frees its place
+	$AS_VMM $VF request "${TIDS[0]}" --drop >/dev/null || fail "drop"
+	$AS_VMM $VF request "${TIDS[2]}" 100 >/dev/null || fail "quota not given back"
+}
+test_revoke_ends_what_open_connections_can_do() {
+	two_users
+	$VF load >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	$VF grant --user $VMM_USER >/dev/null
+	run_vmm "$CGT" 60 $AS_VMM
+	perfs_seen 1024 >/dev/null
+	[ -n "$(tids_of_vm 1)" ] || fail "the VMM is not running"
+	$VF grant --revoke --user $VMM_USER >/dev/null || fail "revoke failed"
+	# the VMM's handle is still open: nothing it sends counts any more
+	wait_for 5 sh -c "[ -z \"\$($VF vcpus -j | jq -r '.[] | select(.vm_id==1) | .tid')\" ]" \
+		|| fail "the revoked VMM's vCPUs keep requests: $($VF vcpus -j)"
+	sleep 1
+	[ -z "$(tids_of_vm 1)" ] || fail "the revoked VMM steered again: $($VF vcpus -j)"
+	jq_is "$($VF status -j)" '.broker.grants | length' 0
 }
 
 # ---- the QEMU bridge under libvirt, with a stand-in QEMU ---------------------
