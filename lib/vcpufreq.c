@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include "vcpufreq/abi.h"
 #include "vcpufreq/vcpufreq.h"
@@ -23,6 +24,7 @@
 #include "procstat.h"
 #include "brokerclient.h"
 #include "tidindex.h"
+#include "pins.h"
 
 #define VF_MAX_VCPUS	1024
 #define VF_BUCKETS	2048	/* power of two, > VF_MAX_VCPUS */
@@ -68,6 +70,7 @@ int vcpufreq_open(const char *pin_dir, struct vcpufreq **out)
 	const char *dir = pin_dir ? pin_dir : VCPUFREQ_PIN_DIR;
 	char path[PATH_MAX];
 	struct vcpufreq *vf;
+	struct stat st;
 	int ret;
 
 	if (!out)
@@ -76,8 +79,14 @@ int vcpufreq_open(const char *pin_dir, struct vcpufreq **out)
 	if (!vf)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "%s/%s", dir, VCPUFREQ_PIN_REQUESTS);
-	vf->requests_fd = bpf_obj_get(path);
 	vf->broker_fd = -1;
+	/* root never uses maps someone else planted */
+	if (geteuid() == 0 && (ret = vf_pin_dir_check(dir, &st)) &&
+	    ret != -ENOENT) {
+		free(vf);
+		return ret;
+	}
+	vf->requests_fd = bpf_obj_get(path);
 	if (vf->requests_fd >= 0) {
 		vf->slots = map_slots(dir);
 		*out = vf;

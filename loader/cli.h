@@ -32,6 +32,8 @@ void pin_path(char *buf, size_t len, const char *name);
 int pin_parent(char *buf, size_t len);
 int open_pinned_map(const char *name);	/* fd, or -1 with Error: printed */
 bool is_loaded(void);
+/* 0 when the pin dir is the one load made (root's, 0700), else Error: */
+int pin_dir_ours(void);
 /*
  * The state dir (NULL: $VCPUFREQ_STATE_DIR or /run/vcpufreq), created
  * when missing: 0 when it is a directory of ours that no one else may

@@ -129,10 +129,11 @@ static int pin_all(struct vcpufreq *skel)
 
 	/* an exclusive mkdir: of two concurrent loads, only one goes on */
 	if (mkdir(cli.pin_dir, 0700))
-		return errno == EEXIST ?
+		return errno != EEXIST ?
+		       err("cannot create %s: %s", cli.pin_dir, strerror(errno)) :
+		       pin_dir_ours() ? -1 :
 		       err("%s exists: vcpufreq-bpf is already loaded or being "
-			   "loaded; run 'vcpufreq-bpf unload' first", cli.pin_dir) :
-		       err("cannot create %s: %s", cli.pin_dir, strerror(errno));
+			   "loaded; run 'vcpufreq-bpf unload' first", cli.pin_dir);
 	snprintf(path, sizeof(path), "%s/%s", cli.pin_dir, VCPUFREQ_PIN_LINKS);
 	if (mkdir(path, 0700)) {
 		err("cannot create %s: %s", path, strerror(errno));
@@ -303,7 +304,8 @@ int cmd_load(int argc, char **argv)
 		}
 	}
 	if (is_loaded())
-		return err("vcpufreq-bpf is already loaded (pins under %s); run "
+		return pin_dir_ours() ? -1 :
+		       err("vcpufreq-bpf is already loaded (pins under %s); run "
 			   "'vcpufreq-bpf unload' first", cli.pin_dir);
 	if (act_env_init(&env, cli.topology))
 		return -1;
@@ -368,6 +370,8 @@ int cmd_unload(int argc, char **argv)
 	if (!is_loaded())
 		return err("vcpufreq-bpf is not loaded (no pins under %s); "
 			   "nothing to unload", cli.pin_dir);
+	if (pin_dir_ours())
+		return -1;	/* never remove what someone else put there */
 	read_settings(&cfg);
 	stop_agent(cfg.agent_pid);
 	/*

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "cli.h"
+#include "pins.h"
 #include "vcpufreq/vcpufreq.h"
 
 int err(const char *fmt, ...)
@@ -85,6 +86,22 @@ bool is_loaded(void)
 	return access(path, F_OK) == 0 || errno == EACCES;
 }
 
+int pin_dir_ours(void)
+{
+	struct stat st;
+	int ret = vf_pin_dir_check(cli.pin_dir, &st);
+
+	if (ret == -EPERM)
+		return err("%s was not created by vcpufreq-bpf (%s, owner uid %u, "
+			   "mode %o): someone else's; remove it ('rm -r %s') "
+			   "and load again", cli.pin_dir, S_ISDIR(st.st_mode) ?
+			   "a directory" : S_ISLNK(st.st_mode) ? "a symlink" :
+			   "not a directory", st.st_uid, st.st_mode & 07777,
+			   cli.pin_dir);
+	return ret ? err("cannot inspect %s: %s", cli.pin_dir,
+			 strerror(-ret)) : 0;
+}
+
 int open_pinned_map(const char *name)
 {
 	char path[PATH_MAX];
@@ -93,6 +110,8 @@ int open_pinned_map(const char *name)
 	if (!is_loaded())
 		return err("vcpufreq-bpf is not loaded (no pins under %s); "
 			   "run 'vcpufreq-bpf load' first", cli.pin_dir);
+	if (geteuid() == 0 && pin_dir_ours())
+		return -1;
 	pin_path(path, sizeof(path), name);
 	fd = bpf_obj_get(path);
 	if (fd < 0)

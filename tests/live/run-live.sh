@@ -72,6 +72,7 @@ cleanup() {
 	rm -f "$PIDFILE"
 	$VF unload >/dev/null 2>&1
 	$VF --pin-dir /sys/fs/bpf/vcpufreq-alt unload >/dev/null 2>&1
+	mountpoint -q "$TMP/bpffs" && umount "$TMP/bpffs"
 	for d in "$CGT"/* "$CGT"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
 	true
 }
@@ -709,6 +710,27 @@ test_grant_quota_keeps_a_vmm_from_filling_the_requests_map() {
 	# dropping one frees its place
 	$AS_VMM $VF request "${TIDS[0]}" --drop >/dev/null || fail "drop"
 	$AS_VMM $VF request "${TIDS[2]}" 100 >/dev/null || fail "quota not given back"
+}
+test_pin_dir_or_state_dir_planted_by_another_user_is_never_used() {
+	two_users
+	local fs=$TMP/bpffs
+	mkdir -p "$fs" && mount -t bpf -o mode=1777 bpf "$fs" || fail "cannot mount a bpffs"
+	$AS_VMM mkdir "$fs/vcpufreq" || fail "the user cannot plant a directory"
+	expect_fail "not created by vcpufreq-bpf" $VF --pin-dir "$fs/vcpufreq" load
+	$VF --pin-dir "$fs/vcpufreq" unload >/dev/null 2>&1 && fail "unload took the user's directory"
+	[ -d "$fs/vcpufreq" ] && [ -z "$(ls -A "$fs/vcpufreq")" ] || fail "root pinned into the user's directory"
+	$AS_VMM rmdir "$fs/vcpufreq" && $AS_VMM ln -s /sys/fs/bpf "$fs/vcpufreq" || fail "the user cannot plant a symlink"
+	expect_fail "not created by vcpufreq-bpf" $VF --pin-dir "$fs/vcpufreq" load
+	[ -L "$fs/vcpufreq" ] || fail "the symlink was replaced"
+	rm "$fs/vcpufreq"
+	# a state dir (agent log, grants, the broker's socket) must be root's too
+	mkdir -p "$TMP/planted" && chown $VMM_USER "$TMP/planted"
+	VCPUFREQ_STATE_DIR=$TMP/planted expect_fail "state dir .* is not ours" $VF --pin-dir "$fs/vcpufreq" load
+	[ ! -e "$fs/vcpufreq" ] || fail "a refused load left pins"
+	# the same bpffs, a pin dir of ours: works
+	$VF --pin-dir "$fs/vcpufreq" load >/dev/null || fail "load on a 1777 bpffs"
+	[ "$(stat -c '%u %a' "$fs/vcpufreq")" = "0 700" ] || fail "pin dir $(stat -c '%u %a' "$fs/vcpufreq")"
+	$VF --pin-dir "$fs/vcpufreq" unload >/dev/null || fail "unload"
 }
 test_revoke_ends_what_open_connections_can_do() {
 	two_users
