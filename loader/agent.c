@@ -114,6 +114,7 @@ struct agent {
 	bool need_walk;			/* on every thread: cgroups changed */
 	bool need_reconcile;		/* events or pending TIDs were lost */
 	struct timespec last_walk;	/* walks: at most one per pass */
+	bool backlog;			/* work left: the next turn at once */
 	int nr_pending;
 	__u32 pending[MAX_PENDING];	/* TIDs written since the last sync */
 };
@@ -398,12 +399,14 @@ static char rb_tag, sig_tag;
 
 /*
  * One turn of the loop: what epoll said is ready, then a bounded share
- * of everything else.  false when a signal says stop.
+ * of everything else.  false when a signal says stop.  A ring buffer
+ * left with events does not wake us again (BPF wakes a reader that has
+ * caught up), so then the next turn comes at once.
  */
 static bool agent_turn(struct agent *ag, int ep_fd, struct ring_buffer *rb)
 {
 	struct epoll_event got[16];
-	int n = epoll_wait(ep_fd, got, 16, AGENT_PASS_MS);
+	int n = epoll_wait(ep_fd, got, 16, ag->backlog ? 0 : AGENT_PASS_MS);
 
 	if (n < 0 && errno != EINTR)
 		return false;
@@ -413,7 +416,7 @@ static bool agent_turn(struct agent *ag, int ep_fd, struct ring_buffer *rb)
 		if (got[i].data.ptr != &rb_tag)
 			broker_event(ag->broker, got[i].data.ptr, got[i].events);
 	}
-	ring_buffer__consume_n(rb, EVENT_BATCH);
+	ag->backlog = ring_buffer__consume_n(rb, EVENT_BATCH) >= EVENT_BATCH;
 	/* the scheduler's exit event can be lost to a full ring */
 	if (ag->act == &act_scx && scx_exit_kind())
 		fall_back(ag, scx_exit_kind());

@@ -43,6 +43,7 @@
 #define BROKER_READ_BATCH	64	/* messages per connection per event */
 #define BROKER_APPLY_BATCH	256	/* map writes per agent iteration */
 #define BROKER_RATE		1000	/* applies per second per user */
+#define BROKER_MSG_RATE		20000	/* messages read per second per user */
 #define BROKER_MAX_GROUPS	16
 
 struct creds {
@@ -59,6 +60,7 @@ struct peer {
 
 struct conn {
 	int fd;
+	bool paused;			/* its user sent too much: not read */
 	struct creds who;
 	struct peer peer;
 };
@@ -72,9 +74,10 @@ struct owned {
 	struct vcpufreq_request req;
 };
 
-struct bucket {				/* requests applied by one user */
+struct bucket {				/* what one user may still do now */
 	uid_t uid;
-	double tokens;
+	double applies;			/* BROKER_RATE a second */
+	double msgs;			/* BROKER_MSG_RATE a second */
 	double last;
 };
 
@@ -372,6 +375,80 @@ static void answer(struct conn *c, const struct vcpufreq_broker_msg *m,
 	send(c->fd, &r, sizeof(r), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+/* ---- what a user may send and have applied, per second --------------------- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* @uid's allowance, refilled for the time since it was last looked at */
+static struct bucket *bucket_of(struct broker *b, uid_t uid)
+{
+	struct bucket *k = NULL;
+	double now = now_s(), dt;
+
+	for (int i = 0; i < b->nr_buckets && !k; i++)
+		if (b->buckets[i].uid == uid)
+			k = &b->buckets[i];
+	if (!k) {
+		if (b->nr_buckets >= BROKER_MAX_CONNS)
+			b->nr_buckets = 0;	/* forget them all: a fresh start */
+		k = &b->buckets[b->nr_buckets++];
+		*k = (struct bucket){ .uid = uid, .last = now };
+	}
+	dt = now - k->last;
+	k->last = now;
+	/* bursts: a tenth of a second's worth */
+	k->applies += dt * BROKER_RATE;
+	if (k->applies > BROKER_RATE / 10)
+		k->applies = BROKER_RATE / 10;
+	k->msgs += dt * BROKER_MSG_RATE;
+	if (k->msgs > BROKER_MSG_RATE / 10)
+		k->msgs = BROKER_MSG_RATE / 10;
+	return k;
+}
+
+/* take one of @uid's applies (root: unlimited) */
+static bool take_apply(struct broker *b, uid_t uid)
+{
+	struct bucket *k;
+
+	if (uid == 0)
+		return true;
+	k = bucket_of(b, uid);
+	if (k->applies < 1)
+		return false;
+	k->applies -= 1;
+	return true;
+}
+
+/*
+ * A user that sent BROKER_MSG_RATE messages in a second is not read for
+ * a while: its sends fill its socket and fail (its CPU, not ours), and
+ * it resumes once its allowance has grown back by a batch.
+ */
+static bool pause_if_spent(struct broker *b, struct conn *c)
+{
+	struct bucket *k;
+	struct epoll_event ev = { .events = c->paused ? EPOLLIN : 0,
+				  .data.ptr = c };
+
+	if (c->who.uid == 0)
+		return false;
+	k = bucket_of(b, c->who.uid);
+	if (c->paused == (k->msgs < BROKER_READ_BATCH))
+		return c->paused;
+	c->paused = !c->paused;
+	if (c->paused)
+		count(b, &b->stats->broker_rate_limited);
+	epoll_ctl(b->ep_fd, EPOLL_CTL_MOD, c->fd, &ev);
+	return c->paused;
+}
+
 /* ---- connections ------------------------------------------------------------- */
 
 static void close_conn(struct broker *b, int i)
@@ -438,6 +515,8 @@ static void read_conn(struct broker *b, int i)
 	struct vcpufreq_broker_msg m;
 
 	/* a bounded batch: the rest waits for the next turn of the loop */
+	if (pause_if_spent(b, c))
+		return;
 	for (int k = 0; k < BROKER_READ_BATCH; k++) {
 		ssize_t n = recv(c->fd, &m, sizeof(m), 0);
 
@@ -451,6 +530,8 @@ static void read_conn(struct broker *b, int i)
 			refuse(b, c, 0, 0, -EINVAL, "bad message size");
 			continue;
 		}
+		if (c->who.uid)
+			bucket_of(b, c->who.uid)->msgs -= 1;
 		answer(c, &m, handle(b, c, &m));
 		if (m.op == VCPUFREQ_BROKER_RELOAD)
 			return;	/* the connection may be gone */
@@ -472,52 +553,20 @@ void broker_event(struct broker *b, void *ptr, __u32 events)
 
 /* ---- applying requests ------------------------------------------------------- */
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* one more apply for @uid within BROKER_RATE per second (burst: 1/10 s) */
-static bool take_token(struct broker *b, uid_t uid, double now)
-{
-	struct bucket *k = NULL;
-
-	if (uid == 0)
-		return true;
-	for (int i = 0; i < b->nr_buckets && !k; i++)
-		if (b->buckets[i].uid == uid)
-			k = &b->buckets[i];
-	if (!k) {
-		if (b->nr_buckets >= BROKER_MAX_CONNS)
-			b->nr_buckets = 0;	/* forget them all: a fresh start */
-		k = &b->buckets[b->nr_buckets++];
-		*k = (struct bucket){ .uid = uid, .tokens = BROKER_RATE / 10,
-				      .last = now };
-	}
-	k->tokens += (now - k->last) * BROKER_RATE;
-	if (k->tokens > BROKER_RATE / 10)
-		k->tokens = BROKER_RATE / 10;
-	k->last = now;
-	if (k->tokens < 1)
-		return false;
-	k->tokens -= 1;
-	return true;
-}
-
 void broker_apply(struct broker *b)
 {
-	double now = now_s();
 	int done = 0;
+
+	for (int i = 0; i < b->nr_conns; i++)
+		if (b->conns[i]->paused)
+			pause_if_spent(b, b->conns[i]);
 
 	for (int i = 0; i < b->nr_owned && done < BROKER_APPLY_BATCH; i++) {
 		struct owned *o = &b->owned[i];
 
 		if (!o->dirty)
 			continue;
-		if (!take_token(b, o->who.uid, now)) {
+		if (!take_apply(b, o->who.uid)) {
 			count(b, &b->stats->broker_rate_limited);
 			continue;	/* the agent's next pass */
 		}

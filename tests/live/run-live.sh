@@ -732,6 +732,47 @@ test_pin_dir_or_state_dir_planted_by_another_user_is_never_used() {
 	[ "$(stat -c '%u %a' "$fs/vcpufreq")" = "0 700" ] || fail "pin dir $(stat -c '%u %a' "$fs/vcpufreq")"
 	$VF --pin-dir "$fs/vcpufreq" unload >/dev/null || fail "unload"
 }
+agent_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+test_agent_keeps_control_under_a_request_flood_and_sigterm_still_restores() {
+	two_users
+	$VF --topology "$BIG_LITTLE" load --backend affinity >/dev/null
+	mkdir -p "$CGT/vm1" "$CGT/vm2"; $VF enroll "$CGT" >/dev/null
+	$VF grant --user $VMM_USER --cgroup "$CGT/vm1" >/dev/null
+	$VF grant --user $VMM_USER2 --cgroup "$CGT/vm2" >/dev/null
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT/vm1"; local a=${TIDS[0]}
+	SPAWN_AS=$AS_VMM2 spawn 1 0 "$CGT/vm2"; local b=${TIDS[0]}
+	local agent; agent=$($VF status -j | jq -r .agent_pid)
+	# tenant 1 floods its own vCPU's requests, and tenant 2's (refused);
+	# a root VMM floods the map with bpf()
+	local sock=$VCPUFREQ_STATE_DIR/vcpufreq.sock f
+	for f in "$AS_VMM $PY3 tests/live/flood.py broker $sock $a" \
+		 "$AS_VMM $PY3 tests/live/flood.py hostile $sock $b" \
+		 "$PY3 tests/live/flood.py bpf $PIN $a"; do
+		$f >"$TMP/flood.out" 2>&1 &
+		echo $! >>"$PIDFILE"
+		wait_for 5 grep -q flooding "$TMP/flood.out" || fail "flood did not start: $(cat "$TMP/flood.out")"
+	done
+	sleep 1
+	local t0; t0=$(agent_cpu_ticks "$agent")
+	# tenant 2 is still served, at once
+	$AS_VMM2 $VF request "$b" 900 >/dev/null || fail "tenant 2's request refused under the flood"
+	wait_for 3 affinity_is "$b" "$BIG" || fail "tenant 2's request not applied under the flood: $(cpus_of "$b")"
+	sleep 3
+	local busy=$(($(agent_cpu_ticks "$agent") - t0))	# of 3 s or more: 300+ ticks
+	echo "    agent CPU under the flood: $busy ticks in 3+ s" >&2
+	[ "$busy" -lt 200 ] || fail "the agent used $busy ticks (of 300) under the flood"
+	local st; st=$($VF status -j)
+	jq -e '.broker.coalesced > 0 and .broker.rate_limited > 0 and .broker.log_suppressed > 0' <<<"$st" >/dev/null \
+		|| fail "flood not counted: $(jq -c .broker <<<"$st")"
+	[ "$(wc -l <"$VCPUFREQ_STATE_DIR/agent.log")" -lt 300 ] || fail "agent.log grew to $(wc -l <"$VCPUFREQ_STATE_DIR/agent.log") lines"
+	# SIGTERM while the flood goes on: the agent restores and exits itself
+	local out start=$SECONDS
+	out=$($VF unload 2>&1) || fail "unload under the flood: $out"
+	[ $((SECONDS - start)) -le 5 ] || fail "unload took $((SECONDS - start)) s: $out"
+	grep -q "did not stop" <<<"$out" && fail "the agent ignored SIGTERM: $out"
+	affinity_is "$b" "$ALL" || fail "not restored: $(cpus_of "$b")"
+	wait_for 3 sh -c "[ ! -e /proc/$agent ] || grep -q ') Z' /proc/$agent/stat" || fail "the agent still runs"
+}
 test_revoke_ends_what_open_connections_can_do() {
 	two_users
 	$VF load >/dev/null
