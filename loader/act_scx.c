@@ -144,6 +144,7 @@ static int scx_start(struct act_env *env)
 		goto fail;
 	}
 	pin_path(path, sizeof(path), VCPUFREQ_PIN_SCX_CPUS);
+	unlink(path);	/* an agent that died left its own */
 	if (bpf_map__pin(scx_skel->maps.scx_cpus, path)) {
 		err("cannot pin %s: %s", path, strerror(errno));
 		goto fail;

@@ -429,7 +429,8 @@ static bool agent_turn(struct agent *ag, int ep_fd, struct ring_buffer *rb)
 int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
 	      bool try_next)
 {
-	struct agent ag = { .act = act, .env = env };
+	/* requests already in the maps (a load after a crash) apply at once */
+	struct agent ag = { .act = act, .env = env, .need_reconcile = true };
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct ring_buffer *rb = NULL;
 	int events_fd, stats_fd, sig_fd, ep_fd = -1, ret = -1;

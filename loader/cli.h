@@ -26,6 +26,7 @@ void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int parse_u32(const char *s, __u32 *v);
 int parse_tid(const char *s, __u32 *tid);
 bool thread_exists(__u32 tid);
+bool agent_running(int pid);	/* a live vcpufreq-bpf process */
 
 /* pinned objects */
 void pin_path(char *buf, size_t len, const char *name);

@@ -225,24 +225,6 @@ static void scx_lines(struct json *j, const struct act_env *env)
 		json_obj_close(j);
 }
 
-/* running, not a zombie waiting for its new parent to reap it */
-static bool agent_alive(pid_t pid)
-{
-	char path[64], state = 0;
-	FILE *f;
-
-	if (pid <= 0)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
-		state = 0;
-	fclose(f);
-	return state && state != 'Z' && state != 'X';
-}
-
 int cmd_status(int argc, char **argv)
 {
 	struct vcpufreq_config cfg = { 0 };
@@ -264,14 +246,14 @@ int cmd_status(int argc, char **argv)
 		json_kstr(j, "pin_dir", cli.pin_dir);
 		json_kstr(j, "backend", loaded ? backend_name(cfg.backend) : "none");
 		json_kuint(j, "agent_pid", cfg.agent_pid);
-		json_kbool(j, "agent_running", agent_alive(cfg.agent_pid));
+		json_kbool(j, "agent_running", agent_running(cfg.agent_pid));
 		json_kstr(j, "topology", env.topo.from_override ?
 			  cfg.topology : "sysfs");
 	} else if (loaded) {
 		printf("vcpufreq-bpf: loaded (pins under %s)\n", cli.pin_dir);
 		printf("backend: %s, agent: %s\n", backend_name(cfg.backend),
 		       !cfg.agent_pid ? "none (not needed)" :
-		       agent_alive(cfg.agent_pid) ? "running" : "NOT RUNNING");
+		       agent_running(cfg.agent_pid) ? "running" : "NOT RUNNING");
 	} else {
 		printf("vcpufreq-bpf: not loaded (run 'vcpufreq-bpf load')\n");
 	}

@@ -24,7 +24,7 @@ static const struct command commands[] = {
 	{ "load", cmd_load,
 	  "[--backend auto|scx|uclamp|affinity|cpufreq|observe] [--foreground]",
 	  "load and pin the BPF programs, start the agent (auto: the\n  first usable of scx, uclamp, affinity, cpufreq, observe)" },
-	{ "unload", cmd_unload, "",
+	{ "unload", cmd_unload, "[--restore-only]",
 	  "stop the agent, restore every setting, remove the pins" },
 	{ "status", cmd_status, "[-j|-p]",
 	  "backend in use, why others are not, enrolled cgroups, counters,\n  sched_ext state and per-CPU figures of the scx backend" },

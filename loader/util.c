@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include "cli.h"
 #include "pins.h"
+#include "procstat.h"
 #include "vcpufreq/vcpufreq.h"
 
 int err(const char *fmt, ...)
@@ -295,4 +296,30 @@ int state_dir_check(const char *dir)
 			   S_ISDIR(st.st_mode) ? "a directory" : "not a directory",
 			   st.st_uid, st.st_mode & 07777);
 	return 0;
+}
+
+/*
+ * Our agent runs as @pid: a live process (not a zombie waiting for its
+ * new parent to reap it) that is vcpufreq-bpf, not whoever got the pid of
+ * an agent that died.
+ */
+bool agent_running(int pid)
+{
+	char path[64], comm[32], state = 0;
+	FILE *f;
+
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	if (vf_read_line(path, comm, sizeof(comm)) ||
+	    strncmp(comm, "vcpufreq-bpf", 12))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
+		state = 0;
+	fclose(f);
+	return state && state != 'Z' && state != 'X';
 }

@@ -279,6 +279,61 @@ test_unload_restores_even_after_the_agent_crashed() {
 	$VF unload >/dev/null || fail "unload failed"
 	affinity_is "$t" "$ALL" || fail "affinity still $(cpus_of "$t")"
 }
+test_load_after_an_agent_crash_restores_and_carries_on_with_the_same_pins() {
+	affinity_vcpu; local t=${TIDS[0]}
+	$VF request "$t" 900 >/dev/null
+	wait_for 3 affinity_is "$t" "$BIG" || fail "not applied"
+	local old; old=$($VF status -j | jq -r .agent_pid)
+	kill -9 "$old"
+	local out; out=$($VF --topology "$BIG_LITTLE" load --backend affinity 2>&1) || fail "load after the crash: $out"
+	grep -q "pid $old) had stopped: restored what it applied" <<<"$out" || fail "no word of the restore: $out"
+	local st; st=$($VF status -j)
+	jq_is "$st" .agent_running true
+	[ "$(jq -r .agent_pid <<<"$st")" != "$old" ] || fail "still the old agent"
+	# the request written before the crash is applied again by the new agent
+	wait_for 3 affinity_is "$t" "$BIG" || fail "the kept request is not applied again: $(cpus_of "$t")"
+	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$t)")" .perf 900
+	expect_fail "already loaded" $VF load
+	$VF unload >/dev/null || fail "unload"
+	affinity_is "$t" "$ALL" || fail "unload did not restore"
+}
+test_unload_restore_only_puts_the_host_back_and_keeps_the_pins() {
+	affinity_vcpu; local t=${TIDS[0]}
+	$VF request "$t" 900 >/dev/null
+	wait_for 3 affinity_is "$t" "$BIG" || fail "not applied"
+	expect_fail "is running" $VF unload --restore-only
+	kill -9 "$($VF status -j | jq -r .agent_pid)"
+	$VF unload --restore-only >/dev/null || fail "restore-only failed"
+	affinity_is "$t" "$ALL" || fail "not restored: $(cpus_of "$t")"
+	[ -e $PIN/requests ] || fail "the pins went"
+}
+test_systemd_unit_is_installed_sandboxed_and_its_capabilities_suffice() {
+	make -s install DESTDIR="$TMP/inst" PREFIX=/usr >/dev/null || fail "make install failed"
+	local unit=$TMP/inst/etc/systemd/system/vcpufreq-bpf.service
+	[ -f "$unit" ] || fail "no unit installed"
+	grep -qx 'ExecStart=/usr/sbin/vcpufreq-bpf load --foreground --backend auto' "$unit" || fail "ExecStart: $(grep ExecStart "$unit")"
+	for k in 'ExecStopPost=-/usr/sbin/vcpufreq-bpf unload --restore-only' NoNewPrivileges=yes \
+		 ProtectSystem=strict ProtectHome=yes PrivateNetwork=yes 'CapabilityBoundingSet=CAP_'; do
+		grep -q "^$k" "$unit" || fail "the unit lacks $k"
+	done
+	if command -v systemd-analyze >/dev/null; then
+		sed "s|/usr/sbin|$PWD/build|" "$unit" >"$TMP/vcpufreq-bpf.service"
+		systemd-analyze verify --man=no "$TMP/vcpufreq-bpf.service" 2>&1 | grep . && fail "systemd-analyze verify"
+	fi
+	# the agent under exactly the unit's capabilities and no_new_privs
+	local caps; caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" | tr 'A-Z ' 'a-z,' | sed 's/cap_/+/g')
+	setpriv --bounding-set "-all,$caps" --inh-caps=-all --no-new-privs \
+		$VF --topology "$BIG_LITTLE" load --foreground --backend affinity >"$TMP/unit.out" 2>&1 &
+	local pid=$!; echo $pid >>"$PIDFILE"
+	wait_for 10 test -e $PIN/requests || fail "did not load: $(cat "$TMP/unit.out")"
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	spawn 1 0 "$CGT"; local t=${TIDS[0]}
+	$VF request "$t" 900 >/dev/null
+	wait_for 3 affinity_is "$t" "$BIG" || fail "not applied under the unit's capabilities: $(cat "$TMP/unit.out")"
+	kill -TERM $pid
+	wait_for 10 sh -c "! test -e $PIN" || fail "pins left after SIGTERM: $(cat "$TMP/unit.out")"
+	affinity_is "$t" "$ALL" || fail "stop did not restore"
+}
 test_exited_thread_entry_is_gone() {
 	$VF load >/dev/null
 	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
