@@ -870,6 +870,22 @@ test_bridge_registers_the_vcpu_threads_libvirt_lists_and_stops_with_qemu() {
 	[ -z "$(tids_of_vm $FAKE_PID)" ] || fail "threads left registered: $(tids_of_vm $FAKE_PID)"
 	[ ! -e "$TMP/b.sock" ] || fail "socket left behind"
 }
+test_bridge_rate_limits_a_guest_ringing_the_doorbell_in_a_loop() {
+	$VF load >/dev/null
+	bridge_libvirt --ring 3
+	wait_for 15 grep -q '^rang' "$TMP/fake.out" || fail "the guest did not ring: $(cat "$TMP/fake.out")"
+	local rang; rang=$(sed -n 's/^rang //p' "$TMP/fake.out")
+	kill $FAKE_PID
+	wait_for 10 sh -c "! kill -0 $BRIDGE_PID" || fail "the bridge outlived QEMU"
+	local line; line=$(grep '^bridge: stopping' "$TMP/bridge.out")
+	local fwd rings deferred
+	read -r fwd rings deferred <<<"$(sed -E 's/.*forwarded ([0-9]+) requests.*; ([0-9]+) doorbells, ([0-9]+) deferred.*/\1 \2 \3/' <<<"$line")"
+	echo "    guest rang $rang times in 3 s: bridge woke $rings times, forwarded $fwd, deferred $deferred" >&2
+	# 1000 a second (and a burst of 50): about 3050 in 3 s, wherever it ran
+	[ "$fwd" -le 3300 ] || fail "forwarded $fwd requests in 3 s: $line"
+	[ "$deferred" -gt 0 ] || fail "nothing deferred: $line"
+	[ "$rang" -gt $((fwd * 2)) ] || fail "the guest rang only $rang times"
+}
 test_bridge_ignores_another_qemus_status_and_refuses_foreign_threads() {
 	$VF load >/dev/null
 	bridge_libvirt --pid 1		# an older run's file: not this QEMU
