@@ -89,6 +89,21 @@ struct {
 	__type(value, struct vcpufreq_config);
 } settings SEC(".maps");
 
+/* the last PENDING this CPU emitted: a writer in a loop wakes us once */
+struct last_pending {
+	__u32 tid;
+	__u64 ts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct last_pending);
+} pending_seen SEC(".maps");
+
+#define PENDING_COALESCE_NS	1000000	/* one PENDING per TID per ms per CPU */
+
 
 static struct vcpufreq_stats *the_stats(void)
 {
@@ -347,6 +362,32 @@ static void *current_fd_map(int fd)
 }
 
 /*
+ * Was @tid's PENDING emitted from this CPU less than a millisecond ago?
+ * Then the agent is already on its way, and a writer in a tight loop
+ * costs it one event per millisecond rather than one per write (the
+ * thread also takes its request in itself at its next wakeup or switch,
+ * before it runs).
+ */
+static bool pending_again(__u32 tid, bool deleted)
+{
+	__u32 zero = 0;
+	struct last_pending *l = bpf_map_lookup_elem(&pending_seen, &zero);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!l)
+		return false;
+	if (deleted) {		/* a drop is always told: it restores */
+		l->tid = 0;
+		return false;
+	}
+	if (l->tid == tid && now - l->ts < PENDING_COALESCE_NS)
+		return true;
+	l->tid = tid;
+	l->ts = now;
+	return false;
+}
+
+/*
  * Every bpf() syscall that wrote or deleted a `requests` entry: mark the
  * TID and wake the agent, which syncs it through the task iterator.  The
  * syscall's arguments are still in the task's user registers.
@@ -380,7 +421,8 @@ int on_bpf_syscall(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	if (cmd == BPF_MAP_UPDATE_ELEM)
 		tid_mark(tid, true);
-	emit(VCPUFREQ_EV_PENDING, tid, 0, 0, 0);
+	if (!pending_again(tid, cmd == BPF_MAP_DELETE_ELEM))
+		emit(VCPUFREQ_EV_PENDING, tid, 0, 0, 0);
 	return 0;
 }
 
