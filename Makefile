@@ -46,6 +46,7 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 HELPERS     := $(OUT)/standin-vmm $(OUT)/vcpufreq-qemu-bridge \
 	       $(OUT)/tests/vcpufreq-qemu-bridge $(OUT)/tests/spawn-threads \
+	       $(OUT)/tests/vmm-shell \
 	       $(OUT)/lab-guest
 LAB_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(wildcard bench/lab/*.c))
 
@@ -134,6 +135,10 @@ $(OUT)/tests/vcpufreq-qemu-bridge: $(BRIDGE_TEST_OBJS) $(OUT)/libvcpufreq.a $(LI
 $(OUT)/tests/spawn-threads: tests/live/spawn-threads.c | $(OUT)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) $< -lpthread -o $@
+
+$(OUT)/tests/vmm-shell: tests/live/vmm-shell.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUT)/bench-sched: bench/bench-sched.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ) \
 		$(OUT)/bench_empty.skel.h

@@ -472,8 +472,11 @@ int BPF_PROG(on_exit, struct task_struct *p)
 		return 0;
 	req = bpf_map_lookup_elem(&requests, &tid);
 	slot = req ? owned_slot(req, tid) : NULL;
-	if (slot)
-		slot->tid = 0;	/* a VMM that died cannot free it */
+	if (slot) {
+		/* a VMM that died cannot free it; a live one sees the new gen */
+		__sync_fetch_and_add(&slot->gen, 1);
+		slot->tid = 0;
+	}
 	bpf_map_delete_elem(&requests, &tid);
 	tid_mark(tid, false);
 	if (!s)

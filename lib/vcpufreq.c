@@ -31,6 +31,7 @@
 
 struct vf_vcpu {
 	uint32_t tid;
+	uint32_t gen;			/* the slot's generation when claimed */
 	struct vcpufreq_slot *slot;	/* NULL: syscall path */
 	struct vcpufreq_request req;
 };
@@ -201,6 +202,7 @@ int vcpufreq_register(struct vcpufreq *vf, uint32_t tid, uint32_t vm_id,
 	}
 	v->slot = claim_slot(vf, tid);
 	if (v->slot) {
+		v->gen = __atomic_load_n(&v->slot->gen, __ATOMIC_ACQUIRE);
 		v->slot->perf = 0;
 		v->slot->guest_perf = 0;
 		v->req.slot = v->slot - vf->slots + 1;
@@ -226,8 +228,12 @@ int vcpufreq_request(struct vcpufreq *vf, uint32_t tid, uint32_t perf,
 	if (vf->broker_fd >= 0)
 		return vf_broker_request(vf->broker_fd, tid, perf, guest_perf);
 	if (v->slot) {
-		/* the kernel frees the slot of a thread that exited */
-		if (__atomic_load_n(&v->slot->tid, __ATOMIC_ACQUIRE) != tid)
+		/*
+		 * the kernel frees the slot of a thread that exited: another
+		 * VMM may have claimed it since for a thread with the same TID
+		 */
+		if (__atomic_load_n(&v->slot->tid, __ATOMIC_ACQUIRE) != tid ||
+		    __atomic_load_n(&v->slot->gen, __ATOMIC_RELAXED) != v->gen)
 			return -ESRCH;
 		__atomic_store_n(&v->slot->guest_perf, guest_perf,
 				 __ATOMIC_RELAXED);
@@ -257,7 +263,7 @@ int vcpufreq_unregister(struct vcpufreq *vf, uint32_t tid)
 		ret = -errno;
 	}
 	/* only if still ours: after the thread exited it may be another's */
-	if (v->slot)
+	if (v->slot && __atomic_load_n(&v->slot->gen, __ATOMIC_ACQUIRE) == v->gen)
 		__atomic_compare_exchange_n(&v->slot->tid, &tid, 0, false,
 					    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 	forget_vcpu(vf, v);

@@ -78,7 +78,9 @@ struct vcpufreq_slot {
 	__u32 tid;		/* owner thread, 0 when free */
 	__u32 perf;		/* request, host capacity units */
 	__u32 guest_perf;	/* raw guest value */
-	__u32 pad;
+	__u32 gen;		/* +1 each time BPF frees the slot at an exit:
+				 * a handle that claimed it before must not
+				 * steer the thread that reuses the TID */
 };
 
 /*

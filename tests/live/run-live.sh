@@ -584,6 +584,49 @@ perfs_seen() {
 	done
 	echo "$seen"
 }
+# vmm_shell NAME [PREFIX...]: a second VMM process (tests/live/vmm-shell.c)
+# holding its libvcpufreq handle; vmm_do NAME COMMAND prints its answer
+vmm_shell() {
+	local name=$1 fd; shift
+	mkfifo "$TMP/$name.in"
+	"$@" "$PWD/build/tests/vmm-shell" <"$TMP/$name.in" >"$TMP/$name.out" 2>&1 &
+	echo $! >>"$PIDFILE"
+	exec {fd}>"$TMP/$name.in"
+	eval "VMMFD_$name=$fd"
+	wait_for 5 grep -q '^open' "$TMP/$name.out" || fail "VMM $name: $(cat "$TMP/$name.out")"
+}
+vmm_do() {
+	local out=$TMP/$1.out fdv=VMMFD_$1 n; n=$(wc -l <"$out")
+	echo "$2" >&"${!fdv}"
+	wait_for 5 sh -c "[ \$(wc -l <$out) -gt $n ]" || fail "VMM $1 did not answer '$2'"
+	tail -n1 "$out"
+}
+test_a_reused_tid_is_not_steered_by_the_old_vmms_handle() {
+	$VF load >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	spawn 1 1000 "$CGT"; local t=${TIDS[0]}
+	vmm_shell a
+	[ "$(vmm_do a "register $t 1 0")" = ok ] && [ "$(vmm_do a "request $t 300")" = ok ] || fail "VMM a: $(cat "$TMP/a.out")"
+	wait_for 5 request_gone "$t" || fail "thread $t did not exit"
+	# a new process gets the same TID (ns_last_pid), in VMM b's VM
+	local p='' i
+	for i in $(seq 50); do
+		echo $((t - 1)) >/proc/sys/kernel/ns_last_pid
+		sh -c 'while :; do sleep 0.01; done' & p=$!
+		[ "$p" = "$t" ] && break
+		kill "$p"; p=''
+	done
+	[ -n "$p" ] || { echo "    skipped: TID $t was not handed out again" >&2; return $SKIP; }
+	echo "$p" >>"$PIDFILE"; echo "$p" >"$CGT/cgroup.procs"
+	vmm_shell b
+	[ "$(vmm_do b "register $t 2 0")" = ok ] && [ "$(vmm_do b "request $t 700")" = ok ] || fail "VMM b: $(cat "$TMP/b.out")"
+	wait_for 5 sh -c "[ \"\$($VF vcpus -j | jq -r '.[] | select(.tid==$t) | .perf')\" = 700 ]" || fail "b's request not taken in"
+	local got; got=$(vmm_do a "request $t 1024")
+	grep -q "^error -3: the vCPU thread has exited" <<<"$got" || fail "the old handle was not refused: $got"
+	sleep 0.5
+	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$t)")" .perf 700
+	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$t)")" .vm_id 2
+}
 test_vmm_fast_path_requests_follow_the_guest_load() {
 	$VF load >/dev/null
 	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
