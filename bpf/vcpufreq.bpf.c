@@ -104,6 +104,17 @@ struct {
 
 #define PENDING_COALESCE_NS	1000000	/* one PENDING per TID per ms per CPU */
 
+/* the last FOREIGN_EXT this CPU emitted */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct last_pending);
+} foreign_seen SEC(".maps");
+
+#define SCHED_EXT_POLICY	7
+#define FOREIGN_COALESCE_NS	10000000	/* per TID per CPU: 10 ms */
+
 
 static struct vcpufreq_stats *the_stats(void)
 {
@@ -426,6 +437,29 @@ int on_bpf_syscall(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+/*
+ * @p runs in SCHED_EXT but has no request: not a vCPU the agent moved
+ * there (a user's own sched_setscheduler(), or a child of a vCPU).  Our
+ * scheduler serves vCPUs only, and such a task could get it ejected: tell
+ * the agent, which moves it back to SCHED_OTHER.  Once per 10 ms per CPU.
+ */
+static void check_foreign_ext(struct task_struct *p)
+{
+	__u32 zero = 0, tid = p->pid;
+	struct last_pending *l;
+	__u64 now;
+
+	if (p->policy != SCHED_EXT_POLICY)
+		return;
+	l = bpf_map_lookup_elem(&foreign_seen, &zero);
+	now = bpf_ktime_get_ns();
+	if (!l || (l->tid == tid && now - l->ts < FOREIGN_COALESCE_NS))
+		return;
+	l->tid = tid;
+	l->ts = now;
+	emit(VCPUFREQ_EV_FOREIGN_EXT, tid, 0, 0, 0);
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next)
@@ -449,6 +483,8 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 		s->last_in_ns = now ? now : bpf_ktime_get_ns();
 		s->last_cpu = bpf_get_smp_processor_id();
 		s->switches++;
+	} else {
+		check_foreign_ext(next);
 	}
 	return 0;
 }

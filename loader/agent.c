@@ -15,8 +15,10 @@
  * per pass) and the signalfd is polled at every turn.  What is left waits
  * for the next turn, coalesced.  The log is rate limited and capped.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -127,7 +129,7 @@ static int set_effective(struct agent *ag, __u32 tid, __u32 perf)
 	int ret;
 
 	bpf_map_lookup_elem(fd, &tid, &a);
-	if (!perf && !a.perf && !a.saved_valid)
+	if (!perf && !a.perf && !a.saved_valid && !a.flags)
 		return 0;	/* nothing applied, nothing to restore */
 	now_start = vf_thread_stat_field(tid, VF_STAT_STARTTIME);
 	if (!perf && now_start <= 0) {
@@ -143,7 +145,7 @@ static int set_effective(struct agent *ag, __u32 tid, __u32 perf)
 	if (ret)
 		agent_log("agent: %s on TID %u (perf %u): %s", ag->act->name,
 			  tid, perf, strerror(-ret));
-	if (!a.perf && !a.saved_valid)
+	if (!a.perf && !a.saved_valid && !a.flags)
 		bpf_map_delete_elem(fd, &tid);
 	else
 		bpf_map_update_elem(fd, &tid, &a, BPF_ANY);
@@ -194,6 +196,33 @@ static void fall_back(struct agent *ag, __u32 kind)
 	ag->need_reconcile = true;
 }
 
+#ifndef SCHED_EXT
+#define SCHED_EXT 7
+#endif
+
+/*
+ * A task runs in SCHED_EXT that we did not put there (a user's own
+ * sched_setscheduler(), a vCPU's child): our scheduler serves vCPUs only,
+ * and a task it is not made for could get it ejected.  Back to the fair
+ * class with it.
+ */
+static void reset_foreign_ext(struct agent *ag, __u32 tid)
+{
+	struct sched_param param = { 0 };
+	struct vcpufreq_action a;
+
+	if (ag->act != &act_scx ||
+	    (!bpf_map_lookup_elem(ag->env->actions_fd, &tid, &a) &&
+	     a.saved_valid && a.backend == VCPUFREQ_BACKEND_SCX))
+		return;	/* not our scheduler, or a vCPU we moved */
+	if ((sched_getscheduler(tid) & ~SCHED_RESET_ON_FORK) != SCHED_EXT ||
+	    sched_setscheduler(tid, SCHED_OTHER, &param))
+		return;
+	__atomic_fetch_add(&ag->stats->scx_foreign_reset, 1, __ATOMIC_RELAXED);
+	agent_log("agent: TID %u was put in SCHED_EXT by someone else; moved "
+		  "it back to SCHED_OTHER", tid);
+}
+
 /* a TID written since the last sync, once */
 static void add_pending(struct agent *ag, __u32 tid)
 {
@@ -234,6 +263,9 @@ static int on_event(void *ctx, void *data, size_t size)
 	case VCPUFREQ_EV_SCX_EXIT:
 		if (ag->act == &act_scx)
 			fall_back(ag, e->perf);
+		break;
+	case VCPUFREQ_EV_FOREIGN_EXT:
+		reset_foreign_ext(ag, e->tid);
 		break;
 	default:
 		break;

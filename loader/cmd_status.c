@@ -193,8 +193,31 @@ static void scx_cpu_lines(struct json *j, int fd)
 		json_arr_close(j);
 }
 
+/* vCPUs the scx backend kept in the fair class for their cgroup's limits */
+static unsigned int cgroup_limited(void)
+{
+	char path[PATH_MAX];
+	struct vcpufreq_action a;
+	__u32 key, *prev = NULL;
+	unsigned int n = 0;
+	int fd;
+
+	pin_path(path, sizeof(path), VCPUFREQ_PIN_ACTIONS);
+	fd = bpf_obj_get(path);
+	while (fd >= 0 && !bpf_map_get_next_key(fd, prev, &key)) {
+		prev = &key;
+		if (!bpf_map_lookup_elem(fd, &key, &a) &&
+		    (a.flags & VCPUFREQ_ACTION_CGROUP_LIMITED))
+			n++;
+	}
+	if (fd >= 0)
+		close(fd);
+	return n;
+}
+
 /* the kernel's sched_ext state, and our scheduler's per-CPU figures */
-static void scx_lines(struct json *j, const struct act_env *env)
+static void scx_lines(struct json *j, const struct act_env *env,
+		      const struct vcpufreq_stats *st)
 {
 	char state[32], ops[64], last[1200], path[PATH_MAX];
 	int fd;
@@ -209,11 +232,17 @@ static void scx_lines(struct json *j, const struct act_env *env)
 		json_kstr(j, "state", state);
 		json_kstr(j, "ops", ops);
 		json_kstr(j, "last_exit", last);
+		json_kuint(j, "cgroup_limited", cgroup_limited());
+		json_kuint(j, "foreign_reset", st->scx_foreign_reset);
 	} else {
 		printf("sched_ext: %s%s%s\n", state, *ops ? ", scheduler " : "",
 		       ops);
 		if (*last)
 			printf("  last detached: %s\n", last);
+		printf("  vCPUs kept in the fair class (their cgroup sets cpu.max "
+		       "or cpu.weight): %u; tasks others put in SCHED_EXT, moved "
+		       "back: %llu\n", cgroup_limited(),
+		       (unsigned long long)st->scx_foreign_reset);
 	}
 	pin_path(path, sizeof(path), VCPUFREQ_PIN_SCX_CPUS);
 	fd = bpf_obj_get(path);
@@ -263,7 +292,7 @@ int cmd_status(int argc, char **argv)
 		stats_lines(j, &st);
 		broker_lines(j, &st);
 	}
-	scx_lines(j, &env);
+	scx_lines(j, &env, &st);
 	if (j) {
 		json_obj_close(j);
 		json_free(j);

@@ -146,7 +146,16 @@ struct vcpufreq_action {
 				 * reused TID is never "restored" */
 	__u64 cpus[VCPUFREQ_CPUMASK_WORDS];	  /* affinity applied */
 	__u64 saved_cpus[VCPUFREQ_CPUMASK_WORDS]; /* affinity to restore */
+	__u32 flags;		/* VCPUFREQ_ACTION_* */
+	__u32 pad;
 };
+
+/*
+ * scx backend: the thread stays in the fair class because its cgroup (or
+ * an ancestor) limits CPU with cpu.max or cpu.weight, which our sched_ext
+ * scheduler would not honour.
+ */
+#define VCPUFREQ_ACTION_CGROUP_LIMITED	1
 
 /*
  * stats: BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE, one entry (key 0); counters
@@ -175,6 +184,8 @@ struct vcpufreq_stats {
 					 * rate limit */
 	__u64 agent_full_walks;		/* refreshes of every host thread */
 	__u64 log_suppressed;		/* agent log lines not written */
+	__u64 scx_foreign_reset;	/* tasks we did not put in SCHED_EXT,
+					 * moved back to SCHED_OTHER */
 };
 
 /* settings: BPF_MAP_TYPE_ARRAY, one entry (key 0), written by `load`. */
@@ -195,6 +206,8 @@ enum vcpufreq_event_type {
 	VCPUFREQ_EV_ENROLL,		/* cgroups map written */
 	VCPUFREQ_EV_SCX_EXIT,		/* the scheduler was detached or
 					 * ejected; perf = scx exit kind */
+	VCPUFREQ_EV_FOREIGN_EXT,	/* a task without a request runs in
+					 * SCHED_EXT (someone else put it there) */
 };
 
 struct vcpufreq_event {

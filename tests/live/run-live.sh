@@ -522,6 +522,56 @@ test_scx_ejection_falls_back_to_the_next_backend_keeping_requests() {
 		wait_for 5 uclamp_is "$t" 800 || fail "uclamp fallback did not apply the kept request: $(uclamp_min "$t")"
 	fi
 }
+test_scx_keeps_vcpus_of_cpu_limited_cgroups_in_the_fair_class() {
+	scx_or_skip || return $SKIP
+	grep -qw cpu "$CG2/cgroup.controllers" && echo +cpu >"$CG2/cgroup.subtree_control" \
+		|| { echo "    skipped: no cgroup v2 cpu controller" >&2; return $SKIP; }
+	mkdir -p "$CGT/lim" "$CGT/free"
+	echo +cpu >"$CGT/cgroup.subtree_control" || fail "cannot enable the cpu controller"
+	# cpu.max needs CONFIG_CFS_BANDWIDTH (not in the test kernel): else a weight
+	local quota=; [ -e "$CGT/lim/cpu.max" ] && quota=1
+	if [ -n "$quota" ]; then echo "20000 100000" >"$CGT/lim/cpu.max"; else echo 50 >"$CGT/lim/cpu.weight"; fi
+	$VF --topology "$SCX_TOPO" load --backend scx >/dev/null
+	$VF enroll "$CGT" >/dev/null
+	spawn 1 0 "$CGT/lim" hog; local l=${TIDS[0]}
+	spawn 1 0 "$CGT/free" hog; local f=${TIDS[0]}
+	$VF request "$l" 800 >/dev/null; $VF request "$f" 800 >/dev/null
+	wait_for 5 policy_is "$f" 7 || fail "the vCPU of an unlimited cgroup was not switched"
+	sleep 1
+	policy_is "$l" 0 || fail "a vCPU of a CPU-limited cgroup was moved to SCHED_EXT (escaping its limit)"
+	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$l)")" .action.summary "fair class: its cgroup limits CPU"
+	jq_is "$($VF status -j)" .sched_ext.cgroup_limited 1
+	if [ -n "$quota" ]; then
+		local before; before=$(cpu_time "$l"); sleep 3
+		[ $(($(cpu_time "$l") - before)) -le 90 ] || fail "cpu.max 20% not kept: $(($(cpu_time "$l") - before)) ticks in 3 s"
+		# a weight is a limit too
+		echo max >"$CGT/lim/cpu.max"; echo 50 >"$CGT/lim/cpu.weight"
+		$VF request "$l" 900 >/dev/null
+		sleep 1
+		policy_is "$l" 0 || fail "a vCPU of a cpu.weight cgroup was moved to SCHED_EXT"
+	fi
+	# without a limit, it may go
+	echo 100 >"$CGT/lim/cpu.weight"
+	$VF request "$l" 700 >/dev/null
+	wait_for 5 policy_is "$l" 7 || fail "not switched once its cgroup has no limit"
+	jq_is "$($VF status -j)" .sched_ext.cgroup_limited 0
+}
+test_scx_a_task_another_user_put_in_sched_ext_is_moved_back() {
+	scx_or_skip || return $SKIP
+	two_users
+	scx_vcpus 1 hog; local v=${TIDS[0]}
+	$VF request "$v" 800 >/dev/null
+	wait_for 5 policy_is "$v" 7 || fail "the vCPU was not switched"
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT" hog; local o=${TIDS[0]}
+	$AS_VMM $PY3 -c "import os; os.sched_setscheduler($o, 7, os.sched_param(0))" \
+		|| fail "the user could not put its thread in SCHED_EXT"
+	wait_for 5 policy_is "$o" 0 || fail "TID $o stays in our scheduler: policy $(policy_of "$o")"
+	local st; st=$($VF status -j)
+	jq_is "$st" .sched_ext.foreign_reset 1
+	jq_is "$st" .sched_ext.state enabled
+	jq_is "$st" .backend scx
+	policy_is "$v" 7 || fail "our vCPU was moved too"
+}
 test_scx_unload_restores_policies_even_after_the_agent_crashed() {
 	scx_or_skip || return $SKIP
 	scx_vcpus 1; local t=${TIDS[0]}
