@@ -117,6 +117,7 @@ struct agent {
 	bool need_reconcile;		/* events or pending TIDs were lost */
 	struct timespec last_walk;	/* walks: at most one per pass */
 	bool backlog;			/* work left: the next turn at once */
+	bool requests_wait;		/* broker requests held by its limits */
 	int nr_pending;
 	__u32 pending[MAX_PENDING];	/* TIDs written since the last sync */
 };
@@ -438,7 +439,8 @@ static char rb_tag, sig_tag;
 static bool agent_turn(struct agent *ag, int ep_fd, struct ring_buffer *rb)
 {
 	struct epoll_event got[16];
-	int n = epoll_wait(ep_fd, got, 16, ag->backlog ? 0 : AGENT_PASS_MS);
+	int n = epoll_wait(ep_fd, got, 16, ag->backlog ? 0 : ag->requests_wait ?
+			   BROKER_RETRY_MS : AGENT_PASS_MS);
 
 	if (n < 0 && errno != EINTR)
 		return false;
@@ -452,7 +454,7 @@ static bool agent_turn(struct agent *ag, int ep_fd, struct ring_buffer *rb)
 	/* the scheduler's exit event can be lost to a full ring */
 	if (ag->act == &act_scx && scx_exit_kind())
 		fall_back(ag, scx_exit_kind());
-	broker_apply(ag->broker);
+	ag->requests_wait = broker_apply(ag->broker);
 	sync_pending(ag, rb);
 	cap_log(ag->env->state_dir);
 	return true;

@@ -13,7 +13,8 @@
  * A registration belongs to the user, not the connection: it outlives a
  * VMM restart (or `vcpufreq-bpf request`), and ends with the thread, an
  * unregister, or the grant's revocation.  Requests are coalesced per
- * thread and applied at most BROKER_RATE per second per user.
+ * thread and applied at most every BROKER_THREAD_GAP per thread and
+ * BROKER_RATE per second per user.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,7 +44,8 @@
 #define BROKER_READ_BATCH	64	/* messages per connection per event */
 #define BROKER_APPLY_BATCH	256	/* map writes per agent iteration */
 #define BROKER_RATE		1000	/* applies per second per user */
-#define BROKER_MSG_RATE		20000	/* messages read per second per user */
+#define BROKER_THREAD_GAP	0.01	/* s between two applies for a thread */
+#define BROKER_MSG_RATE		10000	/* messages read per second per user */
 #define BROKER_MAX_GROUPS	16
 
 struct creds {
@@ -68,6 +70,7 @@ struct conn {
 struct owned {
 	__u32 tid;
 	bool dirty;			/* a request waits to be applied */
+	double applied;			/* when the last one was (now_s) */
 	struct creds who;		/* the user who registered it */
 	struct peer peer;		/* and its process */
 	long long start;		/* the thread's start time */
@@ -285,14 +288,18 @@ static int do_register(struct broker *b, struct conn *c,
 	return 0;
 }
 
-/* @c's user registered @tid, and it is still that thread */
+/*
+ * @c's user registered @tid and, with @check_thread, it is still that
+ * thread (a request is checked when it is applied: no /proc read per
+ * message)
+ */
 static struct owned *mine(struct broker *b, struct conn *c, __u32 tid,
-			  int *error)
+			  bool check_thread, int *error)
 {
 	struct owned *o = find_owned(b, tid);
 
 	*error = 0;
-	if (o && !same_thread(o)) {
+	if (o && check_thread && !same_thread(o)) {
 		drop_owned(b, o);
 		o = NULL;
 	}
@@ -307,7 +314,7 @@ static int do_unregister(struct broker *b, struct conn *c,
 			 const struct vcpufreq_broker_msg *m)
 {
 	int error;
-	struct owned *o = mine(b, c, m->tid, &error);
+	struct owned *o = mine(b, c, m->tid, true, &error);
 
 	if (!o)
 		return refuse(b, c, m->op, m->tid, error,
@@ -325,7 +332,7 @@ static int do_request(struct broker *b, struct conn *c,
 	struct owned *o;
 
 	count(b, &b->stats->broker_requests);
-	o = mine(b, c, m->tid, &error);
+	o = mine(b, c, m->tid, false, &error);
 	if (!o)
 		return refuse(b, c, m->op, m->tid, error,
 			      error == -EPERM ? "another user's thread" :
@@ -509,31 +516,54 @@ static void accept_conns(struct broker *b, int ep_fd)
 	}
 }
 
+/*
+ * One bounded batch of @c's messages, in one recvmmsg(): the rest waits
+ * for the next turn of the loop.  A refused request is answered once a
+ * batch (a VMM that floods refused requests gets no answer per message).
+ */
 static void read_conn(struct broker *b, int i)
 {
 	struct conn *c = b->conns[i];
-	struct vcpufreq_broker_msg m;
+	struct vcpufreq_broker_msg m[BROKER_READ_BATCH];
+	struct mmsghdr h[BROKER_READ_BATCH];
+	struct iovec v[BROKER_READ_BATCH];
+	bool answered_refusal = false;
+	int n;
 
-	/* a bounded batch: the rest waits for the next turn of the loop */
 	if (pause_if_spent(b, c))
 		return;
+	memset(h, 0, sizeof(h));
 	for (int k = 0; k < BROKER_READ_BATCH; k++) {
-		ssize_t n = recv(c->fd, &m, sizeof(m), 0);
+		v[k] = (struct iovec){ .iov_base = &m[k], .iov_len = sizeof(m[k]) };
+		h[k].msg_hdr.msg_iov = &v[k];
+		h[k].msg_hdr.msg_iovlen = 1;
+	}
+	n = recvmmsg(c->fd, h, BROKER_READ_BATCH, 0, NULL);
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n <= 0 || (n == 1 && h[0].msg_len == 0)) {
+		close_conn(b, i);
+		return;
+	}
+	if (c->who.uid)
+		bucket_of(b, c->who.uid)->msgs -= n;
+	for (int k = 0; k < n; k++) {
+		int error;
 
-		if (n < 0 && errno == EAGAIN)
-			return;
-		if (n <= 0) {
-			close_conn(b, i);
-			return;
-		}
-		if (n != sizeof(m)) {
+		if (h[k].msg_len != sizeof(m[k])) {
+			if (!h[k].msg_len) {	/* the peer closed */
+				close_conn(b, i);
+				return;
+			}
 			refuse(b, c, 0, 0, -EINVAL, "bad message size");
 			continue;
 		}
-		if (c->who.uid)
-			bucket_of(b, c->who.uid)->msgs -= 1;
-		answer(c, &m, handle(b, c, &m));
-		if (m.op == VCPUFREQ_BROKER_RELOAD)
+		error = handle(b, c, &m[k]);
+		if (m[k].op != VCPUFREQ_BROKER_REQUEST || (error &&
+		    !answered_refusal))
+			answer(c, &m[k], error);
+		answered_refusal |= m[k].op == VCPUFREQ_BROKER_REQUEST && error;
+		if (m[k].op == VCPUFREQ_BROKER_RELOAD)
 			return;	/* the connection may be gone */
 	}
 }
@@ -553,8 +583,10 @@ void broker_event(struct broker *b, void *ptr, __u32 events)
 
 /* ---- applying requests ------------------------------------------------------- */
 
-void broker_apply(struct broker *b)
+bool broker_apply(struct broker *b)
 {
+	double now = now_s();
+	bool waiting = false;
 	int done = 0;
 
 	for (int i = 0; i < b->nr_conns; i++)
@@ -566,11 +598,14 @@ void broker_apply(struct broker *b)
 
 		if (!o->dirty)
 			continue;
-		if (!take_apply(b, o->who.uid)) {
+		if (now - o->applied < BROKER_THREAD_GAP ||
+		    !take_apply(b, o->who.uid)) {
 			count(b, &b->stats->broker_rate_limited);
-			continue;	/* the agent's next pass */
+			waiting = true;	/* the agent comes back soon */
+			continue;
 		}
 		o->dirty = false;
+		o->applied = now;
 		done++;
 		/* BPF_EXIST: a thread that exited took its entry with it */
 		if (!same_thread(o) ||
@@ -580,6 +615,7 @@ void broker_apply(struct broker *b)
 			i--;
 		}
 	}
+	return waiting || done == BROKER_APPLY_BATCH;
 }
 
 void broker_forget(struct broker *b, __u32 tid)

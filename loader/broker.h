@@ -9,6 +9,7 @@
 #ifndef VCPUFREQ_BROKER_H
 #define VCPUFREQ_BROKER_H
 
+#include <stdbool.h>
 #include <linux/types.h>
 #include "vcpufreq/abi.h"
 
@@ -25,8 +26,12 @@ void broker_close(struct broker *b);
  */
 int broker_watch(struct broker *b, int ep_fd);
 void broker_event(struct broker *b, void *ptr, __u32 events);
-/* apply coalesced requests within the per-VM rate limit */
-void broker_apply(struct broker *b);
+/*
+ * Apply coalesced requests within the rate limits; true when some wait
+ * (call again in BROKER_RETRY_MS)
+ */
+bool broker_apply(struct broker *b);
+#define BROKER_RETRY_MS	10
 /* requests[tid] is gone (exit, drop): the registration with it */
 void broker_forget(struct broker *b, __u32 tid);
 
