@@ -46,6 +46,7 @@
 #define MAX_PENDING 256
 #define SYNC_EACH_MAX	32	/* TIDs synced one by one per turn */
 #define EVENT_BATCH	4096	/* ring buffer events per turn */
+#define TURN_MIN_MS	2	/* a turn at most every 2 ms */
 #define LOG_LINES_PER_S	20
 #define LOG_MAX_BYTES	(1 << 20)	/* then agent.log becomes agent.log.1 */
 
@@ -61,7 +62,7 @@ void agent_log(const char *fmt, ...)
 	struct timespec ts;
 	va_list ap;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	if (ts.tv_sec != window) {
 		if (lines > LOG_LINES_PER_S)
 			fprintf(stderr, "agent: %ld log lines suppressed\n",
@@ -117,6 +118,8 @@ struct agent {
 	bool need_reconcile;		/* events or pending TIDs were lost */
 	struct timespec last_walk;	/* walks: at most one per pass */
 	bool backlog;			/* work left: the next turn at once */
+	struct timespec last_turn;	/* turns: at most one per TURN_MIN_MS */
+	struct timespec last_log_check;
 	bool requests_wait;		/* broker requests held by its limits */
 	int nr_pending;
 	__u32 pending[MAX_PENDING];	/* TIDs written since the last sync */
@@ -318,18 +321,22 @@ static bool events_were_lost(struct agent *ag)
 	return true;
 }
 
+/* milliseconds since @then (CLOCK_MONOTONIC_COARSE: a few ms resolution) */
+static long ms_since(const struct timespec *then)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	return (now.tv_sec - then->tv_sec) * 1000 +
+	       (now.tv_nsec - then->tv_nsec) / 1000000;
+}
+
 /* a walk of every host thread, unless one ran less than a pass ago */
 static bool may_walk(struct agent *ag)
 {
-	struct timespec now;
-	long ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (now.tv_sec - ag->last_walk.tv_sec) * 1000 +
-	     (now.tv_nsec - ag->last_walk.tv_nsec) / 1000000;
-	if (ms < AGENT_PASS_MS)
+	if (ms_since(&ag->last_walk) < AGENT_PASS_MS)
 		return false;
-	ag->last_walk = now;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ag->last_walk);
 	__atomic_fetch_add(&ag->stats->agent_full_walks, 1, __ATOMIC_RELAXED);
 	return true;
 }
@@ -439,9 +446,19 @@ static char rb_tag, sig_tag;
 static bool agent_turn(struct agent *ag, int ep_fd, struct ring_buffer *rb)
 {
 	struct epoll_event got[16];
-	int n = epoll_wait(ep_fd, got, 16, ag->backlog ? 0 : ag->requests_wait ?
-			   BROKER_RETRY_MS : AGENT_PASS_MS);
+	long since = ms_since(&ag->last_turn);
+	int n;
 
+	/*
+	 * At most one turn per TURN_MIN_MS: a writer that sends one message
+	 * at a time would otherwise cost us a whole turn per message; this
+	 * way they pile up and are read in batches.
+	 */
+	if (since < TURN_MIN_MS)
+		usleep((TURN_MIN_MS - since) * 1000);
+	n = epoll_wait(ep_fd, got, 16, ag->backlog ? 0 : ag->requests_wait ?
+		       BROKER_RETRY_MS : AGENT_PASS_MS);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ag->last_turn);
 	if (n < 0 && errno != EINTR)
 		return false;
 	for (int i = 0; i < n; i++) {
@@ -456,7 +473,10 @@ static bool agent_turn(struct agent *ag, int ep_fd, struct ring_buffer *rb)
 		fall_back(ag, scx_exit_kind());
 	ag->requests_wait = broker_apply(ag->broker);
 	sync_pending(ag, rb);
-	cap_log(ag->env->state_dir);
+	if (ms_since(&ag->last_log_check) >= AGENT_PASS_MS) {
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &ag->last_log_check);
+		cap_log(ag->env->state_dir);
+	}
 	return true;
 }
 

@@ -885,9 +885,10 @@ agent_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 flood() {	# flood COMMAND: start a flood.py writer, wait until it writes
 	local out=$TMP/flood.$RANDOM
 	$1 >"$out" 2>&1 &
-	echo $! >>"$PIDFILE"
+	echo $! >>"$PIDFILE"; FLOODERS+=("$!")
 	wait_for 20 grep -q flooding "$out" || fail "flood did not start: $1: $(cat "$out")"
 }
+cpu_ticks_of() { local p t=0; for p in "$@"; do t=$((t + $(agent_cpu_ticks "$p"))); done; echo $t; }
 test_agent_keeps_control_under_a_request_flood_and_sigterm_still_restores() {
 	two_users
 	$VF --topology "$BIG_LITTLE" load --backend affinity >/dev/null
@@ -898,17 +899,20 @@ test_agent_keeps_control_under_a_request_flood_and_sigterm_still_restores() {
 	SPAWN_AS=$AS_VMM2 spawn 1 0 "$CGT/vm2"; local b=${TIDS[0]}
 	local agent; agent=$($VF status -j | jq -r .agent_pid)
 	# tenant 1 floods its own vCPU's requests, and tenant 2's (refused)
-	local sock=$VCPUFREQ_STATE_DIR/vcpufreq.sock
+	local sock=$VCPUFREQ_STATE_DIR/vcpufreq.sock; FLOODERS=()
 	flood "$AS_VMM $PY3 tests/live/flood.py broker $sock $a"
 	flood "$AS_VMM $PY3 tests/live/flood.py hostile $sock $b"
 	sleep 1
-	local t0 s0 t1 s1
-	t0=$(agent_cpu_ticks "$agent"); s0=$(date +%s%N)
+	local t0 f0 s0 t1 f1 s1
+	t0=$(agent_cpu_ticks "$agent"); f0=$(cpu_ticks_of "${FLOODERS[@]}"); s0=$(date +%s%N)
 	sleep 3
-	t1=$(agent_cpu_ticks "$agent"); s1=$(date +%s%N)
-	local pct=$(((t1 - t0) * 1000000000 / (s1 - s0)))	# ticks are 1/100 s
-	echo "    agent CPU under the broker flood: $pct% of one CPU" >&2
-	[ "$pct" -lt 50 ] || fail "the agent used $pct% of a CPU under the flood"
+	t1=$(agent_cpu_ticks "$agent"); f1=$(cpu_ticks_of "${FLOODERS[@]}"); s1=$(date +%s%N)
+	local pct=$(((t1 - t0) * 1000000000 / (s1 - s0))) fpct=$(((f1 - f0) * 1000000000 / (s1 - s0)))
+	echo "    under the broker flood: agent $pct% of one CPU, the flooders $fpct%" >&2
+	# the broker's limits are per second of wall time: under TCG, where a
+	# system call costs ~50 times more, the same work takes more CPU
+	local most=50; case "$(uname -r)" in *-vcpufreq-vm) most=90 ;; esac
+	[ "$pct" -lt "$most" ] || fail "the agent used $pct% of a CPU (at most $most%), the flooders $fpct%"
 	# tenant 2 is still served, at once
 	$AS_VMM2 $VF request "$b" 900 >/dev/null || fail "tenant 2's request refused under the flood"
 	wait_for 3 affinity_is "$b" "$BIG" || fail "tenant 2's request not applied under the flood: $(cpus_of "$b")"
