@@ -954,7 +954,8 @@ BRIDGE=$PWD/build/vcpufreq-qemu-bridge
 # BRIDGE_AS: a command prefix (setpriv ...) for the bridge, FAKE_CG: the
 # cgroup the stand-in QEMU runs in
 bridge_libvirt() {
-	mkdir -p "$TMP/lv" "$TMP/bs" && rm -f "$TMP/lv/"*
+	# an earlier test's output must not pass for this one's "ready"
+	mkdir -p "$TMP/lv" "$TMP/bs" && rm -f "$TMP/lv/"* "$TMP/fake.out" "$TMP/bridge.out"
 	[ -n "${BRIDGE_AS:-}" ] && chown $VMM_USER "$TMP/bs"
 	BSOCK=$TMP/bs/b.sock
 	${BRIDGE_AS:-} $BRIDGE --socket "$BSOCK" --libvirt vm1 --libvirt-dir "$TMP/lv" >"$TMP/bridge.out" 2>&1 &
