@@ -46,6 +46,7 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 HELPERS     := $(OUT)/standin-vmm $(OUT)/vcpufreq-qemu-bridge \
 	       $(OUT)/tests/vcpufreq-qemu-bridge $(OUT)/tests/spawn-threads \
+	       $(OUT)/tests/vmm-shell \
 	       $(OUT)/lab-guest
 LAB_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(wildcard bench/lab/*.c))
 
@@ -135,6 +136,10 @@ $(OUT)/tests/spawn-threads: tests/live/spawn-threads.c | $(OUT)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) $< -lpthread -o $@
 
+$(OUT)/tests/vmm-shell: tests/live/vmm-shell.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
 $(OUT)/bench-sched: bench/bench-sched.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ) \
 		$(OUT)/bench_empty.skel.h
 	$(call msg,LINK,$@)
@@ -213,12 +218,14 @@ effect: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bench/lab/run.sh $(EFFECT_ARGS)
 
-# install: the CLI, the QEMU bridge and its libvirt hook, libvcpufreq
+# install: the CLI, the QEMU bridge and its libvirt hook, the systemd
+# unit (not enabled: `systemctl enable --now vcpufreq-bpf`), libvcpufreq
 # (with libbpf folded in, so a VMM links -lvcpufreq -lelf -lz and nothing
 # else of ours), headers, pkg-config file.  The hook goes to libvirt's
 # qemu.d, beside any hook already there; libvirtd reads it when it starts.
 PREFIX  ?= /usr/local
 LIBVIRT_HOOK_DIR ?= /etc/libvirt/hooks/qemu.d
+SYSTEMD_UNIT_DIR ?= /etc/systemd/system
 install: all
 	$(Q)install -D -m 0755 $(OUT)/vcpufreq-bpf $(DESTDIR)$(PREFIX)/sbin/vcpufreq-bpf
 	$(Q)install -D -m 0755 $(OUT)/vcpufreq-qemu-bridge $(DESTDIR)$(PREFIX)/sbin/vcpufreq-qemu-bridge
@@ -226,6 +233,10 @@ install: all
 	$(Q)install -D -m 0755 $(OUT)/vcpufreq-libvirt $(DESTDIR)$(PREFIX)/sbin/vcpufreq-libvirt
 	$(Q)sed 's|@SBINDIR@|$(PREFIX)/sbin|' libvirt/qemu-hook > $(OUT)/vcpufreq-libvirt-hook
 	$(Q)install -D -m 0755 $(OUT)/vcpufreq-libvirt-hook $(DESTDIR)$(LIBVIRT_HOOK_DIR)/vcpufreq
+	$(Q)sed -e 's|@SBINDIR@|$(PREFIX)/sbin|' -e 's|@DOCDIR@|$(PREFIX)/share/doc/vcpufreq-bpf|' \
+		examples/vcpufreq-bpf.service > $(OUT)/vcpufreq-bpf.service
+	$(Q)install -D -m 0644 $(OUT)/vcpufreq-bpf.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/vcpufreq-bpf.service
+	$(Q)install -D -m 0644 docs/usage.md $(DESTDIR)$(PREFIX)/share/doc/vcpufreq-bpf/usage.md
 	$(Q)rm -rf $(OUT)/ar && mkdir -p $(OUT)/ar && cd $(OUT)/ar && \
 		ar x ../libbpf/libbpf.a && ar x ../libvcpufreq.a && \
 		ar rcs ../libvcpufreq-full.a *.o

@@ -89,6 +89,32 @@ struct {
 	__type(value, struct vcpufreq_config);
 } settings SEC(".maps");
 
+/* the last PENDING this CPU emitted: a writer in a loop wakes us once */
+struct last_pending {
+	__u32 tid;
+	__u64 ts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct last_pending);
+} pending_seen SEC(".maps");
+
+#define PENDING_COALESCE_NS	1000000	/* one PENDING per TID per ms per CPU */
+
+/* the last FOREIGN_EXT this CPU emitted */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct last_pending);
+} foreign_seen SEC(".maps");
+
+#define SCHED_EXT_POLICY	7
+#define FOREIGN_COALESCE_NS	10000000	/* per TID per CPU: 10 ms */
+
 
 static struct vcpufreq_stats *the_stats(void)
 {
@@ -347,6 +373,32 @@ static void *current_fd_map(int fd)
 }
 
 /*
+ * Was @tid's PENDING emitted from this CPU less than a millisecond ago?
+ * Then the agent is already on its way, and a writer in a tight loop
+ * costs it one event per millisecond rather than one per write (the
+ * thread also takes its request in itself at its next wakeup or switch,
+ * before it runs).
+ */
+static bool pending_again(__u32 tid, bool deleted)
+{
+	__u32 zero = 0;
+	struct last_pending *l = bpf_map_lookup_elem(&pending_seen, &zero);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!l)
+		return false;
+	if (deleted) {		/* a drop is always told: it restores */
+		l->tid = 0;
+		return false;
+	}
+	if (l->tid == tid && now - l->ts < PENDING_COALESCE_NS)
+		return true;
+	l->tid = tid;
+	l->ts = now;
+	return false;
+}
+
+/*
  * Every bpf() syscall that wrote or deleted a `requests` entry: mark the
  * TID and wake the agent, which syncs it through the task iterator.  The
  * syscall's arguments are still in the task's user registers.
@@ -380,8 +432,32 @@ int on_bpf_syscall(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	if (cmd == BPF_MAP_UPDATE_ELEM)
 		tid_mark(tid, true);
-	emit(VCPUFREQ_EV_PENDING, tid, 0, 0, 0);
+	if (!pending_again(tid, cmd == BPF_MAP_DELETE_ELEM))
+		emit(VCPUFREQ_EV_PENDING, tid, 0, 0, 0);
 	return 0;
+}
+
+/*
+ * @p runs in SCHED_EXT but has no request: not a vCPU the agent moved
+ * there (a user's own sched_setscheduler(), or a child of a vCPU).  Our
+ * scheduler serves vCPUs only, and such a task could get it ejected: tell
+ * the agent, which moves it back to SCHED_OTHER.  Once per 10 ms per CPU.
+ */
+static void check_foreign_ext(struct task_struct *p)
+{
+	__u32 zero = 0, tid = p->pid;
+	struct last_pending *l;
+	__u64 now;
+
+	if (p->policy != SCHED_EXT_POLICY)
+		return;
+	l = bpf_map_lookup_elem(&foreign_seen, &zero);
+	now = bpf_ktime_get_ns();
+	if (!l || (l->tid == tid && now - l->ts < FOREIGN_COALESCE_NS))
+		return;
+	l->tid = tid;
+	l->ts = now;
+	emit(VCPUFREQ_EV_FOREIGN_EXT, tid, 0, 0, 0);
 }
 
 SEC("tp_btf/sched_switch")
@@ -407,6 +483,8 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 		s->last_in_ns = now ? now : bpf_ktime_get_ns();
 		s->last_cpu = bpf_get_smp_processor_id();
 		s->switches++;
+	} else {
+		check_foreign_ext(next);
 	}
 	return 0;
 }
@@ -430,8 +508,11 @@ int BPF_PROG(on_exit, struct task_struct *p)
 		return 0;
 	req = bpf_map_lookup_elem(&requests, &tid);
 	slot = req ? owned_slot(req, tid) : NULL;
-	if (slot)
-		slot->tid = 0;	/* a VMM that died cannot free it */
+	if (slot) {
+		/* a VMM that died cannot free it; a live one sees the new gen */
+		__sync_fetch_and_add(&slot->gen, 1);
+		slot->tid = 0;
+	}
 	bpf_map_delete_elem(&requests, &tid);
 	tid_mark(tid, false);
 	if (!s)

@@ -116,6 +116,13 @@ struct bridge {
 	struct last_submit last;
 	uint64_t forwarded;
 
+	/* the guest's doorbell, rate limited (loop.c) */
+	uint64_t rings;		/* doorbell wakeups */
+	uint64_t deferred;	/* of those, handled later, coalesced */
+	double ring_tokens;
+	int64_t ring_last_ms;
+	int defer_fd;		/* one-shot timer: doorbells allowed again */
+
 	int signal_fd, timer_fd, epoll_fd;
 	const char *stop_reason;
 };

@@ -2,6 +2,14 @@
 /*
  * Waiting without busy polling: one epoll loop over the doorbell, QEMU's
  * sockets, the cur_perf timer and the stop signals.
+ *
+ * The guest rings the doorbell as often as it likes; each handling costs
+ * the host a scan of the shared memory, a submit and sysfs reads per
+ * changed vCPU.  So at most DOORBELL_RATE doorbells a second are handled:
+ * beyond that the doorbell is not watched until a one-shot timer says
+ * the next one may be, and that handling takes in the latest set_perf of
+ * every vCPU (the ones in between are coalesced, as the guest's rings
+ * are on the eventfd).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,6 +24,9 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include "bridge.h"
+
+#define DOORBELL_RATE	1000	/* doorbells handled per second */
+#define DOORBELL_BURST	50
 
 /*
  * Wait until @fd is readable, a stop signal arrives or @timeout_ms
@@ -87,6 +98,11 @@ static int setup_loop(struct bridge *b)
 		if (watch(b, b->timer_fd))
 			return -1;
 	}
+	b->defer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (b->defer_fd < 0 || watch(b, b->defer_fd))
+		return fail("timerfd: %s", strerror(errno));
+	b->ring_tokens = DOORBELL_BURST;
+	b->ring_last_ms = now_ms();
 	fcntl(b->client_fd, F_SETFL, O_NONBLOCK);
 	/* QMP is ours to watch for plain QEMU only, never under libvirt */
 	if (b->qmp_fd >= 0 &&
@@ -96,11 +112,50 @@ static int setup_loop(struct bridge *b)
 	       watch(b, b->signal_fd) || watch(b, b->listen_fd);
 }
 
+/* may a doorbell be handled now?  Else it is deferred (and counted). */
+static bool doorbell_allowed(struct bridge *b)
+{
+	int64_t now = now_ms();
+
+	b->ring_tokens += (now - b->ring_last_ms) * (DOORBELL_RATE / 1000.0);
+	if (b->ring_tokens > DOORBELL_BURST)
+		b->ring_tokens = DOORBELL_BURST;
+	b->ring_last_ms = now;
+	if (b->ring_tokens >= 1) {
+		b->ring_tokens -= 1;
+		return true;
+	}
+	return false;
+}
+
+/* stop watching the doorbell until a doorbell is allowed again */
+static void defer_doorbell(struct bridge *b)
+{
+	struct itimerspec once = { .it_value.tv_nsec = 1000000000 / DOORBELL_RATE };
+
+	b->deferred++;
+	epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, b->doorbell_fd, NULL);
+	timerfd_settime(b->defer_fd, 0, &once, NULL);
+}
+
+static void on_doorbell(struct bridge *b)
+{
+	b->rings++;
+	if (!doorbell_allowed(b)) {
+		defer_doorbell(b);
+		return;
+	}
+	drain(b->doorbell_fd);
+	forward_requests(b);
+}
+
 static void handle(struct bridge *b, int fd)
 {
 	if (fd == b->doorbell_fd) {
+		on_doorbell(b);
+	} else if (fd == b->defer_fd) {
 		drain(fd);
-		forward_requests(b);
+		watch(b, b->doorbell_fd);	/* rung meanwhile: at once */
 	} else if (fd == b->timer_fd) {
 		drain(fd);
 		for (unsigned int i = 0; i < b->nr_vcpus; i++)

@@ -157,6 +157,7 @@ static void teardown(struct bridge *b)
 	close_fd(&b->doorbell_fd);
 	close_fd(&b->guest_irq_fd);
 	close_fd(&b->timer_fd);
+	close_fd(&b->defer_fd);
 	close_fd(&b->epoll_fd);
 	close_fd(&b->signal_fd);
 	close_fd(&b->lock_fd);
@@ -268,7 +269,9 @@ TEST_OPTIONS
 "    Once attached, one line per vCPU:\n"
 "        vcpu N tid TID table P0,P1,... domain D capacity C affinity LIST\n"
 "    then 'bridge: attached to QEMU pid PID: ...'; at exit 'bridge:\n"
-"    stopping (REASON): forwarded N requests, unregistered N vCPU threads'.\n"
+"    stopping (REASON): forwarded N requests, unregistered N vCPU threads;\n"
+"    N doorbells, N deferred by the rate limit' (at most 1000 doorbells a\n"
+"    second are handled; the rest wait, and the latest request wins).\n"
 "\n"
 "EXIT STATUS\n"
 "    0 when QEMU exits or on SIGINT/SIGTERM, 1 on an error (a line starting\n"
@@ -485,6 +488,7 @@ int main(int argc, char **argv)
 
 	b->listen_fd = b->client_fd = b->qmp_fd = b->shm_fd = -1;
 	b->doorbell_fd = b->guest_irq_fd = b->timer_fd = b->epoll_fd = -1;
+	b->defer_fd = -1;
 	b->signal_fd = b->lock_fd = -1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (parse_args(argc, argv, &b->opt))
@@ -502,9 +506,11 @@ int main(int argc, char **argv)
 	if (ret && b->stop_reason && !strcmp(b->stop_reason, "signal"))
 		ret = 0;	/* interrupted while attaching: not an error */
 	if (!ret)
-		info(b, "bridge: stopping (%s): forwarded %llu requests, unregistered %u vCPU threads",
+		info(b, "bridge: stopping (%s): forwarded %llu requests, unregistered %u vCPU threads; %llu doorbells, %llu deferred by the rate limit",
 		     b->stop_reason ? b->stop_reason : "done",
-		     (unsigned long long)b->forwarded, b->nr_vcpus);
+		     (unsigned long long)b->forwarded, b->nr_vcpus,
+		     (unsigned long long)b->rings,
+		     (unsigned long long)b->deferred);
 	teardown(b);
 	return ret ? 1 : 0;
 }

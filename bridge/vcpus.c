@@ -62,7 +62,7 @@ int open_vcpufreq(struct bridge *b)
 		return fail("vcpufreq-bpf is not loaded (no maps in %s); run `vcpufreq-bpf load` first",
 			    dir);
 	if (ret == -EACCES || ret == -EPERM)
-		return fail("no access to the vcpufreq maps in %s; run as root or `vcpufreq-bpf grant --user USER`",
+		return fail("no access to the vcpufreq maps in %s; run as root or `vcpufreq-bpf grant --user USER --cgroup QEMU_CGROUP`",
 			    dir);
 	if (ret)
 		return fail("cannot open the vcpufreq maps in %s: %s",

@@ -2,11 +2,12 @@
 /*
  * libvcpufreq: register vCPU threads and submit their requests.
  *
- * Registration writes requests[TID] (a bpf() call, which the kernel side
- * notices at once) and claims a slot of the mmapped `slots` array; from
- * then on a request is two plain stores into that slot, no syscall.  When
- * the slots cannot be mapped (no write access), requests fall back to a
- * bpf() update of requests[TID].
+ * As root, registration writes requests[TID] (a bpf() call, which the
+ * kernel side notices at once) and claims a slot of the mmapped `slots`
+ * array; from then on a request is two plain stores into that slot, no
+ * syscall.  A VMM that is not root cannot open any map: its handle talks
+ * to the agent's broker instead (brokerclient.c), which registers only
+ * threads of the VMM's own VM and applies its requests.
  */
 #include <errno.h>
 #include <limits.h>
@@ -15,27 +16,33 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include "vcpufreq/abi.h"
 #include "vcpufreq/vcpufreq.h"
 #include "topology.h"
 #include "procstat.h"
+#include "brokerclient.h"
+#include "tidindex.h"
+#include "pins.h"
 
 #define VF_MAX_VCPUS	1024
 #define VF_BUCKETS	2048	/* power of two, > VF_MAX_VCPUS */
 
 struct vf_vcpu {
 	uint32_t tid;
+	uint32_t gen;			/* the slot's generation when claimed */
 	struct vcpufreq_slot *slot;	/* NULL: syscall path */
 	struct vcpufreq_request req;
 };
 
 struct vcpufreq {
-	int requests_fd;
+	int requests_fd;		/* -1 when talking to the broker */
+	int broker_fd;			/* -1 when root (direct) */
 	struct vcpufreq_slot *slots;	/* mmapped slots map, or NULL */
 	int nr_vcpus;
 	struct vf_vcpu vcpus[VF_MAX_VCPUS];
-	int16_t bucket[VF_BUCKETS];	/* TID hash -> index + 1 */
+	uint16_t bucket[VF_BUCKETS];	/* TID hash -> index + 1 */
 };
 
 static size_t slots_size(void)
@@ -64,6 +71,7 @@ int vcpufreq_open(const char *pin_dir, struct vcpufreq **out)
 	const char *dir = pin_dir ? pin_dir : VCPUFREQ_PIN_DIR;
 	char path[PATH_MAX];
 	struct vcpufreq *vf;
+	struct stat st;
 	int ret;
 
 	if (!out)
@@ -72,15 +80,33 @@ int vcpufreq_open(const char *pin_dir, struct vcpufreq **out)
 	if (!vf)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "%s/%s", dir, VCPUFREQ_PIN_REQUESTS);
-	vf->requests_fd = bpf_obj_get(path);
-	if (vf->requests_fd < 0) {
-		ret = -errno;
+	vf->broker_fd = -1;
+	/* root never uses maps someone else planted */
+	if (geteuid() == 0 && (ret = vf_pin_dir_check(dir, &st)) &&
+	    ret != -ENOENT) {
 		free(vf);
 		return ret;
 	}
-	vf->slots = map_slots(dir);
-	*out = vf;
-	return 0;
+	vf->requests_fd = bpf_obj_get(path);
+	if (vf->requests_fd >= 0) {
+		vf->slots = map_slots(dir);
+		*out = vf;
+		return 0;
+	}
+	ret = -errno;
+	/* not root: the maps are closed to us, the broker decides */
+	if (ret == -EACCES || ret == -EPERM) {
+		vf->broker_fd = vf_broker_connect(dir);
+		if (vf->broker_fd >= 0) {
+			*out = vf;
+			return 0;
+		}
+		/* no agent listening: still a matter of permission */
+		if (vf->broker_fd != -ENOENT && vf->broker_fd != -ECONNREFUSED)
+			ret = vf->broker_fd;
+	}
+	free(vf);
+	return ret;
 }
 
 void vcpufreq_close(struct vcpufreq *vf)
@@ -91,7 +117,10 @@ void vcpufreq_close(struct vcpufreq *vf)
 		vcpufreq_unregister(vf, vf->vcpus[0].tid);
 	if (vf->slots)
 		munmap(vf->slots, slots_size());
-	close(vf->requests_fd);
+	if (vf->requests_fd >= 0)
+		close(vf->requests_fd);
+	if (vf->broker_fd >= 0)
+		close(vf->broker_fd);
 	free(vf);
 }
 
@@ -100,27 +129,29 @@ int vcpufreq_fast_path(const struct vcpufreq *vf)
 	return vf && vf->slots != NULL;
 }
 
-static int16_t *bucket_of(struct vcpufreq *vf, uint32_t tid)
+static uint16_t *bucket_of(struct vcpufreq *vf, uint32_t tid)
 {
-	uint32_t h = (tid * 2654435761u) & (VF_BUCKETS - 1);
-
-	while (vf->bucket[h] && vf->vcpus[vf->bucket[h] - 1].tid != tid)
-		h = (h + 1) & (VF_BUCKETS - 1);
-	return &vf->bucket[h];
+	return vf_tid_bucket(vf->bucket, VF_BUCKETS, vf->vcpus,
+			     sizeof(vf->vcpus[0]), tid);
 }
 
 static struct vf_vcpu *find_vcpu(struct vcpufreq *vf, uint32_t tid)
 {
-	int16_t b = *bucket_of(vf, tid);
+	uint16_t b = *bucket_of(vf, tid);
 
 	return b ? &vf->vcpus[b - 1] : NULL;
 }
 
 static void rehash(struct vcpufreq *vf)
 {
-	memset(vf->bucket, 0, sizeof(vf->bucket));
-	for (int i = 0; i < vf->nr_vcpus; i++)
-		*bucket_of(vf, vf->vcpus[i].tid) = i + 1;
+	vf_tid_reindex(vf->bucket, VF_BUCKETS, vf->vcpus, sizeof(vf->vcpus[0]),
+		       vf->nr_vcpus);
+}
+
+static void forget_vcpu(struct vcpufreq *vf, struct vf_vcpu *v)
+{
+	*v = vf->vcpus[--vf->nr_vcpus];
+	rehash(vf);
 }
 
 /* A free slot (tid 0) becomes ours with one compare-and-swap. */
@@ -160,8 +191,18 @@ int vcpufreq_register(struct vcpufreq *vf, uint32_t tid, uint32_t vm_id,
 	memset(&v->req, 0, sizeof(v->req));
 	v->req.vm_id = vm_id;
 	v->req.vcpu = vcpu;
+	if (vf->broker_fd >= 0) {
+		int ret = vf_broker_call(vf->broker_fd, VCPUFREQ_BROKER_REGISTER,
+					 tid, vm_id, vcpu);
+
+		v->slot = NULL;
+		if (ret)
+			forget_vcpu(vf, v);
+		return ret;
+	}
 	v->slot = claim_slot(vf, tid);
 	if (v->slot) {
+		v->gen = __atomic_load_n(&v->slot->gen, __ATOMIC_ACQUIRE);
 		v->slot->perf = 0;
 		v->slot->guest_perf = 0;
 		v->req.slot = v->slot - vf->slots + 1;
@@ -184,9 +225,15 @@ int vcpufreq_request(struct vcpufreq *vf, uint32_t tid, uint32_t perf,
 		return -ENOENT;
 	if (perf > VCPUFREQ_PERF_MAX)
 		return -ERANGE;
+	if (vf->broker_fd >= 0)
+		return vf_broker_request(vf->broker_fd, tid, perf, guest_perf);
 	if (v->slot) {
-		/* the kernel frees the slot of a thread that exited */
-		if (__atomic_load_n(&v->slot->tid, __ATOMIC_ACQUIRE) != tid)
+		/*
+		 * the kernel frees the slot of a thread that exited: another
+		 * VMM may have claimed it since for a thread with the same TID
+		 */
+		if (__atomic_load_n(&v->slot->tid, __ATOMIC_ACQUIRE) != tid ||
+		    __atomic_load_n(&v->slot->gen, __ATOMIC_RELAXED) != v->gen)
 			return -ESRCH;
 		__atomic_store_n(&v->slot->guest_perf, guest_perf,
 				 __ATOMIC_RELAXED);
@@ -206,14 +253,20 @@ int vcpufreq_unregister(struct vcpufreq *vf, uint32_t tid)
 
 	if (!v)
 		return -ENOENT;
-	if (bpf_map_delete_elem(vf->requests_fd, &tid) && errno != ENOENT)
+	if (vf->broker_fd >= 0) {
+		ret = vf_broker_call(vf->broker_fd, VCPUFREQ_BROKER_UNREGISTER,
+				     tid, 0, 0);
+		if (ret == -ENOENT)
+			ret = 0;	/* the thread exited: already gone */
+	} else if (bpf_map_delete_elem(vf->requests_fd, &tid) &&
+		   errno != ENOENT) {
 		ret = -errno;
+	}
 	/* only if still ours: after the thread exited it may be another's */
-	if (v->slot)
+	if (v->slot && __atomic_load_n(&v->slot->gen, __ATOMIC_ACQUIRE) == v->gen)
 		__atomic_compare_exchange_n(&v->slot->tid, &tid, 0, false,
 					    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-	*v = vf->vcpus[--vf->nr_vcpus];
-	rehash(vf);
+	forget_vcpu(vf, v);
 	return ret;
 }
 
@@ -305,8 +358,15 @@ const char *vcpufreq_strerror(int err)
 		return "the vCPU thread has exited";
 	case -EPERM:
 	case -EACCES:
-		return "permission denied: run as root or ask the admin for "
-		       "'vcpufreq-bpf grant'";
+		return "permission denied: not a thread of your VM (your own "
+		       "process, or a cgroup granted to you), or no grant: run "
+		       "as root or ask the admin for 'vcpufreq-bpf grant'";
+	case -EBUSY:
+		return "the thread is registered by another VMM";
+	case -EDQUOT:
+		return "your grant's quota of vCPU threads is used up";
+	case -EAGAIN:
+		return "the agent is busy: request dropped, send the next one";
 	default:
 		return strerror(err < 0 ? -err : err);
 	}

@@ -8,6 +8,11 @@
  * the tracking programs' vcpu_state and events maps; stop() detaches it.
  * If the agent dies, the kernel detaches it and moves every task back to
  * the fair class; `unload` then puts the saved policies back.
+ *
+ * The scheduler implements no cgroup callbacks, so a task in it escapes
+ * its cgroup's cpu.max and cpu.weight.  A vCPU whose cgroup (or an
+ * ancestor) sets either stays in the fair class, where they hold; vcpus
+ * and status say so.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -144,6 +149,7 @@ static int scx_start(struct act_env *env)
 		goto fail;
 	}
 	pin_path(path, sizeof(path), VCPUFREQ_PIN_SCX_CPUS);
+	unlink(path);	/* an agent that died left its own */
 	if (bpf_map__pin(scx_skel->maps.scx_cpus, path)) {
 		err("cannot pin %s: %s", path, strerror(errno));
 		goto fail;
@@ -180,10 +186,43 @@ static int set_policy(pid_t tid, int policy)
 	       -errno : 0;
 }
 
+/* a cgroup file's value is @want: "max 100000" has no quota (no file: yes) */
+static bool cgroup_file_is(const char *dir, const char *name,
+			   const char *want)
+{
+	char path[PATH_MAX * 2], val[64];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (vf_read_line(path, val, sizeof(val)))
+		return true;
+	val[strcspn(val, " ")] = 0;
+	return !strcmp(val, want);
+}
+
+/* Does @tid's cgroup v2, or an ancestor, limit CPU (cpu.max, cpu.weight)? */
+static bool cgroup_limits_cpu(__u32 tid)
+{
+	char rel[PATH_MAX], dir[PATH_MAX * 2], *slash;
+
+	if (thread_cgroup_path(tid, rel, sizeof(rel)))
+		return false;
+	for (;;) {
+		snprintf(dir, sizeof(dir), "%s%s", cgroup2_mount(), rel);
+		if (!cgroup_file_is(dir, "cpu.max", "max") ||
+		    !cgroup_file_is(dir, "cpu.weight", "100"))
+			return true;
+		slash = strrchr(rel, '/');
+		if (!slash || slash == rel)
+			return false;	/* the root cgroup has neither */
+		*slash = 0;
+	}
+}
+
 static int scx_apply(struct act_env *env, __u32 tid, __u32 perf,
 		     struct vcpufreq_action *a)
 {
 	int policy = sched_getscheduler(tid), ret;
+	bool limited = perf && cgroup_limits_cpu(tid);
 
 	if (policy < 0)
 		return errno == ESRCH ? 0 : -errno;
@@ -191,6 +230,9 @@ static int scx_apply(struct act_env *env, __u32 tid, __u32 perf,
 	/* someone else changed the policy since: theirs is the one to keep */
 	if (a->saved_valid && policy != SCHED_EXT)
 		a->saved_valid = 0;
+	a->flags = limited ? VCPUFREQ_ACTION_CGROUP_LIMITED : 0;
+	if (limited)
+		perf = 0;	/* the fair class: put back what we changed */
 	if (perf && !a->saved_valid) {
 		if (policy != SCHED_OTHER && policy != SCHED_BATCH &&
 		    policy != SCHED_IDLE)
@@ -228,6 +270,8 @@ static void scx_describe(const struct vcpufreq_action *a, char *buf,
 	if (a->saved_valid)
 		snprintf(buf, len, "SCHED_EXT (was %s)",
 			 policy_name(a->saved_policy));
+	else if (a->flags & VCPUFREQ_ACTION_CGROUP_LIMITED)
+		snprintf(buf, len, "fair class: its cgroup limits CPU");
 	else
 		snprintf(buf, len, "-");
 }

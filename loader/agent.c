@@ -6,20 +6,34 @@
  * written TID through the BPF task iterator, and for every resulting event
  * applies the thread's effective request: its request when BPF says it is
  * enrolled, else 0 (restore).  What it applied and saved lives in the
- * pinned actions map.
+ * pinned actions map.  It also runs the broker (broker.c) for VMMs that
+ * are not root.
+ *
+ * No write rate may take the agent from its signals: each turn of the
+ * loop does a bounded amount of work (so many events, broker messages,
+ * map writes, per-thread syncs; a walk of every host thread at most once
+ * per pass) and the signalfd is polled at every turn.  What is left waits
+ * for the next turn, coalesced.  The log is rate limited and capped.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "agent.h"
+#include "broker.h"
 #include "cli.h"
 #include "procstat.h"
 
@@ -30,16 +44,83 @@
 #define AGENT_PASS_MS	100
 
 #define MAX_PENDING 256
+#define SYNC_EACH_MAX	32	/* TIDs synced one by one per turn */
+#define EVENT_BATCH	4096	/* ring buffer events per turn */
+#define TURN_MIN_MS	2	/* a turn at most every 2 ms */
+#define LOG_LINES_PER_S	20
+#define LOG_MAX_BYTES	(1 << 20)	/* then agent.log becomes agent.log.1 */
+
+static struct vcpufreq_stats *log_stats;
+
+/*
+ * One line in the agent's log, at most LOG_LINES_PER_S a second: a
+ * guest or a VMM can cause log lines, and must not fill the disk.
+ */
+void agent_log(const char *fmt, ...)
+{
+	static long window, lines;
+	struct timespec ts;
+	va_list ap;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	if (ts.tv_sec != window) {
+		if (lines > LOG_LINES_PER_S)
+			fprintf(stderr, "agent: %ld log lines suppressed\n",
+				lines - LOG_LINES_PER_S);
+		window = ts.tv_sec;
+		lines = 0;
+	}
+	if (++lines > LOG_LINES_PER_S) {
+		if (log_stats)
+			__atomic_fetch_add(&log_stats->log_suppressed, 1,
+					   __ATOMIC_RELAXED);
+		return;
+	}
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* agent.log past LOG_MAX_BYTES: keep one older file, start a new one */
+static void cap_log(const char *state_dir)
+{
+	char log[PATH_MAX], old[PATH_MAX + 4];
+	struct stat cur, file;
+	int fd;
+
+	snprintf(log, sizeof(log), "%s/agent.log", state_dir);
+	if (fstat(STDERR_FILENO, &cur) || cur.st_size < LOG_MAX_BYTES ||
+	    lstat(log, &file) || file.st_ino != cur.st_ino ||
+	    file.st_dev != cur.st_dev)
+		return;	/* not writing agent.log (foreground: the journal) */
+	snprintf(old, sizeof(old), "%s.1", log);
+	rename(log, old);
+	fd = open(log, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC |
+		  O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return;
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+}
 
 struct agent {
 	const struct actuator *act;
 	struct act_env *env;
 	struct vcpufreq_stats *stats;	/* mmapped stats map */
+	struct broker *broker;
 	int requests_fd;
 	int state_fd;			/* vcpu_state task storage */
 	__u64 events_lost;		/* stats->events_lost already handled */
 	bool need_sync;			/* run the refresh iterator */
+	bool need_walk;			/* on every thread: cgroups changed */
 	bool need_reconcile;		/* events or pending TIDs were lost */
+	struct timespec last_walk;	/* walks: at most one per pass */
+	bool backlog;			/* work left: the next turn at once */
+	struct timespec last_turn;	/* turns: at most one per TURN_MIN_MS */
+	struct timespec last_log_check;
+	bool requests_wait;		/* broker requests held by its limits */
 	int nr_pending;
 	__u32 pending[MAX_PENDING];	/* TIDs written since the last sync */
 };
@@ -52,7 +133,7 @@ static int set_effective(struct agent *ag, __u32 tid, __u32 perf)
 	int ret;
 
 	bpf_map_lookup_elem(fd, &tid, &a);
-	if (!perf && !a.perf && !a.saved_valid)
+	if (!perf && !a.perf && !a.saved_valid && !a.flags)
 		return 0;	/* nothing applied, nothing to restore */
 	now_start = vf_thread_stat_field(tid, VF_STAT_STARTTIME);
 	if (!perf && now_start <= 0) {
@@ -66,9 +147,9 @@ static int set_effective(struct agent *ag, __u32 tid, __u32 perf)
 	a.backend = ag->act->backend;
 	ret = ag->act->apply(ag->env, tid, perf, &a);
 	if (ret)
-		fprintf(stderr, "agent: %s on TID %u (perf %u): %s\n",
-			ag->act->name, tid, perf, strerror(-ret));
-	if (!a.perf && !a.saved_valid)
+		agent_log("agent: %s on TID %u (perf %u): %s", ag->act->name,
+			  tid, perf, strerror(-ret));
+	if (!a.perf && !a.saved_valid && !a.flags)
 		bpf_map_delete_elem(fd, &tid);
 	else
 		bpf_map_update_elem(fd, &tid, &a, BPF_ANY);
@@ -119,6 +200,46 @@ static void fall_back(struct agent *ag, __u32 kind)
 	ag->need_reconcile = true;
 }
 
+#ifndef SCHED_EXT
+#define SCHED_EXT 7
+#endif
+
+/*
+ * A task runs in SCHED_EXT that we did not put there (a user's own
+ * sched_setscheduler(), a vCPU's child): our scheduler serves vCPUs only,
+ * and a task it is not made for could get it ejected.  Back to the fair
+ * class with it.
+ */
+static void reset_foreign_ext(struct agent *ag, __u32 tid)
+{
+	struct sched_param param = { 0 };
+	struct vcpufreq_action a;
+
+	if (ag->act != &act_scx ||
+	    (!bpf_map_lookup_elem(ag->env->actions_fd, &tid, &a) &&
+	     a.saved_valid && a.backend == VCPUFREQ_BACKEND_SCX))
+		return;	/* not our scheduler, or a vCPU we moved */
+	if ((sched_getscheduler(tid) & ~SCHED_RESET_ON_FORK) != SCHED_EXT ||
+	    sched_setscheduler(tid, SCHED_OTHER, &param))
+		return;
+	__atomic_fetch_add(&ag->stats->scx_foreign_reset, 1, __ATOMIC_RELAXED);
+	agent_log("agent: TID %u was put in SCHED_EXT by someone else; moved "
+		  "it back to SCHED_OTHER", tid);
+}
+
+/* a TID written since the last sync, once */
+static void add_pending(struct agent *ag, __u32 tid)
+{
+	ag->need_sync = true;
+	for (int i = 0; i < ag->nr_pending; i++)
+		if (ag->pending[i] == tid)
+			return;
+	if (ag->nr_pending < MAX_PENDING)
+		ag->pending[ag->nr_pending++] = tid;
+	else
+		ag->need_walk = ag->need_reconcile = true; /* all at once */
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	const struct vcpufreq_event *e = data;
@@ -128,14 +249,10 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	switch (e->type) {
 	case VCPUFREQ_EV_PENDING:
-		if (ag->nr_pending < MAX_PENDING)
-			ag->pending[ag->nr_pending++] = e->tid;
-		else
-			ag->need_reconcile = true;	/* checked all at once */
-		ag->need_sync = true;
+		add_pending(ag, e->tid);
 		break;
 	case VCPUFREQ_EV_ENROLL:
-		ag->need_sync = true;
+		ag->need_sync = ag->need_walk = true;
 		break;
 	case VCPUFREQ_EV_REQUEST:
 	case VCPUFREQ_EV_VERDICT:
@@ -144,10 +261,15 @@ static int on_event(void *ctx, void *data, size_t size)
 	case VCPUFREQ_EV_DROP:
 	case VCPUFREQ_EV_EXIT:
 		set_effective(ag, e->tid, 0);
+		if (ag->broker)
+			broker_forget(ag->broker, e->tid);
 		break;
 	case VCPUFREQ_EV_SCX_EXIT:
 		if (ag->act == &act_scx)
 			fall_back(ag, e->perf);
+		break;
+	case VCPUFREQ_EV_FOREIGN_EXT:
+		reset_foreign_ext(ag, e->tid);
 		break;
 	default:
 		break;
@@ -199,27 +321,62 @@ static bool events_were_lost(struct agent *ag)
 	return true;
 }
 
+/* milliseconds since @then (CLOCK_MONOTONIC_COARSE: a few ms resolution) */
+static long ms_since(const struct timespec *then)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	return (now.tv_sec - then->tv_sec) * 1000 +
+	       (now.tv_nsec - then->tv_nsec) / 1000000;
+}
+
+/* a walk of every host thread, unless one ran less than a pass ago */
+static bool may_walk(struct agent *ag)
+{
+	if (ms_since(&ag->last_walk) < AGENT_PASS_MS)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ag->last_walk);
+	__atomic_fetch_add(&ag->stats->agent_full_walks, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
 /*
  * A request for a TID no thread has is deleted here, so a thread that
  * later gets that TID never inherits it; the rest is taken in by BPF in
- * the refresh iterator, whose events we consume next.
+ * the refresh iterator (of that thread alone, or of every thread when
+ * cgroups changed or too many TIDs wait), whose events we consume next.
+ * One round per turn of the agent's loop: a writer that never stops
+ * cannot keep us here.
  */
 static void sync_pending(struct agent *ag, struct ring_buffer *rb)
 {
-	while (ag->need_sync) {
-		for (int i = 0; i < ag->nr_pending; i++)
+	int n = ag->nr_pending < SYNC_EACH_MAX ? ag->nr_pending : SYNC_EACH_MAX;
+	bool walk = ag->need_walk || ag->nr_pending > SYNC_EACH_MAX;
+
+	if (ag->need_sync && (!walk || may_walk(ag))) {
+		for (int i = 0; i < n; i++) {
 			if (!thread_exists(ag->pending[i]))
 				reject_dead_tid(ag, ag->pending[i]);
-		ag->nr_pending = 0;
-		ag->need_sync = false;
+			else if (!walk)
+				run_refresh_iter_tid(ag->pending[i]);
+		}
+		ag->nr_pending = walk ? 0 : ag->nr_pending - n;
+		memmove(ag->pending, ag->pending + n,
+			ag->nr_pending * sizeof(ag->pending[0]));
+		if (walk)
+			run_refresh_iter();
+		ag->need_sync = ag->nr_pending > 0;
+		ag->need_walk = false;
 		__atomic_fetch_add(&ag->stats->syncs, 1, __ATOMIC_RELAXED);
-		run_refresh_iter();
-		ring_buffer__consume(rb);
+		ring_buffer__consume_n(rb, EVENT_BATCH);
 	}
-	if (events_were_lost(ag) || ag->need_reconcile) {
+	if (events_were_lost(ag))
+		ag->need_reconcile = true;
+	if (ag->need_reconcile && may_walk(ag)) {
 		ag->need_reconcile = false;
 		run_refresh_iter();
-		ring_buffer__consume(rb);
+		ring_buffer__consume_n(rb, EVENT_BATCH);
 		reconcile_all(ag);
 	}
 }
@@ -277,10 +434,57 @@ static int open_signalfd(void)
 	return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
+/* epoll tags of the agent's own fds; anything else is the broker's */
+static char rb_tag, sig_tag;
+
+/*
+ * One turn of the loop: what epoll said is ready, then a bounded share
+ * of everything else.  false when a signal says stop.  A ring buffer
+ * left with events does not wake us again (BPF wakes a reader that has
+ * caught up), so then the next turn comes at once.
+ */
+static bool agent_turn(struct agent *ag, int ep_fd, struct ring_buffer *rb)
+{
+	struct epoll_event got[16];
+	long since = ms_since(&ag->last_turn);
+	int n;
+
+	/*
+	 * At most one turn per TURN_MIN_MS: a writer that sends one message
+	 * at a time would otherwise cost us a whole turn per message; this
+	 * way they pile up and are read in batches.
+	 */
+	if (since < TURN_MIN_MS)
+		usleep((TURN_MIN_MS - since) * 1000);
+	n = epoll_wait(ep_fd, got, 16, ag->backlog ? 0 : ag->requests_wait ?
+		       BROKER_RETRY_MS : AGENT_PASS_MS);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ag->last_turn);
+	if (n < 0 && errno != EINTR)
+		return false;
+	for (int i = 0; i < n; i++) {
+		if (got[i].data.ptr == &sig_tag)
+			return false;
+		if (got[i].data.ptr != &rb_tag)
+			broker_event(ag->broker, got[i].data.ptr, got[i].events);
+	}
+	ag->backlog = ring_buffer__consume_n(rb, EVENT_BATCH) >= EVENT_BATCH;
+	/* the scheduler's exit event can be lost to a full ring */
+	if (ag->act == &act_scx && scx_exit_kind())
+		fall_back(ag, scx_exit_kind());
+	ag->requests_wait = broker_apply(ag->broker);
+	sync_pending(ag, rb);
+	if (ms_since(&ag->last_log_check) >= AGENT_PASS_MS) {
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &ag->last_log_check);
+		cap_log(ag->env->state_dir);
+	}
+	return true;
+}
+
 int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
 	      bool try_next)
 {
-	struct agent ag = { .act = act, .env = env };
+	/* requests already in the maps (a load after a crash) apply at once */
+	struct agent ag = { .act = act, .env = env, .need_reconcile = true };
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct ring_buffer *rb = NULL;
 	int events_fd, stats_fd, sig_fd, ep_fd = -1, ret = -1;
@@ -302,7 +506,7 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
 		err("agent: cannot map the stats map: %s", strerror(errno));
 		goto out;
 	}
-	ag.stats = stats;
+	ag.stats = log_stats = stats;
 	ag.events_lost = ag.stats->events_lost;
 	rb = ring_buffer__new(events_fd, on_event, &ag, NULL);
 	ep_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -311,10 +515,13 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
 		    strerror(errno));
 		goto out;
 	}
-	ev.data.fd = ring_buffer__epoll_fd(rb);
-	epoll_ctl(ep_fd, EPOLL_CTL_ADD, ev.data.fd, &ev);
-	ev.data.fd = sig_fd;
+	ev.data.ptr = &rb_tag;
+	epoll_ctl(ep_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(rb), &ev);
+	ev.data.ptr = &sig_tag;
 	epoll_ctl(ep_fd, EPOLL_CTL_ADD, sig_fd, &ev);
+	ag.broker = broker_open(env->state_dir, ag.requests_fd, ag.stats);
+	if (!ag.broker || broker_watch(ag.broker, ep_fd))
+		goto out;
 	/* with --backend auto, a backend that cannot start gives way */
 	while (ag.act->start && ag.act->start(env)) {
 		if (!try_next)
@@ -333,22 +540,14 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
 			goto out;
 		close(ready_fd);
 	}
-	for (;;) {
-		struct epoll_event got;
-		int n = epoll_wait(ep_fd, &got, 1, AGENT_PASS_MS);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || (n > 0 && got.data.fd == sig_fd))
-			break;
-		ring_buffer__consume(rb);
-		/* the scheduler's exit event can be lost to a full ring */
-		if (ag.act == &act_scx && scx_exit_kind())
-			fall_back(&ag, scx_exit_kind());
-		sync_pending(&ag, rb);
-	}
+	while (agent_turn(&ag, ep_fd, rb))
+		;
+	broker_close(ag.broker);
+	ag.broker = NULL;
 	ret = restore_all_actions(env);
 out:
+	broker_close(ag.broker);
+	log_stats = NULL;
 	if (started && ag.act->stop)
 		ag.act->stop(env);
 	if (stats != MAP_FAILED)

@@ -16,6 +16,9 @@
 int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
 	      bool try_next);
 
+/* a line in the agent's log, rate limited (LOG_LINES_PER_S) */
+void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Restore and forget every entry of the actions map (unload, agent exit) */
 int restore_all_actions(struct act_env *env);
 

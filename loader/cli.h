@@ -26,16 +26,26 @@ void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int parse_u32(const char *s, __u32 *v);
 int parse_tid(const char *s, __u32 *tid);
 bool thread_exists(__u32 tid);
+bool agent_running(int pid);	/* a live vcpufreq-bpf process */
 
 /* pinned objects */
 void pin_path(char *buf, size_t len, const char *name);
 int pin_parent(char *buf, size_t len);
 int open_pinned_map(const char *name);	/* fd, or -1 with Error: printed */
 bool is_loaded(void);
+/* 0 when the pin dir is the one load made (root's, 0700), else Error: */
+int pin_dir_ours(void);
+/*
+ * The state dir (NULL: $VCPUFREQ_STATE_DIR or /run/vcpufreq), created
+ * when missing: 0 when it is a directory of ours that no one else may
+ * write, else -1 with Error: (someone else's directory is never used).
+ */
+int state_dir_check(const char *dir);
 int read_settings(struct vcpufreq_config *cfg);
 int write_settings(const struct vcpufreq_config *cfg);
 int read_stats(struct vcpufreq_stats *st);
 int run_refresh_iter(void);		/* re-decide every thread's verdict */
+int run_refresh_iter_tid(__u32 tid);	/* the same for one thread */
 int read_vcpu_state(int state_fd, __u32 tid, struct vcpufreq_vcpu *s);
 
 const char *backend_name(__u32 backend);
@@ -58,7 +68,7 @@ int cmd_leave(int argc, char **argv);
 int cmd_request(int argc, char **argv);
 int cmd_vcpus(int argc, char **argv);
 int cmd_grant(int argc, char **argv);
-int grant_restore_bpffs(void);	/* unload: undo what grant widened */
+void grants_remove(void);		/* unload: every grant ends */
 int cmd_topology(int argc, char **argv);
 int cmd_topology_dts(int argc, char **argv);	/* topology --dts */
 

@@ -1,36 +1,126 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * grant --user U | --group G | --revoke: let an unprivileged VMM use
- * libvcpufreq.  A map fd from BPF_OBJ_GET follows the pinned file's
- * permissions, so exactly the two maps a VMM writes -- `requests` and the
- * fast-path `slots` -- get read/write for that user or group; the pin dir
- * becomes traversable (not listable).  Every other map stays root-only,
- * so such a VMM cannot enroll cgroups, and its requests still only act on
- * threads in enrolled cgroups.  unload removes the pins, and the grant.
+ * grant --user U | --group G [--cgroup CG] [--max-vcpus N] | --revoke:
+ * let a VMM that is not root steer the vCPU threads of its own VM, through
+ * the agent's broker (broker.c).  A grant never opens a map or a pin to
+ * anyone: every map stays root-only, so no user can write, freeze or fill
+ * one.  Grants live in a root-only file of the state dir; the agent reads
+ * it again at once (RELOAD), closing the connections and dropping the
+ * registrations of a revoked user.  unload removes them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include "brokerclient.h"
 #include "cli.h"
+#include "grants.h"
 
-static const char *const vmm_maps[] = {
-	VCPUFREQ_PIN_REQUESTS, VCPUFREQ_PIN_SLOTS,
-};
-
-static int lookup_id(const char *name, bool group, unsigned int *id)
+void grants_path(char *buf, size_t len)
 {
-	__u32 v;
+	const char *state = getenv("VCPUFREQ_STATE_DIR");
+	const char *name = strrchr(cli.pin_dir, '/');
 
-	if (!parse_u32(name, &v)) {
-		*id = v;
-		return 0;
+	name = name && name[1] ? name + 1 : cli.pin_dir;
+	snprintf(buf, len, "%s/%s.grants", state && *state ? state :
+		 VCPUFREQ_STATE_DIR, name);
+}
+
+/* "user 1001 /vms/vm1 256" or "group 27 - 64" per line */
+static bool parse_grant(const char *line, struct grant *g)
+{
+	char kind[8], cg[sizeof(g->cgroup)];
+
+	memset(g, 0, sizeof(*g));
+	if (sscanf(line, "%7s %u %255s %u", kind, &g->id, cg,
+		   &g->max_vcpus) != 4)
+		return false;
+	g->group = !strcmp(kind, "group");
+	if (strcmp(cg, "-"))
+		snprintf(g->cgroup, sizeof(g->cgroup), "%s", cg);
+	return g->group || !strcmp(kind, "user");
+}
+
+int grants_load(struct grant *g, int max)
+{
+	char path[PATH_MAX], line[512];
+	int fd, n = 0;
+	FILE *f;
+
+	grants_path(path, sizeof(path));
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return -1;
 	}
+	while (n < max && fgets(line, sizeof(line), f))
+		if (parse_grant(line, &g[n]))
+			n++;
+	fclose(f);
+	return n;
+}
+
+static int save_grants(const struct grant *g, int n)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	FILE *f;
+	int fd;
+
+	if (state_dir_check(NULL))
+		return -1;
+	grants_path(path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f)
+		return err("cannot write %s: %s", tmp, strerror(errno));
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%s %u %s %u\n", g[i].group ? "group" : "user",
+			g[i].id, *g[i].cgroup ? g[i].cgroup : "-",
+			g[i].max_vcpus);
+	if (fclose(f) || rename(tmp, path))
+		return err("cannot write %s: %s", path, strerror(errno));
+	return 0;
+}
+
+void grants_remove(void)
+{
+	char path[PATH_MAX];
+
+	grants_path(path, sizeof(path));
+	unlink(path);
+}
+
+/* tell the agent; it takes the new grants in before we return */
+static int reload_agent(void)
+{
+	int fd = vf_broker_connect(cli.pin_dir), ret;
+
+	if (fd < 0)
+		return err("the grants are saved, but the agent did not take "
+			   "them in: %s (is it running? see 'vcpufreq-bpf "
+			   "status')", strerror(-fd));
+	ret = vf_broker_call(fd, VCPUFREQ_BROKER_RELOAD, 0, 0, 0);
+	close(fd);
+	return ret ? err("the agent refused the new grants: %s",
+			 strerror(-ret)) : 0;
+}
+
+static int lookup_id(const char *name, bool group, __u32 *id)
+{
+	if (!parse_u32(name, id))
+		return 0;
 	if (group) {
 		struct group *g = getgrnam(name);
 
@@ -45,120 +135,122 @@ static int lookup_id(const char *name, bool group, unsigned int *id)
 	return pw ? 0 : err("no user '%s' on this host", name);
 }
 
-/* Put back the bpffs mode `grant` widened (see cmd_grant.c), if it did. */
-static int restore_bpffs_mode(const char *saved, const char *dir)
-{
-	unsigned int mode;
-	FILE *f = fopen(saved, "r");
-	int ok;
-
-	if (!f)
-		return 0;
-	ok = fscanf(f, "%o", &mode) == 1;
-	fclose(f);
-	unlink(saved);
-	if (ok && chmod(dir, mode))
-		return err("cannot restore the mode of %s: %s", dir,
-			   strerror(errno));
-	return 0;
-}
-
-/*
- * bpffs is usually mounted 0700: a granted user must be able to traverse
- * it.  The mode we found is kept in the state dir; unload puts it back.
- */
-static int open_parent(bool revoke)
-{
-	char parent[PATH_MAX], saved[PATH_MAX];
-	const char *state = getenv("VCPUFREQ_STATE_DIR");
-	struct stat st;
-	FILE *f;
-
-	if (pin_parent(parent, sizeof(parent)))
-		return 0;
-	snprintf(saved, sizeof(saved), "%s/bpffs-mode.saved",
-		 state && *state ? state : "/run/vcpufreq");
-	if (revoke)
-		return restore_bpffs_mode(saved, parent);
-	if (stat(parent, &st))
-		return err("cannot inspect %s: %s", parent, strerror(errno));
-	if ((st.st_mode & 0111) == 0111)
-		return 0;
-	mkdir(state && *state ? state : "/run/vcpufreq", 0755);
-	f = fopen(saved, "wx");	/* keep the first original */
-	if (f) {
-		fprintf(f, "%o\n", st.st_mode & 07777);
-		if (fclose(f))
-			return err("cannot save the mode of %s in %s", parent, saved);
-	} else if (errno != EEXIST) {
-		return err("cannot save the mode of %s in %s: %s; nothing "
-			   "changed", parent, saved, strerror(errno));
-	}
-	if (chmod(parent, (st.st_mode & 07777) | 0111))
-		return err("cannot make %s traversable: %s", parent,
-			   strerror(errno));
-	return 0;
-}
-
-int grant_restore_bpffs(void)
-{
-	return open_parent(true);
-}
-
-static int set_owner(const char *name, uid_t uid, gid_t gid, mode_t mode)
+/* the cgroup as the broker compares it: below the cgroup2 mount */
+static int grant_cgroup(const char *arg, char *out, size_t len)
 {
 	char path[PATH_MAX];
+	const char *mnt = cgroup2_mount();
+	size_t n = strlen(mnt);
+	__u64 id;
 
-	pin_path(path, sizeof(path), name);
-	if (chown(path, uid, gid) || chmod(path, mode))
-		return err("cannot change %s: %s", path, strerror(errno));
+	if (cgroup_resolve(arg, path, sizeof(path), &id))
+		return -1;
+	if (strncmp(path, mnt, n) || (path[n] && path[n] != '/'))
+		return err("cgroup %s is not below the cgroup2 mount %s",
+			   path, mnt);
+	snprintf(out, len, "%s", path[n] ? path + n : "/");
 	return 0;
+}
+
+struct grant_args {
+	bool revoke;
+	int nr;			/* users and groups named */
+	struct grant who[2];	/* --user, --group */
+	char cgroup[256];
+	__u32 max_vcpus;
+	char names[128];
+};
+
+static int parse_args(int argc, char **argv, struct grant_args *a)
+{
+	for (int i = 1; i < argc; i++) {
+		bool has_value = i + 1 < argc;
+		bool group = !strcmp(argv[i], "--group");
+
+		if (!strcmp(argv[i], "--revoke")) {
+			a->revoke = true;
+		} else if ((group || !strcmp(argv[i], "--user")) && has_value) {
+			struct grant *g = &a->who[a->nr];
+
+			if (a->nr == 2 || lookup_id(argv[++i], group, &g->id))
+				return a->nr == 2 ? err("grant: one --user and "
+					"one --group at most") : -1;
+			g->group = group;
+			a->nr++;
+			snprintf(a->names + strlen(a->names),
+				 sizeof(a->names) - strlen(a->names), "%s%s %s",
+				 *a->names ? " and " : "",
+				 group ? "group" : "user", argv[i]);
+		} else if (!strcmp(argv[i], "--cgroup") && has_value) {
+			if (grant_cgroup(argv[++i], a->cgroup, sizeof(a->cgroup)))
+				return -1;
+		} else if (!strcmp(argv[i], "--max-vcpus") && has_value) {
+			if (parse_u32(argv[++i], &a->max_vcpus) ||
+			    !a->max_vcpus || a->max_vcpus > 4096)
+				return err("--max-vcpus takes 1..4096");
+		} else {
+			return err("grant: unexpected '%s'; use --user USER "
+				   "and/or --group GROUP [--cgroup CGROUP] "
+				   "[--max-vcpus N], or --revoke [--user USER]",
+				   argv[i]);
+		}
+	}
+	if (!a->revoke && !a->nr)
+		return err("grant: give --user USER and/or --group GROUP, or "
+			   "--revoke");
+	if (a->revoke && (*a->cgroup || a->max_vcpus))
+		return err("grant --revoke takes only --user/--group (none: "
+			   "every grant)");
+	return 0;
+}
+
+static bool same_grantee(const struct grant *a, const struct grant *b)
+{
+	return a->group == b->group && a->id == b->id;
 }
 
 int cmd_grant(int argc, char **argv)
 {
-	unsigned int uid = 0, gid = 0;
-	bool user = false, group = false, revoke = false;
-	char who[128] = "";
-	mode_t mode;
+	struct grant g[VCPUFREQ_MAX_GRANTS];
+	struct grant_args a = { 0 };
+	int n, kept = 0;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--revoke")) {
-			revoke = true;
-		} else if (!strcmp(argv[i], "--user") && i + 1 < argc) {
-			if (lookup_id(argv[++i], false, &uid))
-				return -1;
-			user = true;
-			snprintf(who, sizeof(who), "user %s", argv[i]);
-		} else if (!strcmp(argv[i], "--group") && i + 1 < argc) {
-			if (lookup_id(argv[++i], true, &gid))
-				return -1;
-			group = true;
-			snprintf(who + strlen(who), sizeof(who) - strlen(who),
-				 "%sgroup %s", *who ? " and " : "", argv[i]);
-		} else {
-			return err("grant: unexpected '%s'; use --user USER, "
-				   "--group GROUP or --revoke", argv[i]);
-		}
-	}
-	if (revoke == (user || group))
-		return err("grant: give --user USER and/or --group GROUP, or "
-			   "--revoke alone");
+	if (parse_args(argc, argv, &a))
+		return -1;
 	if (!is_loaded())
 		return err("vcpufreq-bpf is not loaded; run 'vcpufreq-bpf load' "
 			   "first (a grant lasts until unload)");
-	mode = revoke ? 0600 : group ? 0660 : 0600;
-	for (size_t i = 0; i < sizeof(vmm_maps) / sizeof(vmm_maps[0]); i++)
-		if (set_owner(vmm_maps[i], user ? uid : 0, group ? gid : 0, mode))
-			return -1;
-	if (chmod(cli.pin_dir, revoke ? 0700 : 0711))
-		return err("cannot change %s: %s", cli.pin_dir, strerror(errno));
-	if (open_parent(revoke))
+	n = grants_load(g, VCPUFREQ_MAX_GRANTS);
+	if (n < 0)
+		return err("cannot read the grants: %s", strerror(errno));
+	for (int i = 0; i < n; i++) {
+		bool named = !a.nr;
+
+		for (int k = 0; k < a.nr; k++)
+			named |= same_grantee(&g[i], &a.who[k]);
+		/* revoke: drop what was named; grant: the same grant again */
+		if (a.revoke ? !named : !(named && !strcmp(g[i].cgroup,
+							   a.cgroup)))
+			g[kept++] = g[i];
+	}
+	for (int k = 0; !a.revoke && k < a.nr; k++) {
+		if (kept == VCPUFREQ_MAX_GRANTS)
+			return err("too many grants (%d); revoke some first",
+				   VCPUFREQ_MAX_GRANTS);
+		g[kept] = a.who[k];
+		g[kept].max_vcpus = a.max_vcpus ? a.max_vcpus :
+				    VCPUFREQ_GRANT_DEFAULT_VCPUS;
+		snprintf(g[kept].cgroup, sizeof(g[kept].cgroup), "%s", a.cgroup);
+		kept++;
+	}
+	if (save_grants(g, kept) || reload_agent())
 		return -1;
-	if (revoke)
-		note("revoked: only root can use %s", cli.pin_dir);
+	if (a.revoke)
+		note("revoked %s: connections closed, their requests dropped",
+		     a.nr ? a.names : "every grant");
 	else
-		note("granted %s read/write on %s/{%s,%s}", who, cli.pin_dir,
-		     VCPUFREQ_PIN_REQUESTS, VCPUFREQ_PIN_SLOTS);
+		note("granted %s: the vCPU threads of %s, at most %u at once, "
+		     "through the broker", a.names, *a.cgroup ? a.cgroup :
+		     "its own VMM process", g[kept - 1].max_vcpus);
 	return 0;
 }

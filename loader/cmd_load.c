@@ -3,7 +3,10 @@
  * load / unload / agent.  `load` leaves nothing half-done: any failure
  * after the first pin removes every pin again.  `unload` stops the agent,
  * restores whatever the actions map says was changed (so it also cleans
- * up after an agent that crashed), then removes every pin.
+ * up after an agent that crashed), then removes every pin.  A `load`
+ * that finds the pins of an agent that died restores what it applied and
+ * starts a new agent on the same pins: programs, requests and the VMMs'
+ * handles carry on.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -129,10 +132,11 @@ static int pin_all(struct vcpufreq *skel)
 
 	/* an exclusive mkdir: of two concurrent loads, only one goes on */
 	if (mkdir(cli.pin_dir, 0700))
-		return errno == EEXIST ?
+		return errno != EEXIST ?
+		       err("cannot create %s: %s", cli.pin_dir, strerror(errno)) :
+		       pin_dir_ours() ? -1 :
 		       err("%s exists: vcpufreq-bpf is already loaded or being "
-			   "loaded; run 'vcpufreq-bpf unload' first", cli.pin_dir) :
-		       err("cannot create %s: %s", cli.pin_dir, strerror(errno));
+			   "loaded; run 'vcpufreq-bpf unload' first", cli.pin_dir);
 	snprintf(path, sizeof(path), "%s/%s", cli.pin_dir, VCPUFREQ_PIN_LINKS);
 	if (mkdir(path, 0700)) {
 		err("cannot create %s: %s", path, strerror(errno));
@@ -237,16 +241,18 @@ static pid_t start_agent(const struct actuator **act, struct act_env *env,
 	char log[PATH_MAX], c;
 	pid_t pid;
 
+	if (state_dir_check(env->state_dir))
+		return -1;
 	if (pipe2(ready, O_CLOEXEC))
 		return err("pipe: %s", strerror(errno));
-	mkdir(env->state_dir, 0755);
 	snprintf(log, sizeof(log), "%s/agent.log", env->state_dir);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
 		return err("fork: %s", strerror(errno));
 	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+			      O_NOFOLLOW, 0644);
 
 		close(ready[0]);
 		setsid();
@@ -280,12 +286,59 @@ static pid_t start_agent(const struct actuator **act, struct act_env *env,
 	return pid;
 }
 
+/*
+ * Put back everything the actions map records (the agent is gone or
+ * stopped); restoring needs no topology, so a vanished override file is
+ * no reason to skip it.
+ */
+static int restore_recorded(const struct vcpufreq_config *cfg)
+{
+	struct act_env env;
+	bool restored;
+
+	act_env_init(&env, cfg->topology);
+	env.actions_fd = open_pinned_map(VCPUFREQ_PIN_ACTIONS);
+	if (env.actions_fd < 0)
+		return -1;
+	restored = !restore_all_actions(&env);
+	close(env.actions_fd);
+	return restored ? 0 :
+	       err("some settings could not be restored (listed above); "
+		   "the pins stay so that 'vcpufreq-bpf unload' can try again");
+}
+
+/*
+ * Pins are there: refused while their agent runs; after it died, what it
+ * applied is restored and we go on with these pins (*adopt).
+ */
+static int take_over_pins(bool *adopt)
+{
+	struct vcpufreq_config cfg = { 0 };
+
+	*adopt = false;
+	if (!is_loaded())
+		return 0;
+	if (pin_dir_ours() || read_settings(&cfg))
+		return -1;
+	if (agent_running(cfg.agent_pid))
+		return err("vcpufreq-bpf is already loaded (pins under %s, agent "
+			   "pid %u); run 'vcpufreq-bpf unload' first",
+			   cli.pin_dir, cfg.agent_pid);
+	if (restore_recorded(&cfg))
+		return -1;
+	note("the agent of the earlier load (pid %u) had stopped: restored "
+	     "what it applied; starting a new one on the same pins",
+	     cfg.agent_pid);
+	*adopt = true;
+	return 0;
+}
+
 int cmd_load(int argc, char **argv)
 {
 	const char *backend = "auto";
 	const struct actuator *act;
 	struct act_env env;
-	bool foreground = false, auto_pick;
+	bool foreground = false, auto_pick, adopt;
 	pid_t pid;
 
 	for (int i = 1; i < argc; i++) {
@@ -300,13 +353,13 @@ int cmd_load(int argc, char **argv)
 				   "'vcpufreq-bpf load --help'", argv[i]);
 		}
 	}
-	if (is_loaded())
-		return err("vcpufreq-bpf is already loaded (pins under %s); run "
-			   "'vcpufreq-bpf unload' first", cli.pin_dir);
+	if (take_over_pins(&adopt))
+		return -1;
 	if (act_env_init(&env, cli.topology))
 		return -1;
 	act = pick_backend(backend, &env);
-	if (!act || ensure_bpffs() || ensure_tracefs() || load_programs())
+	if (!act || (!adopt && (ensure_bpffs() || ensure_tracefs() ||
+				load_programs())))
 		return -1;
 	/* even observe needs the agent: it takes in requests right away */
 	auto_pick = !strcmp(backend, "auto");
@@ -314,7 +367,8 @@ int cmd_load(int argc, char **argv)
 	if (pid < 0 || write_load_settings(act->backend, pid)) {
 		if (pid > 0 && !foreground)
 			stop_agent(pid);
-		remove_pins();
+		if (!adopt)
+			remove_pins();
 		return -1;
 	}
 	note("loaded: backend %s, agent pid %d, pins under %s", act->name,
@@ -355,36 +409,43 @@ out:
 		close(p.fd);
 }
 
+/*
+ * unload --restore-only: after the agent died, put the host back now and
+ * keep the pins for the next load (the systemd unit's ExecStopPost).
+ */
+static int restore_only(const struct vcpufreq_config *cfg)
+{
+	if (agent_running(cfg->agent_pid))
+		return err("the agent (pid %u) is running: it restores on its "
+			   "own; use 'vcpufreq-bpf unload'", cfg->agent_pid);
+	if (restore_recorded(cfg))
+		return -1;
+	note("restored every setting; the pins under %s stay for the next "
+	     "load", cli.pin_dir);
+	return 0;
+}
+
 int cmd_unload(int argc, char **argv)
 {
 	struct vcpufreq_config cfg = { 0 };
-	struct act_env env;
-	bool restored;
+	bool only_restore = argc == 2 && !strcmp(argv[1], "--restore-only");
 
-	if (argc > 1)
-		return err("unload takes no arguments");
+	if (argc > 1 && !only_restore)
+		return err("unload takes no arguments but --restore-only");
 	if (!is_loaded())
 		return err("vcpufreq-bpf is not loaded (no pins under %s); "
 			   "nothing to unload", cli.pin_dir);
+	if (pin_dir_ours())
+		return -1;	/* never remove what someone else put there */
 	read_settings(&cfg);
+	if (only_restore)
+		return restore_only(&cfg);
 	stop_agent(cfg.agent_pid);
-	/*
-	 * Whatever the agent could not restore (it crashed) is restored here;
-	 * restoring needs no topology, so a vanished override file is no
-	 * reason to skip it.
-	 */
-	act_env_init(&env, cfg.topology);
-	env.actions_fd = open_pinned_map(VCPUFREQ_PIN_ACTIONS);
-	if (env.actions_fd < 0)
+	/* whatever the agent could not restore (it crashed) is restored here */
+	if (restore_recorded(&cfg))
 		return -1;
-	restored = !restore_all_actions(&env);
-	close(env.actions_fd);
-	if (!restored)
-		return err("some settings could not be restored (listed above); "
-			   "the pins stay so that 'vcpufreq-bpf unload' can try "
-			   "again");
 	remove_pins();
-	grant_restore_bpffs();
+	grants_remove();
 	if (is_loaded())
 		return err("could not remove every pin under %s", cli.pin_dir);
 	note("unloaded: every setting restored, pins under %s removed",

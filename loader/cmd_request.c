@@ -2,7 +2,8 @@
 /*
  * request TID PERF | request TID --drop: what a VMM does, from the shell.
  * The thread must exist; the BPF side then decides accepted/rejected and
- * we report its verdict.
+ * we report its verdict.  A user that is not root goes through the
+ * agent's broker, as its VMM would: the thread must be one of its VM's.
  */
 #include <errno.h>
 #include <limits.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "brokerclient.h"
 #include "cli.h"
 #include "vcpufreq/vcpufreq.h"
 #include "topology.h"
@@ -101,6 +103,31 @@ static int report(__u32 tid, __u32 perf)
 	return 0;
 }
 
+/*
+ * Through the broker: register the thread (it stays registered to this
+ * user after we exit, as a VMM's would), then the request or the drop.
+ */
+static int brokered(__u32 tid, const struct vcpufreq_request *req, bool drop)
+{
+	int fd = vf_broker_connect(cli.pin_dir), ret;
+
+	if (fd < 0)
+		return err("cannot reach the vcpufreq agent: %s",
+			   vcpufreq_strerror(fd));
+	ret = vf_broker_call(fd, drop ? VCPUFREQ_BROKER_UNREGISTER :
+			     VCPUFREQ_BROKER_REGISTER, tid, 0, 0);
+	if (!ret && !drop)
+		ret = vf_broker_request(fd, tid, req->perf, 0);
+	close(fd);
+	if (ret)
+		return err("TID %u: %s", tid, vcpufreq_strerror(ret));
+	if (drop) {
+		note("TID %u: request dropped", tid);
+		return 0;
+	}
+	return report_written(tid, req->perf);
+}
+
 int cmd_request(int argc, char **argv)
 {
 	struct vcpufreq_request req = { 0 };
@@ -127,6 +154,8 @@ int cmd_request(int argc, char **argv)
 		return err("no thread with TID %u on this host; pass the vCPU "
 			   "thread's id in the root pid namespace (e.g. from QMP "
 			   "query-cpus-fast)", tid);
+	if (geteuid() != 0 && is_loaded())
+		return brokered(tid, &req, !strcmp(argv[2], "--drop"));
 	fd = open_pinned_map(VCPUFREQ_PIN_REQUESTS);
 	if (fd < 0)
 		return -1;

@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include "actuator.h"
 #include "cli.h"
+#include "grants.h"
 #include "procstat.h"
 
 static void backend_lines(struct json *j, const struct act_env *env,
@@ -104,6 +105,56 @@ static void stats_lines(struct json *j, const struct vcpufreq_stats *st)
 	json_obj_close(j);
 }
 
+/* who may steer what through the broker, and what it refused */
+static void broker_lines(struct json *j, const struct vcpufreq_stats *st)
+{
+	struct grant g[VCPUFREQ_MAX_GRANTS];
+	int n = grants_load(g, VCPUFREQ_MAX_GRANTS);
+
+	if (j) {
+		json_key(j, "broker");
+		json_obj_open(j);
+		json_kuint(j, "registered", st->broker_registered);
+		json_kuint(j, "requests", st->broker_requests);
+		json_kuint(j, "refused", st->broker_refused);
+		json_kuint(j, "refused_cross_vm", st->broker_cross_vm);
+		json_kuint(j, "refused_quota", st->broker_quota);
+		json_kuint(j, "coalesced", st->broker_coalesced);
+		json_kuint(j, "rate_limited", st->broker_rate_limited);
+		json_kuint(j, "agent_full_walks", st->agent_full_walks);
+		json_kuint(j, "log_suppressed", st->log_suppressed);
+		json_key(j, "grants");
+		json_arr_open(j);
+	} else {
+		printf("broker: %llu registered, %llu requests (%llu coalesced, "
+		       "%llu rate limited), %llu refused (%llu outside the "
+		       "caller's VM, %llu over quota)\n",
+		       st->broker_registered, st->broker_requests,
+		       st->broker_coalesced, st->broker_rate_limited,
+		       st->broker_refused, st->broker_cross_vm, st->broker_quota);
+	}
+	for (int i = 0; i < n; i++) {
+		const char *scope = *g[i].cgroup ? g[i].cgroup : "own process";
+
+		if (!j) {
+			printf("  grant: %s %u: %s, at most %u vCPUs\n",
+			       g[i].group ? "group" : "user", g[i].id, scope,
+			       g[i].max_vcpus);
+			continue;
+		}
+		json_obj_open(j);
+		json_kstr(j, "kind", g[i].group ? "group" : "user");
+		json_kuint(j, "id", g[i].id);
+		json_kstr(j, "cgroup", *g[i].cgroup ? g[i].cgroup : "");
+		json_kuint(j, "max_vcpus", g[i].max_vcpus);
+		json_obj_close(j);
+	}
+	if (j) {
+		json_arr_close(j);
+		json_obj_close(j);
+	}
+}
+
 static void scx_cpu_lines(struct json *j, int fd)
 {
 	struct vcpufreq_scx_cpu c;
@@ -142,8 +193,31 @@ static void scx_cpu_lines(struct json *j, int fd)
 		json_arr_close(j);
 }
 
+/* vCPUs the scx backend kept in the fair class for their cgroup's limits */
+static unsigned int cgroup_limited(void)
+{
+	char path[PATH_MAX];
+	struct vcpufreq_action a;
+	__u32 key, *prev = NULL;
+	unsigned int n = 0;
+	int fd;
+
+	pin_path(path, sizeof(path), VCPUFREQ_PIN_ACTIONS);
+	fd = bpf_obj_get(path);
+	while (fd >= 0 && !bpf_map_get_next_key(fd, prev, &key)) {
+		prev = &key;
+		if (!bpf_map_lookup_elem(fd, &key, &a) &&
+		    (a.flags & VCPUFREQ_ACTION_CGROUP_LIMITED))
+			n++;
+	}
+	if (fd >= 0)
+		close(fd);
+	return n;
+}
+
 /* the kernel's sched_ext state, and our scheduler's per-CPU figures */
-static void scx_lines(struct json *j, const struct act_env *env)
+static void scx_lines(struct json *j, const struct act_env *env,
+		      const struct vcpufreq_stats *st)
 {
 	char state[32], ops[64], last[1200], path[PATH_MAX];
 	int fd;
@@ -158,11 +232,17 @@ static void scx_lines(struct json *j, const struct act_env *env)
 		json_kstr(j, "state", state);
 		json_kstr(j, "ops", ops);
 		json_kstr(j, "last_exit", last);
+		json_kuint(j, "cgroup_limited", cgroup_limited());
+		json_kuint(j, "foreign_reset", st->scx_foreign_reset);
 	} else {
 		printf("sched_ext: %s%s%s\n", state, *ops ? ", scheduler " : "",
 		       ops);
 		if (*last)
 			printf("  last detached: %s\n", last);
+		printf("  vCPUs kept in the fair class (their cgroup sets cpu.max "
+		       "or cpu.weight): %u; tasks others put in SCHED_EXT, moved "
+		       "back: %llu\n", cgroup_limited(),
+		       (unsigned long long)st->scx_foreign_reset);
 	}
 	pin_path(path, sizeof(path), VCPUFREQ_PIN_SCX_CPUS);
 	fd = bpf_obj_get(path);
@@ -172,24 +252,6 @@ static void scx_lines(struct json *j, const struct act_env *env)
 	}
 	if (j)
 		json_obj_close(j);
-}
-
-/* running, not a zombie waiting for its new parent to reap it */
-static bool agent_alive(pid_t pid)
-{
-	char path[64], state = 0;
-	FILE *f;
-
-	if (pid <= 0)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
-		state = 0;
-	fclose(f);
-	return state && state != 'Z' && state != 'X';
 }
 
 int cmd_status(int argc, char **argv)
@@ -213,14 +275,14 @@ int cmd_status(int argc, char **argv)
 		json_kstr(j, "pin_dir", cli.pin_dir);
 		json_kstr(j, "backend", loaded ? backend_name(cfg.backend) : "none");
 		json_kuint(j, "agent_pid", cfg.agent_pid);
-		json_kbool(j, "agent_running", agent_alive(cfg.agent_pid));
+		json_kbool(j, "agent_running", agent_running(cfg.agent_pid));
 		json_kstr(j, "topology", env.topo.from_override ?
 			  cfg.topology : "sysfs");
 	} else if (loaded) {
 		printf("vcpufreq-bpf: loaded (pins under %s)\n", cli.pin_dir);
 		printf("backend: %s, agent: %s\n", backend_name(cfg.backend),
 		       !cfg.agent_pid ? "none (not needed)" :
-		       agent_alive(cfg.agent_pid) ? "running" : "NOT RUNNING");
+		       agent_running(cfg.agent_pid) ? "running" : "NOT RUNNING");
 	} else {
 		printf("vcpufreq-bpf: not loaded (run 'vcpufreq-bpf load')\n");
 	}
@@ -228,8 +290,9 @@ int cmd_status(int argc, char **argv)
 	if (loaded) {
 		cgroup_lines(j);
 		stats_lines(j, &st);
+		broker_lines(j, &st);
 	}
-	scx_lines(j, &env);
+	scx_lines(j, &env, &st);
 	if (j) {
 		json_obj_close(j);
 		json_free(j);

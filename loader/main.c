@@ -24,7 +24,7 @@ static const struct command commands[] = {
 	{ "load", cmd_load,
 	  "[--backend auto|scx|uclamp|affinity|cpufreq|observe] [--foreground]",
 	  "load and pin the BPF programs, start the agent (auto: the\n  first usable of scx, uclamp, affinity, cpufreq, observe)" },
-	{ "unload", cmd_unload, "",
+	{ "unload", cmd_unload, "[--restore-only]",
 	  "stop the agent, restore every setting, remove the pins" },
 	{ "status", cmd_status, "[-j|-p]",
 	  "backend in use, why others are not, enrolled cgroups, counters,\n  sched_ext state and per-CPU figures of the scx backend" },
@@ -34,8 +34,11 @@ static const struct command commands[] = {
 	  "stop acting on a cgroup's threads and restore them" },
 	{ "request", cmd_request, "TID PERF",
 	  "request PERF (host capacity units 0..1024) for thread TID" },
-	{ "grant", cmd_grant, "--user USER | --group GROUP | --revoke",
-	  "let an unprivileged VMM write requests (and nothing else)" },
+	{ "grant", cmd_grant,
+	  "--user USER | --group GROUP [--cgroup CGROUP] [--max-vcpus N] |\n"
+	  "  --revoke [--user USER | --group GROUP]",
+	  "let a VMM that is not root steer its own VM's vCPU threads\n"
+	  "  (its process, or CGROUP) through the agent's broker" },
 	{ "vcpus", cmd_vcpus, "[-j|-p]",
 	  "every tracked vCPU thread: request, action, CPU, runtime" },
 	{ "topology", cmd_topology,

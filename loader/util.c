@@ -2,6 +2,7 @@
 /* Errors, argument parsing and access to the pinned objects. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "cli.h"
+#include "pins.h"
+#include "procstat.h"
 #include "vcpufreq/vcpufreq.h"
 
 int err(const char *fmt, ...)
@@ -84,6 +87,22 @@ bool is_loaded(void)
 	return access(path, F_OK) == 0 || errno == EACCES;
 }
 
+int pin_dir_ours(void)
+{
+	struct stat st;
+	int ret = vf_pin_dir_check(cli.pin_dir, &st);
+
+	if (ret == -EPERM)
+		return err("%s was not created by vcpufreq-bpf (%s, owner uid %u, "
+			   "mode %o): someone else's; remove it ('rm -r %s') "
+			   "and load again", cli.pin_dir, S_ISDIR(st.st_mode) ?
+			   "a directory" : S_ISLNK(st.st_mode) ? "a symlink" :
+			   "not a directory", st.st_uid, st.st_mode & 07777,
+			   cli.pin_dir);
+	return ret ? err("cannot inspect %s: %s", cli.pin_dir,
+			 strerror(-ret)) : 0;
+}
+
 int open_pinned_map(const char *name)
 {
 	char path[PATH_MAX];
@@ -92,6 +111,8 @@ int open_pinned_map(const char *name)
 	if (!is_loaded())
 		return err("vcpufreq-bpf is not loaded (no pins under %s); "
 			   "run 'vcpufreq-bpf load' first", cli.pin_dir);
+	if (geteuid() == 0 && pin_dir_ours())
+		return -1;
 	pin_path(path, sizeof(path), name);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
@@ -146,6 +167,55 @@ int run_refresh_iter(void)
 
 	return ret ? err("cannot run the refresh iterator under %s: %s",
 			 cli.pin_dir, strerror(-ret)) : 0;
+}
+
+/*
+ * The refresh program from its pinned link, for iterators over one thread
+ * (bpf_iter_link_info.task.tid, Linux 6.1): a write is then taken in at
+ * the cost of one thread, not of every thread on the host.
+ */
+static int refresh_prog_fd(void)
+{
+	static int fd = -1;
+	struct bpf_link_info info = { 0 };
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int link;
+
+	if (fd >= 0)
+		return fd;
+	snprintf(path, sizeof(path), "%s/%s/refresh_all", cli.pin_dir,
+		 VCPUFREQ_PIN_LINKS);
+	link = bpf_obj_get(path);
+	if (link < 0)
+		return -1;
+	if (!bpf_link_get_info_by_fd(link, &info, &len))
+		fd = bpf_prog_get_fd_by_id(info.prog_id);
+	close(link);
+	return fd;
+}
+
+int run_refresh_iter_tid(__u32 tid)
+{
+	union bpf_iter_link_info linfo = { .task.tid = tid };
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .iter_info = &linfo,
+		    .iter_info_len = sizeof(linfo));
+	int prog = refresh_prog_fd(), link, iter;
+	char buf[64];
+
+	if (prog < 0)
+		return run_refresh_iter();
+	link = bpf_link_create(prog, 0, BPF_TRACE_ITER, &opts);
+	if (link < 0)
+		return run_refresh_iter();	/* a kernel before 6.1 */
+	iter = bpf_iter_create(link);
+	close(link);
+	if (iter < 0)
+		return -1;
+	while (read(iter, buf, sizeof(buf)) > 0)
+		;
+	close(iter);
+	return 0;
 }
 
 static const char *const backend_names[VCPUFREQ_BACKEND_COUNT] = {
@@ -203,4 +273,53 @@ int pin_parent(char *buf, size_t len)
 		return -1;
 	*slash = 0;
 	return 0;
+}
+
+int state_dir_check(const char *dir)
+{
+	const char *env = getenv("VCPUFREQ_STATE_DIR");
+	struct stat st;
+
+	if (!dir)
+		dir = env && *env ? env : VCPUFREQ_STATE_DIR;
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return err("cannot create the state dir %s: %s", dir,
+			   strerror(errno));
+	if (lstat(dir, &st))
+		return err("cannot inspect the state dir %s: %s", dir,
+			   strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022))
+		return err("the state dir %s is not ours (%s, owner uid %u, "
+			   "mode %o): remove it, or set VCPUFREQ_STATE_DIR to a "
+			   "directory only root can write", dir,
+			   S_ISDIR(st.st_mode) ? "a directory" : "not a directory",
+			   st.st_uid, st.st_mode & 07777);
+	return 0;
+}
+
+/*
+ * Our agent runs as @pid: a live process (not a zombie waiting for its
+ * new parent to reap it) that is vcpufreq-bpf, not whoever got the pid of
+ * an agent that died.
+ */
+bool agent_running(int pid)
+{
+	char path[64], comm[32], state = 0;
+	FILE *f;
+
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	if (vf_read_line(path, comm, sizeof(comm)) ||
+	    strncmp(comm, "vcpufreq-bpf", 12))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
+		state = 0;
+	fclose(f);
+	return state && state != 'Z' && state != 'X';
 }

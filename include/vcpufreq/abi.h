@@ -79,7 +79,9 @@ struct vcpufreq_slot {
 	__u32 tid;		/* owner thread, 0 when free */
 	__u32 perf;		/* request, host capacity units */
 	__u32 guest_perf;	/* raw guest value */
-	__u32 pad;
+	__u32 gen;		/* +1 each time BPF frees the slot at an exit:
+				 * a handle that claimed it before must not
+				 * steer the thread that reuses the TID */
 };
 
 /*
@@ -145,7 +147,16 @@ struct vcpufreq_action {
 				 * reused TID is never "restored" */
 	__u64 cpus[VCPUFREQ_CPUMASK_WORDS];	  /* affinity applied */
 	__u64 saved_cpus[VCPUFREQ_CPUMASK_WORDS]; /* affinity to restore */
+	__u32 flags;		/* VCPUFREQ_ACTION_* */
+	__u32 pad;
 };
+
+/*
+ * scx backend: the thread stays in the fair class because its cgroup (or
+ * an ancestor) limits CPU with cpu.max or cpu.weight, which our sched_ext
+ * scheduler would not honour.
+ */
+#define VCPUFREQ_ACTION_CGROUP_LIMITED	1
 
 /*
  * stats: BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE, one entry (key 0); counters
@@ -161,6 +172,21 @@ struct vcpufreq_stats {
 	__u64 verdict_flips;	/* enrolled state changes seen by BPF */
 	__u64 events_lost;	/* ring buffer full */
 	__u64 syncs;		/* agent-run refresh iterations */
+	/* the broker (unprivileged VMMs, see struct vcpufreq_broker_msg) */
+	__u64 broker_registered;	/* TIDs registered through it */
+	__u64 broker_refused;		/* operations refused (any reason) */
+	__u64 broker_cross_vm;		/* of those: a thread outside the
+					 * caller's VM, or another VM's */
+	__u64 broker_quota;		/* of those: over the grant's quota */
+	__u64 broker_requests;		/* request messages received */
+	__u64 broker_coalesced;		/* requests overwritten before they
+					 * were applied (a newer one won) */
+	__u64 broker_rate_limited;	/* applies deferred by the per-VM
+					 * rate limit */
+	__u64 agent_full_walks;		/* refreshes of every host thread */
+	__u64 log_suppressed;		/* agent log lines not written */
+	__u64 scx_foreign_reset;	/* tasks we did not put in SCHED_EXT,
+					 * moved back to SCHED_OTHER */
 };
 
 /* settings: BPF_MAP_TYPE_ARRAY, one entry (key 0), written by `load`. */
@@ -181,6 +207,8 @@ enum vcpufreq_event_type {
 	VCPUFREQ_EV_ENROLL,		/* cgroups map written */
 	VCPUFREQ_EV_SCX_EXIT,		/* the scheduler was detached or
 					 * ejected; perf = scx exit kind */
+	VCPUFREQ_EV_FOREIGN_EXT,	/* a task without a request runs in
+					 * SCHED_EXT (someone else put it there) */
 };
 
 struct vcpufreq_event {
@@ -215,6 +243,46 @@ struct vcpufreq_scx_cpu {
 	__u32 pad;
 	__u64 held_since;	/* bpf_ktime the vCPU stopped, its target
 				 * kept (0: not held) */
+};
+
+/*
+ * The broker: how a VMM that is not root steers its vCPU threads.  Such a
+ * VMM gets no access to any map (all are root-only); it connects to the
+ * agent's unix socket STATE_DIR/NAME.sock (STATE_DIR: $VCPUFREQ_STATE_DIR,
+ * default /run/vcpufreq; NAME: the pin dir's last component, so
+ * "vcpufreq.sock" by default), SOCK_SEQPACKET, one message per operation.
+ * The agent checks the peer's credentials (SO_PEERCRED) against the
+ * grants `vcpufreq-bpf grant` recorded: a TID is registered only when it
+ * is a thread of the peer's own process or lies in a cgroup granted to
+ * the peer's user or group, is not another user's, and fits the grant's
+ * quota.  REGISTER, UNREGISTER and HELLO are answered with a struct
+ * vcpufreq_broker_reply; REQUEST is not (coalesced, rate limited).
+ */
+#define VCPUFREQ_STATE_DIR		"/run/vcpufreq"
+#define VCPUFREQ_BROKER_VERSION		1
+
+enum vcpufreq_broker_op {
+	VCPUFREQ_BROKER_HELLO = 1,	/* tid = VCPUFREQ_BROKER_VERSION */
+	VCPUFREQ_BROKER_REGISTER,
+	VCPUFREQ_BROKER_REQUEST,
+	VCPUFREQ_BROKER_UNREGISTER,
+	VCPUFREQ_BROKER_RELOAD,		/* root: grants changed (grant) */
+};
+
+struct vcpufreq_broker_msg {
+	__u32 op;		/* enum vcpufreq_broker_op */
+	__u32 tid;
+	__u32 vm_id;
+	__u32 vcpu;
+	__u32 perf;
+	__u32 guest_perf;
+};
+
+struct vcpufreq_broker_reply {
+	__u32 op;
+	__u32 tid;
+	__s32 error;		/* 0 or a negative errno */
+	__u32 pad;
 };
 
 /* virtual cpufreq device registers and its shared-memory twin */

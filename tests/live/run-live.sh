@@ -11,6 +11,7 @@ PIN=/sys/fs/bpf/vcpufreq
 CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
 CGT=$CG2/vcpufreq-test
 TMP=$(mktemp -d)
+chmod 711 "$TMP"	# the broker's socket is in the state dir below: VMM users reach it
 BIG_LITTLE=$TMP/big-little.topology
 # every CPU little (512) but the last one, big (1024): perf 900 fits only $BIG
 BIG=$(($(nproc) - 1))
@@ -32,12 +33,13 @@ jq_is() {	# jq_is JSON FILTER WANT
 	[ "$got" = "$3" ] || fail "$2 = '$got', want '$3' in $1"
 }
 # spawn N [LIFETIME_MS] [CGROUP] [hog]: start threads (inside CGROUP),
-# TIDs in $TIDS; "hog": threads that never sleep
+# TIDs in $TIDS; "hog": threads that never sleep; SPAWN_AS: a command
+# prefix (setpriv ...) to run them as another user
 spawn() {
 	local n=$1 life=${2:-0} cg=${3:-} mode=${4:-} fifo=$TMP/tids.$RANDOM
 	mkfifo "$fifo"
 	if [ -n "$cg" ]; then
-		sh -c "echo \$\$ > $cg/cgroup.procs && exec $SPAWN $n $life $mode" >"$fifo" &
+		sh -c "echo \$\$ > $cg/cgroup.procs && exec ${SPAWN_AS:-} $SPAWN $n $life $mode" >"$fifo" &
 	else
 		$SPAWN "$n" "$life" $mode >"$fifo" &
 	fi
@@ -70,6 +72,7 @@ cleanup() {
 	rm -f "$PIDFILE"
 	$VF unload >/dev/null 2>&1
 	$VF --pin-dir /sys/fs/bpf/vcpufreq-alt unload >/dev/null 2>&1
+	mountpoint -q "$TMP/bpffs" && umount "$TMP/bpffs"
 	for d in "$CGT"/* "$CGT"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
 	true
 }
@@ -276,6 +279,61 @@ test_unload_restores_even_after_the_agent_crashed() {
 	$VF unload >/dev/null || fail "unload failed"
 	affinity_is "$t" "$ALL" || fail "affinity still $(cpus_of "$t")"
 }
+test_load_after_an_agent_crash_restores_and_carries_on_with_the_same_pins() {
+	affinity_vcpu; local t=${TIDS[0]}
+	$VF request "$t" 900 >/dev/null
+	wait_for 3 affinity_is "$t" "$BIG" || fail "not applied"
+	local old; old=$($VF status -j | jq -r .agent_pid)
+	kill -9 "$old"
+	local out; out=$($VF --topology "$BIG_LITTLE" load --backend affinity 2>&1) || fail "load after the crash: $out"
+	grep -q "pid $old) had stopped: restored what it applied" <<<"$out" || fail "no word of the restore: $out"
+	local st; st=$($VF status -j)
+	jq_is "$st" .agent_running true
+	[ "$(jq -r .agent_pid <<<"$st")" != "$old" ] || fail "still the old agent"
+	# the request written before the crash is applied again by the new agent
+	wait_for 3 affinity_is "$t" "$BIG" || fail "the kept request is not applied again: $(cpus_of "$t")"
+	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$t)")" .perf 900
+	expect_fail "already loaded" $VF load
+	$VF unload >/dev/null || fail "unload"
+	affinity_is "$t" "$ALL" || fail "unload did not restore"
+}
+test_unload_restore_only_puts_the_host_back_and_keeps_the_pins() {
+	affinity_vcpu; local t=${TIDS[0]}
+	$VF request "$t" 900 >/dev/null
+	wait_for 3 affinity_is "$t" "$BIG" || fail "not applied"
+	expect_fail "is running" $VF unload --restore-only
+	kill -9 "$($VF status -j | jq -r .agent_pid)"
+	$VF unload --restore-only >/dev/null || fail "restore-only failed"
+	affinity_is "$t" "$ALL" || fail "not restored: $(cpus_of "$t")"
+	[ -e $PIN/requests ] || fail "the pins went"
+}
+test_systemd_unit_is_installed_sandboxed_and_its_capabilities_suffice() {
+	make -s install DESTDIR="$TMP/inst" PREFIX=/usr >/dev/null || fail "make install failed"
+	local unit=$TMP/inst/etc/systemd/system/vcpufreq-bpf.service
+	[ -f "$unit" ] || fail "no unit installed"
+	grep -qx 'ExecStart=/usr/sbin/vcpufreq-bpf load --foreground --backend auto' "$unit" || fail "ExecStart: $(grep ExecStart "$unit")"
+	for k in 'ExecStopPost=-/usr/sbin/vcpufreq-bpf unload --restore-only' NoNewPrivileges=yes \
+		 ProtectSystem=strict ProtectHome=yes PrivateNetwork=yes 'CapabilityBoundingSet=CAP_'; do
+		grep -q "^$k" "$unit" || fail "the unit lacks $k"
+	done
+	if command -v systemd-analyze >/dev/null; then
+		sed "s|/usr/sbin|$PWD/build|" "$unit" >"$TMP/vcpufreq-bpf.service"
+		systemd-analyze verify --man=no "$TMP/vcpufreq-bpf.service" 2>&1 | grep . && fail "systemd-analyze verify"
+	fi
+	# the agent under exactly the unit's capabilities and no_new_privs
+	local caps; caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" | tr 'A-Z ' 'a-z,' | sed 's/cap_/+/g')
+	setpriv --bounding-set "-all,$caps" --inh-caps=-all --no-new-privs \
+		$VF --topology "$BIG_LITTLE" load --foreground --backend affinity >"$TMP/unit.out" 2>&1 &
+	local pid=$!; echo $pid >>"$PIDFILE"
+	wait_for 10 test -e $PIN/requests || fail "did not load: $(cat "$TMP/unit.out")"
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	spawn 1 0 "$CGT"; local t=${TIDS[0]}
+	$VF request "$t" 900 >/dev/null
+	wait_for 3 affinity_is "$t" "$BIG" || fail "not applied under the unit's capabilities: $(cat "$TMP/unit.out")"
+	kill -TERM $pid
+	wait_for 10 sh -c "! test -e $PIN" || fail "pins left after SIGTERM: $(cat "$TMP/unit.out")"
+	affinity_is "$t" "$ALL" || fail "stop did not restore"
+}
 test_exited_thread_entry_is_gone() {
 	$VF load >/dev/null
 	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
@@ -469,6 +527,56 @@ test_scx_ejection_falls_back_to_the_next_backend_keeping_requests() {
 		wait_for 5 uclamp_is "$t" 800 || fail "uclamp fallback did not apply the kept request: $(uclamp_min "$t")"
 	fi
 }
+test_scx_keeps_vcpus_of_cpu_limited_cgroups_in_the_fair_class() {
+	scx_or_skip || return $SKIP
+	grep -qw cpu "$CG2/cgroup.controllers" && echo +cpu >"$CG2/cgroup.subtree_control" \
+		|| { echo "    skipped: no cgroup v2 cpu controller" >&2; return $SKIP; }
+	mkdir -p "$CGT/lim" "$CGT/free"
+	echo +cpu >"$CGT/cgroup.subtree_control" || fail "cannot enable the cpu controller"
+	# cpu.max needs CONFIG_CFS_BANDWIDTH (not in the test kernel): else a weight
+	local quota=; [ -e "$CGT/lim/cpu.max" ] && quota=1
+	if [ -n "$quota" ]; then echo "20000 100000" >"$CGT/lim/cpu.max"; else echo 50 >"$CGT/lim/cpu.weight"; fi
+	$VF --topology "$SCX_TOPO" load --backend scx >/dev/null
+	$VF enroll "$CGT" >/dev/null
+	spawn 1 0 "$CGT/lim" hog; local l=${TIDS[0]}
+	spawn 1 0 "$CGT/free" hog; local f=${TIDS[0]}
+	$VF request "$l" 800 >/dev/null; $VF request "$f" 800 >/dev/null
+	wait_for 5 policy_is "$f" 7 || fail "the vCPU of an unlimited cgroup was not switched"
+	sleep 1
+	policy_is "$l" 0 || fail "a vCPU of a CPU-limited cgroup was moved to SCHED_EXT (escaping its limit)"
+	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$l)")" .action.summary "fair class: its cgroup limits CPU"
+	jq_is "$($VF status -j)" .sched_ext.cgroup_limited 1
+	if [ -n "$quota" ]; then
+		local before; before=$(cpu_time "$l"); sleep 3
+		[ $(($(cpu_time "$l") - before)) -le 90 ] || fail "cpu.max 20% not kept: $(($(cpu_time "$l") - before)) ticks in 3 s"
+		# a weight is a limit too
+		echo max >"$CGT/lim/cpu.max"; echo 50 >"$CGT/lim/cpu.weight"
+		$VF request "$l" 900 >/dev/null
+		sleep 1
+		policy_is "$l" 0 || fail "a vCPU of a cpu.weight cgroup was moved to SCHED_EXT"
+	fi
+	# without a limit, it may go
+	echo 100 >"$CGT/lim/cpu.weight"
+	$VF request "$l" 700 >/dev/null
+	wait_for 5 policy_is "$l" 7 || fail "not switched once its cgroup has no limit"
+	jq_is "$($VF status -j)" .sched_ext.cgroup_limited 0
+}
+test_scx_a_task_another_user_put_in_sched_ext_is_moved_back() {
+	scx_or_skip || return $SKIP
+	two_users
+	scx_vcpus 1 hog; local v=${TIDS[0]}
+	$VF request "$v" 800 >/dev/null
+	wait_for 5 policy_is "$v" 7 || fail "the vCPU was not switched"
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT" hog; local o=${TIDS[0]}
+	$AS_VMM $PY3 -c "import os; os.sched_setscheduler($o, 7, os.sched_param(0))" \
+		|| fail "the user could not put its thread in SCHED_EXT"
+	wait_for 5 policy_is "$o" 0 || fail "TID $o stays in our scheduler: policy $(policy_of "$o")"
+	local st; st=$($VF status -j)
+	jq_is "$st" .sched_ext.foreign_reset 1
+	jq_is "$st" .sched_ext.state enabled
+	jq_is "$st" .backend scx
+	policy_is "$v" 7 || fail "our vCPU was moved too"
+}
 test_scx_unload_restores_policies_even_after_the_agent_crashed() {
 	scx_or_skip || return $SKIP
 	scx_vcpus 1; local t=${TIDS[0]}
@@ -531,6 +639,50 @@ perfs_seen() {
 	done
 	echo "$seen"
 }
+# vmm_shell NAME [PREFIX...]: a second VMM process (tests/live/vmm-shell.c)
+# holding its libvcpufreq handle; vmm_do NAME COMMAND prints its answer
+vmm_shell() {
+	local name=$1 fd; shift
+	mkfifo "$TMP/$name.in"
+	"$@" "$PWD/build/tests/vmm-shell" <"$TMP/$name.in" >"$TMP/$name.out" 2>&1 &
+	echo $! >>"$PIDFILE"
+	exec {fd}>"$TMP/$name.in"
+	eval "VMMFD_$name=$fd"
+	wait_for 5 grep -q '^open' "$TMP/$name.out" || fail "VMM $name: $(cat "$TMP/$name.out")"
+}
+vmm_do() {
+	local out=$TMP/$1.out fdv=VMMFD_$1 n; n=$(wc -l <"$out")
+	echo "$2" >&"${!fdv}"
+	wait_for 5 sh -c "[ \$(wc -l <$out) -gt $n ]" || fail "VMM $1 did not answer '$2'"
+	tail -n1 "$out"
+}
+test_a_reused_tid_is_not_steered_by_the_old_vmms_handle() {
+	[ -w /proc/sys/kernel/ns_last_pid ] || { echo "    skipped: no ns_last_pid (CONFIG_CHECKPOINT_RESTORE)" >&2; return $SKIP; }
+	$VF load >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	spawn 1 1000 "$CGT"; local t=${TIDS[0]}
+	vmm_shell a
+	[ "$(vmm_do a "register $t 1 0")" = ok ] && [ "$(vmm_do a "request $t 300")" = ok ] || fail "VMM a: $(cat "$TMP/a.out")"
+	wait_for 5 request_gone "$t" || fail "thread $t did not exit"
+	# a new process gets the same TID (ns_last_pid), in VMM b's VM
+	local p='' i
+	for i in $(seq 50); do
+		echo $((t - 1)) >/proc/sys/kernel/ns_last_pid
+		sh -c 'while :; do sleep 0.01; done' & p=$!
+		[ "$p" = "$t" ] && break
+		kill "$p"; p=''
+	done
+	[ -n "$p" ] || { echo "    skipped: TID $t was not handed out again" >&2; return $SKIP; }
+	echo "$p" >>"$PIDFILE"; echo "$p" >"$CGT/cgroup.procs"
+	vmm_shell b
+	[ "$(vmm_do b "register $t 2 0")" = ok ] && [ "$(vmm_do b "request $t 700")" = ok ] || fail "VMM b: $(cat "$TMP/b.out")"
+	wait_for 5 sh -c "[ \"\$($VF vcpus -j | jq -r '.[] | select(.tid==$t) | .perf')\" = 700 ]" || fail "b's request not taken in"
+	local got; got=$(vmm_do a "request $t 1024")
+	grep -q "^error -3: the vCPU thread has exited" <<<"$got" || fail "the old handle was not refused: $got"
+	sleep 0.5
+	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$t)")" .perf 700
+	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$t)")" .vm_id 2
+}
 test_vmm_fast_path_requests_follow_the_guest_load() {
 	$VF load >/dev/null
 	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
@@ -588,6 +740,10 @@ test_unprivileged_vmm_gets_exactly_what_was_granted() {
 	as_vmm_user bpftool map delete pinned $PIN/cgroups key 0 0 0 0 0 0 0 0 >/dev/null 2>&1 \
 		&& fail "VMM user could write the cgroups map"
 	as_vmm_user bpftool map dump pinned $PIN/actions >/dev/null 2>&1 && fail "VMM user could open the actions map"
+	# its requests went through the broker: no map is open to it at all
+	for m in requests slots; do
+		as_vmm_user bpftool map dump pinned $PIN/$m >/dev/null 2>&1 && fail "VMM user could open the $m map"
+	done
 	$VF unload >/dev/null
 	[ "$(stat -c %a /sys/fs/bpf)" = "$mode" ] || fail "bpffs mode not restored"
 }
@@ -595,7 +751,8 @@ test_granted_user_request_exits_zero_and_takes_effect() {
 	id $VMM_USER >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin $VMM_USER
 	$VF load >/dev/null
 	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
-	$VF grant --user $VMM_USER >/dev/null || fail "grant failed"
+	# the thread is not the CLI's own: the grant names the VM's cgroup
+	$VF grant --user $VMM_USER --cgroup "$CGT" >/dev/null || fail "grant failed"
 	sh -c "echo \$\$ > $CGT/cgroup.procs && exec $AS_VMM sleep 60" &
 	local t=$!; echo $t >>"$PIDFILE"
 	wait_for 5 grep -qx "$t" "$CGT/cgroup.procs" || fail "thread not in $CGT"
@@ -613,16 +770,203 @@ test_grant_bad_input_is_refused() {
 	expect_fail "no user" $VF grant --user no-such-user-xyz
 	expect_fail "no group" $VF grant --group no-such-group-xyz
 	expect_fail "give --user" $VF grant
+	expect_fail "does not exist" $VF grant --user root --cgroup /no/such/cgroup
+	expect_fail "1..4096" $VF grant --user root --max-vcpus 0
+}
+
+# ---- one VM cannot touch another (issue 14) ---------------------------------
+VMM_USER2=vcpufreq-vmm2
+AS_VMM2="setpriv --reuid=$VMM_USER2 --regid=$VMM_USER2 --clear-groups"
+two_users() {
+	local u; for u in $VMM_USER $VMM_USER2; do
+		id $u >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin $u
+	done
+}
+PY3=$(PATH=/usr/bin:/bin command -v python3)	# not root's own (pyenv)
+perf_of() { $VF vcpus -j | jq -r ".[] | select(.tid==$1) | .perf"; }
+# broker_send USER OP TID [PERF]: one raw message to the broker, as a hostile
+# VMM would send it; prints the answer's error (none for an accepted request)
+broker_send() {
+	local user=$1; shift
+	setpriv --reuid="$user" --regid="$user" --clear-groups $PY3 - "$VCPUFREQ_STATE_DIR/vcpufreq.sock" "$@" <<'PY'
+import socket, struct, sys
+ops = {"register": 2, "request": 3, "unregister": 4, "reload": 5}
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+s.send(struct.pack("6I", 1, 1, 0, 0, 0, 0))	# HELLO, version 1
+print("hello", struct.unpack("3I", s.recv(16)[:12])[2])
+tid, perf = int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 0
+s.send(struct.pack("6I", ops[sys.argv[2]], tid, 7, 0, perf, 0))
+s.settimeout(1)
+try:
+    op, t, e = struct.unpack("IIi", s.recv(16)[:12])
+    print(sys.argv[2], e)
+except socket.timeout:
+    print(sys.argv[2], "no answer")
+PY
+}
+test_two_tenants_every_cross_vm_operation_is_refused_and_counted() {
+	two_users
+	$VF load >/dev/null
+	mkdir -p "$CGT/vm1" "$CGT/vm2"; $VF enroll "$CGT" >/dev/null
+	$VF grant --user $VMM_USER --cgroup "$CGT/vm1" >/dev/null || fail "grant 1"
+	$VF grant --user $VMM_USER2 --cgroup "$CGT/vm2" >/dev/null || fail "grant 2"
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT/vm1"; local a=${TIDS[0]}
+	SPAWN_AS=$AS_VMM2 spawn 1 0 "$CGT/vm2"; local b=${TIDS[0]}
+	$AS_VMM $VF request "$a" 300 >/dev/null || fail "tenant 1 cannot steer its own vCPU"
+	$AS_VMM2 $VF request "$b" 700 >/dev/null || fail "tenant 2 cannot steer its own vCPU"
+	wait_for 5 sh -c "[ \"\$($VF vcpus -j | jq -r '[.[] | select(.tid==$a or .tid==$b) | .perf] | sort | join(\",\")')\" = 300,700 ]" \
+		|| fail "own requests not taken in: $($VF vcpus -j)"
+	# tenant 1 against tenant 2's vCPU, every way there is
+	expect_fail "not a thread of your VM" $AS_VMM $VF request "$b" 1024
+	expect_fail "not a thread of your VM" $AS_VMM $VF request "$b" --drop
+	[ "$(broker_send $VMM_USER register "$b")" = $'hello 0\nregister -1' ] || fail "raw register: $(broker_send $VMM_USER register "$b")"
+	[ "$(broker_send $VMM_USER request "$b" 1024)" = $'hello 0\nrequest -1' ] || fail "raw request not refused"
+	[ "$(broker_send $VMM_USER unregister "$b")" = $'hello 0\nunregister -1' ] || fail "raw unregister not refused"
+	$AS_VMM bpftool map update pinned $PIN/requests key $(le32 "$b") value $(le32 1024) 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 2>/dev/null \
+		&& fail "tenant 1 wrote the requests map"
+	$AS_VMM bpftool map freeze pinned $PIN/requests 2>/dev/null && fail "tenant 1 froze the requests map"
+	$AS_VMM bpftool map dump pinned $PIN/slots >/dev/null 2>&1 && fail "tenant 1 reads every VM's slots"
+	# and tenant 2 against tenant 1's, through its own VMM's library
+	expect_fail "not a thread of your VM" $AS_VMM2 $VF request "$a" 1024
+	sleep 0.5
+	[ "$(perf_of "$a")" = 300 ] || fail "tenant 1's request changed: $(perf_of "$a")"
+	[ "$(perf_of "$b")" = 700 ] || fail "tenant 2's request changed: $(perf_of "$b")"
+	local st; st=$($VF status -j)
+	[ "$(jq .broker.refused_cross_vm <<<"$st")" -ge 6 ] || fail "refusals not counted: $(jq -c .broker <<<"$st")"
+	grep -q "refused op 2 on TID $b for uid $(id -u $VMM_USER)" "$VCPUFREQ_STATE_DIR/agent.log" || fail "not in the agent's log"
+	# root still inspects and steers everything
+	$VF request "$b" 900 >/dev/null && bpftool map dump pinned $PIN/requests >/dev/null || fail "root lost access"
+}
+test_granted_vmm_steers_its_own_process_only() {
+	two_users
+	$VF load >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	$VF grant --user $VMM_USER >/dev/null	# no cgroup: its own process
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT"; local other=${TIDS[0]}	# its, but another process
+	run_vmm "$CGT" 60 $AS_VMM
+	local seen; seen=$(perfs_seen 1024)
+	grep -qw 1024 <<<"$seen" || fail "the VMM's own threads were refused: $seen"
+	expect_fail "not a thread of your VM" $AS_VMM $VF request "$other" 500
+	expect_fail "not a thread of your VM" $AS_VMM2 $VF request "$other" 500
+	[ -z "$(perf_of "$other")" ] || fail "another process's thread got a request"
+}
+test_grant_quota_keeps_a_vmm_from_filling_the_requests_map() {
+	two_users
+	$VF load >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	$VF grant --user $VMM_USER --cgroup "$CGT" --max-vcpus 2 >/dev/null
+	SPAWN_AS=$AS_VMM spawn 3 0 "$CGT"
+	$AS_VMM $VF request "${TIDS[0]}" 100 >/dev/null || fail "first"
+	$AS_VMM $VF request "${TIDS[1]}" 100 >/dev/null || fail "second"
+	expect_fail "quota" $AS_VMM $VF request "${TIDS[2]}" 100
+	jq_is "$($VF status -j)" .broker.refused_quota 1
+	# dropping one frees its place
+	$AS_VMM $VF request "${TIDS[0]}" --drop >/dev/null || fail "drop"
+	$AS_VMM $VF request "${TIDS[2]}" 100 >/dev/null || fail "quota not given back"
+}
+test_pin_dir_or_state_dir_planted_by_another_user_is_never_used() {
+	two_users
+	local fs=$TMP/bpffs
+	mkdir -p "$fs" && mount -t bpf -o mode=1777 bpf "$fs" || fail "cannot mount a bpffs"
+	$AS_VMM mkdir "$fs/vcpufreq" || fail "the user cannot plant a directory"
+	expect_fail "not created by vcpufreq-bpf" $VF --pin-dir "$fs/vcpufreq" load
+	$VF --pin-dir "$fs/vcpufreq" unload >/dev/null 2>&1 && fail "unload took the user's directory"
+	[ -d "$fs/vcpufreq" ] && [ -z "$(ls -A "$fs/vcpufreq")" ] || fail "root pinned into the user's directory"
+	$AS_VMM rmdir "$fs/vcpufreq" && $AS_VMM ln -s /sys/fs/bpf "$fs/vcpufreq" || fail "the user cannot plant a symlink"
+	expect_fail "not created by vcpufreq-bpf" $VF --pin-dir "$fs/vcpufreq" load
+	[ -L "$fs/vcpufreq" ] || fail "the symlink was replaced"
+	rm "$fs/vcpufreq"
+	# a state dir (agent log, grants, the broker's socket) must be root's too
+	mkdir -p "$TMP/planted" && chown $VMM_USER "$TMP/planted"
+	VCPUFREQ_STATE_DIR=$TMP/planted expect_fail "state dir .* is not ours" $VF --pin-dir "$fs/vcpufreq" load
+	[ ! -e "$fs/vcpufreq" ] || fail "a refused load left pins"
+	# the same bpffs, a pin dir of ours: works
+	$VF --pin-dir "$fs/vcpufreq" load >/dev/null || fail "load on a 1777 bpffs"
+	[ "$(stat -c '%u %a' "$fs/vcpufreq")" = "0 700" ] || fail "pin dir $(stat -c '%u %a' "$fs/vcpufreq")"
+	$VF --pin-dir "$fs/vcpufreq" unload >/dev/null || fail "unload"
+}
+agent_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+flood() {	# flood COMMAND: start a flood.py writer, wait until it writes
+	local out=$TMP/flood.$RANDOM
+	$1 >"$out" 2>&1 &
+	echo $! >>"$PIDFILE"; FLOODERS+=("$!")
+	wait_for 20 grep -q flooding "$out" || fail "flood did not start: $1: $(cat "$out")"
+}
+cpu_ticks_of() { local p t=0; for p in "$@"; do t=$((t + $(agent_cpu_ticks "$p"))); done; echo $t; }
+test_agent_keeps_control_under_a_request_flood_and_sigterm_still_restores() {
+	two_users
+	$VF --topology "$BIG_LITTLE" load --backend affinity >/dev/null
+	mkdir -p "$CGT/vm1" "$CGT/vm2"; $VF enroll "$CGT" >/dev/null
+	$VF grant --user $VMM_USER --cgroup "$CGT/vm1" >/dev/null
+	$VF grant --user $VMM_USER2 --cgroup "$CGT/vm2" >/dev/null
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT/vm1"; local a=${TIDS[0]}
+	SPAWN_AS=$AS_VMM2 spawn 1 0 "$CGT/vm2"; local b=${TIDS[0]}
+	local agent; agent=$($VF status -j | jq -r .agent_pid)
+	# tenant 1 floods its own vCPU's requests, and tenant 2's (refused)
+	local sock=$VCPUFREQ_STATE_DIR/vcpufreq.sock; FLOODERS=()
+	flood "$AS_VMM $PY3 tests/live/flood.py broker $sock $a"
+	flood "$AS_VMM $PY3 tests/live/flood.py hostile $sock $b"
+	sleep 1
+	local t0 f0 s0 t1 f1 s1
+	t0=$(agent_cpu_ticks "$agent"); f0=$(cpu_ticks_of "${FLOODERS[@]}"); s0=$(date +%s%N)
+	sleep 3
+	t1=$(agent_cpu_ticks "$agent"); f1=$(cpu_ticks_of "${FLOODERS[@]}"); s1=$(date +%s%N)
+	local pct=$(((t1 - t0) * 1000000000 / (s1 - s0))) fpct=$(((f1 - f0) * 1000000000 / (s1 - s0)))
+	echo "    under the broker flood: agent $pct% of one CPU, the flooders $fpct%" >&2
+	# the broker's limits are per second of wall time: under TCG, where a
+	# system call costs ~50 times more, the same work takes more CPU
+	local most=50; case "$(uname -r)" in *-vcpufreq-vm) most=90 ;; esac
+	[ "$pct" -lt "$most" ] || fail "the agent used $pct% of a CPU (at most $most%), the flooders $fpct%"
+	# tenant 2 is still served, at once
+	$AS_VMM2 $VF request "$b" 900 >/dev/null || fail "tenant 2's request refused under the flood"
+	wait_for 3 affinity_is "$b" "$BIG" || fail "tenant 2's request not applied under the flood: $(cpus_of "$b")"
+	local st; st=$($VF status -j)
+	jq -e '.broker.coalesced > 0 and .broker.rate_limited > 0 and .broker.log_suppressed > 0' <<<"$st" >/dev/null \
+		|| fail "flood not counted: $(jq -c .broker <<<"$st")"
+	[ "$(wc -l <"$VCPUFREQ_STATE_DIR/agent.log")" -lt 300 ] || fail "agent.log grew to $(wc -l <"$VCPUFREQ_STATE_DIR/agent.log") lines"
+	# a root VMM floods the map with bpf() too; SIGTERM still restores
+	# and ends the agent by itself
+	flood "$PY3 tests/live/flood.py bpf $PIN $a"
+	sleep 1
+	local out start=$SECONDS
+	out=$($VF unload 2>&1) || fail "unload under the flood: $out"
+	[ $((SECONDS - start)) -le 5 ] || fail "unload took $((SECONDS - start)) s: $out"
+	grep -q "did not stop" <<<"$out" && fail "the agent ignored SIGTERM: $out"
+	affinity_is "$b" "$ALL" || fail "not restored: $(cpus_of "$b")"
+	wait_for 3 sh -c "[ ! -e /proc/$agent ] || grep -q ') Z' /proc/$agent/stat" || fail "the agent still runs"
+}
+test_revoke_ends_what_open_connections_can_do() {
+	two_users
+	$VF load >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	$VF grant --user $VMM_USER >/dev/null
+	run_vmm "$CGT" 60 $AS_VMM
+	perfs_seen 1024 >/dev/null
+	[ -n "$(tids_of_vm 1)" ] || fail "the VMM is not running"
+	$VF grant --revoke --user $VMM_USER >/dev/null || fail "revoke failed"
+	# the VMM's handle is still open: nothing it sends counts any more
+	wait_for 5 sh -c "[ -z \"\$($VF vcpus -j | jq -r '.[] | select(.vm_id==1) | .tid')\" ]" \
+		|| fail "the revoked VMM's vCPUs keep requests: $($VF vcpus -j)"
+	sleep 1
+	[ -z "$(tids_of_vm 1)" ] || fail "the revoked VMM steered again: $($VF vcpus -j)"
+	jq_is "$($VF status -j)" '.broker.grants | length' 0
 }
 
 # ---- the QEMU bridge under libvirt, with a stand-in QEMU ---------------------
 BRIDGE=$PWD/build/vcpufreq-qemu-bridge
-bridge_libvirt() {	# bridge_libvirt [fake-qemu.py options]: sets BRIDGE_PID FAKE_PID FAKE_TIDS
-	mkdir -p "$TMP/lv" && rm -f "$TMP/lv/"*
-	$BRIDGE --socket "$TMP/b.sock" --libvirt vm1 --libvirt-dir "$TMP/lv" >"$TMP/bridge.out" 2>&1 &
+# bridge_libvirt [fake-qemu.py options]: sets BRIDGE_PID FAKE_PID FAKE_TIDS;
+# BRIDGE_AS: a command prefix (setpriv ...) for the bridge, FAKE_CG: the
+# cgroup the stand-in QEMU runs in
+bridge_libvirt() {
+	# an earlier test's output must not pass for this one's "ready"
+	mkdir -p "$TMP/lv" "$TMP/bs" && rm -f "$TMP/lv/"* "$TMP/fake.out" "$TMP/bridge.out"
+	[ -n "${BRIDGE_AS:-}" ] && chown $VMM_USER "$TMP/bs"
+	BSOCK=$TMP/bs/b.sock
+	${BRIDGE_AS:-} $BRIDGE --socket "$BSOCK" --libvirt vm1 --libvirt-dir "$TMP/lv" >"$TMP/bridge.out" 2>&1 &
 	BRIDGE_PID=$!; echo $BRIDGE_PID >>"$PIDFILE"
-	wait_for 10 test -S "$TMP/b.sock" || fail "bridge did not listen: $(cat "$TMP/bridge.out")"
-	tests/live/fake-qemu.py "$TMP/b.sock" "$TMP/lv" vm1 2 "$@" >"$TMP/fake.out" 2>&1 &
+	wait_for 10 test -S "$BSOCK" || fail "bridge did not listen: $(cat "$TMP/bridge.out")"
+	sh -c "${FAKE_CG:+echo \$\$ > $FAKE_CG/cgroup.procs && }exec tests/live/fake-qemu.py $BSOCK $TMP/lv vm1 2 $*" >"$TMP/fake.out" 2>&1 &
 	FAKE_PID=$!; echo $FAKE_PID >>"$PIDFILE"
 	wait_for 10 grep -q '^ready' "$TMP/fake.out" || fail "stand-in QEMU: $(cat "$TMP/fake.out")"
 	FAKE_TIDS=$(sed -n 's/^ready //p' "$TMP/fake.out")
@@ -638,7 +982,42 @@ test_bridge_registers_the_vcpu_threads_libvirt_lists_and_stops_with_qemu() {
 	wait_for 10 sh -c "! kill -0 $BRIDGE_PID" || fail "the bridge outlived QEMU"
 	wait $BRIDGE_PID || fail "bridge exited $?: $(cat "$TMP/bridge.out")"
 	[ -z "$(tids_of_vm $FAKE_PID)" ] || fail "threads left registered: $(tids_of_vm $FAKE_PID)"
-	[ ! -e "$TMP/b.sock" ] || fail "socket left behind"
+	[ ! -e "$BSOCK" ] || fail "socket left behind"
+}
+test_bridge_rate_limits_a_guest_ringing_the_doorbell_in_a_loop() {
+	$VF load >/dev/null
+	bridge_libvirt --ring 3
+	wait_for 15 grep -q '^rang' "$TMP/fake.out" || fail "the guest did not ring: $(cat "$TMP/fake.out")"
+	local rang; rang=$(sed -n 's/^rang //p' "$TMP/fake.out")
+	kill $FAKE_PID
+	wait_for 10 sh -c "! kill -0 $BRIDGE_PID" || fail "the bridge outlived QEMU"
+	local line; line=$(grep '^bridge: stopping' "$TMP/bridge.out")
+	local fwd rings deferred
+	read -r fwd rings deferred <<<"$(sed -E 's/.*forwarded ([0-9]+) requests.*; ([0-9]+) doorbells, ([0-9]+) deferred.*/\1 \2 \3/' <<<"$line")"
+	echo "    guest rang $rang times in 3 s: bridge woke $rings times, forwarded $fwd, deferred $deferred" >&2
+	# 1000 a second (and a burst of 50): about 3050 in 3 s, wherever it ran
+	[ "$fwd" -le 3300 ] || fail "forwarded $fwd requests in 3 s: $line"
+	[ "$deferred" -gt 0 ] || fail "nothing deferred: $line"
+	[ "$rang" -gt $((fwd * 2)) ] || fail "the guest rang only $rang times"
+}
+test_bridge_as_a_granted_user_serves_a_qemu_it_is_not_and_no_other() {
+	two_users
+	$VF load >/dev/null
+	mkdir -p "$CGT/vm1"; $VF enroll "$CGT" >/dev/null
+	# the bridge's user is granted the VM's cgroup, not the host
+	$VF grant --user $VMM_USER --cgroup "$CGT/vm1" >/dev/null
+	BRIDGE_AS=$AS_VMM FAKE_CG=$CGT/vm1 bridge_libvirt
+	wait_for 10 grep -q '^bridge: attached' "$TMP/bridge.out" || fail "not attached: $(cat "$TMP/bridge.out")"
+	[ "$(tids_of_vm $FAKE_PID)" = "$FAKE_TIDS" ] ||
+		fail "registered '$(tids_of_vm $FAKE_PID)', libvirt lists '$FAKE_TIDS'"
+	kill $FAKE_PID
+	wait $BRIDGE_PID || fail "bridge exited $?: $(cat "$TMP/bridge.out")"
+	[ -z "$(tids_of_vm $FAKE_PID)" ] || fail "threads left registered"
+	# a QEMU outside that cgroup is another VM: refused
+	BRIDGE_AS=$AS_VMM FAKE_CG=$CGT bridge_libvirt
+	wait $BRIDGE_PID && fail "the bridge registered another VM's vCPUs"
+	grep -q "^Error: cannot register vCPU 0 thread .*not a thread of your VM" "$TMP/bridge.out" || fail "$(cat "$TMP/bridge.out")"
+	[ -z "$(tids_of_vm $FAKE_PID)" ] || fail "threads registered: $(tids_of_vm $FAKE_PID)"
 }
 test_bridge_ignores_another_qemus_status_and_refuses_foreign_threads() {
 	$VF load >/dev/null

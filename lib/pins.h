@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Is a pin dir the one `vcpufreq-bpf load` made?  On a bpffs mounted 1777
+ * any user could create the directory (and pin maps of their own in it)
+ * before root does; root must then never use it.
+ */
+#ifndef VCPUFREQ_PINS_H
+#define VCPUFREQ_PINS_H
+
+#include <sys/stat.h>
+
+/*
+ * 0 when @dir is a directory (not a symlink) owned by root that no one
+ * else may enter (load makes it 0700), else -EPERM with what it is in @st
+ * (-errno when it cannot be inspected, -ENOENT when missing).
+ */
+int vf_pin_dir_check(const char *dir, struct stat *st);
+
+#endif
