@@ -16,8 +16,9 @@
  * frequency-invariant average of its run time, as the fair class's PELT
  * keeps it): a request is a floor, as uclamp_min is.  Demand is 0 when
  * the vCPU has no request or its cgroup left.  The loader groups CPUs into
- * capacity levels (the distinct host capacities, ascending); a demand fits the lowest level whose capacity covers it, or the highest
- * level the thread's cpumask reaches when none does.
+ * capacity levels (the distinct host capacities, ascending); a demand fits
+ * the lowest level whose capacity covers it, or the highest level the
+ * thread's cpumask reaches when none does.
  *
  *  - select_cpu: a demanding vCPU goes straight to an idle CPU of the
  *    best fitting level (its previous CPU when that one fits best), found
@@ -184,6 +185,12 @@ static u32 vcpu_request(struct task_struct *p)
 	return s->perf < SCX_CPUPERF_ONE ? s->perf : SCX_CPUPERF_ONE;
 }
 
+/* @p's task_ctx (NULL for a task enable has not seen): one lookup per callback */
+static struct task_ctx *task_ctx_of(struct task_struct *p)
+{
+	return bpf_task_storage_get(&task_ctxs, p, 0, 0);
+}
+
 /* @v after @dt ns of decay: v * 2^(-dt / 2^UTIL_HALFLIFE_SHIFT) */
 static u32 decayed(u32 v, u64 dt)
 {
@@ -227,9 +234,8 @@ static void update_util(struct task_ctx *t, s32 cpu, bool ran, u64 now)
  * it never takes away from it: a guest whose tasks are spread over its
  * vCPUs asks little for each, while they all must finish together.
  */
-static u32 vcpu_demand(struct task_struct *p)
+static u32 vcpu_demand(struct task_struct *p, struct task_ctx *t)
 {
-	struct task_ctx *t = bpf_task_storage_get(&task_ctxs, p, 0, 0);
 	u32 req = vcpu_request(p), peak, own;
 	u64 now, halvings;
 
@@ -249,9 +255,8 @@ static u32 vcpu_demand(struct task_struct *p)
 	return peak > own ? peak : own;
 }
 
-static u32 fit_level(struct task_struct *p, u32 demand)
+static u32 fit_level(struct task_ctx *t, u32 demand)
 {
-	struct task_ctx *t = bpf_task_storage_get(&task_ctxs, p, 0, 0);
 	u32 level = nr_levels - 1;
 
 	for (u32 l = 0; l < VCPUFREQ_SCX_MAX_LEVELS && l < nr_levels; l++) {
@@ -344,30 +349,38 @@ static s32 idle_cpu_of_level(struct task_struct *p, const struct cpumask *idle,
 }
 
 /*
- * Claim an idle CPU of @level or above for @p, the lowest such level
- * first and @prev_cpu among equals; -1 when every fitting CPU is busy.
+ * An idle CPU of @level or above for @p, the lowest such level first and
+ * @prev_cpu among equals; -1 when every fitting CPU is busy.  Not claimed.
  * The cost grows with the number of levels and of 64-CPU words, not with
  * the number of CPUs.
  */
-static s32 claim_fitting_idle_cpu(struct task_struct *p, s32 prev_cpu,
-				  u32 level)
+static s32 idle_fitting_cpu(struct task_struct *p, s32 prev_cpu, u32 level)
 {
-	const struct cpumask *idle;
+	const struct cpumask *idle = scx_bpf_get_idle_cpumask();
 	s32 best = -1;
 	u32 l;
 
-	/* the common case, a vCPU waking where it ran: no scan */
-	if (prev_cpu >= 0 && prev_cpu < nr_cpus() && level_of(prev_cpu) == level &&
-	    bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) &&
-	    scx_bpf_test_and_clear_cpu_idle(prev_cpu))
-		return prev_cpu;
-	idle = scx_bpf_get_idle_cpumask();
 	bpf_for(l, level, nr_levels) {
 		best = idle_cpu_of_level(p, idle, l, prev_cpu);
 		if (best >= 0)
 			break;
 	}
 	scx_bpf_put_idle_cpumask(idle);
+	return best;
+}
+
+/* claim an idle CPU of @level or above for @p (idle_fitting_cpu); or -1 */
+static s32 claim_fitting_idle_cpu(struct task_struct *p, s32 prev_cpu,
+				  u32 level)
+{
+	s32 best;
+
+	/* the common case, a vCPU waking where it ran: no scan */
+	if (prev_cpu >= 0 && prev_cpu < nr_cpus() && level_of(prev_cpu) == level &&
+	    bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) &&
+	    scx_bpf_test_and_clear_cpu_idle(prev_cpu))
+		return prev_cpu;
+	best = idle_fitting_cpu(p, prev_cpu, level);
 	if (best >= 0 && scx_bpf_test_and_clear_cpu_idle(best))
 		return best;
 	return -1;
@@ -438,7 +451,8 @@ static bool take_from_level(u32 level, u32 top, u64 now)
 s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
 		   u64 wake_flags)
 {
-	u32 demand = vcpu_demand(p);
+	struct task_ctx *t = task_ctx_of(p);
+	u32 demand = vcpu_demand(p, t);
 	bool is_idle = false;
 	s32 cpu;
 
@@ -448,7 +462,7 @@ s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
 			dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_DFL, 0);
 		return cpu;
 	}
-	cpu = claim_fitting_idle_cpu(p, prev_cpu, fit_level(p, demand));
+	cpu = claim_fitting_idle_cpu(p, prev_cpu, fit_level(t, demand));
 	if (cpu < 0)
 		return prev_cpu;	/* enqueue queues it by level */
 	dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_DFL, 0);
@@ -457,7 +471,8 @@ s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
 
 void BPF_STRUCT_OPS(vf_enqueue, struct task_struct *p, u64 enq_flags)
 {
-	u32 demand = vcpu_demand(p), level;
+	struct task_ctx *t = task_ctx_of(p);
+	u32 demand = vcpu_demand(p, t), level;
 	u64 now;
 	s32 cpu;
 
@@ -468,7 +483,7 @@ void BPF_STRUCT_OPS(vf_enqueue, struct task_struct *p, u64 enq_flags)
 			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 		return;
 	}
-	level = fit_level(p, demand);
+	level = fit_level(t, demand);
 	/*
 	 * a queue's wait starts when it stops being empty -- unless lower
 	 * CPUs are helping it out: then its fitting CPUs are still taken
@@ -580,17 +595,9 @@ static void hold_cpuperf(struct vcpufreq_scx_cpu *c)
 	bpf_timer_start(&t->timer, HOLD_NS, 0);
 }
 
-/* @p's own load, brought up to now: it ran since the last update or not */
-static void task_util_now(struct task_struct *p, s32 cpu, bool ran, u64 now)
-{
-	struct task_ctx *t = bpf_task_storage_get(&task_ctxs, p, 0, 0);
-
-	if (t)
-		update_util(t, cpu, ran, now);
-}
-
 void BPF_STRUCT_OPS(vf_running, struct task_struct *p)
 {
+	struct task_ctx *t = task_ctx_of(p);
 	u64 now = bpf_ktime_get_ns();
 	struct vcpufreq_scx_cpu *c;
 	u32 demand;
@@ -599,11 +606,12 @@ void BPF_STRUCT_OPS(vf_running, struct task_struct *p)
 	c = task_cpu_stats(p, &cpu);
 	if (!c)
 		return;
-	task_util_now(p, cpu, false, now);
-	demand = vcpu_demand(p);
+	if (t)
+		update_util(t, cpu, false, now);
+	demand = vcpu_demand(p, t);
 	c->running_at = now;
 	c->held_since = 0;
-	c->running_level = demand ? 1 + fit_level(p, demand) : 0;
+	c->running_level = demand ? 1 + fit_level(t, demand) : 0;
 	if (demand_moved(demand, c->demand) || !c->cpuperf_sets)
 		set_cpuperf(c, cpu, demand);
 }
@@ -623,6 +631,7 @@ static void account_run(struct vcpufreq_scx_cpu *c, u64 now)
 
 void BPF_STRUCT_OPS(vf_stopping, struct task_struct *p, bool runnable)
 {
+	struct task_ctx *t = task_ctx_of(p);
 	u64 now = bpf_ktime_get_ns();
 	struct vcpufreq_scx_cpu *c;
 	s32 cpu;
@@ -630,7 +639,8 @@ void BPF_STRUCT_OPS(vf_stopping, struct task_struct *p, bool runnable)
 	c = task_cpu_stats(p, &cpu);
 	if (!c)
 		return;
-	task_util_now(p, cpu, true, now);
+	if (t)
+		update_util(t, cpu, true, now);
 	account_run(c, now);
 	c->running_at = 0;
 	c->running_level = 0;
@@ -638,25 +648,9 @@ void BPF_STRUCT_OPS(vf_stopping, struct task_struct *p, bool runnable)
 		hold_cpuperf(c);
 }
 
-/* is a CPU of @level or above idle for @p? */
-static bool fitting_cpu_idle(struct task_struct *p, u32 level)
-{
-	const struct cpumask *idle = scx_bpf_get_idle_cpumask();
-	bool found = false;
-	u32 l;
-
-	bpf_for(l, level, nr_levels) {
-		if (idle_cpu_of_level(p, idle, l, -1) >= 0) {
-			found = true;
-			break;
-		}
-	}
-	scx_bpf_put_idle_cpumask(idle);
-	return found;
-}
-
 void BPF_STRUCT_OPS(vf_tick, struct task_struct *p)
 {
+	struct task_ctx *t = task_ctx_of(p);
 	u64 now = bpf_ktime_get_ns();
 	struct vcpufreq_scx_cpu *c;
 	u32 demand, level;
@@ -665,25 +659,26 @@ void BPF_STRUCT_OPS(vf_tick, struct task_struct *p)
 	c = task_cpu_stats(p, &cpu);
 	if (!c)
 		return;
-	task_util_now(p, cpu, true, now);
+	if (t)
+		update_util(t, cpu, true, now);
 	if (c->running_at) {
 		account_run(c, now);
 		c->running_at = now;
 	}
-	demand = vcpu_demand(p);
+	demand = vcpu_demand(p, t);
 	if (!demand)
 		return;
 	if (demand_moved(demand, c->demand))
 		set_cpuperf(c, cpu, demand);
-	level = fit_level(p, demand);
-	if (level > level_of(cpu) && fitting_cpu_idle(p, level))
+	level = fit_level(t, demand);
+	if (level > level_of(cpu) && idle_fitting_cpu(p, -1, level) >= 0)
 		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
 }
 
 void BPF_STRUCT_OPS(vf_set_cpumask, struct task_struct *p,
 		    const struct cpumask *mask)
 {
-	struct task_ctx *t = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+	struct task_ctx *t = task_ctx_of(p);
 
 	if (t)
 		t->max_level = max_level_in(mask);
