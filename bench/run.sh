@@ -164,6 +164,29 @@ BPFTOOL=$OUT/bpftool/bpftool
 # link_prog PATH: the id of the program a pinned link runs (bpftool 7.5
 # prints it, then exits 255 on a pinned link)
 link_prog() { { "$BPFTOOL" link show pinned "$1" -j 2>/dev/null || true; } | jq -r .prog_id; }
+# stats_window CMD...: bpf_stats on while CMD runs (in this shell); every
+# program's figures before and after in $TMP/before.json, $TMP/after.json
+stats_window() {
+	local old; old=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -qw kernel.bpf_stats_enabled=1
+	"$BPFTOOL" prog show -j >"$TMP/before.json"
+	"$@"
+	"$BPFTOOL" prog show -j >"$TMP/after.json"
+	sysctl -qw kernel.bpf_stats_enabled="$old"
+}
+# jq, with $a/$b the slurped before/after: per(SELECT) is the first program
+# SELECT picks, its calls (n) and ns per call (ns) over the window
+JQ_PER='def per(f): ([$b[0][] | select(f)][0] // {}) as $x
+	| ([$a[0][] | select(.id == $x.id)][0] // {}) as $y
+	| {n: (($x.run_cnt // 0) - ($y.run_cnt // 0)),
+	   t: (($x.run_time_ns // 0) - ($y.run_time_ns // 0))}
+	| . + {ns: (if .n > 0 then .t / .n else 0 end)};'
+# fork_load: fork /bin/sleep 0.001 for BENCH_FORK_SECONDS; the count in forks
+fork_load() {
+	local end=$((SECONDS + ${BENCH_FORK_SECONDS:-5}))
+	forks=0
+	while [ $SECONDS -lt $end ]; do /bin/sleep 0.001; forks=$((forks + 1)); done
+}
 if section 4; then
 echo "== 4. tracking hooks under a fork-heavy load (backend observe, bpf_stats) =="
 cli load --backend observe >/dev/null
@@ -174,25 +197,14 @@ pairs=()
 for h in switch wakeup exit; do
 	pairs+=("$h:$(link_prog "$PIN/links/on_$h"):$(link_prog "$EMPTY/bench_$h")")
 done
-old_stats=$(sysctl -n kernel.bpf_stats_enabled)
-sysctl -qw kernel.bpf_stats_enabled=1
-"$BPFTOOL" prog show -j >"$TMP/before.json"
-forks=0 end=$((SECONDS + ${BENCH_FORK_SECONDS:-5}))
-while [ $SECONDS -lt $end ]; do /bin/sleep 0.001; forks=$((forks + 1)); done
-"$BPFTOOL" prog show -j >"$TMP/after.json"
-sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+stats_window fork_load
 echo "$forks forks of sleep 0.001 in ${BENCH_FORK_SECONDS:-5} s; ns per call against an empty program on the same hook"
 printf '%-10s %10s %10s %10s %8s\n' hook calls "ns/call" "empty ns" "x empty"
 for pair in "${pairs[@]}"; do
 	IFS=: read -r h ours empty <<<"$pair"
 	jq -r -n --arg h "$h" --argjson o "$ours" --argjson e "$empty" \
-		--slurpfile a "$TMP/before.json" --slurpfile b "$TMP/after.json" '
-		def per($id): ([$b[0][] | select(.id == $id)][0] // {}) as $x
-			| ([$a[0][] | select(.id == $id)][0] // {}) as $y
-			| {n: (($x.run_cnt // 0) - ($y.run_cnt // 0)),
-			   t: (($x.run_time_ns // 0) - ($y.run_time_ns // 0))}
-			| . + {ns: (if .n > 0 then .t / .n else 0 end)};
-		per($o) as $us | per($e) as $base
+		--slurpfile a "$TMP/before.json" --slurpfile b "$TMP/after.json" "$JQ_PER"'
+		per(.id == $o) as $us | per(.id == $e) as $base
 		| "\("on_" + $h | . + " " * (10 - length)) \($us.n | tostring | " " * (10 - length) + .) \($us.ns * 10 | round / 10 | tostring | " " * (10 - length) + .) \($base.ns * 10 | round / 10 | tostring | " " * (10 - length) + .) \(if $base.ns > 0 then ($us.ns / $base.ns * 100 | round / 100) else 0 end | tostring | " " * (8 - length) + .)"'
 done
 rm -rf "$EMPTY"
@@ -228,27 +240,17 @@ spawn_load() {
 stop_load() { kill "$BENCH_PID"; wait "$BENCH_PID" 2>/dev/null || true; BENCH_PID=; }
 
 # measure SCHED PREFIX: bpf_stats of the attached scheduler's callbacks
-# (programs named PREFIX<callback>) and of the empty program over BENCH_SCX_SECONDS; one JSON
-# object per callback to $TMP/scx.json
+# (programs named PREFIX<callback>) and of the empty program over
+# BENCH_SCX_SECONDS; one JSON object per callback to $TMP/scx.json
 measure() {
-	local old; old=$(sysctl -n kernel.bpf_stats_enabled)
 	sleep 1
-	sysctl -qw kernel.bpf_stats_enabled=1
-	"$BPFTOOL" prog show -j >"$TMP/before.json"
-	sleep "${BENCH_SCX_SECONDS:-5}"
-	"$BPFTOOL" prog show -j >"$TMP/after.json"
-	sysctl -qw kernel.bpf_stats_enabled="$old"
+	stats_window sleep "${BENCH_SCX_SECONDS:-5}"
 	jq -c -n --arg sched "$1" --arg prefix "$2" \
-		--slurpfile a "$TMP/before.json" --slurpfile b "$TMP/after.json" '
-		def per($n): ([$b[0][] | select(.name == $n)][0] // {}) as $x
-			| ([$a[0][] | select(.id == $x.id)][0] // {}) as $y
-			| {n: (($x.run_cnt // 0) - ($y.run_cnt // 0)),
-			   t: (($x.run_time_ns // 0) - ($y.run_time_ns // 0))}
-			| if .n > 0 then .t / .n else 0 end;
-		per("bench_switch") as $base
+		--slurpfile a "$TMP/before.json" --slurpfile b "$TMP/after.json" "$JQ_PER"'
+		per(.name == "bench_switch").ns as $base
 		| ("select_cpu", "enqueue", "dispatch", "running", "stopping") as $cb
 		| ($prefix + $cb) as $name
-		| {sched: $sched, callback: $cb, ns: per($name), empty_ns: $base}
+		| {sched: $sched, callback: $cb, ns: per(.name == $name).ns, empty_ns: $base}
 		| . + {x_empty: (if .empty_ns > 0 then .ns / .empty_ns else null end)}' >>"$TMP/scx.json"
 }
 
