@@ -41,7 +41,8 @@ for cpu in "$LITTLE0" "$BIG0"; do
 	# shellcheck disable=SC2086
 	out=$(speed_ratios "$cpu" $ends 2>&1)
 	if awk -v t="$TOLERANCE" 'NF != 3 || $3 < $2 * (1 - t) || $3 > $2 * (1 + t) { bad = 1 } END { exit bad || NR != 2 }' <<<"$out"; then
-		ok "cpu$cpu's speed follows its frequency (achieved vs emulated within ${TOLERANCE})"
+		ok "cpu$cpu's speed follows its frequency (achieved vs emulated within ${TOLERANCE}): $(
+			awk '{ printf "%s%s kHz %s vs %s", sep, $1, $3, $2; sep = ", " }' <<<"$out")"
 	else
 		bad "cpu$cpu's speed follows its frequency (achieved vs emulated within ${TOLERANCE})" \
 			"khz expected achieved:" "$out"
