@@ -28,7 +28,7 @@ int fail(const char *fmt, ...)
 	int ret;
 
 	va_start(ap, fmt);
-	ret = vf_verror(false, false, fmt, ap);
+	ret = vf_verror(bridge.opt.json, false, fmt, ap);
 	va_end(ap);
 	return ret;
 }
@@ -248,7 +248,8 @@ static void usage(FILE *f)
 "                     perf domain (default), or only the vCPU that wrote\n"
 "                     it, as crosvm does\n"
 "  --print-qemu-args  print the QEMU arguments for --socket and --qmp, exit\n"
-"  -j, --json         the attach summary as one JSON object on stdout\n"
+"  -j, --json         the attach summary as one JSON object on stdout, and\n"
+"                     errors as {\"error\":\"...\"} there (not Error: on stderr)\n"
 "  -v, --verbose      one line per forwarded request\n"
 TEST_OPTIONS
 "  -h, --help         this help\n"

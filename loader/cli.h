@@ -20,7 +20,10 @@ struct cli {
 
 extern struct cli cli;
 
-/* "Error: ..." on stderr; always returns -1 so callers can `return err(...)` */
+/*
+ * "Error: ..." on stderr, or as bpftool under -j/-p: {"error":"..."} on
+ * stdout (vf_verror); always returns -1 so callers can `return err(...)`
+ */
 int err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -193,8 +193,11 @@ int cmd_topology_dts(int argc, char **argv)
 	char why[256];
 	int ret = -1;
 
-	if (cli.json)
+	if (cli.json) {
+		/* --dts never speaks JSON, so neither does its refusal */
+		cli.json = cli.pretty = false;
 		return err("topology --dts writes devicetree source, not JSON; drop -j/-p");
+	}
 	if (parse_args(argc, argv, &a) || parse_vcpus(a.vcpus, &n) ||
 	    parse_base(a.base, &base))
 		return -1;

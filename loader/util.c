@@ -22,7 +22,7 @@ int err(const char *fmt, ...)
 	int ret;
 
 	va_start(ap, fmt);
-	ret = vf_verror(false, false, fmt, ap);
+	ret = vf_verror(cli.json, cli.pretty, fmt, ap);
 	va_end(ap);
 	return ret;
 }
