@@ -18,10 +18,15 @@ CLANG   ?= clang
 ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 CFLAGS  ?= -O2 -g
 CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11
-# the bridge sees only the library's public headers, as a VMM would
+# common/ (numbers, cpulists, error output, state paths) is shared by the
+# library, the CLI and the bridge: it sees only the public headers
+COMMON_CFLAGS := $(CFLAGS) -Iinclude -fPIC
+# the bridge sees only the library's public headers, as a VMM would; it
+# also calls common/'s helpers (bridge.h includes them by relative path),
+# whose objects it links itself: libvcpufreq's API does not declare them
 BRIDGE_CFLAGS := $(CFLAGS) -Iinclude $(shell pkg-config --cflags jansson libxml-2.0 2>/dev/null)
 BRIDGE_LIBS   := $(shell pkg-config --libs jansson libxml-2.0 2>/dev/null)
-CFLAGS  += -Iinclude -I$(OUT) -I$(LIBBPF_INC) -Ilib -Iloader
+CFLAGS  += -Iinclude -I$(OUT) -I$(LIBBPF_INC) -Ilib -Iloader -Icommon
 LDLIBS  := -lelf -lz -lpthread
 
 ifeq ($(V),1)
@@ -32,6 +37,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
+COMMON_OBJS := $(patsubst %.c,$(OUT)/%.o,$(wildcard common/*.c))
 LIB_SRCS    := $(wildcard lib/*.c)
 LOADER_SRCS := $(wildcard loader/*.c)
 LIB_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))
@@ -96,15 +102,19 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o $(BPFTOOL)
 	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
 
 # --- user space -----------------------------------------------------------
-$(OUT)/lib/%.o: lib/%.c $(wildcard lib/*.h include/vcpufreq/*.h) $(LIBBPF_OBJ) | $(OUT)
+$(OUT)/common/%.o: common/%.c $(wildcard common/*.h include/vcpufreq/*.h) | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(COMMON_CFLAGS) -c $< -o $@
+
+$(OUT)/lib/%.o: lib/%.c $(wildcard lib/*.h common/*.h include/vcpufreq/*.h) $(LIBBPF_OBJ) | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -fPIC -c $< -o $@
 
-$(OUT)/loader/%.o: loader/%.c $(wildcard loader/*.h lib/*.h include/vcpufreq/*.h) $(SKELS) | $(OUT)
+$(OUT)/loader/%.o: loader/%.c $(wildcard loader/*.h lib/*.h common/*.h include/vcpufreq/*.h) $(SKELS) | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -c $< -o $@
 
-$(OUT)/libvcpufreq.a: $(LIB_OBJS)
+$(OUT)/libvcpufreq.a: $(LIB_OBJS) $(COMMON_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
@@ -116,19 +126,19 @@ $(OUT)/standin-vmm: examples/standin-vmm.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUT)/bridge/%.o: bridge/%.c bridge/bridge.h $(wildcard include/vcpufreq/*.h) | $(OUT)
+$(OUT)/bridge/%.o: bridge/%.c bridge/bridge.h $(wildcard common/*.h include/vcpufreq/*.h) | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(BRIDGE_CFLAGS) -c $< -o $@
 
-$(OUT)/tests/bridge/%.o: bridge/%.c bridge/bridge.h $(wildcard include/vcpufreq/*.h) | $(OUT)
+$(OUT)/tests/bridge/%.o: bridge/%.c bridge/bridge.h $(wildcard common/*.h include/vcpufreq/*.h) | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(BRIDGE_CFLAGS) -DVCPUFREQ_BRIDGE_TESTING -c $< -o $@
 
-$(OUT)/vcpufreq-qemu-bridge: $(BRIDGE_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+$(OUT)/vcpufreq-qemu-bridge: $(BRIDGE_OBJS) $(COMMON_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(BRIDGE_LIBS) $(LDLIBS) -o $@
 
-$(OUT)/tests/vcpufreq-qemu-bridge: $(BRIDGE_TEST_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+$(OUT)/tests/vcpufreq-qemu-bridge: $(BRIDGE_TEST_OBJS) $(COMMON_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(BRIDGE_LIBS) $(LDLIBS) -o $@
 
@@ -150,7 +160,7 @@ $(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(OUT)/libvcpufreq.a 
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
 
 # the effect lab's VM (bench/lab): guest model + vCPU threads + workloads
-$(OUT)/bench/lab/%.o: bench/lab/%.c $(wildcard bench/lab/*.h lib/*.h include/vcpufreq/*.h) $(LIBBPF_OBJ) | $(OUT)
+$(OUT)/bench/lab/%.o: bench/lab/%.c $(wildcard bench/lab/*.h lib/*.h common/*.h include/vcpufreq/*.h) $(LIBBPF_OBJ) | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -c $< -o $@
 

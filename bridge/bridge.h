@@ -25,7 +25,8 @@
  * Everything in shared memory may have been written by the guest: the
  * bridge reads only set_perf and seq from it, and never uses a value read
  * from it as an index or a size.  Built against libvcpufreq's public
- * headers only.  Usage: docs/usage.md.
+ * headers only, plus the project's internal helpers in common/ (numbers,
+ * --affinity lists, error output).  Usage: docs/usage.md.
  */
 #ifndef VCPUFREQ_BRIDGE_H
 #define VCPUFREQ_BRIDGE_H
@@ -39,6 +40,14 @@
 #include "vcpufreq/device.h"
 #include "vcpufreq/vcpufreq.h"
 #include "vcpufreq/host.h"
+/*
+ * The project's internal helpers, not libvcpufreq's API (no installed
+ * header declares them): found beside bridge/ in the source tree, so the
+ * bridge still builds with the installed headers alone; their objects are
+ * linked into the bridge (Makefile: COMMON_OBJS).
+ */
+#include "../common/util.h"
+#include "../common/cpulist.h"
 
 /* ivshmem server protocol (QEMU docs/specs/ivshmem-spec.rst) */
 #define IVSHMEM_PROTOCOL_VERSION	0
@@ -127,7 +136,7 @@ struct bridge {
 	const char *stop_reason;
 };
 
-/* main.c: messages */
+/* main.c: messages; fail: "Error: ..." (vf_verror: JSON under --json) */
 int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void info(const struct bridge *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -14,46 +14,16 @@
 #include <sys/mman.h>
 #include "bridge.h"
 
-static int parse_list(const char *s, size_t len, cpu_set_t *set,
-		      const char *what)
-{
-	char why[256];
-
-	if (vcpufreq_parse_cpulist(s, len, set, why, sizeof(why)))
-		return fail("%s: %s; give a cpulist such as 0-3,6", what, why);
-	return 0;
-}
-
 /* --affinity: one cpulist for all vCPUs, or 'L0;L1;...' one per vCPU */
 static int parse_affinity(struct bridge *b)
 {
-	const char *s = b->opt.affinity, *p, *semi;
-	unsigned int count = 1, i;
-	char what[64];
+	char why[1536];
 
-	for (p = s; (p = strchr(p, ';')); p++)
-		count++;
-	if (count == 1) {
-		if (parse_list(s, strlen(s), &b->affinity[0], "--affinity"))
-			return -1;
-		for (i = 1; i < b->nr_vcpus; i++)
-			b->affinity[i] = b->affinity[0];
-		return 0;
-	}
-	if (count != b->nr_vcpus)
-		return fail("--affinity has %u ';'-separated cpulists but QEMU has %u vCPUs; give one per vCPU, or a single cpulist for all",
-			    count, b->nr_vcpus);
-	for (i = 0, p = s; i < b->nr_vcpus; i++, p = semi + 1) {
-		semi = strchr(p, ';');
-		if (!semi)
-			semi = p + strlen(p);
-		snprintf(what, sizeof(what), "--affinity of vCPU %u", i);
-		if (parse_list(p, (size_t)(semi - p), &b->affinity[i], what))
-			return -1;
-	}
+	if (vf_parse_affinity(b->opt.affinity, b->nr_vcpus, b->affinity, NULL,
+			      NULL, why, sizeof(why)))
+		return fail("%s", why);
 	return 0;
 }
-
 
 /* without --affinity: where each vCPU thread may run right now */
 static int read_thread_affinity(struct bridge *b)

@@ -25,13 +25,12 @@ static struct bridge bridge;	/* big (views), so not on the stack */
 int fail(const char *fmt, ...)
 {
 	va_list ap;
+	int ret;
 
-	fputs("Error: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ret = vf_verror(bridge.opt.json, false, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	return -1;
+	return ret;
 }
 
 
@@ -249,7 +248,8 @@ static void usage(FILE *f)
 "                     perf domain (default), or only the vCPU that wrote\n"
 "                     it, as crosvm does\n"
 "  --print-qemu-args  print the QEMU arguments for --socket and --qmp, exit\n"
-"  -j, --json         the attach summary as one JSON object on stdout\n"
+"  -j, --json         the attach summary as one JSON object on stdout, and\n"
+"                     errors as {\"error\":\"...\"} there (not Error: on stderr)\n"
 "  -v, --verbose      one line per forwarded request\n"
 TEST_OPTIONS
 "  -h, --help         this help\n"
@@ -326,17 +326,6 @@ static void print_qemu_args(const struct options *o)
 	putchar('\n');
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *v)
-{
-	char *end;
-
-	if (!s || !isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	*v = strtoul(s, &end, 10);
-	return *end || errno || *v > max ? -1 : 0;
-}
-
 enum {
 	OPT_SOCKET = 256, OPT_QMP, OPT_LIBVIRT, OPT_LIBVIRT_DIR, OPT_AFFINITY,
 	OPT_TOPOLOGY, OPT_VM_ID, OPT_PIN_DIR, OPT_INTERVAL, OPT_PRINT,
@@ -389,17 +378,17 @@ static const char **string_slot(struct options *o, int c)
 
 static int parse_number_option(struct options *o, int c, const char *arg)
 {
-	unsigned long v;
+	unsigned long long v;
 
 	if (c == OPT_VM_ID) {
-		if (parse_uint(arg, UINT32_MAX, &v))
+		if (vf_parse_uint(arg, UINT32_MAX, &v))
 			return fail("--vm-id '%s' is not a number 0..%u", arg,
 				    UINT32_MAX);
 		o->vm_id = (uint32_t)v;
 		o->vm_id_given = true;
 		return 0;
 	}
-	if (parse_uint(arg, 60000, &v))
+	if (vf_parse_uint(arg, 60000, &v))
 		return fail("--interval '%s' is not a number of ms 0..60000",
 			    arg);
 	o->interval_ms = (unsigned int)v;

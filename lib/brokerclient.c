@@ -15,16 +15,11 @@
 #include <sys/un.h>
 #include "vcpufreq/abi.h"
 #include "brokerclient.h"
+#include "util.h"
 
 void vf_broker_path(const char *pin_dir, char *buf, size_t len)
 {
-	const char *state = getenv("VCPUFREQ_STATE_DIR");
-	const char *dir = pin_dir && *pin_dir ? pin_dir : VCPUFREQ_PIN_DIR;
-	const char *name = strrchr(dir, '/');
-
-	name = name && name[1] ? name + 1 : dir;
-	snprintf(buf, len, "%s/%s.sock", state && *state ? state :
-		 VCPUFREQ_STATE_DIR, name);
+	vf_instance_file(pin_dir, ".sock", buf, len);
 }
 
 static int send_msg(int fd, const struct vcpufreq_broker_msg *m, int flags)

@@ -35,7 +35,8 @@
 
 #include "topology.h"
 #include "guestview.h"
-#include "errmsg.h"
+#include "cpulist.h"
+#include "util.h"
 #include "vcpufreq/regmodel.h"
 
 /* the scale of capacity-dmips-mhz the largest vCPU gets */
@@ -123,110 +124,6 @@ void vf_guest_dmips(const struct vcpufreq_vcpu_config *views, unsigned int n,
 		if (d > DMIPS_SCALE)
 			d = DMIPS_SCALE;
 		out[i] = (uint32_t)d;
-	}
-}
-
-/* ---- cpulists ---------------------------------------------------------- */
-
-/* Plain decimal, at most @max; -EINVAL for anything else, -ERANGE above. */
-static int parse_num(const char *s, size_t n, unsigned long max,
-		     unsigned long *val)
-{
-	unsigned long v = 0;
-	size_t i;
-
-	if (!n)
-		return -EINVAL;
-	for (i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-	for (i = 0; i < n; i++) {
-		v = v * 10 + (unsigned long)(s[i] - '0');
-		if (v > max)
-			return -ERANGE;
-	}
-	*val = v;
-	return 0;
-}
-
-static int parse_cpulist_elem(const char *s, size_t n, cpu_set_t *set,
-			      char *err, size_t err_len)
-{
-	const char *dash = memchr(s, '-', n);
-	unsigned long first, last, max = VCPUFREQ_MAX_CPUS - 1;
-	int ret, ret2 = 0;
-
-	if (dash) {
-		ret = parse_num(s, (size_t)(dash - s), max, &first);
-		ret2 = parse_num(dash + 1, n - (size_t)(dash - s) - 1, max,
-				 &last);
-	} else {
-		ret = parse_num(s, n, max, &first);
-		last = first;
-	}
-	if (ret == -EINVAL || ret2 == -EINVAL)
-		return fail(err, err_len,
-			    "bad cpu list element '%.*s': want N or N-M",
-			    (int)n, s);
-	if (ret || ret2) {
-		fail(err, err_len, "cpu list element '%.*s': CPUs go up to %lu",
-		     (int)n, s, max);
-		return -ERANGE;
-	}
-	if (first > last)
-		return fail(err, err_len,
-			    "bad cpu list element '%.*s': range runs backwards",
-			    (int)n, s);
-	for (; first <= last; first++)
-		CPU_SET(first, set);
-	return 0;
-}
-
-int vf_parse_cpulist(const char *s, size_t len, cpu_set_t *set, char *err,
-		     size_t err_len)
-{
-	const char *end = s + len, *comma;
-	int ret;
-
-	CPU_ZERO(set);
-	if (!len)
-		return fail(err, err_len, "empty cpu list");
-	for (;;) {
-		comma = memchr(s, ',', (size_t)(end - s));
-		ret = parse_cpulist_elem(s, comma ? (size_t)(comma - s) :
-					 (size_t)(end - s), set, err, err_len);
-		if (ret)
-			return ret;
-		if (!comma)
-			break;
-		s = comma + 1;
-	}
-	return CPU_COUNT(set);
-}
-
-/* "0-3,6" for the CPUs of @set below @limit */
-void vf_format_cpulist(const cpu_set_t *set, int limit, char *buf,
-			   size_t len)
-{
-	size_t off = 0;
-	int cpu = 0, start;
-
-	buf[0] = '\0';
-	while (cpu < limit && off < len) {
-		if (!CPU_ISSET(cpu, set)) {
-			cpu++;
-			continue;
-		}
-		start = cpu;
-		while (cpu + 1 < limit && CPU_ISSET(cpu + 1, set))
-			cpu++;
-		if (cpu > start)
-			off += (size_t)snprintf(buf + off, len - off, "%s%d-%d",
-						off ? "," : "", start, cpu);
-		else
-			off += (size_t)snprintf(buf + off, len - off, "%s%d",
-						off ? "," : "", start);
-		cpu++;
 	}
 }
 

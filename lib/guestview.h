@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "topology.h"
+#include "cpulist.h"	/* vf_parse_cpulist, vf_format_cpulist */
 #include "vcpufreq/regmodel.h"
 
 /* crosvm's placement of the device on arm64 */
@@ -55,19 +56,5 @@ void vf_guest_dmips(const struct vcpufreq_vcpu_config *views, unsigned int n,
 int vf_write_guest_dts(FILE *f, const struct vf_topology *t,
 		       unsigned int nr_vcpus, const cpu_set_t *affinity,
 		       uint64_t reg_base, char *err, size_t err_len);
-
-/*
- * Parse a cpulist ("0-3,6", "2") into @set (cleared first): decimal CPU
- * numbers and ascending ranges, comma separated, below
- * VCPUFREQ_MAX_CPUS.  @len bytes of @s are read (the list need not be NUL
- * terminated).  Returns the number of CPUs set, or -EINVAL (syntax, empty
- * list) / -ERANGE (a CPU beyond VCPUFREQ_MAX_CPUS) with @err filled.
- */
-/* "0-3,6" for the CPUs of @set below @limit */
-void vf_format_cpulist(const cpu_set_t *set, int limit, char *buf,
-		       size_t len);
-
-int vf_parse_cpulist(const char *s, size_t len, cpu_set_t *set, char *err,
-		     size_t err_len);
 
 #endif

@@ -46,7 +46,7 @@
 
 #include "vcpufreq/abi.h"
 #include "vcpufreq/regmodel.h"
-#include "errmsg.h"
+#include "util.h"
 
 /* crosvm: schedutil (before 6.8) ran uclamp_min 25% higher; 4/5 undid it */
 #define SCHEDUTIL_NUM	4

@@ -63,7 +63,8 @@
 #include <unistd.h>
 
 #include "topology.h"
-#include "errmsg.h"
+#include "cpulist.h"
+#include "util.h"
 
 /* sysfs attributes are at most a page; anything longer is not sysfs */
 #define SYSFS_BUF	4096
@@ -81,49 +82,11 @@ struct loader {
 
 #define fail(ld, ret, ...) vf_err((ld)->err, (ld)->err_len, ret, __VA_ARGS__)
 
-/*
- * Plain decimal, nothing else: no sign, blanks, base prefix or suffix.
- * -ERANGE beats -EINVAL only once every character is known to be a digit,
- * so "99999x" is "not a number" rather than "too big".
- */
-static int parse_dec(const char *s, size_t n, unsigned long long max,
-		     unsigned long long *val)
-{
-	unsigned long long v = 0;
-	bool too_big = false;
-	size_t i;
-
-	if (!n)
-		return -EINVAL;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		/* stop accumulating once past max: no overflow to wrap back */
-		if (!too_big) {
-			v = v * 10 + (unsigned int)(s[i] - '0');
-			too_big = v > max;
-		}
-	}
-	if (too_big)
-		return -ERANGE;
-	*val = v;
-	return 0;
-}
-
-static int parse_str(const char *s, unsigned long long max,
-		     unsigned long long *val)
-{
-	return parse_dec(s, strlen(s), max, val);
-}
-
 int vf_parse_perf(const char *s, unsigned int *perf)
 {
 	unsigned long long v;
-	int ret;
+	int ret = vf_parse_uint(s, VCPUFREQ_PERF_MAX, &v);
 
-	if (!s)
-		return -EINVAL;
-	ret = parse_str(s, VCPUFREQ_PERF_MAX, &v);
 	if (!ret)
 		*perf = (unsigned int)v;
 	return ret;
@@ -200,46 +163,11 @@ static int read_cpu_attr(struct loader *ld, int cpu, const char *attr,
 	return ret ? ret : read_attr(path, buf, size);
 }
 
-static void mark_online(struct vf_topology *t, unsigned int first,
-			unsigned int last)
-{
-	for (; first <= last; first++)
-		t->cpu[first].present = true;
-}
-
-/* One "N" or "N-M" element of a cpulist. */
-static int parse_cpulist_elem(struct loader *ld, const char *s, size_t n,
-			      const char *path)
-{
-	unsigned long long first, last;
-	const char *dash = memchr(s, '-', n);
-	int ret;
-
-	if (dash) {
-		ret = parse_dec(s, (size_t)(dash - s), UINT_MAX, &first);
-		if (!ret)
-			ret = parse_dec(dash + 1, n - (size_t)(dash - s) - 1,
-					UINT_MAX, &last);
-	} else {
-		ret = parse_dec(s, n, UINT_MAX, &first);
-		last = first;
-	}
-	if (ret || first > last)
-		return fail(ld, -EINVAL, "%s: bad cpu list element '%.*s'",
-			    path, (int)n, s);
-	if (last >= VCPUFREQ_MAX_CPUS)
-		return fail(ld, -ERANGE,
-			    "%s: cpu%llu is beyond the %d CPUs vcpufreq supports",
-			    path, last, VCPUFREQ_MAX_CPUS);
-	mark_online(ld->t, (unsigned int)first, (unsigned int)last);
-	return 0;
-}
-
 static int read_online(struct loader *ld)
 {
-	char path[PATH_MAX], buf[SYSFS_BUF];
-	const char *s, *comma;
-	int ret;
+	char path[PATH_MAX], buf[SYSFS_BUF], why[256];
+	cpu_set_t online;
+	int cpu, ret;
 
 	ret = build_path(path, sizeof(path), "%s/online", ld->src);
 	if (ret)
@@ -249,15 +177,13 @@ static int read_online(struct loader *ld)
 		return fail(ld, ret, "%s: %s", path, strerror(-ret));
 	if (!buf[0])
 		return fail(ld, -EINVAL, "%s: no online CPUs", path);
-
-	for (s = buf; ; s = comma + 1) {
-		comma = strchr(s, ',');
-		ret = parse_cpulist_elem(ld, s,
-					 comma ? (size_t)(comma - s) : strlen(s),
-					 path);
-		if (ret || !comma)
-			return ret;
-	}
+	ret = vf_parse_cpulist(buf, strlen(buf), &online, why, sizeof(why));
+	if (ret < 0)
+		return fail(ld, ret, "%s: %s", path, why);
+	for (cpu = 0; cpu < VCPUFREQ_MAX_CPUS; cpu++)
+		if (CPU_ISSET(cpu, &online))
+			ld->t->cpu[cpu].present = true;
+	return 0;
 }
 
 static int read_capacity(struct loader *ld, int cpu)
@@ -274,7 +200,7 @@ static int read_capacity(struct loader *ld, int cpu)
 	}
 	if (ret)
 		return fail(ld, ret, "cpu%d: %s: %s", cpu, path, strerror(-ret));
-	ret = parse_str(buf, UINT_MAX, &v);
+	ret = vf_parse_uint(buf, UINT_MAX, &v);
 	if (ret == -EINVAL)
 		return fail(ld, ret, "cpu%d: cpu_capacity '%s' is not a number",
 			    cpu, buf);
@@ -304,7 +230,7 @@ static int read_topology_id(struct loader *ld, int cpu, const char *attr,
 		return fail(ld, ret, "cpu%d: %s: %s", cpu, path, strerror(-ret));
 	if (!strcmp(buf, "-1"))
 		return -ENOENT;
-	if (parse_str(buf, INT_MAX, &v))
+	if (vf_parse_uint(buf, INT_MAX, &v))
 		return fail(ld, -EINVAL, "cpu%d: %s '%s' is not a valid id",
 			    cpu, attr, buf);
 	*id = (int)v;
@@ -337,7 +263,7 @@ static int policy_from_name(const char *name)
 
 	if (strncmp(name, "policy", 6))
 		return -1;
-	if (parse_str(name + 6, VCPUFREQ_MAX_CPUS - 1, &v))
+	if (vf_parse_uint(name + 6, VCPUFREQ_MAX_CPUS - 1, &v))
 		return -1;
 	return (int)v;
 }
@@ -391,7 +317,7 @@ static int read_khz(struct loader *ld, int cpu, const char *attr,
 	}
 	if (ret)
 		return fail(ld, ret, "cpu%d: %s: %s", cpu, path, strerror(-ret));
-	ret = parse_str(buf, UINT_MAX, &v);
+	ret = vf_parse_uint(buf, UINT_MAX, &v);
 	if (ret)
 		return fail(ld, ret, "cpu%d: %s '%s' is not a frequency in kHz",
 			    cpu, attr, buf);
@@ -455,7 +381,7 @@ static int read_freq_table(struct loader *ld, int cpu)
 
 	for (tok = strtok_r(buf, " \t\n", &save); tok;
 	     tok = strtok_r(NULL, " \t\n", &save)) {
-		if (parse_str(tok, UINT_MAX, &khz))
+		if (vf_parse_uint(tok, UINT_MAX, &khz))
 			return fail(ld, -EINVAL,
 				    "cpu%d: scaling_available_frequencies: bad entry '%s'",
 				    cpu, tok);
@@ -543,7 +469,7 @@ static int ovr_number(struct loader *ld, const char *key, const char *s,
 		      size_t n, unsigned long long lo, unsigned long long hi,
 		      unsigned long long *val)
 {
-	int ret = parse_dec(s, n, hi, val);
+	int ret = vf_parse_dec(s, n, hi, val);
 
 	if (ret == -EINVAL)
 		return ovr_fail(ld, ret, "%s: '%.*s' is not a decimal number",

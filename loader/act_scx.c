@@ -127,7 +127,7 @@ static int scx_start(struct act_env *env)
 	int ret;
 
 	/* a reason recorded by an earlier load is not this one's */
-	snprintf(path, sizeof(path), "%s/scx-exit", env->state_dir);
+	vf_state_file(env->state_dir, VF_STATE_SCX_EXIT, path, sizeof(path));
 	unlink(path);
 	scx_skel = vcpufreq_scx__open();
 	if (!scx_skel)

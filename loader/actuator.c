@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The actuator table and what all backends share. */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "actuator.h"
 #include "cli.h"
+#include "cpulist.h"
 
 const struct actuator *const actuators[] = {
 	&act_scx, &act_uclamp, &act_affinity, &act_cpufreq, &act_observe, NULL,
@@ -45,12 +47,11 @@ const struct actuator *actuator_after(const struct actuator *act,
 int act_env_init(struct act_env *env, const char *topology_override)
 {
 	const char *dir = getenv("VCPUFREQ_SYSFS_CPU_DIR");
-	const char *state = getenv("VCPUFREQ_STATE_DIR");
 	char why[256];
 
 	memset(env, 0, sizeof(*env));
 	env->sysfs_cpu_dir = dir && *dir ? dir : VF_SYSFS_CPU_DIR;
-	env->state_dir = state && *state ? state : "/run/vcpufreq";
+	env->state_dir = vf_state_dir();
 	env->actions_fd = -1;
 	if (vf_topology_load(&env->topo, env->sysfs_cpu_dir,
 			     topology_override && *topology_override ?
@@ -59,29 +60,14 @@ int act_env_init(struct act_env *env, const char *topology_override)
 	return 0;
 }
 
-/* "0-3,6" from a bit mask */
+/* "0-3,6" from a bit mask (the BPF maps' struct vcpufreq_action.cpus) */
 void cpulist_format(const __u64 *mask, char *buf, size_t len)
 {
-	size_t off = 0;
-	int cpu = 0;
+	cpu_set_t set;
 
-	buf[0] = 0;
-	while (cpu < VCPUFREQ_MAX_CPUS) {
-		int start;
-
-		if (!(mask[cpu / 64] & (1ULL << (cpu % 64)))) {
-			cpu++;
-			continue;
-		}
-		start = cpu;
-		while (cpu + 1 < VCPUFREQ_MAX_CPUS &&
-		       (mask[(cpu + 1) / 64] & (1ULL << ((cpu + 1) % 64))))
-			cpu++;
-		if (off < len)
-			off += snprintf(buf + off, len - off, "%s%d", off ? "," : "",
-					start);
-		if (cpu > start && off < len)
-			off += snprintf(buf + off, len - off, "-%d", cpu);
-		cpu++;
-	}
+	CPU_ZERO(&set);
+	for (int cpu = 0; cpu < VCPUFREQ_MAX_CPUS; cpu++)
+		if (mask[cpu / 64] & (1ULL << (cpu % 64)))
+			CPU_SET(cpu, &set);
+	vf_format_cpulist(&set, VCPUFREQ_MAX_CPUS, buf, len);
 }

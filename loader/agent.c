@@ -89,7 +89,7 @@ static void cap_log(const char *state_dir)
 	struct stat cur, file;
 	int fd;
 
-	snprintf(log, sizeof(log), "%s/agent.log", state_dir);
+	vf_state_file(state_dir, VF_STATE_AGENT_LOG, log, sizeof(log));
 	if (fstat(STDERR_FILENO, &cur) || cur.st_size < LOG_MAX_BYTES ||
 	    lstat(log, &file) || file.st_ino != cur.st_ino ||
 	    file.st_dev != cur.st_dev)
@@ -189,7 +189,8 @@ static void fall_back(struct agent *ag, __u32 kind)
 	next = actuator_after(ag->act, ag->env);
 	fprintf(stderr, "agent: the sched_ext scheduler was detached: %s; "
 		"falling back to the %s backend\n", why, next->name);
-	snprintf(path, sizeof(path), "%s/scx-exit", ag->env->state_dir);
+	vf_state_file(ag->env->state_dir, VF_STATE_SCX_EXIT, path,
+		      sizeof(path));
 	f = fopen(path, "w");
 	if (f) {
 		fprintf(f, "%s\n", why);

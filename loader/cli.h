@@ -8,6 +8,7 @@
 #include <linux/types.h>
 #include "vcpufreq/abi.h"
 #include "json.h"
+#include "util.h"	/* vf_parse_u32, vf_state_dir, ... */
 
 struct cli {
 	const char *pin_dir;	/* --pin-dir, default VCPUFREQ_PIN_DIR */
@@ -19,11 +20,13 @@ struct cli {
 
 extern struct cli cli;
 
-/* "Error: ..." on stderr; always returns -1 so callers can `return err(...)` */
+/*
+ * "Error: ..." on stderr, or as bpftool under -j/-p: {"error":"..."} on
+ * stdout (vf_verror); always returns -1 so callers can `return err(...)`
+ */
 int err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-int parse_u32(const char *s, __u32 *v);
 int parse_tid(const char *s, __u32 *tid);
 bool thread_exists(__u32 tid);
 bool agent_running(int pid);	/* a live vcpufreq-bpf process */
@@ -36,7 +39,7 @@ bool is_loaded(void);
 /* 0 when the pin dir is the one load made (root's, 0700), else Error: */
 int pin_dir_ours(void);
 /*
- * The state dir (NULL: $VCPUFREQ_STATE_DIR or /run/vcpufreq), created
+ * The state dir (NULL: vf_state_dir()), created
  * when missing: 0 when it is a directory of ours that no one else may
  * write, else -1 with Error: (someone else's directory is never used).
  */

@@ -23,6 +23,7 @@
 #include "actuator.h"
 #include "cli.h"
 #include "guestview.h"
+#include "cpulist.h"
 
 int cmd_topology_dts(int argc, char **argv);
 
@@ -86,7 +87,7 @@ static int parse_vcpus(const char *s, unsigned int *n)
 	if (!s)
 		return err("topology --dts: --vcpus N is required (the guest's vCPU count, 1..%d)",
 			   VCPUFREQ_DEV_MAX_VCPUS);
-	ret = parse_u32(s, &v);
+	ret = vf_parse_u32(s, &v);
 	if (ret == -EINVAL)
 		return err("topology --dts: --vcpus '%s' is not a number; give the guest's vCPU count, 1..%d",
 			   s, VCPUFREQ_DEV_MAX_VCPUS);
@@ -132,18 +133,20 @@ bad:
 
 static void host_cpulist(const struct vf_topology *t, char *buf, size_t len)
 {
-	__u64 mask[VCPUFREQ_CPUMASK_WORDS] = { 0 };
+	cpu_set_t set;
 
+	CPU_ZERO(&set);
 	for (int cpu = 0; cpu < t->nr_cpus; cpu++)
 		if (t->cpu[cpu].present)
-			mask[cpu / 64] |= 1ULL << (cpu % 64);
-	cpulist_format(mask, buf, len);
+			CPU_SET(cpu, &set);
+	vf_format_cpulist(&set, t->nr_cpus, buf, len);
 }
 
-/* Every CPU in @set must be one the topology describes. */
-static int check_present(const struct vf_topology *t, const cpu_set_t *set,
-			 const char *what)
+/* vf_cpulist_check: every CPU in @set must be one the topology describes */
+static int check_present(const cpu_set_t *set, void *topo, char *why,
+			 size_t why_len)
 {
+	const struct vf_topology *t = topo;
 	char host[1024];
 
 	for (int cpu = 0; cpu < VCPUFREQ_MAX_CPUS; cpu++) {
@@ -152,61 +155,31 @@ static int check_present(const struct vf_topology *t, const cpu_set_t *set,
 		if (cpu < t->nr_cpus && t->cpu[cpu].present)
 			continue;
 		host_cpulist(t, host, sizeof(host));
-		return err("topology --dts: %s: CPU %d is not on this host (host CPUs: %s); see 'vcpufreq-bpf topology'",
-			   what, cpu, host);
+		snprintf(why, why_len, "CPU %d is not on this host (host CPUs: %s); see 'vcpufreq-bpf topology'",
+			 cpu, host);
+		return -1;
 	}
 	return 0;
-}
-
-static int parse_one_list(const struct vf_topology *t, const char *s,
-			  size_t len, cpu_set_t *set, const char *what)
-{
-	char why[256];
-
-	if (vf_parse_cpulist(s, len, set, why, sizeof(why)) < 0)
-		return err("topology --dts: %s: %s; give a cpulist such as 0-3,6",
-			   what, why);
-	return check_present(t, set, what);
 }
 
 /* Fill @aff[0..n) from --affinity (NULL: every host CPU). */
 static int parse_affinity(const struct vf_topology *t, const char *s,
 			  unsigned int n, cpu_set_t *aff)
 {
-	unsigned int count = 1, i;
-	const char *p, *semi;
-	char what[64];
+	char why[1536];
 
 	if (!s) {
 		CPU_ZERO(&aff[0]);
 		for (int cpu = 0; cpu < t->nr_cpus; cpu++)
 			if (t->cpu[cpu].present)
 				CPU_SET(cpu, &aff[0]);
-		for (i = 1; i < n; i++)
+		for (unsigned int i = 1; i < n; i++)
 			aff[i] = aff[0];
 		return 0;
 	}
-	if (!strchr(s, ';')) {
-		if (parse_one_list(t, s, strlen(s), &aff[0], "--affinity"))
-			return -1;
-		for (i = 1; i < n; i++)
-			aff[i] = aff[0];
-		return 0;
-	}
-
-	for (p = s; (p = strchr(p, ';')); p++)
-		count++;
-	if (count != n)
-		return err("topology --dts: --affinity has %u ';'-separated cpulists for %u vCPUs; give one per vCPU, or a single cpulist for all",
-			   count, n);
-	for (i = 0, p = s; i < n; i++, p = semi + 1) {
-		semi = strchr(p, ';');
-		if (!semi)
-			semi = p + strlen(p);
-		snprintf(what, sizeof(what), "--affinity of vCPU %u", i);
-		if (parse_one_list(t, p, (size_t)(semi - p), &aff[i], what))
-			return -1;
-	}
+	if (vf_parse_affinity(s, n, aff, check_present, (void *)t, why,
+			      sizeof(why)))
+		return err("topology --dts: %s", why);
 	return 0;
 }
 
@@ -220,8 +193,11 @@ int cmd_topology_dts(int argc, char **argv)
 	char why[256];
 	int ret = -1;
 
-	if (cli.json)
+	if (cli.json) {
+		/* --dts never speaks JSON, so neither does its refusal */
+		cli.json = cli.pretty = false;
 		return err("topology --dts writes devicetree source, not JSON; drop -j/-p");
+	}
 	if (parse_args(argc, argv, &a) || parse_vcpus(a.vcpus, &n) ||
 	    parse_base(a.base, &base))
 		return -1;

@@ -24,12 +24,7 @@
 
 void grants_path(char *buf, size_t len)
 {
-	const char *state = getenv("VCPUFREQ_STATE_DIR");
-	const char *name = strrchr(cli.pin_dir, '/');
-
-	name = name && name[1] ? name + 1 : cli.pin_dir;
-	snprintf(buf, len, "%s/%s.grants", state && *state ? state :
-		 VCPUFREQ_STATE_DIR, name);
+	vf_instance_file(cli.pin_dir, ".grants", buf, len);
 }
 
 /* "user 1001 /vms/vm1 256" or "group 27 - 64" per line */
@@ -119,7 +114,7 @@ static int reload_agent(void)
 
 static int lookup_id(const char *name, bool group, __u32 *id)
 {
-	if (!parse_u32(name, id))
+	if (!vf_parse_u32(name, id))
 		return 0;
 	if (group) {
 		struct group *g = getgrnam(name);
@@ -185,7 +180,7 @@ static int parse_args(int argc, char **argv, struct grant_args *a)
 			if (grant_cgroup(argv[++i], a->cgroup, sizeof(a->cgroup)))
 				return -1;
 		} else if (!strcmp(argv[i], "--max-vcpus") && has_value) {
-			if (parse_u32(argv[++i], &a->max_vcpus) ||
+			if (vf_parse_u32(argv[++i], &a->max_vcpus) ||
 			    !a->max_vcpus || a->max_vcpus > 4096)
 				return err("--max-vcpus takes 1..4096");
 		} else {

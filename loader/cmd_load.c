@@ -245,7 +245,7 @@ static pid_t start_agent(const struct actuator **act, struct act_env *env,
 		return -1;
 	if (pipe2(ready, O_CLOEXEC))
 		return err("pipe: %s", strerror(errno));
-	snprintf(log, sizeof(log), "%s/agent.log", env->state_dir);
+	vf_state_file(env->state_dir, VF_STATE_AGENT_LOG, log, sizeof(log));
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)

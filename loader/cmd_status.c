@@ -224,7 +224,7 @@ static void scx_lines(struct json *j, const struct act_env *env,
 
 	if (scx_sysfs_state(state, sizeof(state), ops, sizeof(ops)))
 		return;
-	snprintf(path, sizeof(path), "%s/scx-exit", env->state_dir);
+	vf_state_file(env->state_dir, VF_STATE_SCX_EXIT, path, sizeof(path));
 	vf_read_line(path, last, sizeof(last));	/* "" when never detached */
 	if (j) {
 		json_key(j, "sched_ext");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdlib.h>
 #include "json.h"
+#include "util.h"
 
 #define JSON_MAX_DEPTH 32
 
@@ -79,26 +80,10 @@ void json_obj_close(struct json *j) { close_(j, '}'); }
 void json_arr_open(struct json *j) { open(j, '['); }
 void json_arr_close(struct json *j) { close_(j, ']'); }
 
-static void write_string(struct json *j, const char *s)
-{
-	fputc('"', j->f);
-	for (; *s; s++) {
-		unsigned char c = *s;
-
-		if (c == '"' || c == '\\')
-			fprintf(j->f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(j->f, "\\u%04x", c);
-		else
-			fputc(c, j->f);
-	}
-	fputc('"', j->f);
-}
-
 void json_key(struct json *j, const char *key)
 {
 	element(j);
-	write_string(j, key);
+	vf_json_string(j->f, key);
 	fputs(j->pretty ? ": " : ":", j->f);
 	j->after_key = true;
 }
@@ -106,7 +91,7 @@ void json_key(struct json *j, const char *key)
 void json_str(struct json *j, const char *s)
 {
 	element(j);
-	write_string(j, s ? s : "");
+	vf_json_string(j->f, s ? s : "");
 }
 
 void json_uint(struct json *j, unsigned long long v)

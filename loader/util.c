@@ -19,13 +19,12 @@
 int err(const char *fmt, ...)
 {
 	va_list ap;
+	int ret;
 
-	fputs("Error: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ret = vf_verror(cli.json, cli.pretty, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	return -1;
+	return ret;
 }
 
 void note(const char *fmt, ...)
@@ -40,26 +39,9 @@ void note(const char *fmt, ...)
 	fputc('\n', stdout);
 }
 
-int parse_u32(const char *s, __u32 *v)
-{
-	unsigned long long x;
-	char *end;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	x = strtoull(s, &end, 10);
-	if (*end)
-		return -EINVAL;
-	if (errno == ERANGE || x > UINT_MAX)
-		return -ERANGE;
-	*v = x;
-	return 0;
-}
-
 int parse_tid(const char *s, __u32 *tid)
 {
-	if (parse_u32(s, tid) || *tid == 0 || *tid > INT_MAX)
+	if (vf_parse_u32(s, tid) || *tid == 0 || *tid > INT_MAX)
 		return -EINVAL;
 	return 0;
 }
@@ -277,11 +259,10 @@ int pin_parent(char *buf, size_t len)
 
 int state_dir_check(const char *dir)
 {
-	const char *env = getenv("VCPUFREQ_STATE_DIR");
 	struct stat st;
 
 	if (!dir)
-		dir = env && *env ? env : VCPUFREQ_STATE_DIR;
+		dir = vf_state_dir();
 	if (mkdir(dir, 0755) && errno != EEXIST)
 		return err("cannot create the state dir %s: %s", dir,
 			   strerror(errno));

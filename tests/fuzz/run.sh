@@ -19,8 +19,8 @@ case $runs in
 esac
 
 bin=build/fuzz_regmodel
-srcs=(lib/regmodel.c lib/errmsg.c tests/fuzz/fuzz_regmodel.c
-      include/vcpufreq/regmodel.h include/vcpufreq/abi.h)
+srcs=(lib/regmodel.c common/util.c tests/fuzz/fuzz_regmodel.c
+      common/util.h include/vcpufreq/regmodel.h include/vcpufreq/abi.h)
 corpus=build/fuzz-corpus/regmodel
 log=build/fuzz_regmodel.log
 CLANG=${CLANG:-clang}
@@ -34,8 +34,8 @@ for s in "${srcs[@]}"; do
 done
 if [ "$stale" -eq 1 ]; then
 	if ! "$CLANG" -g -O1 -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -Iinclude -Ilib \
-		lib/regmodel.c lib/errmsg.c tests/fuzz/fuzz_regmodel.c -o "$bin"; then
+		-fno-sanitize-recover=all -Iinclude -Ilib -Icommon \
+		lib/regmodel.c common/util.c tests/fuzz/fuzz_regmodel.c -o "$bin"; then
 		echo "fuzz_regmodel: FAILED to build with $CLANG"
 		exit 1
 	fi

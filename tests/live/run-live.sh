@@ -179,6 +179,23 @@ test_every_command_has_help() {
 	grep -q Commands: <<<"$($VF --help)" || fail "--help"
 	expect_fail "unknown command" $VF frobnicate
 }
+# like bpftool: under -j/-p an error is {"error":"..."} on stdout, not text
+test_errors_under_json_are_a_json_object_on_stdout() {
+	expect_json_error() {	# PATTERN CMD...: non-zero exit, stdout {"error":"...PATTERN"}, stderr empty
+		local pat=$1 out rc=0; shift
+		out=$("$@" 2>"$TMP/stderr") || rc=$?
+		[ $rc -ne 0 ] || fail "'$*' succeeded: $out"
+		[ -n "$out" ] && jq -e --arg p "$pat" '(keys == ["error"]) and (.error | test($p))' <<<"$out" >/dev/null ||
+			fail "'$*': no JSON {\"error\": \"...$pat\"} on stdout: $out"
+		[ ! -s "$TMP/stderr" ] || fail "'$*' wrote to stderr: $(cat "$TMP/stderr")"
+	}
+	expect_json_error "not a thread id" $VF -j request abc 100
+	expect_json_error "unknown command" $VF frobnicate --json
+	expect_json_error "run 'vcpufreq-bpf load' first" $VF -p vcpus
+	expect_json_error "is not a number" $PWD/build/vcpufreq-qemu-bridge --json --vm-id x
+	# without -j the same error is still text on stderr
+	expect_fail "not a thread id" $VF request abc 100
+}
 
 # ---- requests, enrollment, tracking ----------------------------------------
 test_request_in_enrolled_cgroup_is_accepted_and_visible() {

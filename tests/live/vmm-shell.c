@@ -6,6 +6,7 @@
  *   register TID [VM_ID [VCPU]] | request TID PERF | unregister TID
  * Each answers one line: "ok" or "error N: TEXT" (N: the negative errno).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "vcpufreq/vcpufreq.h"
@@ -22,7 +23,7 @@ static int run(struct vcpufreq *vf, const char *line)
 		return vcpufreq_request(vf, tid, a, 0);
 	if (n == 2 && !strcmp(cmd, "unregister"))
 		return vcpufreq_unregister(vf, tid);
-	return -22;
+	return -EINVAL;	/* an unknown command */
 }
 
 int main(int argc, char **argv)
