@@ -9,16 +9,20 @@
  *    tracepoint: it marks the TID in `tid_bits` and tells the agent
  *    (PENDING).  A tracepoint program cannot reach another thread's
  *    task_struct, so the request is taken in where the task is at hand:
- *    the task iterator the agent runs right away, and the thread's own
- *    wakeup and switch-in.
+ *    the task iterator the agent runs right away (sync_thread.h, also
+ *    run by the sched_ext scheduler when a vCPU wakes).
  *  - Taking a request in: a live thread gets task storage (so its state
  *    dies with it and a reused TID inherits nothing); it is accepted when
  *    its cgroup v2 or an ancestor is enrolled, else counted rejected.  The
  *    agent hears every change through the `events` ring buffer.
- *  - On sched_switch a thread without storage costs two storage probes;
- *    tracked threads also account runtime and CPU and re-read their
- *    request (drop, change, fast-path slot).  A new TID is found by its
- *    bit in `tid_bits` on wakeup and by the iterator.
+ *  - sched_switch costs every other thread on the host one test of a
+ *    128-byte filter keyed by the task's address (task_seen), which every
+ *    thread that got storage is set in: no read of the task, no helper
+ *    call, no wakeup or switch-out hook at all.  A tracked thread re-reads
+ *    its request (drop, change, fast-path slot) at switch-in, before it
+ *    runs; its runtime is the kernel's own (se.sum_exec_runtime), read
+ *    there and by the iterator.  A new TID is taken in by the iterator
+ *    the agent runs on PENDING (and by the scheduler when it wakes).
  *  - When a tracked thread exits, its request is deleted.
  *
  * Nothing here changes scheduling: the actuators live in the agent (and,
@@ -34,6 +38,7 @@
 #define __VCPUFREQ_BPF__
 #include "vcpufreq/abi.h"
 #include "shared_maps.h"
+#include "sync_thread.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -41,53 +46,8 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, VCPUFREQ_MAX_THREADS);
 	__type(key, __u32);
-	__type(value, struct vcpufreq_request);
-} requests SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VCPUFREQ_MAX_CGROUPS);
-	__type(key, __u64);
-	__type(value, struct vcpufreq_cgroup);
-} cgroups SEC(".maps");
-
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VCPUFREQ_MAX_THREADS);
-	__type(key, __u32);
 	__type(value, struct vcpufreq_action);
 } actions SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct vcpufreq_stats);
-} stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, VCPUFREQ_MAX_SLOTS);
-	__type(key, __u32);
-	__type(value, struct vcpufreq_slot);
-} slots SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VCPUFREQ_TID_BITS_WORDS);
-	__type(key, __u32);
-	__type(value, __u64);
-} tid_bits SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct vcpufreq_config);
-} settings SEC(".maps");
 
 /* the last PENDING this CPU emitted: a writer in a loop wakes us once */
 struct last_pending {
@@ -104,258 +64,7 @@ struct {
 
 #define PENDING_COALESCE_NS	1000000	/* one PENDING per TID per ms per CPU */
 
-/* the last FOREIGN_EXT this CPU emitted */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct last_pending);
-} foreign_seen SEC(".maps");
 
-#define SCHED_EXT_POLICY	7
-#define FOREIGN_COALESCE_NS	10000000	/* per TID per CPU: 10 ms */
-
-
-static struct vcpufreq_stats *the_stats(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&stats, &zero);
-}
-
-#define STAT_INC(field)						\
-	do {							\
-		struct vcpufreq_stats *__s = the_stats();	\
-		if (__s)					\
-			__sync_fetch_and_add(&__s->field, 1);	\
-	} while (0)
-
-static __u64 *tid_word(__u32 tid, __u64 *bit)
-{
-	__u32 idx = tid / 64;
-
-	*bit = 1ULL << (tid % 64);
-	return bpf_map_lookup_elem(&tid_bits, &idx);
-}
-
-static bool tid_marked(__u32 tid)
-{
-	__u64 bit, *w = tid_word(tid, &bit);
-
-	return w && (*w & bit);
-}
-
-static void tid_mark(__u32 tid, bool on)
-{
-	__u64 bit, *w = tid_word(tid, &bit);
-
-	if (!w)
-		return;
-	if (on)
-		__sync_fetch_and_or(w, bit);
-	else
-		__sync_fetch_and_and(w, ~bit);
-}
-
-static __u64 task_cgroup_id(struct task_struct *p)
-{
-	return BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
-}
-
-/* Enrolled: the task's cgroup v2 or one of its ancestors is in `cgroups`. */
-static bool task_enrolled(struct task_struct *p)
-{
-	struct cgroup *cgrp = BPF_CORE_READ(p, cgroups, dfl_cgrp);
-	int level = BPF_CORE_READ(cgrp, level);
-
-	for (int i = 0; i < VCPUFREQ_CGROUP_MAX_DEPTH; i++) {
-		struct cgroup *anc;
-		__u64 id;
-
-		if (i > level)
-			break;
-		anc = BPF_CORE_READ(cgrp, ancestors[i]);
-		id = BPF_CORE_READ(anc, kn, id);
-		if (bpf_map_lookup_elem(&cgroups, &id))
-			return true;
-	}
-	return false;
-}
-
-static void emit_flags(__u32 type, __u32 tid, __u32 perf, __u32 enrolled,
-		       __u64 cgroup_id, __u64 flags)
-{
-	struct vcpufreq_event *e;
-
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		STAT_INC(events_lost);
-		return;
-	}
-	e->type = type;
-	e->tid = tid;
-	e->perf = perf;
-	e->enrolled = enrolled;
-	e->cgroup_id = cgroup_id;
-	e->ts_ns = bpf_ktime_get_ns();
-	bpf_ringbuf_submit(e, flags);
-}
-
-static void emit(__u32 type, __u32 tid, __u32 perf, __u32 enrolled,
-		 __u64 cgroup_id)
-{
-	emit_flags(type, tid, perf, enrolled, cgroup_id, 0);
-}
-
-/*
- * Must the agent act on a request going from @old to @perf at once?  The
- * uclamp, affinity and cpufreq backends turn every value into a system
- * call; scx reads requests itself and observe only records them, so they
- * need the agent only when a request starts or ends.  Other changes wait
- * for the agent's next pass (a guest may change its request hundreds of
- * times a second, and each wakeup costs the host a CPU).
- */
-static bool agent_must_wake(__u32 old, __u32 perf)
-{
-	__u32 zero = 0;
-	struct vcpufreq_config *c = bpf_map_lookup_elem(&settings, &zero);
-
-	if (!old || !perf || !c)
-		return true;
-	return c->backend != VCPUFREQ_BACKEND_SCX &&
-	       c->backend != VCPUFREQ_BACKEND_OBSERVE;
-}
-
-/* Decide enrollment again; tell the agent when it flipped. */
-static void decide_enrolled(struct task_struct *p, struct vcpufreq_vcpu *s,
-			    __u32 tid)
-{
-	__u32 enrolled = task_enrolled(p);
-
-	s->cgroup_id = task_cgroup_id(p);
-	if (enrolled == s->enrolled)
-		return;
-	s->enrolled = enrolled;
-	STAT_INC(verdict_flips);
-	emit(VCPUFREQ_EV_VERDICT, tid, s->perf, enrolled, s->cgroup_id);
-}
-
-static void take_in_request(struct task_struct *p, struct vcpufreq_vcpu *s,
-			    __u32 tid, __u32 old, __u32 perf)
-{
-	s->enrolled = task_enrolled(p);
-	s->cgroup_id = task_cgroup_id(p);
-	if (s->enrolled) {
-		STAT_INC(accepted);
-	} else {
-		STAT_INC(rejected);
-		STAT_INC(rejected_not_enrolled);
-	}
-	emit_flags(VCPUFREQ_EV_REQUEST, tid, perf, s->enrolled, s->cgroup_id,
-		   agent_must_wake(old, perf) ? 0 : BPF_RB_NO_WAKEUP);
-}
-
-/* @tid's slot, when the request names one that @tid owns */
-static struct vcpufreq_slot *owned_slot(struct vcpufreq_request *req,
-					__u32 tid)
-{
-	__u32 idx = req->slot - 1;
-	struct vcpufreq_slot *slot;
-
-	if (!req->slot)
-		return NULL;
-	slot = bpf_map_lookup_elem(&slots, &idx);
-	return slot && slot->tid == tid ? slot : NULL;
-}
-
-/*
- * The request in force, at most VCPUFREQ_PERF_MAX: the fast-path slot wins
- * over the hash value.
- */
-static __u32 requested_perf(struct vcpufreq_request *req, __u32 tid)
-{
-	struct vcpufreq_slot *slot = owned_slot(req, tid);
-	__u32 perf;
-
-	perf = slot ? slot->perf : req->perf;
-	if (perf > VCPUFREQ_PERF_MAX)
-		perf = VCPUFREQ_PERF_MAX;
-	req->perf = perf;		/* so bpftool shows what is in force */
-	if (slot)
-		req->guest_perf = slot->guest_perf;
-	return perf;
-}
-
-/*
- * Is @perf news for this thread, and are we the one to take it in?  The
- * agent's iterator, `request`'s and a wakeup may sync the same thread at
- * once: compare-and-swap lets exactly one count it and tell the agent.
- */
-static bool claim_change(struct vcpufreq_vcpu *s, __u32 perf)
-{
-	__u32 old = s->perf;
-
-	if (!s->taken) {
-		if (__sync_val_compare_and_swap(&s->taken, 0, 1))
-			return false;
-		s->perf = perf;
-		return true;
-	}
-	return old != perf &&
-	       __sync_val_compare_and_swap(&s->perf, old, perf) == old;
-}
-
-/*
- * Bring @p's tracked state in line with `requests`: start tracking it,
- * take in a changed request, or forget a dropped one.  @s is its storage
- * or NULL; @recheck forces a new enrollment verdict.
- */
-static void sync_thread(struct task_struct *p, struct vcpufreq_vcpu *s,
-			bool recheck)
-{
-	__u32 tid = BPF_CORE_READ(p, pid);
-	struct vcpufreq_request *req;
-	__u32 perf, old;
-
-	req = bpf_map_lookup_elem(&requests, &tid);
-	if (!req) {
-		tid_mark(tid, false);
-		/* a writer may have re-added it between the lookup and the clear */
-		if (bpf_map_lookup_elem(&requests, &tid))
-			tid_mark(tid, true);
-		/* of concurrent syncers, only the one that deletes reports it */
-		if (!s || bpf_task_storage_delete(&vcpu_state, p))
-			return;
-		STAT_INC(dropped);
-		emit(VCPUFREQ_EV_DROP, tid, 0, 0, 0);
-		return;
-	}
-	perf = requested_perf(req, tid);
-	if (!s) {
-		s = bpf_task_storage_get(&vcpu_state, p, 0,
-					 BPF_LOCAL_STORAGE_GET_F_CREATE);
-		if (!s)
-			return;
-	}
-	old = s->taken ? s->perf : 0;	/* what the agent was last told */
-	if (claim_change(s, perf))
-		take_in_request(p, s, tid, old, perf);
-	else if (recheck || s->cgroup_id != task_cgroup_id(p))
-		decide_enrolled(p, s, tid);
-}
-
-/*
- * @p woke up: take in anything new for it.  Only here (and in the
- * iterator) is a thread without storage checked against tid_bits, which
- * keeps that array load off the sched_switch path.
- */
-static void sync_woken(struct task_struct *p)
-{
-	struct vcpufreq_vcpu *s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
-
-	if (s || tid_marked(BPF_CORE_READ(p, pid)))
-		sync_thread(p, s, false);
-}
 
 /* The map behind fd @fd of the current process, or NULL. */
 static void *current_fd_map(int fd)
@@ -376,8 +85,7 @@ static void *current_fd_map(int fd)
  * Was @tid's PENDING emitted from this CPU less than a millisecond ago?
  * Then the agent is already on its way, and a writer in a tight loop
  * costs it one event per millisecond rather than one per write (the
- * thread also takes its request in itself at its next wakeup or switch,
- * before it runs).
+ * iterator takes every marked TID in at once).
  */
 static bool pending_again(__u32 tid, bool deleted)
 {
@@ -437,75 +145,50 @@ int on_bpf_syscall(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-/*
- * @p runs in SCHED_EXT but has no request: not a vCPU the agent moved
- * there (a user's own sched_setscheduler(), or a child of a vCPU).  Our
- * scheduler serves vCPUs only, and such a task could get it ejected: tell
- * the agent, which moves it back to SCHED_OTHER.  Once per 10 ms per CPU.
- */
-static void check_foreign_ext(struct task_struct *p)
+/* may @p have vcpu_state?  false: it certainly has none */
+static bool task_maybe_seen(struct task_struct *p)
 {
-	__u32 zero = 0, tid = p->pid;
-	struct last_pending *l;
-	__u64 now;
+	__u64 bit, *w = task_seen_word(p, &bit);
 
-	if (p->policy != SCHED_EXT_POLICY)
-		return;
-	l = bpf_map_lookup_elem(&foreign_seen, &zero);
-	now = bpf_ktime_get_ns();
-	if (!l || (l->tid == tid && now - l->ts < FOREIGN_COALESCE_NS))
-		return;
-	l->tid = tid;
-	l->ts = now;
-	emit(VCPUFREQ_EV_FOREIGN_EXT, tid, 0, 0, 0);
+	return w && (*w & bit);
+}
+
+/* runtime_ns as of now: the kernel's own account, since the first request */
+static void update_runtime(struct task_struct *p, struct vcpufreq_vcpu *s)
+{
+	s->runtime_ns = p->se.sum_exec_runtime - s->runtime_base_ns;
 }
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next)
 {
-	struct vcpufreq_vcpu *s;
-	__u64 now = 0;
+	struct vcpufreq_vcpu *s = NULL;
 
-	s = bpf_task_storage_get(&vcpu_state, prev, 0, 0);
-	if (s && s->last_in_ns) {
-		now = bpf_ktime_get_ns();
-		s->runtime_ns += now - s->last_in_ns;
-		s->last_in_ns = 0;
-	}
-	s = bpf_task_storage_get(&vcpu_state, next, 0, 0);
-	if (s) {
-		sync_thread(next, s, false);
-		/* a dropped request took the storage with it */
+	/* take in a change or a drop before it runs */
+	if (task_maybe_seen(next))
 		s = bpf_task_storage_get(&vcpu_state, next, 0, 0);
-	}
-	if (s) {
-		s->last_in_ns = now ? now : bpf_ktime_get_ns();
-		s->last_cpu = bpf_get_smp_processor_id();
-		s->switches++;
-	} else {
-		check_foreign_ext(next);
-	}
-	return 0;
-}
-
-SEC("tp_btf/sched_wakeup")
-int BPF_PROG(on_wakeup, struct task_struct *p)
-{
-	sync_woken(p);
+	if (s)
+		s = sync_thread(next, s, false);
+	if (!s)
+		return 0;
+	update_runtime(next, s);
+	s->last_cpu = bpf_get_smp_processor_id();
+	s->switches++;
 	return 0;
 }
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p)
 {
-	struct vcpufreq_vcpu *s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
-	__u32 tid = BPF_CORE_READ(p, pid);
+	__u32 tid = p->pid;
 	struct vcpufreq_request *req;
 	struct vcpufreq_slot *slot;
+	struct vcpufreq_vcpu *s;
 
-	if (!s && !tid_marked(tid))
+	if (!tid_marked(tid))
 		return 0;
+	s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
 	req = bpf_map_lookup_elem(&requests, &tid);
 	slot = req ? owned_slot(req, tid) : NULL;
 	if (slot) {
@@ -537,7 +220,9 @@ int refresh_all(struct bpf_iter__task *ctx)
 	if (!p)
 		return 0;
 	s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
-	if (s || tid_marked(BPF_CORE_READ(p, pid)))
-		sync_thread(p, s, true);
+	if (s || tid_marked(p->pid))
+		s = sync_thread(p, s, true);
+	if (s)
+		update_runtime(p, s);
 	return 0;
 }

@@ -20,7 +20,9 @@
  * the lowest level whose capacity covers it, or the highest level the
  * thread's cpumask reaches when none does.
  *
- *  - select_cpu: a demanding vCPU goes straight to an idle CPU of the
+ *  - select_cpu: the waking vCPU first takes in a request its guest wrote
+ *    since it last ran (sync_thread.h, as the tracking programs do at
+ *    switch-in).  A demanding vCPU goes straight to an idle CPU of the
  *    best fitting level (its previous CPU when that one fits best), found
  *    a 64-CPU word at a time in the kernel's idle mask, the thread's
  *    cpumask and the level's CPUs (no per-CPU scan); a
@@ -59,6 +61,9 @@
  *  - cpu_release: a fair or real-time task took the CPU (those classes
  *    rank above sched_ext): the vCPUs queued on it go back through
  *    enqueue, to a CPU that can run them now.
+ *  - enable: a task that joins SCHED_EXT without a request is reported to
+ *    the agent, which moves it back (the tracking programs used to look
+ *    for such tasks on every context switch of the host).
  *  - exit: why we were detached or ejected goes to the agent, which falls
  *    back to the next backend; the kernel has already moved every task
  *    back to the fair class.
@@ -70,7 +75,8 @@
 
 #define __VCPUFREQ_BPF__
 #include "vcpufreq/abi.h"
-#include "shared_maps.h"	/* vcpu_state, events: the tracking programs' */
+#include "shared_maps.h"	/* the tracking programs' maps */
+#include "sync_thread.h"	/* taking a request in, as they do */
 #include "scx_decls.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -176,10 +182,14 @@ static u32 level_of(s32 cpu)
 	return cpu_level[CPU_IDX(cpu)];
 }
 
-static u32 vcpu_request(struct task_struct *p)
+/* @p's state as the tracking programs keep it (NULL: no request) */
+static struct vcpufreq_vcpu *vcpu_of(struct task_struct *p)
 {
-	struct vcpufreq_vcpu *s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
+	return bpf_task_storage_get(&vcpu_state, p, 0, 0);
+}
 
+static u32 vcpu_request(struct vcpufreq_vcpu *s)
+{
 	if (!s || !s->enrolled)
 		return 0;
 	return s->perf < SCX_CPUPERF_ONE ? s->perf : SCX_CPUPERF_ONE;
@@ -234,9 +244,9 @@ static void update_util(struct task_ctx *t, s32 cpu, bool ran, u64 now)
  * it never takes away from it: a guest whose tasks are spread over its
  * vCPUs asks little for each, while they all must finish together.
  */
-static u32 vcpu_demand(struct task_struct *p, struct task_ctx *t)
+static u32 vcpu_demand(struct vcpufreq_vcpu *s, struct task_ctx *t)
 {
-	u32 req = vcpu_request(p), peak, own;
+	u32 req = vcpu_request(s), peak, own;
 	u64 now, halvings;
 
 	if (!t || !req)
@@ -452,9 +462,18 @@ s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
 		   u64 wake_flags)
 {
 	struct task_ctx *t = task_ctx_of(p);
-	u32 demand = vcpu_demand(p, t);
+	struct vcpufreq_vcpu *s = vcpu_of(p);
 	bool is_idle = false;
+	u32 demand;
 	s32 cpu;
+
+	/*
+	 * take in what its guest asked for since it last ran (the tracking
+	 * programs do at switch-in, too late for where it is placed)
+	 */
+	if (tid_marked(p->pid))
+		s = sync_thread(p, s, false);
+	demand = vcpu_demand(s, t);
 
 	if (!demand) {
 		cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
@@ -472,7 +491,7 @@ s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
 void BPF_STRUCT_OPS(vf_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *t = task_ctx_of(p);
-	u32 demand = vcpu_demand(p, t), level;
+	u32 demand = vcpu_demand(vcpu_of(p), t), level;
 	u64 now;
 	s32 cpu;
 
@@ -608,7 +627,7 @@ void BPF_STRUCT_OPS(vf_running, struct task_struct *p)
 		return;
 	if (t)
 		update_util(t, cpu, false, now);
-	demand = vcpu_demand(p, t);
+	demand = vcpu_demand(vcpu_of(p), t);
 	c->running_at = now;
 	c->held_since = 0;
 	c->running_level = demand ? 1 + fit_level(t, demand) : 0;
@@ -665,7 +684,7 @@ void BPF_STRUCT_OPS(vf_tick, struct task_struct *p)
 		account_run(c, now);
 		c->running_at = now;
 	}
-	demand = vcpu_demand(p, t);
+	demand = vcpu_demand(vcpu_of(p), t);
 	if (!demand)
 		return;
 	if (demand_moved(demand, c->demand))
@@ -684,6 +703,42 @@ void BPF_STRUCT_OPS(vf_set_cpumask, struct task_struct *p,
 		t->max_level = max_level_in(mask);
 }
 
+/* the last FOREIGN_EXT this CPU emitted */
+struct foreign_seen {
+	u32 tid;
+	u64 ts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct foreign_seen);
+} foreign_seen SEC(".maps");
+
+#define FOREIGN_COALESCE_NS	(10 * 1000 * 1000ULL)	/* per TID per CPU */
+
+/*
+ * @p joined SCHED_EXT without a request: not a vCPU the agent moved here
+ * (a user's own sched_setscheduler(), or a child of a vCPU).  We serve
+ * vCPUs only, and such a task could get us ejected: tell the agent, which
+ * moves it back to SCHED_OTHER.  Once per 10 ms per TID per CPU, so that a
+ * task switched in and out in a loop costs the agent little.
+ */
+static void report_foreign(struct task_struct *p)
+{
+	struct foreign_seen *l;
+	u32 zero = 0, tid = p->pid;
+	u64 now = bpf_ktime_get_ns();
+
+	l = bpf_map_lookup_elem(&foreign_seen, &zero);
+	if (!l || (l->tid == tid && now - l->ts < FOREIGN_COALESCE_NS))
+		return;
+	l->tid = tid;
+	l->ts = now;
+	emit(VCPUFREQ_EV_FOREIGN_EXT, tid, 0, 0, 0);
+}
+
 void BPF_STRUCT_OPS(vf_enable, struct task_struct *p)
 {
 	struct task_ctx *t;
@@ -692,6 +747,8 @@ void BPF_STRUCT_OPS(vf_enable, struct task_struct *p)
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (t)
 		t->max_level = max_level_in(p->cpus_ptr);
+	if (!vcpu_of(p))
+		report_foreign(p);
 }
 
 void BPF_STRUCT_OPS(vf_cpu_release, s32 cpu,

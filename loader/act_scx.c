@@ -5,7 +5,7 @@
  * the kernel.  This actuator only moves each boosted thread into it
  * (policy SCHED_EXT, partial mode: nothing else is touched) and back.
  * The agent holds the scheduler: start() loads and attaches it, sharing
- * the tracking programs' vcpu_state and events maps; stop() detaches it.
+ * the tracking programs' maps (bpf/shared_maps.h); stop() detaches it.
  * If the agent dies, the kernel detaches it and moves every task back to
  * the fair class; `unload` then puts the saved policies back.
  *
@@ -109,6 +109,19 @@ static int reuse_pinned(struct bpf_map *map, const char *name)
 			 name, strerror(-ret)) : 0;
 }
 
+/* every map of bpf/shared_maps.h: the tracking programs' pinned ones */
+static int reuse_shared_maps(struct vcpufreq_scx *s)
+{
+	return reuse_pinned(s->maps.vcpu_state, VCPUFREQ_PIN_VCPU_STATE) ||
+	       reuse_pinned(s->maps.events, VCPUFREQ_PIN_EVENTS) ||
+	       reuse_pinned(s->maps.requests, VCPUFREQ_PIN_REQUESTS) ||
+	       reuse_pinned(s->maps.cgroups, VCPUFREQ_PIN_CGROUPS) ||
+	       reuse_pinned(s->maps.stats, VCPUFREQ_PIN_STATS) ||
+	       reuse_pinned(s->maps.slots, VCPUFREQ_PIN_SLOTS) ||
+	       reuse_pinned(s->maps.tid_bits, VCPUFREQ_PIN_TID_BITS) ||
+	       reuse_pinned(s->maps.settings, VCPUFREQ_PIN_SETTINGS);
+}
+
 static void scx_stop(struct act_env *env)
 {
 	char path[PATH_MAX];
@@ -133,9 +146,7 @@ static int scx_start(struct act_env *env)
 	if (!scx_skel)
 		return err("cannot open the sched_ext scheduler: %s",
 			   strerror(errno));
-	if (set_levels(scx_skel, &env->topo) ||
-	    reuse_pinned(scx_skel->maps.vcpu_state, VCPUFREQ_PIN_VCPU_STATE) ||
-	    reuse_pinned(scx_skel->maps.events, VCPUFREQ_PIN_EVENTS))
+	if (set_levels(scx_skel, &env->topo) || reuse_shared_maps(scx_skel))
 		goto fail;
 	ret = vcpufreq_scx__load(scx_skel);
 	if (ret) {

@@ -2,7 +2,7 @@
 /*
  * enroll / leave.  The BPF side sees the cgroups map change, and the task
  * iterator run here re-decides every requested thread at once, so the
- * agent boosts or restores them right away, not at their next wakeup.
+ * agent boosts or restores them right away, not at their next switch-in.
  */
 #include <errno.h>
 #include <limits.h>

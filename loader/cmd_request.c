@@ -18,15 +18,16 @@
 
 /*
  * A granted VMM user may write requests but neither run the refresh
- * iterator nor read vcpu_state: its request is taken in at the thread's
- * next switch or wakeup, and it learns nothing about other threads.
+ * iterator nor read vcpu_state: its request is taken in by the agent
+ * (woken by the write) or at the thread's next switch-in once tracked,
+ * and it learns nothing about other threads.
  */
 static bool denied(int e)
 {
 	return e == EPERM || e == EACCES;
 }
 
-/* take a change in now rather than at the thread's next wakeup */
+/* take a change in now rather than when the agent next runs */
 static int refresh(void)
 {
 	int ret = vcpufreq_refresh(cli.pin_dir);
@@ -59,8 +60,8 @@ static int report_written(__u32 tid, __u32 perf)
 		json_obj_close(j);
 		json_free(j);
 	} else {
-		note("TID %u: %u written; the host takes it in at the thread's "
-		     "next wakeup", tid, perf);
+		note("TID %u: %u written; the agent takes it in as soon as it "
+		     "runs", tid, perf);
 	}
 	return 0;
 }

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Taking a thread's request in (sync_thread), shared by the tracking
+ * programs (switch-in, exit, the iterator) and the sched_ext scheduler
+ * (a vCPU waking up, before it is queued): both objects include this
+ * after shared_maps.h and run on the same pinned maps.
+ */
+#ifndef VCPUFREQ_SYNC_THREAD_H
+#define VCPUFREQ_SYNC_THREAD_H
+
+static struct vcpufreq_stats *the_stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+#define STAT_INC(field)						\
+	do {							\
+		struct vcpufreq_stats *__s = the_stats();	\
+		if (__s)					\
+			__sync_fetch_and_add(&__s->field, 1);	\
+	} while (0)
+
+static __u64 *tid_word(__u32 tid, __u64 *bit)
+{
+	__u32 idx = tid / 64;
+
+	*bit = 1ULL << (tid % 64);
+	return bpf_map_lookup_elem(&tid_bits, &idx);
+}
+
+static bool tid_marked(__u32 tid)
+{
+	__u64 bit, *w = tid_word(tid, &bit);
+
+	return w && (*w & bit);
+}
+
+static void tid_mark(__u32 tid, bool on)
+{
+	__u64 bit, *w = tid_word(tid, &bit);
+
+	if (!w)
+		return;
+	if (on)
+		__sync_fetch_and_or(w, bit);
+	else
+		__sync_fetch_and_and(w, ~bit);
+}
+
+/*
+ * @p's word and bit in task_seen: a multiplicative hash of its address.
+ * The verifier turns no pointer into a number but the difference of two
+ * (for root), so the address is taken relative to the map's.
+ */
+static __u64 *task_seen_word(struct task_struct *p, __u64 *bit)
+{
+	__u64 off = (__u64)(void *)p - (__u64)(void *)&task_seen;
+	__u64 h = (off >> 6) * 0x9e3779b97f4a7c15ULL;
+	__u32 idx = (h >> 52) % VCPUFREQ_TASK_SEEN_WORDS;
+
+	*bit = 1ULL << (h >> 58);
+	return bpf_map_lookup_elem(&task_seen, &idx);
+}
+
+static void task_mark_seen(struct task_struct *p)
+{
+	__u64 bit, *w = task_seen_word(p, &bit);
+
+	if (w && !(*w & bit))
+		__sync_fetch_and_or(w, bit);
+}
+
+static __u64 task_cgroup_id(struct task_struct *p)
+{
+	return BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
+}
+
+/* Enrolled: the task's cgroup v2 or one of its ancestors is in `cgroups`. */
+static bool task_enrolled(struct task_struct *p)
+{
+	struct cgroup *cgrp = BPF_CORE_READ(p, cgroups, dfl_cgrp);
+	int level = BPF_CORE_READ(cgrp, level);
+
+	for (int i = 0; i < VCPUFREQ_CGROUP_MAX_DEPTH; i++) {
+		struct cgroup *anc;
+		__u64 id;
+
+		if (i > level)
+			break;
+		anc = BPF_CORE_READ(cgrp, ancestors[i]);
+		id = BPF_CORE_READ(anc, kn, id);
+		if (bpf_map_lookup_elem(&cgroups, &id))
+			return true;
+	}
+	return false;
+}
+
+static void emit_flags(__u32 type, __u32 tid, __u32 perf, __u32 enrolled,
+		       __u64 cgroup_id, __u64 flags)
+{
+	struct vcpufreq_event *e;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		STAT_INC(events_lost);
+		return;
+	}
+	e->type = type;
+	e->tid = tid;
+	e->perf = perf;
+	e->enrolled = enrolled;
+	e->cgroup_id = cgroup_id;
+	e->ts_ns = bpf_ktime_get_ns();
+	bpf_ringbuf_submit(e, flags);
+}
+
+static void emit(__u32 type, __u32 tid, __u32 perf, __u32 enrolled,
+		 __u64 cgroup_id)
+{
+	emit_flags(type, tid, perf, enrolled, cgroup_id, 0);
+}
+
+/*
+ * Must the agent act on a request going from @old to @perf at once?  The
+ * uclamp, affinity and cpufreq backends turn every value into a system
+ * call; scx reads requests itself and observe only records them, so they
+ * need the agent only when a request starts or ends.  Other changes wait
+ * for the agent's next pass (a guest may change its request hundreds of
+ * times a second, and each wakeup costs the host a CPU).
+ */
+static bool agent_must_wake(__u32 old, __u32 perf)
+{
+	__u32 zero = 0;
+	struct vcpufreq_config *c = bpf_map_lookup_elem(&settings, &zero);
+
+	if (!old || !perf || !c)
+		return true;
+	return c->backend != VCPUFREQ_BACKEND_SCX &&
+	       c->backend != VCPUFREQ_BACKEND_OBSERVE;
+}
+
+/* Decide enrollment again; tell the agent when it flipped. */
+static void decide_enrolled(struct task_struct *p, struct vcpufreq_vcpu *s,
+			    __u32 tid)
+{
+	__u32 enrolled = task_enrolled(p);
+
+	s->cgroup_id = task_cgroup_id(p);
+	if (enrolled == s->enrolled)
+		return;
+	s->enrolled = enrolled;
+	STAT_INC(verdict_flips);
+	emit(VCPUFREQ_EV_VERDICT, tid, s->perf, enrolled, s->cgroup_id);
+}
+
+static void take_in_request(struct task_struct *p, struct vcpufreq_vcpu *s,
+			    __u32 tid, __u32 old, __u32 perf)
+{
+	s->enrolled = task_enrolled(p);
+	s->cgroup_id = task_cgroup_id(p);
+	if (s->enrolled) {
+		STAT_INC(accepted);
+	} else {
+		STAT_INC(rejected);
+		STAT_INC(rejected_not_enrolled);
+	}
+	emit_flags(VCPUFREQ_EV_REQUEST, tid, perf, s->enrolled, s->cgroup_id,
+		   agent_must_wake(old, perf) ? 0 : BPF_RB_NO_WAKEUP);
+}
+
+/* @tid's slot, when the request names one that @tid owns */
+static struct vcpufreq_slot *owned_slot(struct vcpufreq_request *req,
+					__u32 tid)
+{
+	__u32 idx = req->slot - 1;
+	struct vcpufreq_slot *slot;
+
+	if (!req->slot)
+		return NULL;
+	slot = bpf_map_lookup_elem(&slots, &idx);
+	return slot && slot->tid == tid ? slot : NULL;
+}
+
+/*
+ * The request in force, at most VCPUFREQ_PERF_MAX: the fast-path slot wins
+ * over the hash value.
+ */
+static __u32 requested_perf(struct vcpufreq_request *req, __u32 tid)
+{
+	struct vcpufreq_slot *slot = owned_slot(req, tid);
+	__u32 perf;
+
+	perf = slot ? slot->perf : req->perf;
+	if (perf > VCPUFREQ_PERF_MAX)
+		perf = VCPUFREQ_PERF_MAX;
+	req->perf = perf;		/* so bpftool shows what is in force */
+	if (slot)
+		req->guest_perf = slot->guest_perf;
+	return perf;
+}
+
+/*
+ * Is @perf news for this thread, and are we the one to take it in?  The
+ * agent's iterator, `request`'s and a wakeup may sync the same thread at
+ * once: compare-and-swap lets exactly one count it and tell the agent.
+ */
+static bool claim_change(struct vcpufreq_vcpu *s, __u32 perf)
+{
+	__u32 old = s->perf;
+
+	if (!s->taken) {
+		if (__sync_val_compare_and_swap(&s->taken, 0, 1))
+			return false;
+		s->perf = perf;
+		return true;
+	}
+	return old != perf &&
+	       __sync_val_compare_and_swap(&s->perf, old, perf) == old;
+}
+
+/*
+ * Bring @p's tracked state in line with `requests`: start tracking it,
+ * take in a changed request, or forget a dropped one.  @s is its storage
+ * or NULL; @recheck forces a new enrollment verdict.  Returns its storage
+ * afterwards: NULL when it has no request.
+ */
+static struct vcpufreq_vcpu *sync_thread(struct task_struct *p,
+					 struct vcpufreq_vcpu *s, bool recheck)
+{
+	__u32 tid = p->pid;
+	struct vcpufreq_request *req;
+	__u32 perf, old;
+
+	req = bpf_map_lookup_elem(&requests, &tid);
+	if (!req) {
+		tid_mark(tid, false);
+		/* a writer may have re-added it between the lookup and the clear */
+		if (bpf_map_lookup_elem(&requests, &tid))
+			tid_mark(tid, true);
+		/* of concurrent syncers, only the one that deletes reports it */
+		if (!s || bpf_task_storage_delete(&vcpu_state, p))
+			return NULL;
+		STAT_INC(dropped);
+		emit(VCPUFREQ_EV_DROP, tid, 0, 0, 0);
+		return NULL;
+	}
+	perf = requested_perf(req, tid);
+	if (!s) {
+		s = bpf_task_storage_get(&vcpu_state, p, 0,
+					 BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!s)
+			return NULL;
+		if (!s->taken)	/* new: its runtime counts from here */
+			s->runtime_base_ns = p->se.sum_exec_runtime;
+		task_mark_seen(p);
+	}
+	old = s->taken ? s->perf : 0;	/* what the agent was last told */
+	if (claim_change(s, perf))
+		take_in_request(p, s, tid, old, perf);
+	else if (recheck || s->cgroup_id != task_cgroup_id(p))
+		decide_enrolled(p, s, tid);
+	return s;
+}
+
+#endif /* VCPUFREQ_SYNC_THREAD_H */
