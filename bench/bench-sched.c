@@ -752,6 +752,7 @@ static int cmd_switch(int argc, char **argv)
 	if (skel) {	/* the switch benchmark needs the switch baseline only */
 		bpf_program__set_autoattach(skel->progs.bench_wakeup, false);
 		bpf_program__set_autoattach(skel->progs.bench_exit, false);
+		bpf_program__set_autoattach(skel->progs.bench_switch_word, false);
 	}
 	if (!skel || bench_empty__load(skel) || bench_empty__attach(skel)) {
 		fail("cannot load/attach the empty sched_switch program: %s",
