@@ -126,9 +126,10 @@ static void emit(__u32 type, __u32 tid, __u32 perf, __u32 enrolled,
  * Must the agent act on a request going from @old to @perf at once?  The
  * uclamp, affinity and cpufreq backends turn every value into a system
  * call; scx reads requests itself and observe only records them, so they
- * need the agent only when a request starts or ends.  Other changes wait
- * for the agent's next pass (a guest may change its request hundreds of
- * times a second, and each wakeup costs the host a CPU).
+ * need the agent only when a request starts or ends.  Other changes are
+ * VCPUFREQ_EV_RETUNE: they do not wake the agent, which takes the latest
+ * of each thread in at its next pass (a guest may change its request
+ * hundreds of times a second, and each wakeup or apply costs the host a CPU).
  */
 static bool agent_must_wake(__u32 old, __u32 perf)
 {
@@ -158,6 +159,9 @@ static void decide_enrolled(struct task_struct *p, struct vcpufreq_vcpu *s,
 static void take_in_request(struct task_struct *p, struct vcpufreq_vcpu *s,
 			    __u32 tid, __u32 old, __u32 perf)
 {
+	__u32 was_enrolled = s->enrolled;
+	bool wake;
+
 	s->enrolled = task_enrolled(p);
 	s->cgroup_id = task_cgroup_id(p);
 	if (s->enrolled) {
@@ -166,8 +170,9 @@ static void take_in_request(struct task_struct *p, struct vcpufreq_vcpu *s,
 		STAT_INC(rejected);
 		STAT_INC(rejected_not_enrolled);
 	}
-	emit_flags(VCPUFREQ_EV_REQUEST, tid, perf, s->enrolled, s->cgroup_id,
-		   agent_must_wake(old, perf) ? 0 : BPF_RB_NO_WAKEUP);
+	wake = agent_must_wake(old, perf) || s->enrolled != was_enrolled;
+	emit_flags(wake ? VCPUFREQ_EV_REQUEST : VCPUFREQ_EV_RETUNE, tid, perf,
+		   s->enrolled, s->cgroup_id, wake ? 0 : BPF_RB_NO_WAKEUP);
 }
 
 /* @tid's slot, when the request names one that @tid owns */

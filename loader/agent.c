@@ -44,6 +44,7 @@
 #define AGENT_PASS_MS	100
 
 #define MAX_PENDING 256
+#define MAX_RETUNES 256	/* threads whose latest RETUNE waits for the pass */
 #define SYNC_EACH_MAX	32	/* TIDs synced one by one per turn */
 #define EVENT_BATCH	4096	/* ring buffer events per turn */
 #define TURN_MIN_MS	2	/* a turn at most every 2 ms */
@@ -123,7 +124,22 @@ struct agent {
 	bool requests_wait;		/* broker requests held by its limits */
 	int nr_pending;
 	__u32 pending[MAX_PENDING];	/* TIDs written since the last sync */
+	struct timespec last_retune;	/* retunes applied: once per pass */
+	int nr_retunes;
+	struct retune {			/* the latest RETUNE of a thread */
+		__u32 tid, perf;
+	} retunes[MAX_RETUNES];
 };
+
+/* milliseconds since @then (CLOCK_MONOTONIC_COARSE: a few ms resolution) */
+static long ms_since(const struct timespec *then)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	return (now.tv_sec - then->tv_sec) * 1000 +
+	       (now.tv_nsec - then->tv_nsec) / 1000000;
+}
 
 static int set_effective(struct agent *ag, __u32 tid, __u32 perf)
 {
@@ -145,6 +161,7 @@ static int set_effective(struct agent *ag, __u32 tid, __u32 perf)
 	if (!a.start_time && now_start > 0)
 		a.start_time = now_start;
 	a.backend = ag->act->backend;
+	__atomic_fetch_add(&ag->stats->agent_applies, 1, __ATOMIC_RELAXED);
 	ret = ag->act->apply(ag->env, tid, perf, &a);
 	if (ret)
 		agent_log("agent: %s on TID %u (perf %u): %s", ag->act->name,
@@ -241,6 +258,48 @@ static void add_pending(struct agent *ag, __u32 tid)
 		ag->need_walk = ag->need_reconcile = true; /* all at once */
 }
 
+/* a later event of @tid says what is in force: its RETUNE is old news */
+static void forget_retune(struct agent *ag, __u32 tid)
+{
+	for (int i = 0; i < ag->nr_retunes; i++)
+		if (ag->retunes[i].tid == tid) {
+			ag->retunes[i] = ag->retunes[--ag->nr_retunes];
+			return;
+		}
+}
+
+/*
+ * A request that moved between two nonzero values, which the backend
+ * reads in BPF: keep the latest of each thread, applied (recorded in
+ * actions, for `vcpus`) at the next pass rather than once per change --
+ * each apply is a few system calls, and a guest may change its request
+ * hundreds of times a second.
+ */
+static void defer_retune(struct agent *ag, __u32 tid, __u32 perf)
+{
+	for (int i = 0; i < ag->nr_retunes; i++)
+		if (ag->retunes[i].tid == tid) {
+			ag->retunes[i].perf = perf;
+			__atomic_fetch_add(&ag->stats->retunes_coalesced, 1,
+					   __ATOMIC_RELAXED);
+			return;
+		}
+	if (ag->nr_retunes < MAX_RETUNES)
+		ag->retunes[ag->nr_retunes++] = (struct retune){ tid, perf };
+	else
+		set_effective(ag, tid, perf);
+}
+
+static void apply_retunes(struct agent *ag)
+{
+	if (!ag->nr_retunes || ms_since(&ag->last_retune) < AGENT_PASS_MS)
+		return;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ag->last_retune);
+	for (int i = 0; i < ag->nr_retunes; i++)
+		set_effective(ag, ag->retunes[i].tid, ag->retunes[i].perf);
+	ag->nr_retunes = 0;
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	const struct vcpufreq_event *e = data;
@@ -248,7 +307,13 @@ static int on_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*e))
 		return 0;
+	if (e->type != VCPUFREQ_EV_RETUNE && e->type != VCPUFREQ_EV_PENDING &&
+	    e->tid)
+		forget_retune(ag, e->tid);
 	switch (e->type) {
+	case VCPUFREQ_EV_RETUNE:
+		defer_retune(ag, e->tid, e->enrolled ? e->perf : 0);
+		break;
 	case VCPUFREQ_EV_PENDING:
 		add_pending(ag, e->tid);
 		break;
@@ -295,6 +360,7 @@ static void reconcile_all(struct agent *ag)
 	struct vcpufreq_vcpu st;
 	__u32 key, *prev = NULL;
 
+	ag->nr_retunes = 0;	/* what follows reads what is in force */
 	while (!bpf_map_get_next_key(ag->requests_fd, prev, &key)) {
 		prev = &key;
 		if (!thread_exists(key)) {
@@ -320,16 +386,6 @@ static bool events_were_lost(struct agent *ag)
 		return false;
 	ag->events_lost = lost;
 	return true;
-}
-
-/* milliseconds since @then (CLOCK_MONOTONIC_COARSE: a few ms resolution) */
-static long ms_since(const struct timespec *then)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-	return (now.tv_sec - then->tv_sec) * 1000 +
-	       (now.tv_nsec - then->tv_nsec) / 1000000;
 }
 
 /* a walk of every host thread, unless one ran less than a pass ago */
@@ -474,6 +530,7 @@ static bool agent_turn(struct agent *ag, int ep_fd, struct ring_buffer *rb)
 		fall_back(ag, scx_exit_kind());
 	ag->requests_wait = broker_apply(ag->broker);
 	sync_pending(ag, rb);
+	apply_retunes(ag);
 	if (ms_since(&ag->last_log_check) >= AGENT_PASS_MS) {
 		clock_gettime(CLOCK_MONOTONIC_COARSE, &ag->last_log_check);
 		cap_log(ag->env->state_dir);

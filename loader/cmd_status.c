@@ -87,6 +87,9 @@ static void stats_lines(struct json *j, const struct vcpufreq_stats *st)
 		       "thread, %llu not enrolled), %llu dropped, %llu exits\n",
 		       st->accepted, st->rejected, st->rejected_no_thread,
 		       st->rejected_not_enrolled, st->dropped, st->exits);
+		printf("agent: %llu applied (%llu request changes coalesced "
+		       "into a later one)\n", st->agent_applies,
+		       st->retunes_coalesced);
 		if (st->events_lost)
 			printf("events lost (ring buffer full): %llu\n",
 			       st->events_lost);
@@ -102,6 +105,8 @@ static void stats_lines(struct json *j, const struct vcpufreq_stats *st)
 	json_kuint(j, "exits", st->exits);
 	json_kuint(j, "verdict_flips", st->verdict_flips);
 	json_kuint(j, "events_lost", st->events_lost);
+	json_kuint(j, "agent_applies", st->agent_applies);
+	json_kuint(j, "retunes_coalesced", st->retunes_coalesced);
 	json_obj_close(j);
 }
 

@@ -202,6 +202,10 @@ struct vcpufreq_stats {
 	__u64 log_suppressed;		/* agent log lines not written */
 	__u64 scx_foreign_reset;	/* tasks we did not put in SCHED_EXT,
 					 * moved back to SCHED_OTHER */
+	__u64 agent_applies;		/* requests the agent handed to its
+					 * backend (or recorded, scx/observe) */
+	__u64 retunes_coalesced;	/* RETUNE events a newer one of the
+					 * same thread replaced before the pass */
 };
 
 /* settings: BPF_MAP_TYPE_ARRAY, one entry (key 0), written by `load`. */
@@ -224,6 +228,12 @@ enum vcpufreq_event_type {
 					 * ejected; perf = scx exit kind */
 	VCPUFREQ_EV_FOREIGN_EXT,	/* a task without a request joined
 					 * SCHED_EXT (someone else put it there) */
+	VCPUFREQ_EV_RETUNE,		/* a request taken in, from one nonzero
+					 * value to another, enrollment unchanged,
+					 * under a backend that reads requests in
+					 * BPF (scx, observe): nothing to do at
+					 * once; the agent keeps the latest per
+					 * thread for its next pass */
 };
 
 struct vcpufreq_event {

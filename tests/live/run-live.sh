@@ -700,6 +700,32 @@ test_a_reused_tid_is_not_steered_by_the_old_vmms_handle() {
 	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$t)")" .perf 700
 	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$t)")" .vm_id 2
 }
+# observe (and scx) read requests in BPF: a change between two nonzero
+# values is a RETUNE the agent takes in once per pass, the latest winning
+test_request_changes_between_nonzero_values_are_coalesced_by_the_agent() {
+	$VF load --backend observe >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	spawn 1 0 "$CGT"; local t=${TIDS[0]}
+	vmm_shell a
+	[ "$(vmm_do a "register $t 1 0")" = ok ] && [ "$(vmm_do a "request $t 300")" = ok ] || fail "VMM a: $(cat "$TMP/a.out")"
+	wait_for 5 sh -c "$VF vcpus -j | jq -e '.[] | select(.tid == $t and .action.perf == 300)' >/dev/null" ||
+		fail "a start is applied at once: $($VF vcpus -j)"
+	local st0 st1 i fd=$VMMFD_a
+	st0=$($VF status -j | jq -c .requests)
+	for i in $(seq 200); do echo "request $t $((400 + i % 2 * 100))"; sleep 0.005; done >&"$fd"
+	echo "request $t 777" >&"$fd"
+	wait_for 10 sh -c "[ \$(grep -c '^ok' $TMP/a.out) -ge 203 ]" || fail "VMM a: $(tail -n 3 "$TMP/a.out")"
+	wait_for 5 sh -c "$VF vcpus -j | jq -e '.[] | select(.tid == $t and .action.perf == 777)' >/dev/null" ||
+		fail "the latest change was not applied: $($VF vcpus -j)"
+	st1=$($VF status -j | jq -c .requests)
+	local took applied coalesced
+	took=$(( $(jq .accepted <<<"$st1") - $(jq .accepted <<<"$st0") ))
+	applied=$(( $(jq .agent_applies <<<"$st1") - $(jq .agent_applies <<<"$st0") ))
+	coalesced=$(( $(jq .retunes_coalesced <<<"$st1") - $(jq .retunes_coalesced <<<"$st0") ))
+	echo "    $took changes taken in by BPF, $applied applied by the agent, $coalesced coalesced" >&2
+	[ "$took" -ge 20 ] || fail "BPF took in only $took changes (the thread did not switch?)"
+	[ "$coalesced" -gt 0 ] && [ $((applied * 3)) -le "$took" ] || fail "not coalesced: $took taken in, $applied applied"
+}
 test_vmm_fast_path_requests_follow_the_guest_load() {
 	$VF load >/dev/null
 	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
