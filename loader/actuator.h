@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <linux/types.h>
 #include "vcpufreq/abi.h"
-#include "topology.h"
+#include "perfmap.h"
 
 struct act_env {
 	struct vf_topology topo;
