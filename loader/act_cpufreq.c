@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "actuator.h"
+#include "json.h"
 #include "procstat.h"
 
 #define MAX_POLICIES VCPUFREQ_MAX_CPUS
@@ -226,6 +227,12 @@ static void cpufreq_describe(const struct vcpufreq_action *a, char *buf,
 		snprintf(buf, len, "-");
 }
 
+static void cpufreq_describe_json(const struct vcpufreq_action *a,
+				  struct json *j)
+{
+	json_kuint(j, "floor_khz", a->floor_khz);
+}
+
 const struct actuator act_cpufreq = {
 	.name = "cpufreq",
 	.backend = VCPUFREQ_BACKEND_CPUFREQ,
@@ -234,4 +241,5 @@ const struct actuator act_cpufreq = {
 	.sync = cpufreq_sync,
 	.shutdown = cpufreq_shutdown,
 	.describe = cpufreq_describe,
+	.describe_json = cpufreq_describe_json,
 };

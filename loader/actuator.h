@@ -12,6 +12,8 @@
 #include "vcpufreq/abi.h"
 #include "perfmap.h"
 
+struct json;
+
 struct act_env {
 	struct vf_topology topo;
 	const char *sysfs_cpu_dir;	/* VF_SYSFS_CPU_DIR unless overridden */
@@ -44,6 +46,12 @@ struct actuator {
 	/* one-line description of what @a applied */
 	void (*describe)(const struct vcpufreq_action *a, char *buf,
 			 size_t len);
+	/*
+	 * optional: what @a applied as JSON fields of its own (`vcpus -j`
+	 * writes them into the thread's "action" object)
+	 */
+	void (*describe_json)(const struct vcpufreq_action *a,
+			      struct json *j);
 };
 
 extern const struct actuator act_scx;
