@@ -1,30 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The host topology from an override file (for hosts whose sysfs is symmetric or wrong, and
- * for tests that need a big.LITTLE host on any machine):
- *
- *   # comment lines and blank lines are ignored
- *   cpu 0 capacity 512 cluster 0 freq 300000-1800000
- *   cpu 1 capacity 512 cluster 0 freqs 300000,900000,1800000
- *   cpu 2 capacity 1024 cluster 1 policy 2
- *
- * One line per CPU: "cpu N" first, then key/value pairs in any order,
- * separated by blanks.  Numbers are plain decimal.
- *
- *   capacity C     required, 1..1024
- *   cluster K      default 0
- *   policy P       cpufreq policy number, 0..VCPUFREQ_MAX_CPUS-1; default
- *                  -1 without frequency information, otherwise the lowest
- *                  CPU described in the same cluster (the kernel names a
- *                  policy after its first CPU)
- *   freq MIN-MAX   kHz, 0 < MIN <= MAX
- *   freqs a,b,...  kHz table, strictly ascending, nonzero, 1..64 entries;
- *                  without "freq" it also sets MIN and MAX to its first
- *                  and last entry, with "freq" it must lie within them
- *
- * A CPU described twice, a key given twice, an unknown key, a missing
- * capacity, a bad number or a file describing no CPU is an error naming
- * the file and line.  Only the override file is read when one is given.
+ * The host topology from an override file instead of sysfs.  The format,
+ * key by key, and what is an error: docs/usage.md, "Topology override
+ * file" (the one place it is written).
  */
 #define _GNU_SOURCE
 #include <errno.h>
