@@ -177,7 +177,7 @@ static int apply_floors(struct act_env *env, const unsigned int *floor)
 	return store_saved(env, saved) ?: ret;
 }
 
-static int cpufreq_sync(struct act_env *env)
+static int cpufreq_apply_shared(struct act_env *env)
 {
 	unsigned int floor[MAX_POLICIES];
 
@@ -238,7 +238,7 @@ const struct actuator act_cpufreq = {
 	.backend = VCPUFREQ_BACKEND_CPUFREQ,
 	.probe = cpufreq_probe,
 	.apply = cpufreq_apply,
-	.sync = cpufreq_sync,
+	.apply_shared = cpufreq_apply_shared,
 	.shutdown = cpufreq_shutdown,
 	.describe = cpufreq_describe,
 	.describe_json = cpufreq_describe_json,

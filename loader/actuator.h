@@ -40,7 +40,7 @@ struct actuator {
 	int (*start)(struct act_env *env);
 	void (*stop)(struct act_env *env);
 	/* optional: after threads changed, update state they share */
-	int (*sync)(struct act_env *env);
+	int (*apply_shared)(struct act_env *env);
 	/* optional: restore state shared by all threads (unload) */
 	void (*shutdown)(struct act_env *env);
 	/* one-line description of what @a applied */
