@@ -19,11 +19,11 @@ ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 CFLAGS  ?= -O2 -g
 CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11
 # common/ (numbers, cpulists, error output, state paths) is shared by the
-# library, the CLI and the bridge: it sees only the public headers
-COMMON_CFLAGS := $(CFLAGS) -Iinclude -fPIC
+# library, the CLI and the bridge: it sees only the public headers.  Both
+# are built with hidden symbols: libvcpufreq.a exports only VCPUFREQ_API
+COMMON_CFLAGS := $(CFLAGS) -Iinclude -fPIC -fvisibility=hidden
 # the bridge sees only the library's public headers, as a VMM would; it
-# also calls common/'s helpers (bridge.h includes them by relative path),
-# whose objects it links itself: libvcpufreq's API does not declare them
+# also calls common/'s helpers, which it compiles in itself (bridge/common.c)
 BRIDGE_CFLAGS := $(CFLAGS) -Iinclude $(shell pkg-config --cflags jansson libxml-2.0 2>/dev/null)
 BRIDGE_LIBS   := $(shell pkg-config --libs jansson libxml-2.0 2>/dev/null)
 CFLAGS  += -Iinclude -I$(OUT) -I$(LIBBPF_INC) -Ilib -Iloader -Icommon
@@ -38,6 +38,9 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 COMMON_OBJS := $(patsubst %.c,$(OUT)/%.o,$(wildcard common/*.c))
+# libvcpufreq.a is what a VMM links: the public API alone.  The CLI, the
+# tests and the in-tree tools link every object of it (INTERNAL_LIB)
+INTERNAL_LIB := $(OUT)/lib/libvcpufreq-internal.a
 LIB_SRCS    := $(wildcard lib/*.c)
 LOADER_SRCS := $(wildcard loader/*.c)
 LIB_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))
@@ -108,21 +111,30 @@ $(OUT)/common/%.o: common/%.c $(wildcard common/*.h include/vcpufreq/*.h) | $(OU
 
 $(OUT)/lib/%.o: lib/%.c $(wildcard lib/*.h common/*.h include/vcpufreq/*.h) $(LIBBPF_OBJ) | $(OUT)
 	$(call msg,CC,$@)
-	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -fPIC -c $< -o $@
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
 $(OUT)/loader/%.o: loader/%.c $(wildcard loader/*.h lib/*.h common/*.h include/vcpufreq/*.h) $(SKELS) | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -c $< -o $@
 
-$(OUT)/libvcpufreq.a: $(LIB_OBJS) $(COMMON_OBJS)
+$(INTERNAL_LIB): $(LIB_OBJS) $(COMMON_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(OUT)/vcpufreq-bpf: $(LOADER_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+# one object whose hidden symbols are made local: only VCPUFREQ_API is
+# left for a VMM to link against (or to collide with its own symbols)
+$(OUT)/libvcpufreq.a: $(LIB_OBJS) $(COMMON_OBJS) scripts/check-exports.sh
+	$(call msg,AR,$@)
+	$(Q)$(LD) -r -o $(OUT)/lib/libvcpufreq.o $(LIB_OBJS) $(COMMON_OBJS)
+	$(Q)objcopy --localize-hidden $(OUT)/lib/libvcpufreq.o
+	$(Q)rm -f $@ && ar rcs $@ $(OUT)/lib/libvcpufreq.o
+	$(Q)scripts/check-exports.sh $@ include/vcpufreq/*.h || { rm -f $@; exit 1; }
+
+$(OUT)/vcpufreq-bpf: $(LOADER_OBJS) $(INTERNAL_LIB) $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUT)/standin-vmm: examples/standin-vmm.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+$(OUT)/standin-vmm: examples/standin-vmm.c $(INTERNAL_LIB) $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
@@ -134,11 +146,14 @@ $(OUT)/tests/bridge/%.o: bridge/%.c bridge/bridge.h $(wildcard common/*.h includ
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(BRIDGE_CFLAGS) -DVCPUFREQ_BRIDGE_TESTING -c $< -o $@
 
-$(OUT)/vcpufreq-qemu-bridge: $(BRIDGE_OBJS) $(COMMON_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+# bridge/common.c compiles common/'s sources in
+$(OUT)/bridge/common.o $(OUT)/tests/bridge/common.o: $(wildcard common/*.c)
+
+$(OUT)/vcpufreq-qemu-bridge: $(BRIDGE_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(BRIDGE_LIBS) $(LDLIBS) -o $@
 
-$(OUT)/tests/vcpufreq-qemu-bridge: $(BRIDGE_TEST_OBJS) $(COMMON_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+$(OUT)/tests/vcpufreq-qemu-bridge: $(BRIDGE_TEST_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(BRIDGE_LIBS) $(LDLIBS) -o $@
 
@@ -155,7 +170,7 @@ $(OUT)/bench-sched: bench/bench-sched.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ) \
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.a,$^) $(LDLIBS) -o $@
 
-$(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+$(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(INTERNAL_LIB) $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
 
@@ -164,7 +179,7 @@ $(OUT)/bench/lab/%.o: bench/lab/%.c $(wildcard bench/lab/*.h lib/*.h common/*.h 
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -c $< -o $@
 
-$(OUT)/lab-guest: $(LAB_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+$(OUT)/lab-guest: $(LAB_OBJS) $(INTERNAL_LIB) $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lm -o $@
 
@@ -178,7 +193,7 @@ $(OUT)/bench-request: bench/bench-request.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 
 # actuator tests link the loader's objects (not its main)
 $(OUT)/tests/test_actuators: tests/unit/test_actuators.c tests/unit/unit.h \
-		$(filter-out $(OUT)/loader/main.o,$(LOADER_OBJS)) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+		$(filter-out $(OUT)/loader/main.o,$(LOADER_OBJS)) $(INTERNAL_LIB) $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
 
@@ -228,15 +243,26 @@ effect: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bench/lab/run.sh $(EFFECT_ARGS)
 
+# what `make install` ships as libvcpufreq.a: libbpf folded in and made
+# local too, so a VMM's own libbpf (any version) cannot clash with ours
+$(OUT)/libvcpufreq-full.a: $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+	$(call msg,AR,$@)
+	$(Q)$(LD) -r -o $(OUT)/lib/libvcpufreq-full.o --whole-archive $(LIBBPF_OBJ) \
+		--no-whole-archive $(OUT)/lib/libvcpufreq.o
+	$(Q)nm -g --defined-only $< | awk 'NF == 3 { print $$3 }' >$(OUT)/lib/api.syms
+	$(Q)objcopy --keep-global-symbols=$(OUT)/lib/api.syms $(OUT)/lib/libvcpufreq-full.o
+	$(Q)rm -f $@ && ar rcs $@ $(OUT)/lib/libvcpufreq-full.o
+	$(Q)scripts/check-exports.sh $@ include/vcpufreq/*.h || { rm -f $@; exit 1; }
+
 # install: the CLI, the QEMU bridge and its libvirt hook, the systemd
 # unit (not enabled: `systemctl enable --now vcpufreq-bpf`), libvcpufreq
-# (with libbpf folded in, so a VMM links -lvcpufreq -lelf -lz and nothing
-# else of ours), headers, pkg-config file.  The hook goes to libvirt's
-# qemu.d, beside any hook already there; libvirtd reads it when it starts.
+# (libvcpufreq-full.a: a VMM links -lvcpufreq -lelf -lz and nothing else
+# of ours), headers, pkg-config file.  The hook goes to libvirt's qemu.d,
+# beside any hook already there; libvirtd reads it when it starts.
 PREFIX  ?= /usr/local
 LIBVIRT_HOOK_DIR ?= /etc/libvirt/hooks/qemu.d
 SYSTEMD_UNIT_DIR ?= /etc/systemd/system
-install: all
+install: all $(OUT)/libvcpufreq-full.a
 	$(Q)install -D -m 0755 $(OUT)/vcpufreq-bpf $(DESTDIR)$(PREFIX)/sbin/vcpufreq-bpf
 	$(Q)install -D -m 0755 $(OUT)/vcpufreq-qemu-bridge $(DESTDIR)$(PREFIX)/sbin/vcpufreq-qemu-bridge
 	$(Q)sed 's|@SBINDIR@|$(PREFIX)/sbin|' libvirt/vcpufreq-libvirt > $(OUT)/vcpufreq-libvirt
@@ -247,9 +273,6 @@ install: all
 		examples/vcpufreq-bpf.service > $(OUT)/vcpufreq-bpf.service
 	$(Q)install -D -m 0644 $(OUT)/vcpufreq-bpf.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/vcpufreq-bpf.service
 	$(Q)install -D -m 0644 docs/usage.md $(DESTDIR)$(PREFIX)/share/doc/vcpufreq-bpf/usage.md
-	$(Q)rm -rf $(OUT)/ar && mkdir -p $(OUT)/ar && cd $(OUT)/ar && \
-		ar x ../libbpf/libbpf.a && ar x ../libvcpufreq.a && \
-		ar rcs ../libvcpufreq-full.a *.o
 	$(Q)install -D -m 0644 $(OUT)/libvcpufreq-full.a $(DESTDIR)$(PREFIX)/lib/libvcpufreq.a
 	$(Q)install -D -m 0644 -t $(DESTDIR)$(PREFIX)/include/vcpufreq include/vcpufreq/*.h
 	$(Q)mkdir -p $(DESTDIR)$(PREFIX)/lib/pkgconfig

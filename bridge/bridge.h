@@ -43,8 +43,8 @@
 /*
  * The project's internal helpers, not libvcpufreq's API (no installed
  * header declares them): found beside bridge/ in the source tree, so the
- * bridge still builds with the installed headers alone; their objects are
- * linked into the bridge (Makefile: COMMON_OBJS).
+ * bridge still builds with the installed headers alone; their sources are
+ * compiled into the bridge (common.c): libvcpufreq does not export them.
  */
 #include "../common/util.h"
 #include "../common/cpulist.h"

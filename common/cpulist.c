@@ -17,7 +17,8 @@ static int parse_cpulist_elem(const char *s, size_t n, cpu_set_t *set,
 			      char *err, size_t err_len)
 {
 	const char *dash = memchr(s, '-', n);
-	unsigned long long first, last;
+	/* set for gcc, which sees vf_parse_dec inlined in bridge/common.c */
+	unsigned long long first = 0, last = 0;
 	int ret, ret2 = 0;
 
 	if (dash) {

@@ -49,6 +49,16 @@ int vf_parse_u32(const char *s, uint32_t *val)
 	return ret;
 }
 
+int vf_parse_perf(const char *s, unsigned int *perf)
+{
+	unsigned long long v;
+	int ret = vf_parse_uint(s, VCPUFREQ_PERF_MAX, &v);
+
+	if (!ret)
+		*perf = (unsigned int)v;
+	return ret;
+}
+
 /* ---- errors ------------------------------------------------------------- */
 
 int vf_err(char *err, size_t err_len, int ret, const char *fmt, ...)

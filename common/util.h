@@ -33,6 +33,8 @@ int vf_parse_dec(const char *s, size_t n, unsigned long long max,
 int vf_parse_uint(const char *s, unsigned long long max,
 		  unsigned long long *val);
 int vf_parse_u32(const char *s, uint32_t *val);
+/* a perf argument: 0..VCPUFREQ_PERF_MAX (capacity units) */
+int vf_parse_perf(const char *s, unsigned int *perf);
 
 /* ---- errors ------------------------------------------------------------- */
 

@@ -22,7 +22,7 @@
 #include <unistd.h>
 #include "vcpufreq/abi.h"
 #include "vcpufreq/vcpufreq.h"
-#include "topology.h"
+#include "guestview.h"	/* vf_topology_load, vf_vcpu_view */
 
 #define WINDOW_MS 20
 

@@ -15,6 +15,17 @@
 #include "cpulist.h"	/* vf_parse_cpulist, vf_format_cpulist */
 #include "vcpufreq/regmodel.h"
 
+/*
+ * What a vCPU allowed on @affinity should look like to its guest: the
+ * capacity of the biggest CPU in @affinity, that CPU's frequency table
+ * (nr_perf >= 2), or its max as continuous mode (nr_perf = 1) when it has
+ * no table, or the capacity itself as a unitless max when it has no
+ * frequency information; perf_domain = that CPU's cluster.  tid = 0.
+ * -EINVAL when @affinity holds no present CPU.
+ */
+int vf_vcpu_view(const struct vf_topology *t, const cpu_set_t *affinity,
+		 struct vcpufreq_vcpu_config *out);
+
 /* crosvm's placement of the device on arm64 */
 #define VF_GUEST_DT_BASE	0x1040000ULL
 

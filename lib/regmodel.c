@@ -52,7 +52,7 @@
 #define SCHEDUTIL_NUM	4
 #define SCHEDUTIL_DEN	5
 
-struct vcpu_state {
+struct vcpu_regs {
 	struct vcpufreq_vcpu_config cfg;	/* copied, tid kept current */
 	uint32_t sel;			/* PERFTBL_SEL as last written */
 	uint32_t last_guest;		/* last snapped request for this vCPU */
@@ -68,7 +68,7 @@ struct vcpufreq_dev {
 	bool has_ops;
 	struct vcpufreq_dev_ops ops;
 	struct vcpufreq_dev_stats stats;
-	struct vcpu_state *vcpus;
+	struct vcpu_regs *vcpus;
 };
 
 /* ---- configuration ---------------------------------------------------- */
@@ -191,7 +191,7 @@ static void submit_last_request(struct vcpufreq_dev *dev, uint32_t vcpu);
 int vcpufreq_dev_set_tid(struct vcpufreq_dev *dev, uint32_t vcpu,
 			 uint32_t tid)
 {
-	struct vcpu_state *v;
+	struct vcpu_regs *v;
 
 	if (!dev || vcpu >= dev->nr_vcpus)
 		return -EINVAL;
@@ -206,13 +206,13 @@ int vcpufreq_dev_set_tid(struct vcpufreq_dev *dev, uint32_t vcpu,
 
 /* ---- perf values ------------------------------------------------------ */
 
-static bool is_table_mode(const struct vcpu_state *v)
+static bool is_table_mode(const struct vcpu_regs *v)
 {
 	return v->cfg.nr_perf > 1;
 }
 
 /* the top of the vCPU's range: its last entry, or the one continuous max */
-static uint32_t vcpu_fmax(const struct vcpu_state *v)
+static uint32_t vcpu_fmax(const struct vcpu_regs *v)
 {
 	return v->cfg.perf[v->cfg.nr_perf - 1];
 }
@@ -223,7 +223,7 @@ static uint32_t vcpu_fmax(const struct vcpu_state *v)
  * two OPPs the same way (CPUFREQ_RELATION_L).  Past the top there is
  * nothing to round up to, so the top it is.
  */
-static uint32_t snap_request(const struct vcpu_state *v, uint32_t guest)
+static uint32_t snap_request(const struct vcpu_regs *v, uint32_t guest)
 {
 	uint32_t i;
 
@@ -245,7 +245,7 @@ static uint32_t snap_request(const struct vcpu_state *v, uint32_t guest)
  * stop at the host's top, 1024.
  */
 static uint32_t guest_to_host(const struct vcpufreq_dev *dev,
-			      const struct vcpu_state *v, uint32_t guest)
+			      const struct vcpu_regs *v, uint32_t guest)
 {
 	uint64_t host = (uint64_t)v->cfg.capacity * guest / vcpu_fmax(v);
 
@@ -263,7 +263,7 @@ static uint32_t guest_to_host(const struct vcpufreq_dev *dev,
  * of what the vCPU gets).  The schedutil factor is not undone: the host
  * reports what it runs at, not what was asked of it.
  */
-static uint32_t host_to_guest(const struct vcpu_state *v, uint32_t host)
+static uint32_t host_to_guest(const struct vcpu_regs *v, uint32_t host)
 {
 	uint64_t guest = (uint64_t)host * vcpu_fmax(v) / v->cfg.capacity;
 
@@ -288,7 +288,7 @@ uint32_t vcpufreq_dev_to_host(const struct vcpufreq_dev *dev, uint32_t vcpu,
  */
 static uint32_t read_cur_perf(struct vcpufreq_dev *dev, uint32_t vcpu)
 {
-	struct vcpu_state *v = &dev->vcpus[vcpu];
+	struct vcpu_regs *v = &dev->vcpus[vcpu];
 	uint32_t host = 0;
 
 	if (dev->has_ops && dev->ops.cur_perf)
@@ -308,7 +308,7 @@ static uint32_t read_cur_perf(struct vcpufreq_dev *dev, uint32_t vcpu)
  */
 static void submit_last_request(struct vcpufreq_dev *dev, uint32_t vcpu)
 {
-	struct vcpu_state *v = &dev->vcpus[vcpu];
+	struct vcpu_regs *v = &dev->vcpus[vcpu];
 
 	if (dev->has_ops && dev->ops.submit && v->cfg.tid)
 		dev->ops.submit(dev->ops.ctx, vcpu, v->cfg.tid, v->last_host,
@@ -318,7 +318,7 @@ static void submit_last_request(struct vcpufreq_dev *dev, uint32_t vcpu)
 static void request_for(struct vcpufreq_dev *dev, uint32_t vcpu,
 			uint32_t guest, uint32_t host)
 {
-	struct vcpu_state *v = &dev->vcpus[vcpu];
+	struct vcpu_regs *v = &dev->vcpus[vcpu];
 
 	v->last_guest = guest;
 	v->last_host = host;
@@ -333,7 +333,7 @@ static void request_for(struct vcpufreq_dev *dev, uint32_t vcpu,
 static void write_set_perf(struct vcpufreq_dev *dev, uint32_t writer,
 			   uint32_t vcpu, uint32_t value)
 {
-	struct vcpu_state *v = &dev->vcpus[vcpu];
+	struct vcpu_regs *v = &dev->vcpus[vcpu];
 	uint32_t guest, host, n;
 
 	if (value > vcpu_fmax(v))
@@ -365,7 +365,7 @@ static bool is_decoded(const struct vcpufreq_dev *dev, uint32_t vcpu,
 uint32_t vcpufreq_dev_read(struct vcpufreq_dev *dev, uint32_t vcpu,
 			   uint32_t offset)
 {
-	struct vcpu_state *v;
+	struct vcpu_regs *v;
 
 	if (!dev)
 		return 0;

@@ -4,6 +4,8 @@
  * scale, 1..VCPUFREQ_PERF_MAX), frequency range and table, cluster and
  * cpufreq policy.  Read from sysfs, or from an override file for hosts
  * whose sysfs is wrong or symmetric (tests describe big.LITTLE with it).
+ * What a perf request maps to on it: perfmap.h; what a vCPU on it shows
+ * its guest: guestview.h.
  */
 #ifndef VCPUFREQ_TOPOLOGY_H
 #define VCPUFREQ_TOPOLOGY_H
@@ -44,38 +46,5 @@ int vf_topology_load(struct vf_topology *t, const char *sysfs_cpu_dir,
 bool vf_topology_symmetric(const struct vf_topology *t);
 
 unsigned int vf_topology_max_capacity(const struct vf_topology *t);
-
-/*
- * CPUs whose capacity fits @perf (capacity >= perf); when none does, the
- * CPUs of the highest capacity.  Returns how many CPUs were set in @set.
- */
-int vf_fit_cpus(const struct vf_topology *t, unsigned int perf,
-		cpu_set_t *set);
-
-/*
- * Lowest frequency of @cpu that delivers @perf: perf / capacity of the
- * CPU's maximum frequency, rounded up to a table entry when there is a
- * table, clamped to [min_khz, max_khz].  0 when the CPU has no frequency
- * information.
- */
-unsigned int vf_perf_to_khz(const struct vf_cpu *cpu, unsigned int perf);
-
-/*
- * Parse a perf argument: a decimal integer 0..VCPUFREQ_PERF_MAX.
- * Returns 0, or -EINVAL (not a number) / -ERANGE (out of range).
- */
-int vf_parse_perf(const char *s, unsigned int *perf);
-
-/*
- * What a vCPU allowed on @affinity should look like to its guest: the
- * capacity of the biggest CPU in @affinity, that CPU's frequency table
- * (nr_perf >= 2), or its max as continuous mode (nr_perf = 1) when it has
- * no table, or the capacity itself as a unitless max when it has no
- * frequency information; perf_domain = that CPU's cluster.  tid = 0.
- * -EINVAL when @affinity holds no present CPU.
- */
-struct vcpufreq_vcpu_config;
-int vf_vcpu_view(const struct vf_topology *t, const cpu_set_t *affinity,
-		 struct vcpufreq_vcpu_config *out);
 
 #endif

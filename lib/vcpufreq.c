@@ -29,7 +29,7 @@
 #define VF_MAX_VCPUS	1024
 #define VF_BUCKETS	2048	/* power of two, > VF_MAX_VCPUS */
 
-struct vf_vcpu {
+struct vcpu_thread {
 	uint32_t tid;
 	uint32_t gen;			/* the slot's generation when claimed */
 	struct vcpufreq_slot *slot;	/* NULL: syscall path */
@@ -41,7 +41,7 @@ struct vcpufreq {
 	int broker_fd;			/* -1 when root (direct) */
 	struct vcpufreq_slot *slots;	/* mmapped slots map, or NULL */
 	int nr_vcpus;
-	struct vf_vcpu vcpus[VF_MAX_VCPUS];
+	struct vcpu_thread vcpus[VF_MAX_VCPUS];
 	uint16_t bucket[VF_BUCKETS];	/* TID hash -> index + 1 */
 };
 
@@ -135,7 +135,7 @@ static uint16_t *bucket_of(struct vcpufreq *vf, uint32_t tid)
 			     sizeof(vf->vcpus[0]), tid);
 }
 
-static struct vf_vcpu *find_vcpu(struct vcpufreq *vf, uint32_t tid)
+static struct vcpu_thread *find_vcpu(struct vcpufreq *vf, uint32_t tid)
 {
 	uint16_t b = *bucket_of(vf, tid);
 
@@ -148,7 +148,7 @@ static void rehash(struct vcpufreq *vf)
 		       vf->nr_vcpus);
 }
 
-static void forget_vcpu(struct vcpufreq *vf, struct vf_vcpu *v)
+static void forget_vcpu(struct vcpufreq *vf, struct vcpu_thread *v)
 {
 	*v = vf->vcpus[--vf->nr_vcpus];
 	rehash(vf);
@@ -176,7 +176,7 @@ static struct vcpufreq_slot *claim_slot(struct vcpufreq *vf, uint32_t tid)
 int vcpufreq_register(struct vcpufreq *vf, uint32_t tid, uint32_t vm_id,
 		      uint32_t vcpu)
 {
-	struct vf_vcpu *v;
+	struct vcpu_thread *v;
 
 	if (!vf || !tid || tid > INT_MAX)
 		return -EINVAL;
@@ -219,7 +219,7 @@ int vcpufreq_register(struct vcpufreq *vf, uint32_t tid, uint32_t vm_id,
 int vcpufreq_request(struct vcpufreq *vf, uint32_t tid, uint32_t perf,
 		     uint32_t guest_perf)
 {
-	struct vf_vcpu *v = find_vcpu(vf, tid);
+	struct vcpu_thread *v = find_vcpu(vf, tid);
 
 	if (!v)
 		return -ENOENT;
@@ -248,7 +248,7 @@ int vcpufreq_request(struct vcpufreq *vf, uint32_t tid, uint32_t perf,
 
 int vcpufreq_unregister(struct vcpufreq *vf, uint32_t tid)
 {
-	struct vf_vcpu *v = vf ? find_vcpu(vf, tid) : NULL;
+	struct vcpu_thread *v = vf ? find_vcpu(vf, tid) : NULL;
 	int ret = 0;
 
 	if (!v)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "actuator.h"
+#include "json.h"
 
 static void mask_from_set(const cpu_set_t *set, __u64 *mask)
 {
@@ -120,10 +121,22 @@ static void affinity_describe(const struct vcpufreq_action *a, char *buf,
 	snprintf(buf, len, "affinity %s", cpus);
 }
 
+static void affinity_describe_json(const struct vcpufreq_action *a,
+				   struct json *j)
+{
+	char cpus[128];
+
+	if (!a->saved_valid)
+		return;
+	cpulist_format(a->cpus, cpus, sizeof(cpus));
+	json_kstr(j, "affinity", cpus);
+}
+
 const struct actuator act_affinity = {
 	.name = "affinity",
 	.backend = VCPUFREQ_BACKEND_AFFINITY,
 	.probe = affinity_probe,
 	.apply = affinity_apply,
 	.describe = affinity_describe,
+	.describe_json = affinity_describe_json,
 };

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "actuator.h"
+#include "json.h"
 #include "procstat.h"
 
 #define MAX_POLICIES VCPUFREQ_MAX_CPUS
@@ -176,7 +177,7 @@ static int apply_floors(struct act_env *env, const unsigned int *floor)
 	return store_saved(env, saved) ?: ret;
 }
 
-static int cpufreq_sync(struct act_env *env)
+static int cpufreq_apply_shared(struct act_env *env)
 {
 	unsigned int floor[MAX_POLICIES];
 
@@ -226,12 +227,19 @@ static void cpufreq_describe(const struct vcpufreq_action *a, char *buf,
 		snprintf(buf, len, "-");
 }
 
+static void cpufreq_describe_json(const struct vcpufreq_action *a,
+				  struct json *j)
+{
+	json_kuint(j, "floor_khz", a->floor_khz);
+}
+
 const struct actuator act_cpufreq = {
 	.name = "cpufreq",
 	.backend = VCPUFREQ_BACKEND_CPUFREQ,
 	.probe = cpufreq_probe,
 	.apply = cpufreq_apply,
-	.sync = cpufreq_sync,
+	.apply_shared = cpufreq_apply_shared,
 	.shutdown = cpufreq_shutdown,
 	.describe = cpufreq_describe,
+	.describe_json = cpufreq_describe_json,
 };

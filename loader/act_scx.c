@@ -287,6 +287,14 @@ static void scx_describe(const struct vcpufreq_action *a, char *buf,
 		snprintf(buf, len, "-");
 }
 
+static void scx_describe_json(const struct vcpufreq_action *a, struct json *j)
+{
+	if (!a->saved_valid)
+		return;
+	json_kstr(j, "policy", "SCHED_EXT");
+	json_kuint(j, "saved_policy", a->saved_policy);
+}
+
 const struct actuator act_scx = {
 	.name = "scx",
 	.backend = VCPUFREQ_BACKEND_SCX,
@@ -295,4 +303,5 @@ const struct actuator act_scx = {
 	.stop = scx_stop,
 	.apply = scx_apply,
 	.describe = scx_describe,
+	.describe_json = scx_describe_json,
 };

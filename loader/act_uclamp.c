@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <linux/sched.h>
 #include "actuator.h"
+#include "json.h"
 
 /* <linux/sched/types.h> clashes with glibc's <sched.h>: the uapi layout */
 struct sched_attr {
@@ -122,10 +123,18 @@ static void uclamp_describe(const struct vcpufreq_action *a, char *buf,
 		snprintf(buf, len, "-");
 }
 
+static void uclamp_describe_json(const struct vcpufreq_action *a,
+				 struct json *j)
+{
+	if (a->saved_valid)
+		json_kuint(j, "uclamp_min", a->uclamp_min);
+}
+
 const struct actuator act_uclamp = {
 	.name = "uclamp",
 	.backend = VCPUFREQ_BACKEND_UCLAMP,
 	.probe = uclamp_probe,
 	.apply = uclamp_apply,
 	.describe = uclamp_describe,
+	.describe_json = uclamp_describe_json,
 };

@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <linux/types.h>
 #include "vcpufreq/abi.h"
-#include "topology.h"
+#include "perfmap.h"
+
+struct json;
 
 struct act_env {
 	struct vf_topology topo;
@@ -38,12 +40,18 @@ struct actuator {
 	int (*start)(struct act_env *env);
 	void (*stop)(struct act_env *env);
 	/* optional: after threads changed, update state they share */
-	int (*sync)(struct act_env *env);
+	int (*apply_shared)(struct act_env *env);
 	/* optional: restore state shared by all threads (unload) */
 	void (*shutdown)(struct act_env *env);
 	/* one-line description of what @a applied */
 	void (*describe)(const struct vcpufreq_action *a, char *buf,
 			 size_t len);
+	/*
+	 * optional: what @a applied as JSON fields of its own (`vcpus -j`
+	 * writes them into the thread's "action" object)
+	 */
+	void (*describe_json)(const struct vcpufreq_action *a,
+			      struct json *j);
 };
 
 extern const struct actuator act_scx;

@@ -45,7 +45,7 @@
 
 #define MAX_PENDING 256
 #define MAX_RETUNES 256	/* threads whose latest RETUNE waits for the pass */
-#define SYNC_EACH_MAX	32	/* TIDs synced one by one per turn */
+#define REFRESH_EACH_MAX	32	/* TIDs refreshed one by one per turn */
 #define EVENT_BATCH	4096	/* ring buffer events per turn */
 #define TURN_MIN_MS	2	/* a turn at most every 2 ms */
 #define LOG_LINES_PER_S	20
@@ -114,7 +114,7 @@ struct agent {
 	int requests_fd;
 	int state_fd;			/* vcpu_state task storage */
 	__u64 events_lost;		/* stats->events_lost already handled */
-	bool need_sync;			/* run the refresh iterator */
+	bool need_refresh;		/* run the refresh iterator */
 	bool need_walk;			/* on every thread: cgroups changed */
 	bool need_reconcile;		/* events or pending TIDs were lost */
 	struct timespec last_walk;	/* walks: at most one per pass */
@@ -123,7 +123,7 @@ struct agent {
 	struct timespec last_log_check;
 	bool requests_wait;		/* broker requests held by its limits */
 	int nr_pending;
-	__u32 pending[MAX_PENDING];	/* TIDs written since the last sync */
+	__u32 pending[MAX_PENDING];	/* TIDs written since the last refresh */
 	struct timespec last_retune;	/* retunes applied: once per pass */
 	int nr_retunes;
 	struct retune {			/* the latest RETUNE of a thread */
@@ -145,21 +145,21 @@ static int set_effective(struct agent *ag, __u32 tid, __u32 perf)
 {
 	struct vcpufreq_action a = { 0 };
 	int fd = ag->env->actions_fd;
-	long long now_start;
+	long long start_time;
 	int ret;
 
 	bpf_map_lookup_elem(fd, &tid, &a);
 	if (!perf && !a.perf && !a.saved_valid && !a.flags)
 		return 0;	/* nothing applied, nothing to restore */
-	now_start = vf_thread_stat_field(tid, VF_STAT_STARTTIME);
-	if (!perf && now_start <= 0) {
+	start_time = vf_thread_stat_field(tid, VF_STAT_STARTTIME);
+	if (!perf && start_time <= 0) {
 		bpf_map_delete_elem(fd, &tid);	/* gone: nothing to restore */
 		return 0;
 	}
-	if (a.start_time && now_start > 0 && (__u64)now_start != a.start_time)
+	if (a.start_time && start_time > 0 && (__u64)start_time != a.start_time)
 		memset(&a, 0, sizeof(a));	/* a reused TID: that was another thread */
-	if (!a.start_time && now_start > 0)
-		a.start_time = now_start;
+	if (!a.start_time && start_time > 0)
+		a.start_time = start_time;
 	a.backend = ag->act->backend;
 	__atomic_fetch_add(&ag->stats->agent_applies, 1, __ATOMIC_RELAXED);
 	ret = ag->act->apply(ag->env, tid, perf, &a);
@@ -170,8 +170,8 @@ static int set_effective(struct agent *ag, __u32 tid, __u32 perf)
 		bpf_map_delete_elem(fd, &tid);
 	else
 		bpf_map_update_elem(fd, &tid, &a, BPF_ANY);
-	if (ag->act->sync)
-		ag->act->sync(ag->env);
+	if (ag->act->apply_shared)
+		ag->act->apply_shared(ag->env);
 	return ret;
 }
 
@@ -248,7 +248,7 @@ static void reset_foreign_ext(struct agent *ag, __u32 tid)
 /* a TID written since the last sync, once */
 static void add_pending(struct agent *ag, __u32 tid)
 {
-	ag->need_sync = true;
+	ag->need_refresh = true;
 	for (int i = 0; i < ag->nr_pending; i++)
 		if (ag->pending[i] == tid)
 			return;
@@ -318,7 +318,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		add_pending(ag, e->tid);
 		break;
 	case VCPUFREQ_EV_ENROLL:
-		ag->need_sync = ag->need_walk = true;
+		ag->need_refresh = ag->need_walk = true;
 		break;
 	case VCPUFREQ_EV_REQUEST:
 	case VCPUFREQ_EV_VERDICT:
@@ -406,12 +406,12 @@ static bool may_walk(struct agent *ag)
  * One round per turn of the agent's loop: a writer that never stops
  * cannot keep us here.
  */
-static void sync_pending(struct agent *ag, struct ring_buffer *rb)
+static void refresh_pending(struct agent *ag, struct ring_buffer *rb)
 {
-	int n = ag->nr_pending < SYNC_EACH_MAX ? ag->nr_pending : SYNC_EACH_MAX;
-	bool walk = ag->need_walk || ag->nr_pending > SYNC_EACH_MAX;
+	int n = ag->nr_pending < REFRESH_EACH_MAX ? ag->nr_pending : REFRESH_EACH_MAX;
+	bool walk = ag->need_walk || ag->nr_pending > REFRESH_EACH_MAX;
 
-	if (ag->need_sync && (!walk || may_walk(ag))) {
+	if (ag->need_refresh && (!walk || may_walk(ag))) {
 		for (int i = 0; i < n; i++) {
 			if (!thread_exists(ag->pending[i]))
 				reject_dead_tid(ag, ag->pending[i]);
@@ -423,7 +423,7 @@ static void sync_pending(struct agent *ag, struct ring_buffer *rb)
 			ag->nr_pending * sizeof(ag->pending[0]));
 		if (walk)
 			run_refresh_iter();
-		ag->need_sync = ag->nr_pending > 0;
+		ag->need_refresh = ag->nr_pending > 0;
 		ag->need_walk = false;
 		__atomic_fetch_add(&ag->stats->syncs, 1, __ATOMIC_RELAXED);
 		ring_buffer__consume_n(rb, EVENT_BATCH);
@@ -529,7 +529,7 @@ static bool agent_turn(struct agent *ag, int ep_fd, struct ring_buffer *rb)
 	if (ag->act == &act_scx && scx_exit_kind())
 		fall_back(ag, scx_exit_kind());
 	ag->requests_wait = broker_apply(ag->broker);
-	sync_pending(ag, rb);
+	refresh_pending(ag, rb);
 	apply_retunes(ag);
 	if (ms_since(&ag->last_log_check) >= AGENT_PASS_MS) {
 		clock_gettime(CLOCK_MONOTONIC_COARSE, &ag->last_log_check);

@@ -14,7 +14,6 @@
 #include "brokerclient.h"
 #include "cli.h"
 #include "vcpufreq/vcpufreq.h"
-#include "topology.h"
 
 /*
  * A granted VMM user may write requests but neither run the refresh

@@ -35,10 +35,61 @@ static void fill_row(struct vcpu_row *r, int state_fd, int act_fd)
 			 r->tracked && !r->st.enrolled ? "none (not enrolled)" : "-");
 }
 
+/*
+ * One printer per output format: the header, each row, the end.  The
+ * action's own fields in JSON come from its actuator (describe_json).
+ */
+struct vcpus_printer {
+	void (*begin)(struct json *j);
+	void (*row)(struct json *j, const struct vcpu_row *r);
+	void (*end)(struct json *j, int rows);
+};
+
+static void print_text_begin(struct json *j)
+{
+	printf("%-8s %5s %5s %5s %10s %-8s %4s %12s  %-28s %s\n", "TID",
+	       "VM", "VCPU", "PERF", "GUEST", "ENROLLED", "CPU", "RUNTIME_MS",
+	       "ACTION", "CGROUP");
+}
+
+static void print_text_row(struct json *j, const struct vcpu_row *r)
+{
+	char cpu[16];
+
+	snprintf(cpu, sizeof(cpu), r->tracked ? "%u" : "-", r->st.last_cpu);
+	printf("%-8u %5u %5u %5u %10u %-8s %4s %12.3f  %-28s %s\n", r->tid,
+	       r->req.vm_id, r->req.vcpu, r->req.perf, r->req.guest_perf,
+	       r->tracked && r->st.enrolled ? "yes" : "no", cpu,
+	       r->st.runtime_ns / 1e6, r->action, r->cgroup);
+}
+
+static void print_text_end(struct json *j, int rows)
+{
+	if (!rows)
+		printf("(no vCPU thread has a request)\n");
+}
+
+static void print_json_begin(struct json *j)
+{
+	json_arr_open(j);
+}
+
+static void print_json_action(struct json *j, const struct vcpu_row *r)
+{
+	const struct actuator *a = r->acted ? actuator_for(r->act.backend) :
+					      NULL;
+
+	json_obj_open(j);
+	json_kstr(j, "backend", r->acted ? backend_name(r->act.backend) : "none");
+	json_kuint(j, "perf", r->acted ? r->act.perf : 0);
+	json_kstr(j, "summary", r->action);
+	if (a && a->describe_json)
+		a->describe_json(&r->act, j);
+	json_obj_close(j);
+}
+
 static void print_json_row(struct json *j, const struct vcpu_row *r)
 {
-	char cpus[128];
-
 	json_obj_open(j);
 	json_kuint(j, "tid", r->tid);
 	json_kuint(j, "vm_id", r->req.vm_id);
@@ -51,43 +102,27 @@ static void print_json_row(struct json *j, const struct vcpu_row *r)
 	json_kuint(j, "runtime_ns", r->st.runtime_ns);
 	json_kuint(j, "switches", r->st.switches);
 	json_key(j, "action");
-	json_obj_open(j);
-	json_kstr(j, "backend", r->acted ? backend_name(r->act.backend) : "none");
-	json_kuint(j, "perf", r->acted ? r->act.perf : 0);
-	json_kstr(j, "summary", r->action);
-	if (r->acted && r->act.backend == VCPUFREQ_BACKEND_AFFINITY &&
-	    r->act.saved_valid) {
-		cpulist_format(r->act.cpus, cpus, sizeof(cpus));
-		json_kstr(j, "affinity", cpus);
-	}
-	if (r->acted && r->act.backend == VCPUFREQ_BACKEND_UCLAMP &&
-	    r->act.saved_valid)
-		json_kuint(j, "uclamp_min", r->act.uclamp_min);
-	if (r->acted && r->act.backend == VCPUFREQ_BACKEND_CPUFREQ)
-		json_kuint(j, "floor_khz", r->act.floor_khz);
-	if (r->acted && r->act.backend == VCPUFREQ_BACKEND_SCX &&
-	    r->act.saved_valid) {
-		json_kstr(j, "policy", "SCHED_EXT");
-		json_kuint(j, "saved_policy", r->act.saved_policy);
-	}
-	json_obj_close(j);
+	print_json_action(j, r);
 	json_obj_close(j);
 }
 
-static void print_text_row(const struct vcpu_row *r)
+static void print_json_end(struct json *j, int rows)
 {
-	char cpu[16];
-
-	snprintf(cpu, sizeof(cpu), r->tracked ? "%u" : "-", r->st.last_cpu);
-	printf("%-8u %5u %5u %5u %10u %-8s %4s %12.3f  %-28s %s\n", r->tid,
-	       r->req.vm_id, r->req.vcpu, r->req.perf, r->req.guest_perf,
-	       r->tracked && r->st.enrolled ? "yes" : "no", cpu,
-	       r->st.runtime_ns / 1e6, r->action, r->cgroup);
+	json_arr_close(j);
 }
+
+static const struct vcpus_printer text_printer = {
+	.begin = print_text_begin, .row = print_text_row, .end = print_text_end,
+};
+
+static const struct vcpus_printer json_printer = {
+	.begin = print_json_begin, .row = print_json_row, .end = print_json_end,
+};
 
 int cmd_vcpus(int argc, char **argv)
 {
 	int req_fd, state_fd = -1, act_fd = -1, rows = 0, ret = -1;
+	const struct vcpus_printer *p;
 	struct json *j = NULL;
 	__u32 key, *prev = NULL;
 
@@ -101,12 +136,8 @@ int cmd_vcpus(int argc, char **argv)
 	if (state_fd < 0 || act_fd < 0)
 		goto out;
 	j = cli_json();
-	if (j)
-		json_arr_open(j);
-	else
-		printf("%-8s %5s %5s %5s %10s %-8s %4s %12s  %-28s %s\n", "TID",
-		       "VM", "VCPU", "PERF", "GUEST", "ENROLLED", "CPU",
-		       "RUNTIME_MS", "ACTION", "CGROUP");
+	p = j ? &json_printer : &text_printer;
+	p->begin(j);
 	while (!bpf_map_get_next_key(req_fd, prev, &key)) {
 		struct vcpu_row r = { .tid = key };
 
@@ -114,18 +145,11 @@ int cmd_vcpus(int argc, char **argv)
 		if (bpf_map_lookup_elem(req_fd, &key, &r.req))
 			continue;	/* dropped while we listed */
 		fill_row(&r, state_fd, act_fd);
-		if (j)
-			print_json_row(j, &r);
-		else
-			print_text_row(&r);
+		p->row(j, &r);
 		rows++;
 	}
-	if (j) {
-		json_arr_close(j);
-		json_free(j);
-	} else if (!rows) {
-		printf("(no vCPU thread has a request)\n");
-	}
+	p->end(j, rows);
+	json_free(j);
 	ret = 0;
 out:
 	close(req_fd);

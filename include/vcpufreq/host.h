@@ -9,6 +9,7 @@
 
 #include <sched.h>
 #include <stddef.h>
+#include "vcpufreq/api.h"
 #include "vcpufreq/regmodel.h"
 
 #ifndef CPU_SETSIZE
@@ -27,17 +28,19 @@ extern "C" {
  * docs/usage.md).  Every CPU of an affinity must be on the host.  0, or
  * -1 with the reason in @err.
  */
-int vcpufreq_vcpu_views(const char *topology, unsigned int n,
-			const cpu_set_t *affinity,
-			struct vcpufreq_vcpu_config *out, char *err,
-			size_t err_len);
+VCPUFREQ_API int vcpufreq_vcpu_views(const char *topology, unsigned int n,
+				     const cpu_set_t *affinity,
+				     struct vcpufreq_vcpu_config *out,
+				     char *err, size_t err_len);
 
 /* a cpulist ("0-3,6") of @len bytes into @set; 0, or -1 with why in @err */
-int vcpufreq_parse_cpulist(const char *s, size_t len, cpu_set_t *set,
-			   char *err, size_t err_len);
+VCPUFREQ_API int vcpufreq_parse_cpulist(const char *s, size_t len,
+					cpu_set_t *set, char *err,
+					size_t err_len);
 
 /* @set as a cpulist ("0-3,6") into @buf */
-void vcpufreq_format_cpulist(const cpu_set_t *set, char *buf, size_t len);
+VCPUFREQ_API void vcpufreq_format_cpulist(const cpu_set_t *set, char *buf,
+					  size_t len);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "vcpufreq/abi.h"	/* VCPUFREQ_REG_* offsets */
+#include "vcpufreq/api.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -95,25 +96,26 @@ struct vcpufreq_dev;
  * zero or unsorted entry, a capacity of 0 or > 1024, an unknown scope.
  * -EINVAL / -ENOMEM.
  */
-int vcpufreq_dev_new(const struct vcpufreq_dev_config *cfg,
-		     const struct vcpufreq_dev_ops *ops,
-		     struct vcpufreq_dev **out, char *err, size_t err_len);
-void vcpufreq_dev_free(struct vcpufreq_dev *dev);
+VCPUFREQ_API int vcpufreq_dev_new(const struct vcpufreq_dev_config *cfg,
+				  const struct vcpufreq_dev_ops *ops,
+				  struct vcpufreq_dev **out, char *err,
+				  size_t err_len);
+VCPUFREQ_API void vcpufreq_dev_free(struct vcpufreq_dev *dev);
 
 /*
  * The vCPU's host thread became known (or changed): a request the guest
  * already made is submitted for it at once.
  */
-int vcpufreq_dev_set_tid(struct vcpufreq_dev *dev, uint32_t vcpu,
-			 uint32_t tid);
+VCPUFREQ_API int vcpufreq_dev_set_tid(struct vcpufreq_dev *dev, uint32_t vcpu,
+				      uint32_t tid);
 
 /*
  * One 32-bit access to register @offset of @vcpu's block (an MMIO handler
  * at device offset X passes vcpu = X / VCPUFREQ_REG_STRIDE and offset =
  * X % VCPUFREQ_REG_STRIDE).
  */
-uint32_t vcpufreq_dev_read(struct vcpufreq_dev *dev, uint32_t vcpu,
-			   uint32_t offset);
+VCPUFREQ_API uint32_t vcpufreq_dev_read(struct vcpufreq_dev *dev, uint32_t vcpu,
+					uint32_t offset);
 /*
  * A write by vCPU @writer, the one whose exit the VMM is handling (an
  * MMIO exit runs on the trapping vCPU's thread), into @vcpu's block.
@@ -121,18 +123,19 @@ uint32_t vcpufreq_dev_read(struct vcpufreq_dev *dev, uint32_t vcpu,
  * VCPUFREQ_DEV_SCOPE_WRITER; VCPUFREQ_DEV_NO_WRITER (or any value not a
  * vCPU of the device) stands for the block's own vCPU.
  */
-void vcpufreq_dev_write_from(struct vcpufreq_dev *dev, uint32_t writer,
-			     uint32_t vcpu, uint32_t offset, uint32_t value);
+VCPUFREQ_API void vcpufreq_dev_write_from(struct vcpufreq_dev *dev,
+					  uint32_t writer, uint32_t vcpu,
+					  uint32_t offset, uint32_t value);
 /* the same with the writer unknown */
-void vcpufreq_dev_write(struct vcpufreq_dev *dev, uint32_t vcpu,
-			uint32_t offset, uint32_t value);
+VCPUFREQ_API void vcpufreq_dev_write(struct vcpufreq_dev *dev, uint32_t vcpu,
+				     uint32_t offset, uint32_t value);
 
 /* guest perf -> host capacity units, as SET_PERF converts it */
-uint32_t vcpufreq_dev_to_host(const struct vcpufreq_dev *dev, uint32_t vcpu,
-			      uint32_t guest_perf);
+VCPUFREQ_API uint32_t vcpufreq_dev_to_host(const struct vcpufreq_dev *dev,
+					   uint32_t vcpu, uint32_t guest_perf);
 
-void vcpufreq_dev_get_stats(const struct vcpufreq_dev *dev,
-			    struct vcpufreq_dev_stats *st);
+VCPUFREQ_API void vcpufreq_dev_get_stats(const struct vcpufreq_dev *dev,
+					 struct vcpufreq_dev_stats *st);
 
 #ifdef __cplusplus
 }

@@ -97,7 +97,7 @@ static void set_perf(struct act_env *env, __u32 tid, __u32 perf)
 	bpf_map_lookup_elem(env->actions_fd, &tid, &a);
 	act_cpufreq.apply(env, tid, perf, &a);
 	bpf_map_update_elem(env->actions_fd, &tid, &a, BPF_ANY);
-	act_cpufreq.sync(env);
+	act_cpufreq.apply_shared(env);
 }
 
 TEST(cpufreq_floor_rises_for_the_biggest_request_and_is_restored)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * lib/topology.c: sysfs and override loading against fake trees built in
- * a temporary directory, CPU fitting, perf -> kHz and perf parsing.
+ * lib/topology*.c: sysfs and override loading against fake trees built
+ * in a temporary directory; lib/perfmap.c: CPU fitting, perf -> kHz;
+ * common/util.c: perf parsing.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,7 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "topology.h"
+#include "perfmap.h"
+#include "util.h"	/* vf_parse_perf */
 #include "unit.h"
 
 /* A vf_topology is ~70 KiB: one shared instance, reloaded by each case. */
