@@ -706,15 +706,15 @@ test_request_changes_between_nonzero_values_are_coalesced_by_the_agent() {
 	$VF load --backend observe >/dev/null
 	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
 	spawn 1 0 "$CGT"; local t=${TIDS[0]}
-	vmm_shell a
-	[ "$(vmm_do a "register $t 1 0")" = ok ] && [ "$(vmm_do a "request $t 300")" = ok ] || fail "VMM a: $(cat "$TMP/a.out")"
+	vmm_shell coal
+	[ "$(vmm_do coal "register $t 1 0")" = ok ] && [ "$(vmm_do coal "request $t 300")" = ok ] || fail "VMM: $(cat "$TMP/coal.out")"
 	wait_for 5 sh -c "$VF vcpus -j | jq -e '.[] | select(.tid == $t and .action.perf == 300)' >/dev/null" ||
 		fail "a start is applied at once: $($VF vcpus -j)"
-	local st0 st1 i fd=$VMMFD_a
+	local st0 st1 i fd=$VMMFD_coal
 	st0=$($VF status -j | jq -c .requests)
 	for i in $(seq 200); do echo "request $t $((400 + i % 2 * 100))"; sleep 0.005; done >&"$fd"
 	echo "request $t 777" >&"$fd"
-	wait_for 10 sh -c "[ \$(grep -c '^ok' $TMP/a.out) -ge 203 ]" || fail "VMM a: $(tail -n 3 "$TMP/a.out")"
+	wait_for 10 sh -c "[ \$(grep -c '^ok' $TMP/coal.out) -ge 203 ]" || fail "VMM: $(tail -n 3 "$TMP/coal.out")"
 	wait_for 5 sh -c "$VF vcpus -j | jq -e '.[] | select(.tid == $t and .action.perf == 777)' >/dev/null" ||
 		fail "the latest change was not applied: $($VF vcpus -j)"
 	st1=$($VF status -j | jq -c .requests)
