@@ -280,6 +280,31 @@ static u32 fit_level(struct task_ctx *t, u32 demand)
 	return level;
 }
 
+/*
+ * The level a demand runs on for the least energy, by the host's power
+ * figures (the loader's set_efficient_levels): on a host whose big cores
+ * at a low OPP do more work per joule than its little ones near their
+ * top, a demand that fits a little core is cheaper on a big one.  All 0
+ * without figures.  Only a preference: an idle CPU there is taken first,
+ * any fitting CPU next; the queue stays the fitting level's.
+ */
+const volatile __u8 efficient_level[VCPUFREQ_SCX_DEMAND_BUCKETS];
+const volatile bool energy_levels;	/* efficient_level is filled in */
+
+static u32 preferred_level(struct task_ctx *t, u32 demand, u32 fit)
+{
+	u32 l;
+
+	if (demand > VCPUFREQ_PERF_MAX)
+		demand = VCPUFREQ_PERF_MAX;
+	l = efficient_level[demand / VCPUFREQ_SCX_DEMAND_STEP];
+	if (l >= nr_levels)
+		l = nr_levels - 1;
+	if (t && l > t->max_level)
+		l = t->max_level;
+	return l > fit ? l : fit;
+}
+
 static u32 max_level_in(const struct cpumask *mask)
 {
 	u32 max = 0, n = nr_cpus();
@@ -396,6 +421,18 @@ static s32 claim_fitting_idle_cpu(struct task_struct *p, s32 prev_cpu,
 	return -1;
 }
 
+/* an idle CPU of the cheapest level for @demand, else of any fitting one */
+static s32 claim_idle_cpu_for(struct task_struct *p, struct task_ctx *t,
+			      s32 prev_cpu, u32 demand, u32 fit)
+{
+	u32 pref = preferred_level(t, demand, fit);
+	s32 cpu = claim_fitting_idle_cpu(p, prev_cpu, pref);
+
+	if (cpu < 0 && pref > fit)
+		cpu = claim_fitting_idle_cpu(p, prev_cpu, fit);
+	return cpu;
+}
+
 /* the figures of the CPU @p runs on (running/stopping may run elsewhere) */
 static struct vcpufreq_scx_cpu *task_cpu_stats(struct task_struct *p, s32 *cpu)
 {
@@ -481,11 +518,38 @@ s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
 			dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_DFL, 0);
 		return cpu;
 	}
-	cpu = claim_fitting_idle_cpu(p, prev_cpu, fit_level(t, demand));
+	cpu = claim_idle_cpu_for(p, t, prev_cpu, demand, fit_level(t, demand));
 	if (cpu < 0)
 		return prev_cpu;	/* enqueue queues it by level */
 	dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_DFL, 0);
 	return cpu;
+}
+
+/*
+ * A CPU of @level running a vCPU that is there by preference only (its
+ * demand fits a lower level) makes way for one that needs @level: kicked
+ * to preempt, it serves the most demanding queue it fits, and the guest
+ * goes back through enqueue to a CPU of its own level.  A scan of the
+ * CPUs, done only on hosts with power figures, when no fitting CPU is idle.
+ */
+static void make_way_on_level(u32 level)
+{
+	u32 n = nr_cpus();
+	s32 cpu;
+
+	bpf_for(cpu, 0, n) {
+		struct vcpufreq_scx_cpu *c;
+		u32 key = cpu;
+
+		if (level_of(cpu) != level)
+			continue;
+		c = bpf_map_lookup_elem(&scx_cpus, &key);
+		if (c && c->running_at && c->running_level &&
+		    c->running_level - 1 < level) {
+			scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+			return;
+		}
+	}
 }
 
 void BPF_STRUCT_OPS(vf_enqueue, struct task_struct *p, u64 enq_flags)
@@ -512,12 +576,14 @@ void BPF_STRUCT_OPS(vf_enqueue, struct task_struct *p, u64 enq_flags)
 	    older_than(level_helped_at[LVL(level)], now, STARVE_NS))
 		level_fit_at[LVL(level)] = now;
 	dsq_insert(p, LEVEL_DSQ(level), SCX_SLICE_DFL, enq_flags);
-	cpu = claim_fitting_idle_cpu(p, -1, level);
+	cpu = claim_idle_cpu_for(p, t, -1, demand, level);
 	if (cpu >= 0) {
 		/* a fitting CPU is on its way: lower CPUs stop helping */
 		level_fit_at[LVL(level)] = now;
 		level_helped_at[LVL(level)] = 0;
 		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	} else if (energy_levels && level) {
+		make_way_on_level(level);
 	}
 }
 

@@ -25,6 +25,9 @@ struct vf_cpu {
 	unsigned int max_khz;	/* 0 when unknown */
 	unsigned int nr_freqs;	/* entries in freqs[], ascending, 0 = none */
 	unsigned int freqs_khz[VCPUFREQ_PERFTBL_MAX];
+	unsigned int nr_power;	/* 0, or nr_freqs: power at each frequency */
+	unsigned int power[VCPUFREQ_PERFTBL_MAX]; /* any unit, the same for
+						   * every CPU (uW, uA) */
 };
 
 struct vf_topology {

@@ -107,11 +107,11 @@ static int ovr_freq(struct ovr_reader *ovr, struct ovr_cpu *oc, const char *val)
 	return 0;
 }
 
-static int ovr_freqs(struct ovr_reader *ovr, struct ovr_cpu *oc,
-		     const char *val)
+/* a comma-separated list of 1..UINT_MAX into @out; @ascending: strictly */
+static int ovr_list(struct ovr_reader *ovr, const char *key, const char *val,
+		    unsigned int *out, unsigned int *nr, bool ascending)
 {
-	struct vf_cpu *c = &oc->c;
-	unsigned long long khz;
+	unsigned long long v;
 	const char *s, *comma;
 	size_t n;
 	int ret;
@@ -119,25 +119,39 @@ static int ovr_freqs(struct ovr_reader *ovr, struct ovr_cpu *oc,
 	for (s = val; ; s = comma + 1) {
 		comma = strchr(s, ',');
 		n = comma ? (size_t)(comma - s) : strlen(s);
-		if (c->nr_freqs == VCPUFREQ_PERFTBL_MAX)
-			return ovr_fail(ovr, -E2BIG,
-					"freqs: more than %d entries",
-					VCPUFREQ_PERFTBL_MAX);
-		ret = ovr_number(ovr, "freqs", s, n, 1, UINT_MAX, &khz);
+		if (*nr == VCPUFREQ_PERFTBL_MAX)
+			return ovr_fail(ovr, -E2BIG, "%s: more than %d entries",
+					key, VCPUFREQ_PERFTBL_MAX);
+		ret = ovr_number(ovr, key, s, n, 1, UINT_MAX, &v);
 		if (ret)
 			return ret;
 		/* a table is written in order; disorder is a typo, not data */
-		if (c->nr_freqs && khz <= c->freqs_khz[c->nr_freqs - 1])
+		if (ascending && *nr && v <= out[*nr - 1])
 			return ovr_fail(ovr, -EINVAL,
-					"freqs: %llu after %u, not strictly ascending",
-					khz, c->freqs_khz[c->nr_freqs - 1]);
-		c->freqs_khz[c->nr_freqs++] = (unsigned int)khz;
+					"%s: %llu after %u, not strictly ascending",
+					key, v, out[*nr - 1]);
+		out[(*nr)++] = (unsigned int)v;
 		if (!comma)
 			return 0;
 	}
 }
 
-enum { KEY_CAPACITY, KEY_CLUSTER, KEY_POLICY, KEY_FREQ, KEY_FREQS, NR_OVR_KEYS };
+static int ovr_freqs(struct ovr_reader *ovr, struct ovr_cpu *oc,
+		     const char *val)
+{
+	return ovr_list(ovr, "freqs", val, oc->c.freqs_khz, &oc->c.nr_freqs,
+			true);
+}
+
+static int ovr_power(struct ovr_reader *ovr, struct ovr_cpu *oc,
+		     const char *val)
+{
+	return ovr_list(ovr, "power", val, oc->c.power, &oc->c.nr_power,
+			false);
+}
+
+enum { KEY_CAPACITY, KEY_CLUSTER, KEY_POLICY, KEY_FREQ, KEY_FREQS, KEY_POWER,
+       NR_OVR_KEYS };
 
 static const struct ovr_key {
 	const char *name;
@@ -149,6 +163,7 @@ static const struct ovr_key {
 	[KEY_POLICY]	= { "policy",	ovr_policy },
 	[KEY_FREQ]	= { "freq",	ovr_freq },
 	[KEY_FREQS]	= { "freqs",	ovr_freqs },
+	[KEY_POWER]	= { "power",	ovr_power },
 };
 
 #define SEEN(k)		(1u << (k))
@@ -178,6 +193,10 @@ static int ovr_check_cpu(struct ovr_reader *ovr, struct ovr_cpu *oc)
 
 	if (!(oc->seen & SEEN(KEY_CAPACITY)))
 		return ovr_fail(ovr, -EINVAL, "missing capacity");
+	if (c->nr_power && c->nr_power != c->nr_freqs)
+		return ovr_fail(ovr, -EINVAL,
+				"power: %u entries for %u freqs (one per frequency)",
+				c->nr_power, c->nr_freqs);
 	if (!c->nr_freqs)
 		return 0;
 	if (!(oc->seen & SEEN(KEY_FREQ))) {

@@ -65,6 +65,63 @@ static int scx_probe(const struct act_env *env, char *why, size_t len)
 	return 0;
 }
 
+/*
+ * Energy per unit of work of running @demand on @c: the power of its
+ * lowest OPP that delivers @demand over the capacity that OPP delivers
+ * (both scale alike, so any power unit will do).  0: @c cannot.
+ */
+static double work_cost(const struct vf_cpu *c, unsigned int demand)
+{
+	unsigned int fmax = c->freqs_khz[c->nr_freqs - 1];
+
+	for (unsigned int i = 0; i < c->nr_freqs; i++) {
+		double cap = (double)c->capacity * c->freqs_khz[i] / fmax;
+
+		if (cap >= demand)
+			return c->power[i] / cap;
+	}
+	return 0;
+}
+
+/*
+ * efficient_level[b]: the level that runs a demand of bucket b (its
+ * middle) for the least energy, by the power figures of the topology
+ * (a level's first CPU stands for it).  Without figures for every level
+ * the table stays 0: the lowest level that fits, as before.
+ */
+static void set_efficient_levels(struct vcpufreq_scx *s,
+				 const struct vf_topology *t, const __u32 *caps,
+				 __u32 n)
+{
+	const struct vf_cpu *rep[VCPUFREQ_SCX_MAX_LEVELS] = { 0 };
+	volatile __u8 *eff = s->rodata->efficient_level;
+
+	for (int c = 0; c < t->nr_cpus; c++)
+		for (__u32 i = 0; i < n; i++)
+			if (t->cpu[c].present && caps[i] == t->cpu[c].capacity &&
+			    !rep[i])
+				rep[i] = &t->cpu[c];
+	for (__u32 i = 0; i < n; i++)
+		if (!rep[i] || !rep[i]->nr_power)
+			return;
+	for (__u32 b = 0; b < VCPUFREQ_SCX_DEMAND_BUCKETS; b++) {
+		unsigned int d = b * VCPUFREQ_SCX_DEMAND_STEP +
+				 VCPUFREQ_SCX_DEMAND_STEP / 2;
+		double best = 0;
+
+		eff[b] = n - 1;
+		for (__u32 i = 0; i < n; i++) {
+			double cost = work_cost(rep[i], d);
+
+			if (cost > 0 && (best == 0 || cost < best)) {
+				best = cost;
+				eff[b] = i;
+			}
+		}
+	}
+	s->rodata->energy_levels = true;
+}
+
 /* capacity levels: the distinct capacities of the host's CPUs, ascending */
 static int set_levels(struct vcpufreq_scx *s, const struct vf_topology *t)
 {
@@ -94,6 +151,7 @@ static int set_levels(struct vcpufreq_scx *s, const struct vf_topology *t)
 		for (__u32 i = 0; i < n; i++)
 			if (t->cpu[c].present && caps[i] == t->cpu[c].capacity)
 				s->rodata->cpu_level[c] = i;
+	set_efficient_levels(s, t, caps, n);
 	return 0;
 }
 

@@ -31,8 +31,10 @@ lab_host_up() {
 	insmod "$MODULE" || die "insmod $MODULE failed (is this the test kernel with tests/vm/patches?)"
 	LITTLE=$(cpus_of little) BIG=$(cpus_of big) NCPU=$(nproc)
 	LITTLE0=${LITTLE%%,*} BIG0=${BIG%%,*}
-	opps | awk '{ cap[$1] = $3; cl[$1] = ($2 == "big"); f[$1] = f[$1] (f[$1] ? "," : "") $4 }
-		END { for (c in cap) printf "cpu %d capacity %d cluster %d freqs %s\n", c, cap[c], cl[c], f[c] }' \
+	# power: each OPP's per-core current (uA), as the energy model has it
+	opps | awk '{ cap[$1] = $3; cl[$1] = ($2 == "big"); f[$1] = f[$1] (f[$1] ? "," : "") $4
+		      p[$1] = p[$1] (p[$1] ? "," : "") $6 }
+		END { for (c in cap) printf "cpu %d capacity %d cluster %d freqs %s power %s\n", c, cap[c], cl[c], f[c], p[c] }' \
 		| sort -k2n >"$TOPO"
 	set_governor performance
 	IPU=$(calibrate "$BIG0")

@@ -255,6 +255,12 @@ struct vcpufreq_event {
 #define VCPUFREQ_SCX_OPS_NAME		"vcpufreq"
 #define VCPUFREQ_PIN_SCX_CPUS		"scx_cpus"
 #define VCPUFREQ_SCX_MAX_LEVELS		8
+/*
+ * The scheduler's energy table (efficient_level, bpf/vcpufreq_scx.bpf.c):
+ * one entry per VCPUFREQ_SCX_DEMAND_STEP of demand, 0..VCPUFREQ_PERF_MAX.
+ */
+#define VCPUFREQ_SCX_DEMAND_STEP	32
+#define VCPUFREQ_SCX_DEMAND_BUCKETS	(VCPUFREQ_PERF_MAX / VCPUFREQ_SCX_DEMAND_STEP + 1)
 
 struct vcpufreq_scx_cpu {
 	__u64 run_ns[VCPUFREQ_SCX_MAX_LEVELS + 1]; /* [0]: vCPUs without a
