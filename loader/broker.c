@@ -14,7 +14,10 @@
  * VMM restart (or `vcpufreq-bpf request`), and ends with the thread, an
  * unregister, or the grant's revocation.  Requests are coalesced per
  * thread and applied at most every BROKER_THREAD_GAP per thread and
- * BROKER_RATE per second per user.
+ * BROKER_RATE per second per user.  The socket is open to every user, so
+ * no user may hold more than its share of the connections: a refused
+ * HELLO closes the connection, and each user has a cap, lower without a
+ * grant, with room kept for root.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,6 +42,9 @@
 #include "tidindex.h"
 
 #define BROKER_MAX_CONNS	256
+#define BROKER_ROOT_CONNS	8	/* of those, kept for root (`grant`) */
+#define BROKER_UID_CONNS	64	/* at most, per granted user */
+#define BROKER_UNGRANTED_CONNS	4	/* per user without a grant: HELLO */
 #define BROKER_MAX_TIDS		4096
 #define BROKER_BUCKETS		8192	/* power of two, > BROKER_MAX_TIDS */
 #define BROKER_READ_BATCH	64	/* messages per connection per event */
@@ -485,6 +491,25 @@ static int peer_creds(int fd, struct conn *c)
 	return 0;
 }
 
+/*
+ * One more connection for @who fits: its user's cap (lower without a
+ * grant: such a connection is only ever refused) and, but for root,
+ * below the connections kept for root.
+ */
+static bool conn_fits(struct broker *b, const struct creds *who)
+{
+	int mine = 0;
+
+	if (who->uid == 0)
+		return b->nr_conns < BROKER_MAX_CONNS;
+	if (b->nr_conns >= BROKER_MAX_CONNS - BROKER_ROOT_CONNS)
+		return false;
+	for (int i = 0; i < b->nr_conns; i++)
+		mine += b->conns[i]->who.uid == who->uid;
+	return mine < (has_grant(b, who) ? BROKER_UID_CONNS :
+		       BROKER_UNGRANTED_CONNS);
+}
+
 static void accept_conns(struct broker *b, int ep_fd)
 {
 	for (int i = 0; i < BROKER_READ_BATCH; i++) {
@@ -496,10 +521,11 @@ static void accept_conns(struct broker *b, int ep_fd)
 		if (fd < 0)
 			return;
 		c = calloc(1, sizeof(*c));
-		if (!c || b->nr_conns >= BROKER_MAX_CONNS ||
-		    peer_creds(fd, c)) {
+		if (!c || peer_creds(fd, c) || !conn_fits(b, &c->who)) {
 			count(b, &b->stats->broker_refused);
-			agent_log("broker: connection refused (%d open)",
+			count(b, &b->stats->broker_conns_refused);
+			agent_log("broker: connection of uid %d refused (%d "
+				  "open)", c ? (int)c->who.uid : -1,
 				  b->nr_conns);
 			free(c);
 			close(fd);
@@ -562,6 +588,10 @@ static void read_conn(struct broker *b, int i)
 		if (m[k].op != VCPUFREQ_BROKER_REQUEST || (error &&
 		    !answered_refusal))
 			answer(c, &m[k], error);
+		if (m[k].op == VCPUFREQ_BROKER_HELLO && error) {
+			close_conn(b, i);	/* it may do nothing: no slot */
+			return;
+		}
 		answered_refusal |= m[k].op == VCPUFREQ_BROKER_REQUEST && error;
 		if (m[k].op == VCPUFREQ_BROKER_RELOAD)
 			return;	/* the connection may be gone */
@@ -638,9 +668,13 @@ static int reload_grants(struct broker *b)
 	int n = grants_load(b->grants, VCPUFREQ_MAX_GRANTS);
 	__u32 quota;
 
-	if (n < 0)
+	if (n < 0) {
+		agent_log("broker: cannot read the grants: %s",
+			  strerror(errno));
 		return -EIO;
+	}
 	b->nr_grants = n;
+	count(b, &b->stats->grants_reloaded);
 	for (int i = b->nr_conns - 1; i >= 0; i--)
 		if (!has_grant(b, &b->conns[i]->who))
 			close_conn(b, i);
@@ -656,6 +690,11 @@ static int reload_grants(struct broker *b)
 		drop_owned(b, o);
 	}
 	return 0;
+}
+
+void broker_reload(struct broker *b)
+{
+	reload_grants(b);
 }
 
 int broker_watch(struct broker *b, int ep_fd)

@@ -202,6 +202,10 @@ struct vcpufreq_stats {
 	__u64 log_suppressed;		/* agent log lines not written */
 	__u64 scx_foreign_reset;	/* tasks we did not put in SCHED_EXT,
 					 * moved back to SCHED_OTHER */
+	__u64 broker_conns_refused;	/* connections refused: the user's
+					 * share of the broker is used up */
+	__u64 grants_reloaded;		/* times the agent read the grants
+					 * (SIGHUP from `grant`) */
 };
 
 /* settings: BPF_MAP_TYPE_ARRAY, one entry (key 0), written by `load`. */

@@ -969,6 +969,53 @@ test_revoke_ends_what_open_connections_can_do() {
 	[ -z "$(tids_of_vm 1)" ] || fail "the revoked VMM steered again: $($VF vcpus -j)"
 	jq_is "$($VF status -j)" '.broker.grants | length' 0
 }
+# hold_conns PREFIX N: a local user (PREFIX: setpriv ...) opens N
+# connections to the broker, says HELLO on every other one, and holds them;
+# once the broker answered (or closed) the last HELLO, it has taken in
+# (or refused) every connection before it
+hold_conns() {
+	local out=$TMP/hold.$RANDOM
+	$1 $PY3 - "$VCPUFREQ_STATE_DIR/vcpufreq.sock" "$2" >"$out" 2>&1 <<'PY' &
+import socket, struct, sys, time
+held = []
+for i in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        s.connect(sys.argv[1])	# blocking: waits while the backlog is full
+        s.settimeout(5)
+        if i % 2:
+            s.send(struct.pack("6I", 1, 1, 0, 0, 0, 0))	# HELLO
+        held.append(s)
+    except OSError:
+        pass
+for s in held[1::2]:
+    try:
+        s.recv(16)
+    except OSError:
+        pass
+print("connected", len(held), flush=True)
+time.sleep(600)
+PY
+	echo $! >>"$PIDFILE"
+	wait_for 30 grep -q '^connected' "$out" || fail "holder did not start: $(cat "$out")"
+}
+test_a_user_holding_broker_connections_shuts_out_no_vmm_and_no_revoke() {
+	two_users
+	$VF load >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	$VF grant --user $VMM_USER --cgroup "$CGT" >/dev/null
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT"; local t=${TIDS[0]}
+	hold_conns "$AS_VMM2" 300	# a user without a grant
+	$AS_VMM $VF request "$t" 600 >/dev/null || fail "the granted VMM was shut out by another user's connections"
+	wait_for 5 sh -c "$VF vcpus -j | jq -e '.[] | select(.tid==$t and .perf==600)'" || fail "request not taken in"
+	[ "$(jq .broker.refused_connections <<<"$($VF status -j)")" -gt 0 ] || fail "refused connections not counted"
+	# the granted user fills its own share; root's revoke still applies
+	hold_conns "$AS_VMM" 300
+	local out; out=$($VF grant --revoke --user $VMM_USER 2>&1) || fail "revoke: $out"
+	[ -z "$(perf_of "$t")" ] || fail "the revoked user's request is still in force: $(perf_of "$t")"
+	expect_fail "" $AS_VMM $VF request "$t" 700
+	[ -z "$(perf_of "$t")" ] || fail "the revoked user steered again"
+}
 
 # ---- the QEMU bridge under libvirt, with a stand-in QEMU ---------------------
 BRIDGE=$PWD/build/vcpufreq-qemu-bridge
