@@ -210,9 +210,11 @@ static void fall_back(struct agent *ag, __u32 kind)
 
 /*
  * A task runs in SCHED_EXT that we did not put there (a user's own
- * sched_setscheduler(), a vCPU's child): our scheduler serves vCPUs only,
- * and a task it is not made for could get it ejected.  Back to the fair
- * class with it.
+ * sched_setscheduler(), on any task or on its vCPU whose cgroup limits
+ * CPU; a vCPU's child): our scheduler serves the vCPUs we moved only, a
+ * task it is not made for could get it ejected, and a limited vCPU would
+ * escape its cgroup's cpu.max or cpu.weight.  Back to the fair class with
+ * it.
  */
 static void reset_foreign_ext(struct agent *ag, __u32 tid)
 {

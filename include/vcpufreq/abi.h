@@ -226,8 +226,9 @@ enum vcpufreq_event_type {
 	VCPUFREQ_EV_ENROLL,		/* cgroups map written */
 	VCPUFREQ_EV_SCX_EXIT,		/* the scheduler was detached or
 					 * ejected; perf = scx exit kind */
-	VCPUFREQ_EV_FOREIGN_EXT,	/* a task without a request joined
-					 * SCHED_EXT (someone else put it there) */
+	VCPUFREQ_EV_FOREIGN_EXT,	/* a task joined SCHED_EXT: the agent
+					 * moves it back unless it put it
+					 * there itself */
 };
 
 struct vcpufreq_event {

@@ -551,30 +551,48 @@ test_scx_keeps_vcpus_of_cpu_limited_cgroups_in_the_fair_class() {
 	scx_or_skip || return $SKIP
 	grep -qw cpu "$CG2/cgroup.controllers" && echo +cpu >"$CG2/cgroup.subtree_control" \
 		|| { echo "    skipped: no cgroup v2 cpu controller" >&2; return $SKIP; }
+	two_users
 	mkdir -p "$CGT/lim" "$CGT/free"
 	echo +cpu >"$CGT/cgroup.subtree_control" || fail "cannot enable the cpu controller"
-	# cpu.max needs CONFIG_CFS_BANDWIDTH (not in the test kernel): else a weight
+	# cpu.max needs CONFIG_CFS_BANDWIDTH (the test kernel has it): else a weight
 	local quota=; [ -e "$CGT/lim/cpu.max" ] && quota=1
+	case "$(uname -r)" in *-vcpufreq-vm) [ -n "$quota" ] || fail "no cpu.max in the test kernel (CONFIG_CFS_BANDWIDTH)" ;; esac
 	if [ -n "$quota" ]; then echo "20000 100000" >"$CGT/lim/cpu.max"; else echo 50 >"$CGT/lim/cpu.weight"; fi
 	$VF --topology "$SCX_TOPO" load --backend scx >/dev/null
 	$VF enroll "$CGT" >/dev/null
-	spawn 1 0 "$CGT/lim" hog; local l=${TIDS[0]}
+	$VF grant --user $VMM_USER --cgroup "$CGT/lim" >/dev/null
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT/lim" hog; local l=${TIDS[0]}
 	spawn 1 0 "$CGT/free" hog; local f=${TIDS[0]}
-	$VF request "$l" 800 >/dev/null; $VF request "$f" 800 >/dev/null
+	$AS_VMM $VF request "$l" 800 >/dev/null || fail "the tenant cannot steer its own vCPU"
+	$VF request "$f" 800 >/dev/null
 	wait_for 5 policy_is "$f" 7 || fail "the vCPU of an unlimited cgroup was not switched"
 	sleep 1
 	policy_is "$l" 0 || fail "a vCPU of a CPU-limited cgroup was moved to SCHED_EXT (escaping its limit)"
 	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$l)")" .action.summary "fair class: its cgroup limits CPU"
 	jq_is "$($VF status -j)" .sched_ext.cgroup_limited 1
+	# the tenant puts its registered vCPU in SCHED_EXT itself: moved back
+	tenant_tries_sched_ext() {	# LIMIT RESETS_SO_FAR
+		$AS_VMM $PY3 -c "import os; os.sched_setscheduler($l, 7, os.sched_param(0))" \
+			|| fail "the tenant could not put its vCPU in SCHED_EXT"
+		wait_for 5 policy_is "$l" 0 || fail "the tenant's vCPU stays in SCHED_EXT, escaping its $1: policy $(policy_of "$l")"
+		jq_is "$($VF status -j)" .sched_ext.foreign_reset "$2"
+	}
 	if [ -n "$quota" ]; then
+		echo "    cpu.max 20000 100000, then cpu.weight 50" >&2
 		local before; before=$(cpu_time "$l"); sleep 3
 		[ $(($(cpu_time "$l") - before)) -le 90 ] || fail "cpu.max 20% not kept: $(($(cpu_time "$l") - before)) ticks in 3 s"
+		tenant_tries_sched_ext cpu.max 1
 		# a weight is a limit too
 		echo max >"$CGT/lim/cpu.max"; echo 50 >"$CGT/lim/cpu.weight"
-		$VF request "$l" 900 >/dev/null
+		$AS_VMM $VF request "$l" 900 >/dev/null
 		sleep 1
 		policy_is "$l" 0 || fail "a vCPU of a cpu.weight cgroup was moved to SCHED_EXT"
+		tenant_tries_sched_ext cpu.weight 2
+	else
+		echo "    cpu.weight 50 only (no cpu.max here)" >&2
+		tenant_tries_sched_ext cpu.weight 1
 	fi
+	policy_is "$f" 7 || fail "the unlimited vCPU was moved too"
 	# without a limit, it may go
 	echo 100 >"$CGT/lim/cpu.weight"
 	$VF request "$l" 700 >/dev/null
