@@ -1006,6 +1006,23 @@ test_agent_keeps_control_under_a_request_flood_and_sigterm_still_restores() {
 	affinity_is "$b" "$ALL" || fail "not restored: $(cpus_of "$b")"
 	wait_for 3 sh -c "[ ! -e /proc/$agent ] || grep -q ') Z' /proc/$agent/stat" || fail "the agent still runs"
 }
+test_agent_log_rolls_over_at_1_mib_keeping_one_older_file() {
+	two_users
+	$VF load >/dev/null
+	local log=$VCPUFREQ_STATE_DIR/agent.log
+	# the agent's log past 1 MiB (LOG_MAX_BYTES): as if it had logged that much
+	head -c $((1024 * 1024)) /dev/zero | tr '\0' x >>"$log"
+	wait_for 3 test -e "$log.1" || fail "no rollover: agent.log is $(stat -c %s "$log") bytes"
+	[ "$(stat -c %s "$log.1")" -ge $((1024 * 1024)) ] || fail "agent.log.1 is not the full log"
+	# the agent writes on in a new agent.log
+	expect_fail "" $AS_VMM $VF request 1 100	# refused (no grant) and logged
+	wait_for 3 grep -q "refused op 1 .* no grant" "$log" || fail "the agent no longer logs to agent.log: $(head -c 300 "$log")"
+	[ "$(stat -c %s "$log")" -lt 4096 ] || fail "agent.log not started anew: $(stat -c %s "$log") bytes"
+	# once more: the older file is replaced, never a third
+	head -c $((1024 * 1024)) /dev/zero | tr '\0' y >>"$log"
+	wait_for 3 sh -c "grep -q y $log.1" || fail "no second rollover"
+	[ ! -e "$log.2" ] && [ "$(ls "$VCPUFREQ_STATE_DIR" | grep -c '^agent.log')" = 2 ] || fail "files: $(ls "$VCPUFREQ_STATE_DIR")"
+}
 test_revoke_ends_what_open_connections_can_do() {
 	two_users
 	$VF load >/dev/null
