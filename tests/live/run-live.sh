@@ -908,6 +908,32 @@ test_two_tenants_every_cross_vm_operation_is_refused_and_counted() {
 	# root still inspects and steers everything
 	$VF request "$b" 900 >/dev/null && bpftool map dump pinned $PIN/requests >/dev/null || fail "root lost access"
 }
+# KubeVirt runs every VM's pod as uid 107: one user, one grant per pod
+test_two_vms_of_one_user_cannot_steer_each_other() {
+	two_users
+	$VF load >/dev/null
+	mkdir -p "$CGT/pod1" "$CGT/pod2"; $VF enroll "$CGT" >/dev/null
+	$VF grant --user $VMM_USER --cgroup "$CGT/pod1" >/dev/null || fail "grant pod1"
+	$VF grant --user $VMM_USER --cgroup "$CGT/pod2" >/dev/null || fail "grant pod2"
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT/pod1"; local a=${TIDS[0]}
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT/pod2"; local b=${TIDS[0]}
+	in_pod() {	# in_pod POD CMD...: the user's process inside that pod
+		local pod=$1; shift
+		sh -c "echo \$\$ > $CGT/$pod/cgroup.procs && exec $AS_VMM $*"
+	}
+	in_pod pod1 $VF request "$a" 300 >/dev/null || fail "pod1 cannot steer its own vCPU"
+	in_pod pod2 $VF request "$b" 700 >/dev/null || fail "pod2 cannot steer its own vCPU"
+	wait_for 5 sh -c "[ \"\$($VF vcpus -j | jq -r '[.[] | select(.tid==$a or .tid==$b) | .perf] | sort | join(\",\")')\" = 300,700 ]" \
+		|| fail "own requests not taken in: $($VF vcpus -j)"
+	# the same user, from inside pod1, against pod2's registered vCPU
+	expect_fail "not a thread of your VM" in_pod pod1 $VF request "$b" 1024
+	expect_fail "not a thread of your VM" in_pod pod1 $VF request "$b" --drop
+	expect_fail "not a thread of your VM" in_pod pod2 $VF request "$a" 1024
+	sleep 0.5
+	[ "$(perf_of "$a")" = 300 ] && [ "$(perf_of "$b")" = 700 ] || fail "a pod steered the other's vCPU: $(perf_of "$a") $(perf_of "$b")"
+	# outside every pod (a bridge on the host) the user has both grants
+	$AS_VMM $VF request "$b" 800 >/dev/null || fail "the user outside the pods lost its grants"
+}
 test_granted_vmm_steers_its_own_process_only() {
 	two_users
 	$VF load >/dev/null
