@@ -1149,8 +1149,11 @@ test_bridge_rate_limits_a_guest_ringing_the_doorbell_in_a_loop() {
 	bridge_libvirt --ring 3
 	wait_for 15 grep -q '^rang' "$TMP/fake.out" || fail "the guest did not ring: $(cat "$TMP/fake.out")"
 	local rang; rang=$(sed -n 's/^rang //p' "$TMP/fake.out")
+	# while it runs, its counters are in SOCKET.stats for the admin
+	wait_for 3 sh -c "awk '{exit !(\$6 > 0)}' $BSOCK.stats" || fail "no deferred doorbells in $BSOCK.stats: $(cat "$BSOCK.stats" 2>&1)"
 	kill $FAKE_PID
 	wait_for 10 sh -c "! kill -0 $BRIDGE_PID" || fail "the bridge outlived QEMU"
+	[ ! -e "$BSOCK.stats" ] || fail "$BSOCK.stats left behind"
 	local line; line=$(grep '^bridge: stopping' "$TMP/bridge.out")
 	local fwd rings deferred
 	read -r fwd rings deferred <<<"$(sed -E 's/.*forwarded ([0-9]+) requests.*; ([0-9]+) doorbells, ([0-9]+) deferred.*/\1 \2 \3/' <<<"$line")"
