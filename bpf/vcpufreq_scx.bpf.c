@@ -785,13 +785,16 @@ struct {
 #define FOREIGN_COALESCE_NS	(10 * 1000 * 1000ULL)	/* per TID per CPU */
 
 /*
- * @p joined SCHED_EXT without a request: not a vCPU the agent moved here
- * (a user's own sched_setscheduler(), or a child of a vCPU).  We serve
- * vCPUs only, and such a task could get us ejected: tell the agent, which
- * moves it back to SCHED_OTHER.  Once per 10 ms per TID per CPU, so that a
- * task switched in and out in a loop costs the agent little.
+ * @p joined SCHED_EXT: tell the agent, which knows whether it moved @p
+ * here itself (its actions map) and moves anything else back to
+ * SCHED_OTHER -- a user's own sched_setscheduler() on any task, its
+ * registered vCPU in a CPU-limited cgroup included, or a child of a vCPU.
+ * We serve the vCPUs the agent moved only: another task escapes its
+ * cgroup's limits here, or could get us ejected.  Once per 10 ms per TID
+ * per CPU, so that a task switched in and out in a loop costs the agent
+ * little.
  */
-static void report_foreign(struct task_struct *p)
+static void report_joined(struct task_struct *p)
 {
 	struct foreign_seen *l;
 	u32 zero = 0, tid = p->pid;
@@ -813,8 +816,7 @@ void BPF_STRUCT_OPS(vf_enable, struct task_struct *p)
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (t)
 		t->max_level = max_level_in(p->cpus_ptr);
-	if (!vcpu_of(p))
-		report_foreign(p);
+	report_joined(p);
 }
 
 void BPF_STRUCT_OPS(vf_cpu_release, s32 cpu,

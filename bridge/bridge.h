@@ -131,6 +131,7 @@ struct bridge {
 	double ring_tokens;
 	int64_t ring_last_ms;
 	int defer_fd;		/* one-shot timer: doorbells allowed again */
+	int64_t stats_ms;	/* SOCKET.stats last written (loop.c) */
 
 	int signal_fd, timer_fd, epoll_fd;
 	const char *stop_reason;

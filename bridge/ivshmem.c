@@ -189,15 +189,18 @@ int make_eventfds(struct bridge *b)
 	return 0;
 }
 
-/* the socket and its lock file, if this bridge made them */
+/* the socket, its stats and its lock file, if this bridge made them */
 void remove_socket(struct bridge *b)
 {
-	char lock[PATH_MAX];
+	char path[PATH_MAX];
 
-	if (b->socket_created)
+	if (b->socket_created) {
 		unlink(b->opt.socket_path);
+		snprintf(path, sizeof(path), "%s.stats", b->opt.socket_path);
+		unlink(path);
+	}
 	if (b->lock_created) {
-		snprintf(lock, sizeof(lock), "%s.lock", b->opt.socket_path);
-		unlink(lock);
+		snprintf(path, sizeof(path), "%s.lock", b->opt.socket_path);
+		unlink(path);
 	}
 }

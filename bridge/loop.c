@@ -9,11 +9,13 @@
  * beyond that the doorbell is not watched until a one-shot timer says
  * the next one may be, and that handling takes in the latest set_perf of
  * every vCPU (the ones in between are coalesced, as the guest's rings
- * are on the eventfd).
+ * are on the eventfd).  The counters are in SOCKET.stats for an admin to
+ * read while the bridge runs, rewritten at most once a second.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 
 #define DOORBELL_RATE	1000	/* doorbells handled per second */
 #define DOORBELL_BURST	50
+#define STATS_EVERY_MS	1000
 
 /*
  * Wait until @fd is readable, a stop signal arrives or @timeout_ms
@@ -149,6 +152,29 @@ static void on_doorbell(struct bridge *b)
 	forward_requests(b);
 }
 
+/* SOCKET.stats: "forwarded N doorbells N deferred N", whole or not at all */
+static void write_stats(struct bridge *b)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 4];
+	int64_t now = now_ms();
+	FILE *f;
+
+	if (now - b->stats_ms < STATS_EVERY_MS || !b->socket_created)
+		return;
+	b->stats_ms = now;
+	snprintf(path, sizeof(path), "%s.stats", b->opt.socket_path);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	fprintf(f, "forwarded %llu doorbells %llu deferred %llu\n",
+		(unsigned long long)b->forwarded,
+		(unsigned long long)b->rings,
+		(unsigned long long)b->deferred);
+	if (fclose(f) || rename(tmp, path))
+		unlink(tmp);
+}
+
 static void handle(struct bridge *b, int fd)
 {
 	if (fd == b->doorbell_fd) {
@@ -193,6 +219,7 @@ int run_loop(struct bridge *b)
 			return fail("epoll_wait: %s", strerror(errno));
 		for (int i = 0; i < n && !b->stop_reason; i++)
 			handle(b, ev[i].data.fd);
+		write_stats(b);
 	}
 	return 0;
 }

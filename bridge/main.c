@@ -272,6 +272,8 @@ TEST_OPTIONS
 "    stopping (REASON): forwarded N requests, unregistered N vCPU threads;\n"
 "    N doorbells, N deferred by the rate limit' (at most 1000 doorbells a\n"
 "    second are handled; the rest wait, and the latest request wins).\n"
+"    While it runs, SOCKET.stats holds 'forwarded N doorbells N deferred\n"
+"    N', rewritten at most once a second; removed at exit.\n"
 "\n"
 "EXIT STATUS\n"
 "    0 when QEMU exits or on SIGINT/SIGTERM, 1 on an error (a line starting\n"

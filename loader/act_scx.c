@@ -302,6 +302,12 @@ static int scx_apply(struct act_env *env, __u32 tid, __u32 perf,
 	a->flags = limited ? VCPUFREQ_ACTION_CGROUP_LIMITED : 0;
 	if (limited)
 		perf = 0;	/* the fair class: put back what we changed */
+	/* and not what its user did (the agent's foreign_reset, if missed) */
+	if (limited && !a->saved_valid && policy == SCHED_EXT) {
+		ret = set_policy(tid, SCHED_OTHER);
+		if (ret)
+			return ret;
+	}
 	if (perf && !a->saved_valid) {
 		if (policy != SCHED_OTHER && policy != SCHED_BATCH &&
 		    policy != SCHED_IDLE)

@@ -14,6 +14,8 @@
  * map writes, per-thread syncs; a walk of every host thread at most once
  * per pass) and the signalfd is polled at every turn.  What is left waits
  * for the next turn, coalesced.  The log is rate limited and capped.
+ * SIGTERM and SIGINT stop it; SIGHUP has the broker read the grants
+ * again (what `grant` sends: a revocation needs no broker connection).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -111,6 +113,7 @@ struct agent {
 	struct act_env *env;
 	struct vcpufreq_stats *stats;	/* mmapped stats map */
 	struct broker *broker;
+	int sig_fd;
 	int requests_fd;
 	int state_fd;			/* vcpu_state task storage */
 	__u64 events_lost;		/* stats->events_lost already handled */
@@ -224,9 +227,11 @@ static void fall_back(struct agent *ag, __u32 kind)
 
 /*
  * A task runs in SCHED_EXT that we did not put there (a user's own
- * sched_setscheduler(), a vCPU's child): our scheduler serves vCPUs only,
- * and a task it is not made for could get it ejected.  Back to the fair
- * class with it.
+ * sched_setscheduler(), on any task or on its vCPU whose cgroup limits
+ * CPU; a vCPU's child): our scheduler serves the vCPUs we moved only, a
+ * task it is not made for could get it ejected, and a limited vCPU would
+ * escape its cgroup's cpu.max or cpu.weight.  Back to the fair class with
+ * it.
  */
 static void reset_foreign_ext(struct agent *ag, __u32 tid)
 {
@@ -488,11 +493,24 @@ static int open_signalfd(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	return signalfd(-1, &set, SFD_CLOEXEC);
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 /* epoll tags of the agent's own fds; anything else is the broker's */
 static char rb_tag, sig_tag;
+
+/* false: a signal that says stop */
+static bool take_signal(struct agent *ag)
+{
+	struct signalfd_siginfo si;
+
+	if (read(ag->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return true;	/* taken by an earlier turn */
+	if (si.ssi_signo != SIGHUP)
+		return false;
+	broker_reload(ag->broker);
+	return true;
+}
 
 /*
  * One turn of the loop: what epoll said is ready, then a bounded share
@@ -519,9 +537,10 @@ static bool agent_turn(struct agent *ag, int ep_fd, struct ring_buffer *rb)
 	if (n < 0 && errno != EINTR)
 		return false;
 	for (int i = 0; i < n; i++) {
-		if (got[i].data.ptr == &sig_tag)
-			return false;
-		if (got[i].data.ptr != &rb_tag)
+		if (got[i].data.ptr == &sig_tag) {
+			if (!take_signal(ag))
+				return false;
+		} else if (got[i].data.ptr != &rb_tag)
 			broker_event(ag->broker, got[i].data.ptr, got[i].events);
 	}
 	ag->backlog = ring_buffer__consume_n(rb, EVENT_BATCH) >= EVENT_BATCH;
@@ -545,7 +564,7 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
 	struct agent ag = { .act = act, .env = env, .need_reconcile = true };
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct ring_buffer *rb = NULL;
-	int events_fd, stats_fd, sig_fd, ep_fd = -1, ret = -1;
+	int events_fd, stats_fd, sig_fd = -1, ep_fd = -1, ret = -1;
 	void *stats = MAP_FAILED;
 	bool started = false;
 
@@ -554,7 +573,7 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
 	ag.requests_fd = open_pinned_map(VCPUFREQ_PIN_REQUESTS);
 	ag.state_fd = open_pinned_map(VCPUFREQ_PIN_VCPU_STATE);
 	stats_fd = open_pinned_map(VCPUFREQ_PIN_STATS);
-	sig_fd = open_signalfd();
+	sig_fd = ag.sig_fd = open_signalfd();
 	if (env->actions_fd < 0 || events_fd < 0 || ag.requests_fd < 0 ||
 	    ag.state_fd < 0 || stats_fd < 0 || sig_fd < 0)
 		goto out;

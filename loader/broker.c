@@ -7,6 +7,11 @@
  *     its own process (a grant without cgroup) or a thread inside a cgroup
  *     granted to it, up to the grant's quota, and never a thread another
  *     user registered;
+ *   - a process inside one of its user's granted cgroups (a VM's pod) is
+ *     that VM: its connection has that grant alone, so one user's VMs
+ *     (KubeVirt runs every pod as uid 107) cannot steer each other; a
+ *     process outside them all (a bridge on the host) has every grant of
+ *     its user;
  *   - requests and unregistering name a TID the same user registered, and
  *     only while it is the same thread (its start time), so a reused TID
  *     is never steered by the old registration.
@@ -14,7 +19,10 @@
  * VMM restart (or `vcpufreq-bpf request`), and ends with the thread, an
  * unregister, or the grant's revocation.  Requests are coalesced per
  * thread and applied at most every BROKER_THREAD_GAP per thread and
- * BROKER_RATE per second per user.
+ * BROKER_RATE per second per user.  The socket is open to every user, so
+ * no user may hold more than its share of the connections: a refused
+ * HELLO closes the connection, and each user has a cap, lower without a
+ * grant, with room kept for root.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,6 +47,9 @@
 #include "tidindex.h"
 
 #define BROKER_MAX_CONNS	256
+#define BROKER_ROOT_CONNS	8	/* of those, kept for root (`grant`) */
+#define BROKER_UID_CONNS	64	/* at most, per granted user */
+#define BROKER_UNGRANTED_CONNS	4	/* per user without a grant: HELLO */
 #define BROKER_MAX_TIDS		4096
 #define BROKER_BUCKETS		8192	/* power of two, > BROKER_MAX_TIDS */
 #define BROKER_READ_BATCH	64	/* messages per connection per event */
@@ -63,6 +74,7 @@ struct peer {
 struct conn {
 	int fd;
 	bool paused;			/* its user sent too much: not read */
+	int grant;			/* the VM it is in (grants[]), -1: any */
 	struct creds who;
 	struct peer peer;
 };
@@ -73,6 +85,7 @@ struct owned {
 	double applied;			/* when the last one was (now_s) */
 	struct creds who;		/* the user who registered it */
 	struct peer peer;		/* and its process */
+	int grant;			/* the grant that covers it, -1: root */
 	long long start;		/* the thread's start time */
 	struct vcpufreq_request req;
 };
@@ -183,18 +196,38 @@ static bool is_peer_thread(const struct peer *p, __u32 tid)
 	return !access(path, F_OK);
 }
 
+/* the grant of @who whose cgroup holds process @p (its VM), else -1 */
+static int grant_of_peer(struct broker *b, const struct creds *who,
+			 const struct peer *p)
+{
+	char cg[PATH_MAX] = "";
+
+	if (who->uid == 0 || p->pid <= 0 ||
+	    thread_cgroup_path(p->pid, cg, sizeof(cg)))
+		return -1;
+	for (int i = 0; i < b->nr_grants; i++)
+		if (grant_applies(&b->grants[i], who) && *b->grants[i].cgroup &&
+		    cgroup_within(cg, b->grants[i].cgroup))
+			return i;
+	return -1;
+}
+
 /*
  * May @who, calling from process @p, steer @tid?  0, -EPERM (not a thread
  * of its VM) or -EACCES (no grant at all); @quota gets the largest quota
- * among its grants.
+ * among its grants, @which the grant that allows it.  A process inside
+ * a granted cgroup has that grant only.
  */
 static int may_steer(struct broker *b, const struct creds *who,
-		     const struct peer *p, __u32 tid, __u32 *quota)
+		     const struct peer *p, __u32 tid, __u32 *quota,
+		     int *which)
 {
+	int only = grant_of_peer(b, who, p);
 	char cg[PATH_MAX] = "";
 	bool any = false;
 
 	*quota = 0;
+	*which = -1;
 	if (who->uid == 0) {
 		*quota = BROKER_MAX_TIDS;
 		return 0;
@@ -203,14 +236,16 @@ static int may_steer(struct broker *b, const struct creds *who,
 	for (int i = 0; i < b->nr_grants; i++) {
 		const struct grant *g = &b->grants[i];
 
-		if (!grant_applies(g, who))
+		if (!grant_applies(g, who) || (only >= 0 && i != only))
 			continue;
 		any = true;
 		if (g->max_vcpus > *quota)
 			*quota = g->max_vcpus;
 		if (*g->cgroup ? *cg && cgroup_within(cg, g->cgroup) :
-		    is_peer_thread(p, tid))
+		    is_peer_thread(p, tid)) {
+			*which = i;
 			return 0;
+		}
 	}
 	*quota = 0;
 	return any ? -EPERM : -EACCES;
@@ -247,7 +282,7 @@ static int do_register(struct broker *b, struct conn *c,
 	struct owned *o = find_owned(b, m->tid);
 	long long start = vf_thread_stat_field(m->tid, VF_STAT_STARTTIME);
 	__u32 quota;
-	int ret;
+	int ret, which;
 
 	if (start <= 0)
 		return refuse(b, c, m->op, m->tid, -ESRCH, "no such thread");
@@ -255,7 +290,7 @@ static int do_register(struct broker *b, struct conn *c,
 		drop_owned(b, o);	/* the old thread is gone, and its claim */
 		o = NULL;
 	}
-	ret = may_steer(b, &c->who, &c->peer, m->tid, &quota);
+	ret = may_steer(b, &c->who, &c->peer, m->tid, &quota, &which);
 	if (ret)
 		return refuse(b, c, m->op, m->tid, ret,
 			      "neither a thread of the caller's process nor "
@@ -275,6 +310,7 @@ static int do_register(struct broker *b, struct conn *c,
 	}
 	o->who = c->who;
 	o->peer = c->peer;
+	o->grant = which;
 	o->start = start;
 	o->dirty = false;
 	o->req = (struct vcpufreq_request){ .vm_id = m->vm_id,
@@ -305,8 +341,9 @@ static struct owned *mine(struct broker *b, struct conn *c, __u32 tid,
 	}
 	if (!o)
 		*error = -ENOENT;
-	else if (o->who.uid != c->who.uid && c->who.uid != 0)
-		*error = -EPERM;
+	else if (c->who.uid != 0 && (o->who.uid != c->who.uid ||
+		 (c->grant >= 0 && o->grant != c->grant)))
+		*error = -EPERM;	/* another user's, or its other VM's */
 	return *error ? NULL : o;
 }
 
@@ -485,6 +522,25 @@ static int peer_creds(int fd, struct conn *c)
 	return 0;
 }
 
+/*
+ * One more connection for @who fits: its user's cap (lower without a
+ * grant: such a connection is only ever refused) and, but for root,
+ * below the connections kept for root.
+ */
+static bool conn_fits(struct broker *b, const struct creds *who)
+{
+	int mine = 0;
+
+	if (who->uid == 0)
+		return b->nr_conns < BROKER_MAX_CONNS;
+	if (b->nr_conns >= BROKER_MAX_CONNS - BROKER_ROOT_CONNS)
+		return false;
+	for (int i = 0; i < b->nr_conns; i++)
+		mine += b->conns[i]->who.uid == who->uid;
+	return mine < (has_grant(b, who) ? BROKER_UID_CONNS :
+		       BROKER_UNGRANTED_CONNS);
+}
+
 static void accept_conns(struct broker *b, int ep_fd)
 {
 	for (int i = 0; i < BROKER_READ_BATCH; i++) {
@@ -496,16 +552,18 @@ static void accept_conns(struct broker *b, int ep_fd)
 		if (fd < 0)
 			return;
 		c = calloc(1, sizeof(*c));
-		if (!c || b->nr_conns >= BROKER_MAX_CONNS ||
-		    peer_creds(fd, c)) {
+		if (!c || peer_creds(fd, c) || !conn_fits(b, &c->who)) {
 			count(b, &b->stats->broker_refused);
-			agent_log("broker: connection refused (%d open)",
+			count(b, &b->stats->broker_conns_refused);
+			agent_log("broker: connection of uid %d refused (%d "
+				  "open)", c ? (int)c->who.uid : -1,
 				  b->nr_conns);
 			free(c);
 			close(fd);
 			continue;
 		}
 		c->fd = fd;
+		c->grant = grant_of_peer(b, &c->who, &c->peer);
 		ev.data.ptr = c;
 		if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, fd, &ev)) {
 			free(c);
@@ -562,6 +620,10 @@ static void read_conn(struct broker *b, int i)
 		if (m[k].op != VCPUFREQ_BROKER_REQUEST || (error &&
 		    !answered_refusal))
 			answer(c, &m[k], error);
+		if (m[k].op == VCPUFREQ_BROKER_HELLO && error) {
+			close_conn(b, i);	/* it may do nothing: no slot */
+			return;
+		}
 		answered_refusal |= m[k].op == VCPUFREQ_BROKER_REQUEST && error;
 		if (m[k].op == VCPUFREQ_BROKER_RELOAD)
 			return;	/* the connection may be gone */
@@ -638,16 +700,25 @@ static int reload_grants(struct broker *b)
 	int n = grants_load(b->grants, VCPUFREQ_MAX_GRANTS);
 	__u32 quota;
 
-	if (n < 0)
+	if (n < 0) {
+		agent_log("broker: cannot read the grants: %s",
+			  strerror(errno));
 		return -EIO;
+	}
 	b->nr_grants = n;
-	for (int i = b->nr_conns - 1; i >= 0; i--)
-		if (!has_grant(b, &b->conns[i]->who))
+	count(b, &b->stats->grants_reloaded);
+	for (int i = b->nr_conns - 1; i >= 0; i--) {
+		struct conn *c = b->conns[i];
+
+		if (!has_grant(b, &c->who))
 			close_conn(b, i);
+		else
+			c->grant = grant_of_peer(b, &c->who, &c->peer);
+	}
 	for (int i = b->nr_owned - 1; i >= 0; i--) {
 		struct owned *o = &b->owned[i];
 
-		if (!may_steer(b, &o->who, &o->peer, o->tid, &quota))
+		if (!may_steer(b, &o->who, &o->peer, o->tid, &quota, &o->grant))
 			continue;
 		agent_log("broker: grant revoked: uid %u loses TID %u",
 			  o->who.uid, o->tid);
@@ -656,6 +727,11 @@ static int reload_grants(struct broker *b)
 		drop_owned(b, o);
 	}
 	return 0;
+}
+
+void broker_reload(struct broker *b)
+{
+	reload_grants(b);
 }
 
 int broker_watch(struct broker *b, int ep_fd)

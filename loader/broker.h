@@ -32,6 +32,11 @@ void broker_event(struct broker *b, void *ptr, __u32 events);
  */
 bool broker_apply(struct broker *b);
 #define BROKER_RETRY_MS	10
+/*
+ * Read the grants again (`grant` sent SIGHUP): a revoked user's
+ * connections are closed and its registrations dropped
+ */
+void broker_reload(struct broker *b);
 /* requests[tid] is gone (exit, drop): the registration with it */
 void broker_forget(struct broker *b, __u32 tid);
 

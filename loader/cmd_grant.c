@@ -5,20 +5,22 @@
  * the agent's broker (broker.c).  A grant never opens a map or a pin to
  * anyone: every map stays root-only, so no user can write, freeze or fill
  * one.  Grants live in a root-only file of the state dir; the agent reads
- * it again at once (RELOAD), closing the connections and dropping the
- * registrations of a revoked user.  unload removes them.
+ * it again at once (SIGHUP: no broker connection needed, so users who
+ * hold the broker's connections cannot delay a revocation), closing the
+ * connections and dropping the registrations of a revoked user.  unload
+ * removes them.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include "brokerclient.h"
 #include "cli.h"
 #include "grants.h"
 
@@ -97,19 +99,29 @@ void grants_remove(void)
 	unlink(path);
 }
 
+#define RELOAD_WAIT_MS	5000
+
 /* tell the agent; it takes the new grants in before we return */
 static int reload_agent(void)
 {
-	int fd = vf_broker_connect(cli.pin_dir), ret;
+	struct vcpufreq_config cfg;
+	struct vcpufreq_stats st;
+	__u64 before;
 
-	if (fd < 0)
+	if (read_settings(&cfg) || read_stats(&st) ||
+	    !agent_running(cfg.agent_pid) || kill(cfg.agent_pid, SIGHUP))
 		return err("the grants are saved, but the agent did not take "
-			   "them in: %s (is it running? see 'vcpufreq-bpf "
-			   "status')", strerror(-fd));
-	ret = vf_broker_call(fd, VCPUFREQ_BROKER_RELOAD, 0, 0, 0);
-	close(fd);
-	return ret ? err("the agent refused the new grants: %s",
-			 strerror(-ret)) : 0;
+			   "them in: it is not running (see 'vcpufreq-bpf "
+			   "status')");
+	before = st.grants_reloaded;
+	for (int ms = 0; ms < RELOAD_WAIT_MS; ms += 5) {
+		usleep(5000);
+		if (!read_stats(&st) && st.grants_reloaded != before)
+			return 0;
+	}
+	return err("the grants are saved, but the agent did not take them "
+		   "in within %d s (see its log, %s)", RELOAD_WAIT_MS / 1000,
+		   VF_STATE_AGENT_LOG);
 }
 
 static int lookup_id(const char *name, bool group, __u32 *id)

@@ -124,6 +124,8 @@ static void broker_lines(struct json *j, const struct vcpufreq_stats *st)
 		json_kuint(j, "refused", st->broker_refused);
 		json_kuint(j, "refused_cross_vm", st->broker_cross_vm);
 		json_kuint(j, "refused_quota", st->broker_quota);
+		json_kuint(j, "refused_connections", st->broker_conns_refused);
+		json_kuint(j, "grants_reloaded", st->grants_reloaded);
 		json_kuint(j, "coalesced", st->broker_coalesced);
 		json_kuint(j, "rate_limited", st->broker_rate_limited);
 		json_kuint(j, "agent_full_walks", st->agent_full_walks);
@@ -133,10 +135,12 @@ static void broker_lines(struct json *j, const struct vcpufreq_stats *st)
 	} else {
 		printf("broker: %llu registered, %llu requests (%llu coalesced, "
 		       "%llu rate limited), %llu refused (%llu outside the "
-		       "caller's VM, %llu over quota)\n",
+		       "caller's VM, %llu over quota, %llu connections over "
+		       "the user's share)\n",
 		       st->broker_registered, st->broker_requests,
 		       st->broker_coalesced, st->broker_rate_limited,
-		       st->broker_refused, st->broker_cross_vm, st->broker_quota);
+		       st->broker_refused, st->broker_cross_vm, st->broker_quota,
+		       st->broker_conns_refused);
 	}
 	for (int i = 0; i < n; i++) {
 		const char *scope = *g[i].cgroup ? g[i].cgroup : "own process";

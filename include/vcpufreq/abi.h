@@ -202,6 +202,10 @@ struct vcpufreq_stats {
 	__u64 log_suppressed;		/* agent log lines not written */
 	__u64 scx_foreign_reset;	/* tasks we did not put in SCHED_EXT,
 					 * moved back to SCHED_OTHER */
+	__u64 broker_conns_refused;	/* connections refused: the user's
+					 * share of the broker is used up */
+	__u64 grants_reloaded;		/* times the agent read the grants
+					 * (SIGHUP from `grant`) */
 	__u64 agent_applies;		/* requests the agent handed to its
 					 * backend (or recorded, scx/observe) */
 	__u64 retunes_coalesced;	/* RETUNE events a newer one of the
@@ -226,8 +230,9 @@ enum vcpufreq_event_type {
 	VCPUFREQ_EV_ENROLL,		/* cgroups map written */
 	VCPUFREQ_EV_SCX_EXIT,		/* the scheduler was detached or
 					 * ejected; perf = scx exit kind */
-	VCPUFREQ_EV_FOREIGN_EXT,	/* a task without a request joined
-					 * SCHED_EXT (someone else put it there) */
+	VCPUFREQ_EV_FOREIGN_EXT,	/* a task joined SCHED_EXT: the agent
+					 * moves it back unless it put it
+					 * there itself */
 	VCPUFREQ_EV_RETUNE,		/* a request taken in, from one nonzero
 					 * value to another, enrollment unchanged,
 					 * under a backend that reads requests in

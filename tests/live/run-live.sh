@@ -72,7 +72,10 @@ cleanup() {
 	rm -f "$PIDFILE"
 	$VF unload >/dev/null 2>&1
 	$VF --pin-dir /sys/fs/bpf/vcpufreq-alt unload >/dev/null 2>&1
-	mountpoint -q "$TMP/bpffs" && umount "$TMP/bpffs"
+	if mountpoint -q "$TMP/bpffs"; then
+		$VF --pin-dir "$TMP/bpffs/vcpufreq" unload >/dev/null 2>&1
+		umount "$TMP/bpffs"
+	fi
 	for d in "$CGT"/* "$CGT"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
 	true
 }
@@ -548,30 +551,48 @@ test_scx_keeps_vcpus_of_cpu_limited_cgroups_in_the_fair_class() {
 	scx_or_skip || return $SKIP
 	grep -qw cpu "$CG2/cgroup.controllers" && echo +cpu >"$CG2/cgroup.subtree_control" \
 		|| { echo "    skipped: no cgroup v2 cpu controller" >&2; return $SKIP; }
+	two_users
 	mkdir -p "$CGT/lim" "$CGT/free"
 	echo +cpu >"$CGT/cgroup.subtree_control" || fail "cannot enable the cpu controller"
-	# cpu.max needs CONFIG_CFS_BANDWIDTH (not in the test kernel): else a weight
+	# cpu.max needs CONFIG_CFS_BANDWIDTH (the test kernel has it): else a weight
 	local quota=; [ -e "$CGT/lim/cpu.max" ] && quota=1
+	case "$(uname -r)" in *-vcpufreq-vm) [ -n "$quota" ] || fail "no cpu.max in the test kernel (CONFIG_CFS_BANDWIDTH)" ;; esac
 	if [ -n "$quota" ]; then echo "20000 100000" >"$CGT/lim/cpu.max"; else echo 50 >"$CGT/lim/cpu.weight"; fi
 	$VF --topology "$SCX_TOPO" load --backend scx >/dev/null
 	$VF enroll "$CGT" >/dev/null
-	spawn 1 0 "$CGT/lim" hog; local l=${TIDS[0]}
+	$VF grant --user $VMM_USER --cgroup "$CGT/lim" >/dev/null
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT/lim" hog; local l=${TIDS[0]}
 	spawn 1 0 "$CGT/free" hog; local f=${TIDS[0]}
-	$VF request "$l" 800 >/dev/null; $VF request "$f" 800 >/dev/null
+	$AS_VMM $VF request "$l" 800 >/dev/null || fail "the tenant cannot steer its own vCPU"
+	$VF request "$f" 800 >/dev/null
 	wait_for 5 policy_is "$f" 7 || fail "the vCPU of an unlimited cgroup was not switched"
 	sleep 1
 	policy_is "$l" 0 || fail "a vCPU of a CPU-limited cgroup was moved to SCHED_EXT (escaping its limit)"
 	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$l)")" .action.summary "fair class: its cgroup limits CPU"
 	jq_is "$($VF status -j)" .sched_ext.cgroup_limited 1
+	# the tenant puts its registered vCPU in SCHED_EXT itself: moved back
+	tenant_tries_sched_ext() {	# LIMIT RESETS_SO_FAR
+		$AS_VMM $PY3 -c "import os; os.sched_setscheduler($l, 7, os.sched_param(0))" \
+			|| fail "the tenant could not put its vCPU in SCHED_EXT"
+		wait_for 5 policy_is "$l" 0 || fail "the tenant's vCPU stays in SCHED_EXT, escaping its $1: policy $(policy_of "$l")"
+		jq_is "$($VF status -j)" .sched_ext.foreign_reset "$2"
+	}
 	if [ -n "$quota" ]; then
+		echo "    cpu.max 20000 100000, then cpu.weight 50" >&2
 		local before; before=$(cpu_time "$l"); sleep 3
 		[ $(($(cpu_time "$l") - before)) -le 90 ] || fail "cpu.max 20% not kept: $(($(cpu_time "$l") - before)) ticks in 3 s"
+		tenant_tries_sched_ext cpu.max 1
 		# a weight is a limit too
 		echo max >"$CGT/lim/cpu.max"; echo 50 >"$CGT/lim/cpu.weight"
-		$VF request "$l" 900 >/dev/null
+		$AS_VMM $VF request "$l" 900 >/dev/null
 		sleep 1
 		policy_is "$l" 0 || fail "a vCPU of a cpu.weight cgroup was moved to SCHED_EXT"
+		tenant_tries_sched_ext cpu.weight 2
+	else
+		echo "    cpu.weight 50 only (no cpu.max here)" >&2
+		tenant_tries_sched_ext cpu.weight 1
 	fi
+	policy_is "$f" 7 || fail "the unlimited vCPU was moved too"
 	# without a limit, it may go
 	echo 100 >"$CGT/lim/cpu.weight"
 	$VF request "$l" 700 >/dev/null
@@ -772,7 +793,7 @@ test_unprivileged_vmm_is_refused_without_a_grant() {
 }
 test_unprivileged_vmm_gets_exactly_what_was_granted() {
 	id $VMM_USER >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin $VMM_USER
-	$VF load >/dev/null
+	load_on_open_bpffs
 	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
 	local mode; mode=$(stat -c %a /sys/fs/bpf)
 	$VF grant --user $VMM_USER >/dev/null || fail "grant failed"
@@ -780,13 +801,8 @@ test_unprivileged_vmm_gets_exactly_what_was_granted() {
 	local seen; seen=$(perfs_seen 1024)
 	grep -qw 1024 <<<"$seen" || fail "unprivileged VMM's requests not taken in: $seen"
 	expect_fail "Permission denied" as_vmm_user $VF enroll "$CGT"
-	as_vmm_user bpftool map delete pinned $PIN/cgroups key 0 0 0 0 0 0 0 0 >/dev/null 2>&1 \
-		&& fail "VMM user could write the cgroups map"
-	as_vmm_user bpftool map dump pinned $PIN/actions >/dev/null 2>&1 && fail "VMM user could open the actions map"
 	# its requests went through the broker: no map is open to it at all
-	for m in requests slots; do
-		as_vmm_user bpftool map dump pinned $PIN/$m >/dev/null 2>&1 && fail "VMM user could open the $m map"
-	done
+	maps_closed_to $VMM_USER cgroups actions requests slots
 	$VF unload >/dev/null
 	[ "$(stat -c %a /sys/fs/bpf)" = "$mode" ] || fail "bpffs mode not restored"
 }
@@ -848,9 +864,48 @@ except socket.timeout:
     print(sys.argv[2], "no answer")
 PY
 }
+# load_on_open_bpffs [LOAD OPTIONS]: load with the pins on a bpffs mounted
+# 1777, which every user may enter (unlike /sys/fs/bpf here, 0700): a
+# user's attempt on a pin then meets the pin dir's and the pins' own
+# modes, not the mount's.  Sets VF and PIN for the rest of the test.
+load_on_open_bpffs() {
+	mkdir -p "$TMP/bpffs" && mount -t bpf -o mode=1777 bpf "$TMP/bpffs" || fail "cannot mount a bpffs"
+	PIN=$TMP/bpffs/vcpufreq VF="$VF --pin-dir $TMP/bpffs/vcpufreq"
+	$VF load "$@" >/dev/null || fail "load failed"
+}
+# obj_get PATH rdonly|wronly|rdwr [PREFIX...]: a raw BPF_OBJ_GET (what any
+# write, freeze or read of a pinned map starts with); "ok" or the errno
+obj_get() {
+	local path=$1 mode=$2; shift 2
+	"$@" $PY3 - "$path" "$mode" <<'PY'
+import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+class Attr(ctypes.Structure):
+    _fields_ = [("pathname", ctypes.c_uint64), ("bpf_fd", ctypes.c_uint32),
+                ("file_flags", ctypes.c_uint32), ("path_fd", ctypes.c_int32),
+                ("pad", ctypes.c_uint32)]
+name = ctypes.create_string_buffer(sys.argv[1].encode())
+flags = {"rdonly": 1 << 3, "wronly": 1 << 4, "rdwr": 0}[sys.argv[2]]
+attr = Attr(ctypes.addressof(name), 0, flags, 0, 0)
+nr = {"x86_64": 321, "aarch64": 280}[os.uname().machine]
+fd = libc.syscall(nr, 7, ctypes.byref(attr), ctypes.sizeof(attr))	# BPF_OBJ_GET
+print("ok" if fd >= 0 else errno.errorcode[ctypes.get_errno()])
+PY
+}
+# maps_closed_to USER MAP...: USER cannot open any of them, any way: EACCES
+maps_closed_to() {
+	local user=$1 m mode got; shift
+	for m in "$@"; do
+		[ "$(obj_get "$PIN/$m" rdonly)" = ok ] || fail "root cannot open $PIN/$m: the check is broken"
+		for mode in rdonly wronly rdwr; do
+			got=$(obj_get "$PIN/$m" $mode setpriv --reuid="$user" --regid="$user" --clear-groups)
+			[ "$got" = EACCES ] || fail "$user opening $PIN/$m $mode: $got, want EACCES"
+		done
+	done
+}
 test_two_tenants_every_cross_vm_operation_is_refused_and_counted() {
 	two_users
-	$VF load >/dev/null
+	load_on_open_bpffs
 	mkdir -p "$CGT/vm1" "$CGT/vm2"; $VF enroll "$CGT" >/dev/null
 	$VF grant --user $VMM_USER --cgroup "$CGT/vm1" >/dev/null || fail "grant 1"
 	$VF grant --user $VMM_USER2 --cgroup "$CGT/vm2" >/dev/null || fail "grant 2"
@@ -866,10 +921,8 @@ test_two_tenants_every_cross_vm_operation_is_refused_and_counted() {
 	[ "$(broker_send $VMM_USER register "$b")" = $'hello 0\nregister -1' ] || fail "raw register: $(broker_send $VMM_USER register "$b")"
 	[ "$(broker_send $VMM_USER request "$b" 1024)" = $'hello 0\nrequest -1' ] || fail "raw request not refused"
 	[ "$(broker_send $VMM_USER unregister "$b")" = $'hello 0\nunregister -1' ] || fail "raw unregister not refused"
-	$AS_VMM bpftool map update pinned $PIN/requests key $(le32 "$b") value $(le32 1024) 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 2>/dev/null \
-		&& fail "tenant 1 wrote the requests map"
-	$AS_VMM bpftool map freeze pinned $PIN/requests 2>/dev/null && fail "tenant 1 froze the requests map"
-	$AS_VMM bpftool map dump pinned $PIN/slots >/dev/null 2>&1 && fail "tenant 1 reads every VM's slots"
+	# no map to write, freeze or read (every VM's TIDs in slots)
+	maps_closed_to $VMM_USER requests slots
 	# and tenant 2 against tenant 1's, through its own VMM's library
 	expect_fail "not a thread of your VM" $AS_VMM2 $VF request "$a" 1024
 	sleep 0.5
@@ -880,6 +933,32 @@ test_two_tenants_every_cross_vm_operation_is_refused_and_counted() {
 	grep -q "refused op 2 on TID $b for uid $(id -u $VMM_USER)" "$VCPUFREQ_STATE_DIR/agent.log" || fail "not in the agent's log"
 	# root still inspects and steers everything
 	$VF request "$b" 900 >/dev/null && bpftool map dump pinned $PIN/requests >/dev/null || fail "root lost access"
+}
+# KubeVirt runs every VM's pod as uid 107: one user, one grant per pod
+test_two_vms_of_one_user_cannot_steer_each_other() {
+	two_users
+	$VF load >/dev/null
+	mkdir -p "$CGT/pod1" "$CGT/pod2"; $VF enroll "$CGT" >/dev/null
+	$VF grant --user $VMM_USER --cgroup "$CGT/pod1" >/dev/null || fail "grant pod1"
+	$VF grant --user $VMM_USER --cgroup "$CGT/pod2" >/dev/null || fail "grant pod2"
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT/pod1"; local a=${TIDS[0]}
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT/pod2"; local b=${TIDS[0]}
+	in_pod() {	# in_pod POD CMD...: the user's process inside that pod
+		local pod=$1; shift
+		sh -c "echo \$\$ > $CGT/$pod/cgroup.procs && exec $AS_VMM $*"
+	}
+	in_pod pod1 $VF request "$a" 300 >/dev/null || fail "pod1 cannot steer its own vCPU"
+	in_pod pod2 $VF request "$b" 700 >/dev/null || fail "pod2 cannot steer its own vCPU"
+	wait_for 5 sh -c "[ \"\$($VF vcpus -j | jq -r '[.[] | select(.tid==$a or .tid==$b) | .perf] | sort | join(\",\")')\" = 300,700 ]" \
+		|| fail "own requests not taken in: $($VF vcpus -j)"
+	# the same user, from inside pod1, against pod2's registered vCPU
+	expect_fail "not a thread of your VM" in_pod pod1 $VF request "$b" 1024
+	expect_fail "not a thread of your VM" in_pod pod1 $VF request "$b" --drop
+	expect_fail "not a thread of your VM" in_pod pod2 $VF request "$a" 1024
+	sleep 0.5
+	[ "$(perf_of "$a")" = 300 ] && [ "$(perf_of "$b")" = 700 ] || fail "a pod steered the other's vCPU: $(perf_of "$a") $(perf_of "$b")"
+	# outside every pod (a bridge on the host) the user has both grants
+	$AS_VMM $VF request "$b" 800 >/dev/null || fail "the user outside the pods lost its grants"
 }
 test_granted_vmm_steers_its_own_process_only() {
 	two_users
@@ -979,6 +1058,23 @@ test_agent_keeps_control_under_a_request_flood_and_sigterm_still_restores() {
 	affinity_is "$b" "$ALL" || fail "not restored: $(cpus_of "$b")"
 	wait_for 3 sh -c "[ ! -e /proc/$agent ] || grep -q ') Z' /proc/$agent/stat" || fail "the agent still runs"
 }
+test_agent_log_rolls_over_at_1_mib_keeping_one_older_file() {
+	two_users
+	$VF load >/dev/null
+	local log=$VCPUFREQ_STATE_DIR/agent.log
+	# the agent's log past 1 MiB (LOG_MAX_BYTES): as if it had logged that much
+	head -c $((1024 * 1024)) /dev/zero | tr '\0' x >>"$log"
+	wait_for 3 test -e "$log.1" || fail "no rollover: agent.log is $(stat -c %s "$log") bytes"
+	[ "$(stat -c %s "$log.1")" -ge $((1024 * 1024)) ] || fail "agent.log.1 is not the full log"
+	# the agent writes on in a new agent.log
+	expect_fail "" $AS_VMM $VF request 1 100	# refused (no grant) and logged
+	wait_for 3 grep -q "refused op 1 .* no grant" "$log" || fail "the agent no longer logs to agent.log: $(head -c 300 "$log")"
+	[ "$(stat -c %s "$log")" -lt 4096 ] || fail "agent.log not started anew: $(stat -c %s "$log") bytes"
+	# once more: the older file is replaced, never a third
+	head -c $((1024 * 1024)) /dev/zero | tr '\0' y >>"$log"
+	wait_for 3 sh -c "grep -q y $log.1" || fail "no second rollover"
+	[ ! -e "$log.2" ] && [ "$(ls "$VCPUFREQ_STATE_DIR" | grep -c '^agent.log')" = 2 ] || fail "files: $(ls "$VCPUFREQ_STATE_DIR")"
+}
 test_revoke_ends_what_open_connections_can_do() {
 	two_users
 	$VF load >/dev/null
@@ -994,6 +1090,53 @@ test_revoke_ends_what_open_connections_can_do() {
 	sleep 1
 	[ -z "$(tids_of_vm 1)" ] || fail "the revoked VMM steered again: $($VF vcpus -j)"
 	jq_is "$($VF status -j)" '.broker.grants | length' 0
+}
+# hold_conns PREFIX N: a local user (PREFIX: setpriv ...) opens N
+# connections to the broker, says HELLO on every other one, and holds them;
+# once the broker answered (or closed) the last HELLO, it has taken in
+# (or refused) every connection before it
+hold_conns() {
+	local out=$TMP/hold.$RANDOM
+	$1 $PY3 - "$VCPUFREQ_STATE_DIR/vcpufreq.sock" "$2" >"$out" 2>&1 <<'PY' &
+import socket, struct, sys, time
+held = []
+for i in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        s.connect(sys.argv[1])	# blocking: waits while the backlog is full
+        s.settimeout(5)
+        if i % 2:
+            s.send(struct.pack("6I", 1, 1, 0, 0, 0, 0))	# HELLO
+        held.append(s)
+    except OSError:
+        pass
+for s in held[1::2]:
+    try:
+        s.recv(16)
+    except OSError:
+        pass
+print("connected", len(held), flush=True)
+time.sleep(600)
+PY
+	echo $! >>"$PIDFILE"
+	wait_for 30 grep -q '^connected' "$out" || fail "holder did not start: $(cat "$out")"
+}
+test_a_user_holding_broker_connections_shuts_out_no_vmm_and_no_revoke() {
+	two_users
+	$VF load >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	$VF grant --user $VMM_USER --cgroup "$CGT" >/dev/null
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT"; local t=${TIDS[0]}
+	hold_conns "$AS_VMM2" 300	# a user without a grant
+	$AS_VMM $VF request "$t" 600 >/dev/null || fail "the granted VMM was shut out by another user's connections"
+	wait_for 5 sh -c "$VF vcpus -j | jq -e '.[] | select(.tid==$t and .perf==600)'" || fail "request not taken in"
+	[ "$(jq .broker.refused_connections <<<"$($VF status -j)")" -gt 0 ] || fail "refused connections not counted"
+	# the granted user fills its own share; root's revoke still applies
+	hold_conns "$AS_VMM" 300
+	local out; out=$($VF grant --revoke --user $VMM_USER 2>&1) || fail "revoke: $out"
+	[ -z "$(perf_of "$t")" ] || fail "the revoked user's request is still in force: $(perf_of "$t")"
+	expect_fail "" $AS_VMM $VF request "$t" 700
+	[ -z "$(perf_of "$t")" ] || fail "the revoked user steered again"
 }
 
 # ---- the QEMU bridge under libvirt, with a stand-in QEMU ---------------------
@@ -1032,8 +1175,11 @@ test_bridge_rate_limits_a_guest_ringing_the_doorbell_in_a_loop() {
 	bridge_libvirt --ring 3
 	wait_for 15 grep -q '^rang' "$TMP/fake.out" || fail "the guest did not ring: $(cat "$TMP/fake.out")"
 	local rang; rang=$(sed -n 's/^rang //p' "$TMP/fake.out")
+	# while it runs, its counters are in SOCKET.stats for the admin
+	wait_for 3 sh -c "awk '{exit !(\$6 > 0)}' $BSOCK.stats" || fail "no deferred doorbells in $BSOCK.stats: $(cat "$BSOCK.stats" 2>&1)"
 	kill $FAKE_PID
 	wait_for 10 sh -c "! kill -0 $BRIDGE_PID" || fail "the bridge outlived QEMU"
+	[ ! -e "$BSOCK.stats" ] || fail "$BSOCK.stats left behind"
 	local line; line=$(grep '^bridge: stopping' "$TMP/bridge.out")
 	local fwd rings deferred
 	read -r fwd rings deferred <<<"$(sed -E 's/.*forwarded ([0-9]+) requests.*; ([0-9]+) doorbells, ([0-9]+) deferred.*/\1 \2 \3/' <<<"$line")"
