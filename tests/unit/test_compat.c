@@ -318,6 +318,36 @@ TEST(set_perf_without_a_known_writer_boosts_the_blocks_vcpu)
 	vcpufreq_dev_free(dev);
 }
 
+/*
+ * A writer from another perf domain is no sibling running the policy's
+ * update (upstream writes only from CPUs of the policy): taken as unknown,
+ * the block's vCPU gets the request, never the writer (a little vCPU
+ * would get a big block's scale).  crosvm boosts the writer; we differ.
+ */
+TEST(set_perf_from_outside_the_blocks_domain_boosts_the_blocks_vcpu)
+{
+	const uint32_t doms[] = { 5, 5, 6 };
+	struct host h = { 0 };
+	struct vcpufreq_dev *dev = model(&big, 3, doms, 0,
+					 VCPUFREQ_DEV_SCOPE_WRITER, &h);
+	struct vcpufreq_dev_stats st;
+
+	vcpufreq_dev_write_from(dev, 2, 0, SET, 2000000);
+	CHECK_EQ(h.n, 1);
+	CHECK_EQ(h.vcpu[0], 0);
+	CHECK_EQ(h.tid[0], 100);
+	vcpufreq_dev_write_from(dev, 0, 2, SET, 1000000);
+	CHECK_EQ(h.n, 2);
+	CHECK_EQ(h.tid[1], 102);
+	vcpufreq_dev_get_stats(dev, &st);
+	CHECK_EQ(st.outside_domain, 2);
+	CHECK_EQ(st.foreign, 0);
+	/* a sibling of the domain is still trusted */
+	vcpufreq_dev_write_from(dev, 1, 0, SET, 1000000);
+	CHECK_EQ(h.tid[2], 101);
+	vcpufreq_dev_free(dev);
+}
+
 /* the domain's one frequency goes to each of its vCPU threads, once */
 TEST(set_perf_in_domain_scope_boosts_every_vcpu_of_the_domain_only)
 {
@@ -443,6 +473,7 @@ RUN_TESTS(
 	CASE(set_perf_between_table_entries_rounds_up_where_crosvm_takes_it_as_is),
 	CASE(set_perf_from_a_sibling_boosts_the_writer_like_crosvm),
 	CASE(set_perf_without_a_known_writer_boosts_the_blocks_vcpu),
+	CASE(set_perf_from_outside_the_blocks_domain_boosts_the_blocks_vcpu),
 	CASE(set_perf_in_domain_scope_boosts_every_vcpu_of_the_domain_only),
 	CASE(an_unknown_scope_is_refused),
 	CASE(cur_perf_with_a_host_value_follows_crosvm_without_rounding_to_entries),
