@@ -331,6 +331,9 @@ acpi_boot() {
 	T[0]=$(tid_of_vcpu 0) T[1]=$(tid_of_vcpu 1)
 	if ask insmod A64-INSMOD && console_has 'A64-INSMOD ok'; then ok "ACPI: module loads and binds the ivshmem device"
 	else bad "ACPI: module loads and binds the ivshmem device" "$(tail -n 20 "$TMP/console.out")"; fi
+	# the first request after insmod can be the top one: only a request
+	# that was low and rises proves schedutil follows the load
+	check "ACPI: idle, vCPU 1's request falls to its lowest entry" wait_for 90 is_low 1 400
 	ask "hog 1" A64-HOG
 	check "ACPI: a hog on vCPU 1 raises its request (schedutil's reference frequency is the policy's maximum, not 1)" \
 		wait_for 90 is_high 1 950
