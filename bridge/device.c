@@ -182,18 +182,23 @@ void refresh_cur_perf(struct bridge *b, unsigned int i)
 		  vcpufreq_dev_read(b->dev, i, VCPUFREQ_REG_CUR_PERF));
 }
 
+/* @writer as the guest names it: vCPU + 1, 0 when not known ("-") */
 static void log_request(struct bridge *b, unsigned int i, uint32_t seq,
-			uint32_t set_perf)
+			uint32_t set_perf, uint32_t writer)
 {
+	char w[16] = "-";
+
 	if (!b->opt.verbose)
 		return;
+	if (writer)
+		snprintf(w, sizeof(w), "%u", writer - 1);
 	if (!b->last.made) {
-		printf("request vcpu %u tid %u seq %u set_perf %u: not submitted\n",
-		       i, b->tid[i], seq, set_perf);
+		printf("request vcpu %u tid %u seq %u set_perf %u writer %s: not submitted\n",
+		       i, b->tid[i], seq, set_perf, w);
 		return;
 	}
-	printf("request vcpu %u tid %u seq %u set_perf %u -> guest %u host %u: %s\n",
-	       i, b->tid[i], seq, set_perf, b->last.guest_perf,
+	printf("request vcpu %u tid %u seq %u set_perf %u writer %s -> guest %u host %u: %s\n",
+	       i, b->tid[i], seq, set_perf, w, b->last.guest_perf,
 	       b->last.host_perf, b->last.ret ? vcpufreq_strerror(b->last.ret) :
 	       "ok");
 }
@@ -223,7 +228,7 @@ void forward_requests(struct bridge *b)
 					VCPUFREQ_DEV_NO_WRITER, i,
 					VCPUFREQ_REG_SET_PERF, set_perf);
 		forwarded++;
-		log_request(b, i, seq, set_perf);
+		log_request(b, i, seq, set_perf, writer);
 	}
 	for (i = 0; forwarded && i < b->nr_vcpus; i++)
 		refresh_cur_perf(b, i);

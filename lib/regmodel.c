@@ -327,6 +327,28 @@ static void request_for(struct vcpufreq_dev *dev, uint32_t vcpu,
 }
 
 /*
+ * Whose thread a write into @vcpu's block is for under the writer scope.
+ * Linux's driver writes only from CPUs of the policy, so a writer from
+ * another perf domain is not a sibling running the update: taken as
+ * unknown, it would otherwise get the block's scale (a little vCPU the
+ * big block's capacity).  crosvm has no such check.
+ */
+static uint32_t trusted_writer(struct vcpufreq_dev *dev, uint32_t writer,
+			       uint32_t vcpu)
+{
+	if (writer >= dev->nr_vcpus)
+		return vcpu;
+	if (dev->vcpus[writer].cfg.perf_domain !=
+	    dev->vcpus[vcpu].cfg.perf_domain) {
+		dev->stats.outside_domain++;
+		return vcpu;
+	}
+	if (writer != vcpu)
+		dev->stats.foreign++;
+	return writer;
+}
+
+/*
  * @value is read in the scale of the block written (@vcpu's table and
  * capacity), whoever it is for: crosvm converts with the block's device.
  */
@@ -338,10 +360,7 @@ static void write_set_perf(struct vcpufreq_dev *dev, uint32_t writer,
 
 	if (value > vcpu_fmax(v))
 		dev->stats.clamped++;
-	if (writer >= dev->nr_vcpus)
-		writer = vcpu;
-	if (writer != vcpu)
-		dev->stats.foreign++;
+	writer = trusted_writer(dev, writer, vcpu);
 	dev->stats.requests++;
 	guest = snap_request(v, value);
 	host = guest_to_host(dev, v, guest);

@@ -86,6 +86,8 @@ struct vcpufreq_dev_stats {
 	uint64_t requests;		/* SET_PERF writes accepted */
 	uint64_t clamped;		/* SET_PERF values above fmax */
 	uint64_t foreign;		/* SET_PERF from another vCPU's thread */
+	/* SET_PERF from a vCPU of another perf domain, taken as unknown */
+	uint64_t outside_domain;
 };
 
 struct vcpufreq_dev;
@@ -120,8 +122,9 @@ VCPUFREQ_API uint32_t vcpufreq_dev_read(struct vcpufreq_dev *dev, uint32_t vcpu,
  * A write by vCPU @writer, the one whose exit the VMM is handling (an
  * MMIO exit runs on the trapping vCPU's thread), into @vcpu's block.
  * @writer decides whose thread a SET_PERF boosts under
- * VCPUFREQ_DEV_SCOPE_WRITER; VCPUFREQ_DEV_NO_WRITER (or any value not a
- * vCPU of the device) stands for the block's own vCPU.
+ * VCPUFREQ_DEV_SCOPE_WRITER; VCPUFREQ_DEV_NO_WRITER, any value not a
+ * vCPU of the device and a vCPU of another perf domain than @vcpu's
+ * (counted in stats.outside_domain) stand for the block's own vCPU.
  */
 VCPUFREQ_API void vcpufreq_dev_write_from(struct vcpufreq_dev *dev,
 					  uint32_t writer, uint32_t vcpu,

@@ -380,8 +380,12 @@ static void do_write(struct harness *h, struct vcpufreq_dev *dev,
 	if (value > fmax_of(v))
 		h->st.clamped++;
 	h->st.requests++;
-	if (writer >= h->nr)
+	if (writer >= h->nr) {
 		writer = vcpu;
+	} else if (h->cfg[writer].perf_domain != v->perf_domain) {
+		h->st.outside_domain++;
+		writer = vcpu;
+	}
 	if (writer != vcpu)
 		h->st.foreign++;
 	for (n = 0; n < h->nr; n++) {
@@ -543,6 +547,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ensure(st.bad_writes == h.st.bad_writes);
 	ensure(st.requests == h.st.requests && st.clamped == h.st.clamped);
 	ensure(st.foreign == h.st.foreign);
+	ensure(st.outside_domain == h.st.outside_domain);
 	vcpufreq_dev_free(dev);
 	return 0;
 }

@@ -21,14 +21,14 @@
 
 /*
  * One VirtCpufreqV2: one vCPU's block, on a host CPU (pcpu) whose
- * capacity and cpuinfo_max_freq it read at start, and util_factor 80 when
- * that CPU runs schedutil, else 100.
+ * capacity, cpuinfo_max_freq and cpuinfo_min_freq it read at start, and
+ * util_factor 80 when that CPU runs schedutil, else 100.
  */
 struct crosvm_dev {
 	const uint32_t *table;
 	uint32_t len;
 	uint32_t vcpu_capacity;
-	uint32_t pcpu_capacity, pcpu_fmax;
+	uint32_t pcpu_capacity, pcpu_fmax, pcpu_fmin;
 	uint32_t util_factor;
 };
 
@@ -64,12 +64,34 @@ static long long crosvm_set_perf(const struct crosvm_dev *c, uint32_t val)
 	return util > 1024 ? -1 : (long long)util;
 }
 
-/* CUR_PERF with the host CPU at @freq kHz (scaling_cur_freq) */
-static uint32_t crosvm_cur_perf(const struct crosvm_dev *c, uint32_t freq)
+/*
+ * SET_PERF @val's utilization before the util_factor: what crosvm keeps as
+ * its domain's shared perf, and only when the vCPU's fmax is not the
+ * pCPU's (else nothing needs throttling and it stays 0)
+ */
+static uint32_t crosvm_shared_util(const struct crosvm_dev *c, uint32_t val)
 {
+	if (crosvm_fmax(c) == c->pcpu_fmax)
+		return 0;
+	return (uint32_t)((uint64_t)c->vcpu_capacity * val / crosvm_fmax(c));
+}
+
+/*
+ * CUR_PERF with the host CPU at @freq kHz (scaling_cur_freq), the domain's
+ * shared perf @shared_util.  Below the pCPU's lowest speed crosvm's
+ * throttle worker stalls the vCPUs to emulate the request, and CUR_PERF
+ * answers the request; otherwise the host's speed at the vCPU's relative
+ * capacity (the vCPU's capacity unscaled by its fmax, against the pCPU's).
+ */
+static uint32_t crosvm_cur_perf(const struct crosvm_dev *c, uint32_t freq,
+				uint32_t shared_util)
+{
+	uint32_t pcpu_min_cap = c->pcpu_fmin * c->pcpu_capacity / c->pcpu_fmax;
 	uint64_t rel = (uint64_t)c->vcpu_capacity * c->pcpu_fmax /
 		       crosvm_fmax(c);
 
+	if (shared_util && shared_util < pcpu_min_cap)
+		return shared_util * crosvm_fmax(c) / c->vcpu_capacity;
 	return (uint32_t)((uint64_t)freq * c->pcpu_capacity / rel);
 }
 
@@ -150,7 +172,35 @@ static const struct vcpufreq_vcpu_config big = {
 };
 static const struct crosvm_dev big_crosvm = {
 	.table = big_table, .len = 3, .vcpu_capacity = 1023,
-	.pcpu_capacity = 1023, .pcpu_fmax = 2000000, .util_factor = 100,
+	.pcpu_capacity = 1023, .pcpu_fmax = 2000000, .pcpu_fmin = 500000,
+	.util_factor = 100,
+};
+
+/*
+ * A vCPU smaller and slower than the big pCPU it runs on (a little core's
+ * table on a 1024 / 2 GHz CPU that can go down to 300 MHz): crosvm's
+ * relative capacity is 512 * 2 / 1.8 = 568, so the pCPU at 1.8 GHz is
+ * more than this vCPU's top speed
+ */
+static const uint32_t little_table[] = { 200000, 900000, 1800000 };
+static const struct vcpufreq_vcpu_config little = {
+	.capacity = 512, .nr_perf = 3, .perf = { 200000, 900000, 1800000 },
+};
+static const struct crosvm_dev little_crosvm = {
+	.table = little_table, .len = 3, .vcpu_capacity = 512,
+	.pcpu_capacity = 1024, .pcpu_fmax = 2000000, .pcpu_fmin = 300000,
+	.util_factor = 100,
+};
+
+/* a vCPU bigger and faster than its pCPU (768 at up to 2 GHz) */
+static const struct vcpufreq_vcpu_config fast = {
+	.capacity = 1024, .nr_perf = 3, .perf = { 600000, 1200000, 2400000 },
+};
+static const uint32_t fast_table[] = { 600000, 1200000, 2400000 };
+static const struct crosvm_dev fast_crosvm = {
+	.table = fast_table, .len = 3, .vcpu_capacity = 1024,
+	.pcpu_capacity = 768, .pcpu_fmax = 2000000, .pcpu_fmin = 500000,
+	.util_factor = 100,
 };
 
 static const uint32_t cont_table[] = { 2400000 };
@@ -159,7 +209,8 @@ static const struct vcpufreq_vcpu_config cont = {
 };
 static const struct crosvm_dev cont_crosvm = {
 	.table = cont_table, .len = 1, .vcpu_capacity = 1024,
-	.pcpu_capacity = 1024, .pcpu_fmax = 2400000, .util_factor = 100,
+	.pcpu_capacity = 1024, .pcpu_fmax = 2400000, .pcpu_fmin = 600000,
+	.util_factor = 100,
 };
 
 /* ---- discovery: PERFTBL_LEN / _SEL / _RD, PERF_DOMAIN -------------------- */
@@ -318,6 +369,36 @@ TEST(set_perf_without_a_known_writer_boosts_the_blocks_vcpu)
 	vcpufreq_dev_free(dev);
 }
 
+/*
+ * A writer from another perf domain is no sibling running the policy's
+ * update (upstream writes only from CPUs of the policy): taken as unknown,
+ * the block's vCPU gets the request, never the writer (a little vCPU
+ * would get a big block's scale).  crosvm boosts the writer; we differ.
+ */
+TEST(set_perf_from_outside_the_blocks_domain_boosts_the_blocks_vcpu)
+{
+	const uint32_t doms[] = { 5, 5, 6 };
+	struct host h = { 0 };
+	struct vcpufreq_dev *dev = model(&big, 3, doms, 0,
+					 VCPUFREQ_DEV_SCOPE_WRITER, &h);
+	struct vcpufreq_dev_stats st;
+
+	vcpufreq_dev_write_from(dev, 2, 0, SET, 2000000);
+	CHECK_EQ(h.n, 1);
+	CHECK_EQ(h.vcpu[0], 0);
+	CHECK_EQ(h.tid[0], 100);
+	vcpufreq_dev_write_from(dev, 0, 2, SET, 1000000);
+	CHECK_EQ(h.n, 2);
+	CHECK_EQ(h.tid[1], 102);
+	vcpufreq_dev_get_stats(dev, &st);
+	CHECK_EQ(st.outside_domain, 2);
+	CHECK_EQ(st.foreign, 0);
+	/* a sibling of the domain is still trusted */
+	vcpufreq_dev_write_from(dev, 1, 0, SET, 1000000);
+	CHECK_EQ(h.tid[2], 101);
+	vcpufreq_dev_free(dev);
+}
+
 /* the domain's one frequency goes to each of its vCPU threads, once */
 TEST(set_perf_in_domain_scope_boosts_every_vcpu_of_the_domain_only)
 {
@@ -354,18 +435,32 @@ TEST(an_unknown_scope_is_refused)
 /* ---- CUR_PERF ------------------------------------------------------------ */
 
 /*
- * The host at @freq: our host callback gives capacity units, crosvm reads
- * kHz; the two agree to within one capacity unit's worth of kHz.
+ * The host at @freq, no throttling: our host callback gives capacity
+ * units, crosvm reads kHz; the two agree to within what each rounds away,
+ * one host capacity unit for us, one unit of relative capacity for
+ * crosvm, in kHz of this vCPU.  Above the vCPU's fmax (a pCPU faster than the vCPU) ours
+ * stops at fmax where crosvm goes on: the guest's frequency scale is
+ * capped at 1024 either way.
  */
 static void check_cur_like_crosvm(struct vcpufreq_dev *dev, struct host *h,
 				  const struct crosvm_dev *c, uint32_t freq)
 {
-	uint32_t ours, theirs, unit = crosvm_fmax(c) / c->vcpu_capacity + 1;
+	uint32_t fmax = crosvm_fmax(c);
+	uint32_t rel = (uint64_t)c->vcpu_capacity * c->pcpu_fmax / fmax;
+	uint32_t unit = fmax / c->vcpu_capacity + fmax / rel + 2;
+	uint32_t ours, theirs, s_ours, s_theirs;
 
 	h->cur = (uint32_t)((uint64_t)freq * c->pcpu_capacity / c->pcpu_fmax);
 	ours = vcpufreq_dev_read(dev, 0, CUR);
-	theirs = crosvm_cur_perf(c, freq);
-	CHECK(ours <= theirs + unit && theirs <= ours + unit);
+	theirs = crosvm_cur_perf(c, freq, 0);
+	if (theirs > fmax)
+		CHECK_EQ(ours, fmax);
+	else
+		CHECK(ours <= theirs + unit && theirs <= ours + unit);
+	s_ours = upstream_freq_scale(ours, fmax);
+	s_theirs = upstream_freq_scale(theirs, fmax);
+	CHECK(s_ours <= s_theirs + 1024 * unit / fmax + 1 &&
+	      s_theirs <= s_ours + 1024 * unit / fmax + 1);
 }
 
 TEST(cur_perf_with_a_host_value_follows_crosvm_without_rounding_to_entries)
@@ -380,6 +475,63 @@ TEST(cur_perf_with_a_host_value_follows_crosvm_without_rounding_to_entries)
 	dev = model(&cont, 1, NULL, 0, 0, &h);
 	for (uint32_t f = 100000; f <= 2400000; f += 50000)
 		check_cur_like_crosvm(dev, &h, &cont_crosvm, f);
+	vcpufreq_dev_free(dev);
+}
+
+/* the vCPU's capacity and fmax are not the pCPU's: relative capacity */
+TEST(cur_perf_of_a_vcpu_unlike_its_pcpu_follows_crosvms_relative_capacity)
+{
+	struct host h = { 0 };
+	struct vcpufreq_dev *dev = model(&little, 1, NULL, 0, 0, &h);
+
+	for (uint32_t f = 300000; f <= 2000000; f += 50000)
+		check_cur_like_crosvm(dev, &h, &little_crosvm, f);
+	/* the pCPU at 1 GHz: 1 GHz * 1024 / 568, not 1 GHz */
+	h.cur = 512;
+	CHECK_EQ(crosvm_cur_perf(&little_crosvm, 1000000, 0), 1802816);
+	CHECK_EQ(vcpufreq_dev_read(dev, 0, CUR), 1800000);
+	h.cur = 256;
+	CHECK_EQ(crosvm_cur_perf(&little_crosvm, 500000, 0), 901408);
+	CHECK_EQ(vcpufreq_dev_read(dev, 0, CUR), 900000);
+	vcpufreq_dev_free(dev);
+
+	dev = model(&fast, 1, NULL, 0, 0, &h);
+	for (uint32_t f = 500000; f <= 2000000; f += 50000)
+		check_cur_like_crosvm(dev, &h, &fast_crosvm, f);
+	vcpufreq_dev_free(dev);
+}
+
+/*
+ * A request below what the pCPU does at its lowest speed: crosvm stalls
+ * the domain's vCPUs (its throttle worker) and CUR_PERF answers the
+ * request; we do not throttle, and CUR_PERF answers what the host runs
+ * (its minimum), which is what the vCPU gets.
+ */
+TEST(cur_perf_below_the_pcpus_minimum_is_the_host_where_crosvm_throttles)
+{
+	struct host h = { 0 };
+	struct vcpufreq_dev *dev = model(&little, 1, NULL, 0, 0, &h);
+	uint32_t shared = crosvm_shared_util(&little_crosvm, 200000);
+	uint32_t ours;
+
+	vcpufreq_dev_write(dev, 0, SET, 200000);
+	CHECK_EQ(h.perf[0], crosvm_set_perf(&little_crosvm, 200000));
+	/* 512 * 200 MHz / 1.8 GHz = 56, below the pCPU's 300 MHz = 153 */
+	CHECK_EQ(shared, 56);
+	CHECK_EQ(crosvm_cur_perf(&little_crosvm, 300000, shared), 196875);
+	h.cur = 300000 * 1024 / 2000000;
+	ours = vcpufreq_dev_read(dev, 0, CUR);
+	CHECK_EQ(ours, 537890);
+	CHECK(ours + 2 * 1800000 / 512 >=
+	      crosvm_cur_perf(&little_crosvm, 300000, 0));
+	/* at or above the pCPU's minimum crosvm reads the host too */
+	shared = crosvm_shared_util(&little_crosvm, 900000);
+	CHECK_EQ(shared, 256);
+	vcpufreq_dev_write(dev, 0, SET, 900000);
+	h.cur = 256;
+	ours = vcpufreq_dev_read(dev, 0, CUR);
+	CHECK_EQ(ours, 900000);
+	CHECK_EQ(crosvm_cur_perf(&little_crosvm, 500000, shared), 901408);
 	vcpufreq_dev_free(dev);
 }
 
@@ -422,14 +574,22 @@ TEST(cur_perf_without_a_host_value_is_the_request_or_fmax_never_zero)
 	vcpufreq_dev_free(dev);
 }
 
-/* below the table (a throttled host): the guest sees it, like crosvm's */
+/*
+ * below the table (a host held low, by thermal limits say): the guest
+ * sees it, like crosvm's (whose vCPU fmax is the pCPU's: no throttling)
+ */
 TEST(cur_perf_below_the_first_entry_is_reported_as_is)
 {
-	struct host h = { .cur = 100 };
+	struct host h = { 0 };
 	struct vcpufreq_dev *dev = model(&big, 1, NULL, 0, 0, &h);
 
+	vcpufreq_dev_write(dev, 0, SET, 500000);
+	CHECK_EQ(crosvm_shared_util(&big_crosvm, 500000), 0);
+	check_cur_like_crosvm(dev, &h, &big_crosvm, 195504);
 	/* 100 * 2000000 / 1023 */
+	CHECK_EQ(h.cur, 100);
 	CHECK_EQ(vcpufreq_dev_read(dev, 0, CUR), 195503);
+	CHECK_EQ(crosvm_cur_perf(&big_crosvm, 195504, 0), 195504);
 	vcpufreq_dev_free(dev);
 }
 
@@ -443,9 +603,12 @@ RUN_TESTS(
 	CASE(set_perf_between_table_entries_rounds_up_where_crosvm_takes_it_as_is),
 	CASE(set_perf_from_a_sibling_boosts_the_writer_like_crosvm),
 	CASE(set_perf_without_a_known_writer_boosts_the_blocks_vcpu),
+	CASE(set_perf_from_outside_the_blocks_domain_boosts_the_blocks_vcpu),
 	CASE(set_perf_in_domain_scope_boosts_every_vcpu_of_the_domain_only),
 	CASE(an_unknown_scope_is_refused),
 	CASE(cur_perf_with_a_host_value_follows_crosvm_without_rounding_to_entries),
+	CASE(cur_perf_of_a_vcpu_unlike_its_pcpu_follows_crosvms_relative_capacity),
+	CASE(cur_perf_below_the_pcpus_minimum_is_the_host_where_crosvm_throttles),
 	CASE(cur_perf_gives_upstreams_frequency_invariance_the_hosts_ratio),
 	CASE(cur_perf_without_a_host_value_is_the_request_or_fmax_never_zero),
 	CASE(cur_perf_below_the_first_entry_is_reported_as_is),

@@ -15,7 +15,10 @@
 # raises exactly that vCPU thread's request, the guest's frequency
 # invariance follows CUR_PERF (a duty-cycled task's utilization and its
 # request fall when the host runs at half speed), a hog on a little vCPU
-# raises its whole perf domain (the bridge's scope), a 17-vCPU guest (MPIDR 0x100
+# raises its whole perf domain (the bridge's scope), under the bridge's
+# --scope writer a request boosts the vCPU that wrote it (vCPU 1 writing
+# vCPU 0's block) and a vCPU of a host CPU without a table runs in
+# continuous mode, a 17-vCPU guest (MPIDR 0x100
 # for vCPU 16) starts every CPU and binds, and an ACPI guest under UEFI
 # (no devicetree) ramps up under load.  Last line: "RESULT
 # passed failed skipped".  Loads BPF programs into this host's kernel:
@@ -24,13 +27,15 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 1
 TMP=$(mktemp -d /tmp/vcpufreq-arm64.XXXXXX)
 BOOT_TIMEOUT=${ARM64_BOOT_TIMEOUT:-180}
 CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
 CG=$CG2/vcpufreq-arm64
 QEMU_PID='' BRIDGE_PID=''
+# shellcheck source=SCRIPTDIR/report.sh
 . "$HERE/report.sh"
+# shellcheck source=SCRIPTDIR/guest.sh
 . "$HERE/guest.sh"	# check, wait_for, perf_of, load_vcpufreq
 KERNEL=$ROOT/build/vm-arm64/Image
 KTREE=$ROOT/build/vm-arm64
@@ -49,6 +54,12 @@ cpu 2 capacity 768 cluster 1 freqs 500000,1200000,2000000
 cpu 3 capacity 1024 cluster 2 freqs 500000,1500000,2400000
 EOF
 AFFINITY='0;1;2;3'
+# the same host with a big CPU that has no frequency table, only a range:
+# the bridge then offers its vCPU continuous perf (PERFTBL_LEN 1)
+sed 's/^cpu 3 .*/cpu 3 capacity 1024 cluster 2 freq 500000-2400000/' \
+	"$TMP/host.topology" >"$TMP/host-continuous.topology"
+HOST=$TMP/host.topology		# the host start_vm describes
+BRIDGE_ARGS=()			# more options for the bridge
 
 # where the bridge reads each host CPU's current frequency (libvcpufreq's
 # vcpufreq_host_cur_perf): every CPU of this host at PERCENT of 2 GHz
@@ -92,7 +103,7 @@ build_dtb() {	# build_dtb NR_VCPUS AFFINITY OUT.dtb
 	local n=$1 aff=$2 out=$3
 	qemu-system-aarch64 "${MACHINE[@]}" -smp "$n" -display none \
 		-machine dumpdtb="$TMP/qemu.dtb" >/dev/null 2>&1 || return 1
-	"$VF" --topology "$TMP/host.topology" topology --dts --vcpus "$n" \
+	"$VF" --topology "$HOST" topology --dts --vcpus "$n" \
 		--affinity "$aff" >"$TMP/ours.dts" || return 1
 	{
 		dtc -q -I dtb -O dts "$TMP/qemu.dtb"
@@ -118,7 +129,7 @@ start_vm() {	# start_vm NR_VCPUS AFFINITY [acpi]: devicetree, or UEFI + ACPI
 		boot=(-dtb "$TMP/guest.dtb")
 	fi
 	VCPUFREQ_SYSFS_CPU_DIR=$TMP/sysfs start_bridge "$BRIDGE" \
-		--topology "$TMP/host.topology" --affinity "$aff" -v || return 1
+		--topology "$HOST" --affinity "$aff" "${BRIDGE_ARGS[@]}" -v || return 1
 	start_qemu qemu-system-aarch64 "${MACHINE[@]}" -accel tcg,thread=multi -smp "$n" \
 		-name vcpufreq-arm64,debug-threads=on \
 		-display none -nodefaults -no-reboot -serial stdio \
@@ -189,6 +200,29 @@ mostly() {	# mostly CMD...: true in at least 6 of 10 samples
 }
 only_3_high() {
 	mostly is_high 3 950 && mostly is_low 0 300 && mostly is_low 1 300 && mostly is_low 2 400
+}
+# continuous mode's 1 kHz minimum is 0 in host capacity units ("no
+# demand"): a continuous vCPU 3 is low at 0 too
+quiet_3() { perf_between "${T[3]}" 0 400; }
+falls() {	# falls VCPU MAX: its request goes low, or all requests are shown
+	wait_for 90 is_low "$1" "$2" || { requests 0 1 2 3; return 1; }
+}
+mostly_3_high() { mostly is_high 3 950; }
+# the host perf of the last request vCPU WRITER wrote into vCPU 0's block
+# (policy {0, 1}'s), as the bridge logs the guest's writer hint
+last_write_by() {	# last_write_by WRITER [HOST]: HOST to match the top only
+	tr -d '\r' <"$TMP/bridge.log" |
+		sed -n "s/^request vcpu 0 .* writer $1 -> .* host \(${2:-[0-9]*}\): ok$/\1/p" | tail -n1
+}
+top_written_by_1() { [ -n "$(last_write_by 1 512)" ]; }
+# under the writer scope a thread carries the last request its own vCPU
+# wrote, whatever block; the domain scope would give both the last one
+each_thread_has_its_writes() {
+	local p0 p1 w0 w1
+	p0=$(perf_of "${T[0]}") p1=$(perf_of "${T[1]}")
+	w0=$(last_write_by 0) w1=$(last_write_by 1)
+	[ -n "$w1" ] && [ "$p1" = "$w1" ] && { [ -z "$w0" ] || [ "$p0" = "$w0" ]; } ||
+		{ echo "threads: vcpu0=$p0 vcpu1=$p1; last written by vCPU 0: ${w0:-none}, by vCPU 1: $w1"; return 1; }
 }
 only_domain_0_high() {
 	mostly is_high 0 460 && mostly is_high 1 460 && mostly is_low 2 400 && mostly is_low 3 400
@@ -287,6 +321,63 @@ four_vcpus() {
 	stop_and_keep four
 }
 
+# The crosvm-like writer scope: a request boosts the vCPU that wrote it
+# (over ivshmem the guest names it in the block's writer field), not the
+# block's vCPU nor its whole domain.  Linux's driver writes only
+# policy->cpu's block, so a hog on vCPU 1 of policy {0, 1} shows whose
+# thread gets it: vCPU 1's alone (domain scope: both; no writer: vCPU 0's).
+# The big CPU has no table on this host: its vCPU runs in continuous mode
+# (one entry, the maximum; the driver's minimum 1 kHz on arm64).
+writer_scope_continuous() {
+	local i p3
+	host_speed 100
+	HOST=$TMP/host-continuous.topology BRIDGE_ARGS=(--scope writer)
+	if ! start_vm 4 "$AFFINITY"; then
+		bad "arm64 guest boots (bridge --scope writer, a host CPU without a table)" \
+			"$(tail -n 20 "$TMP/console.out")" "$(tail -n 5 "$TMP/bridge.log")"
+		HOST=$TMP/host.topology BRIDGE_ARGS=()
+		stop_and_keep writer
+		return
+	fi
+	HOST=$TMP/host.topology BRIDGE_ARGS=()
+	ok "arm64 guest boots (bridge --scope writer, a host CPU without a table)"
+	for i in 0 1 2 3; do T[i]=$(tid_of_vcpu $i); done
+	if ask insmod A64-INSMOD && console_has 'A64-INSMOD ok'; then ok "writer scope: module loads and binds"
+	else bad "writer scope: module loads and binds" "$(tail -n 20 "$TMP/console.out")"; fi
+	ask show A64-SHOWN
+	p3=$(policy 3)
+	if [ "$(field "$p3" min)" = 1 ] && [ "$(field "$p3" max)" = 2400000 ] &&
+		[[ "$(field "$p3" freqs)" =~ ^\??$ ]]; then	# none, or unreadable
+		ok "continuous mode: vCPU 3's policy spans 1 kHz to 2.4 GHz, no table"
+	else
+		bad "continuous mode: vCPU 3's policy spans 1 kHz to 2.4 GHz, no table" "$p3"
+	fi
+	# under the writer scope a thread keeps the last request its own vCPU
+	# wrote: one that once wrote a high one (an idle vCPU looks busy under
+	# TCG for a while) keeps it after a sibling writes the fall, so only
+	# vCPU 1 is waited for here, then vCPU 0 must stay low under the hog
+	check "writer scope: idle, vCPU 1's thread's request is low" \
+		falls 1 300
+	# vCPU 1 is not policy->cpu: its requests go into vCPU 0's block
+	ask "hog 1" A64-HOG
+	check "writer scope: a hog on vCPU 1 (not policy->cpu) writes the top request into vCPU 0's block" \
+		wait_for 90 top_written_by_1
+	check "writer scope: vCPU 0's and 1's threads each carry the last request their own vCPU wrote" \
+		wait_for 30 each_thread_has_its_writes
+	ask stop A64-STOPPED
+
+	check "continuous mode: idle, vCPU 3's request is low" wait_for 90 quiet_3
+	ask "hog 3" A64-HOG
+	check "continuous mode: a hog on vCPU 3 raises its request to the top" \
+		raised 3 950 mostly_3_high
+	ask stop A64-STOPPED
+	check "continuous mode: the hog stops, vCPU 3's request falls" wait_for 90 quiet_3
+	send rmmod
+	expect "A64-RMMOD ok" 30 || bad "writer scope: module unloads" "$(tail -n 10 "$TMP/console.out")"
+	check "writer scope: guest kernel log has no warning or oops" no_oops
+	stop_and_keep writer
+}
+
 # vCPU 16 is MPIDR 0x100: only a cpu node with that reg starts it
 seventeen_vcpus() {
 	local p
@@ -331,6 +422,9 @@ acpi_boot() {
 	T[0]=$(tid_of_vcpu 0) T[1]=$(tid_of_vcpu 1)
 	if ask insmod A64-INSMOD && console_has 'A64-INSMOD ok'; then ok "ACPI: module loads and binds the ivshmem device"
 	else bad "ACPI: module loads and binds the ivshmem device" "$(tail -n 20 "$TMP/console.out")"; fi
+	# the first request after insmod can be the top one: only a request
+	# that was low and rises proves schedutil follows the load
+	check "ACPI: idle, vCPU 1's request falls to its lowest entry" wait_for 90 is_low 1 400
 	ask "hog 1" A64-HOG
 	check "ACPI: a hog on vCPU 1 raises its request (schedutil's reference frequency is the policy's maximum, not 1)" \
 		wait_for 90 is_high 1 950
@@ -347,7 +441,7 @@ load_vcpufreq "the arm64 test" || { echo "RESULT 0 1 0"; exit 1; }
 mkdir -p "$CG" && "$VF" enroll "$CG" >/dev/null || { echo "RESULT 0 1 0"; exit 1; }
 
 declare -a T
-for scenario in ${ARM64_SCENARIOS:-four_vcpus seventeen_vcpus acpi_boot}; do
+for scenario in ${ARM64_SCENARIOS:-four_vcpus writer_scope_continuous seventeen_vcpus acpi_boot}; do
 	"$scenario"
 done
 report

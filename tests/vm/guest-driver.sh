@@ -4,13 +4,17 @@
 # test kernel (cross compiler), carries both device aliases, and
 # scripts/checkpatch.pl is clean.  Last line: "RESULT passed failed skipped".
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/vm/report.sh
 OUT=build/guest-driver
 
+# kbuild is incremental: an unchanged tree compiles nothing and prints no
+# warning, so each target is built from scratch (a few seconds each)
 build() {	# build TARGET TITLE
 	local log rc
+	rm -rf "${OUT:?}/$1"
 	log=$(make -C guest-driver "$1" W=1 2>&1); rc=$?
+	grep -q ' CC \[M\] ' <<<"$log" || rc=1
 	if [ $rc = 0 ] && grep -qE 'warning:|error:|WARNING:' <<<"$log"; then rc=1; fi
 	[ -f "$OUT/$1/vcpufreq_guest.ko" ] || rc=1
 	result "builds without warnings: $2" $rc "$log"
