@@ -2,71 +2,13 @@
 /*
  * vcpufreq: a sched_ext scheduler for vCPU threads, in partial mode.
  *
- * Only tasks the agent switched to SCHED_EXT run here: the vCPU threads
- * of enrolled cgroups that carry a request.  Every other task stays in
- * the fair class, untouched.
- *
- * A vCPU's demand is its request (host capacity units 0..1024), which the
- * tracking programs keep in the vcpu_state task storage this object
- * shares, or when higher the recent peak of its requests (it halves every
- * DEMAND_HALFLIFE_NS: a guest asks again at every wakeup and its iowait
- * boost decays between I/O wakeups, so the latest request alone would send
- * an I/O-bound vCPU to a little CPU at each wakeup and back), or when
- * higher what schedutil would give the thread on its own load (5/4 of a
- * frequency-invariant average of its run time, as the fair class's PELT
- * keeps it): a request is a floor, as uclamp_min is.  Demand is 0 when
- * the vCPU has no request or its cgroup left.  The loader groups CPUs into
- * capacity levels (the distinct host capacities, ascending); a demand fits
- * the lowest level whose capacity covers it, or the highest level the
- * thread's cpumask reaches when none does.
- *
- *  - select_cpu: the waking vCPU first takes in a request its guest wrote
- *    since it last ran (sync_thread.h, as the tracking programs do at
- *    switch-in).  A demanding vCPU goes straight to an idle CPU of the
- *    best fitting level (its previous CPU when that one fits best), found
- *    a 64-CPU word at a time in the kernel's idle mask, the thread's
- *    cpumask and the level's CPUs (no per-CPU scan); a
- *    vCPU without demand gets the kernel's default idle pick, as any
- *    task would.
- *  - enqueue: otherwise it waits in the FIFO queue of its level and an
- *    idle fitting CPU is kicked; vCPUs without demand wait in the shared
- *    queue (and an idle CPU is kicked).  Round robin with the default
- *    slice: vCPU threads are equal threads, which is what the fair class
- *    gives equal-nice tasks.
- *  - dispatch: a CPU serves the queues of the levels it fits, most
- *    demanding first, then the shared queue; every fourth time it goes
- *    lowest first, so a vCPU that could run anywhere never starves behind
- *    demanding ones.  Fair and real-time tasks outrank sched_ext: when
- *    they hold every fitting CPU, a level's queue stops moving, so a queue
- *    that has not moved for STARVE_NS may be served by any CPU (a timer
- *    wakes idle ones) -- a slower CPU beats a watchdog ejection.
- *  - running / stopping: while a demanding vCPU runs, its CPU's frequency
- *    target (scx_bpf_cpuperf_set) is 4/5 of its demand, since schedutil
- *    adds 25% headroom to it (a request is the performance to run at,
- *    vcpufreq/abi.h).  When the vCPU stops, the target is held for
- *    HOLD_NS: a vCPU halts between I/O for a fraction of a millisecond,
- *    and dropping the target each time would make it start every burst at
- *    a low frequency (schedutil raises it at most once per rate limit).
- *    A fair or real-time task taking the CPU drops it at once
- *    (cpu_release), and a timer kicks every idle CPU holding one longer,
- *    whose dispatch drops it, so no CPU stays boosted for a vCPU that
- *    left (a target is only ever set with a runqueue locked: see
- *    release_held).  running/stopping run under the vCPU's runqueue
- *    lock, not always on its CPU: the CPU is the task's.  init
- *    sets every target to 0 (the kernel starts them at 1024).
- *  - tick: a running vCPU's target follows its demand at once, and a
- *    vCPU whose demand outgrew its CPU is preempted when a fitting CPU is
- *    idle, so that enqueue moves it there (a guest raises its request
- *    while its task runs; waiting for the next wakeup would lose the burst).
- *  - cpu_release: a fair or real-time task took the CPU (those classes
- *    rank above sched_ext): the vCPUs queued on it go back through
- *    enqueue, to a CPU that can run them now.
- *  - enable: a task that joins SCHED_EXT without a request is reported to
- *    the agent, which moves it back (the tracking programs used to look
- *    for such tasks on every context switch of the host).
- *  - exit: why we were detached or ejected goes to the agent, which falls
- *    back to the next backend; the kernel has already moved every task
- *    back to the fair class.
+ * Only tasks the agent switched to SCHED_EXT run here: the vCPU threads of
+ * enrolled cgroups that carry a request; every other task stays in the
+ * fair class.  The policy -- a vCPU's demand, capacity levels and the
+ * energy preference, placement, dispatch, frequency targets and their
+ * hold, and what tick, cpu_release, enable and exit do, with the reason
+ * for each choice -- is written once, in docs/design.md ("The sched_ext
+ * backend").  The callbacks follow in lifecycle order.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

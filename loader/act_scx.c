@@ -84,17 +84,16 @@ static double work_cost(const struct vf_cpu *c, unsigned int demand)
 }
 
 /*
- * efficient_level[b]: the level that runs a demand of bucket b (its
- * middle) for the least energy, by the power figures of the topology
- * (a level's first CPU stands for it).  Without figures for every level
- * the table stays 0: the lowest level that fits, as before.
+ * @eff[b], for b < VCPUFREQ_SCX_DEMAND_BUCKETS: the level that runs a
+ * demand of bucket b (its middle) for the least energy, by the power
+ * figures of @t (a level's first CPU stands for it).  false, and @eff
+ * untouched, without figures for every level: then a demand runs on the
+ * lowest level that fits.
  */
-static void set_efficient_levels(struct vcpufreq_scx *s,
-				 const struct vf_topology *t, const __u32 *caps,
-				 __u32 n)
+bool scx_energy_levels(const struct vf_topology *t, const __u32 *caps,
+		       __u32 n, __u8 *eff)
 {
 	const struct vf_cpu *rep[VCPUFREQ_SCX_MAX_LEVELS] = { 0 };
-	volatile __u8 *eff = s->rodata->efficient_level;
 
 	for (int c = 0; c < t->nr_cpus; c++)
 		for (__u32 i = 0; i < n; i++)
@@ -103,7 +102,7 @@ static void set_efficient_levels(struct vcpufreq_scx *s,
 				rep[i] = &t->cpu[c];
 	for (__u32 i = 0; i < n; i++)
 		if (!rep[i] || !rep[i]->nr_power)
-			return;
+			return false;
 	for (__u32 b = 0; b < VCPUFREQ_SCX_DEMAND_BUCKETS; b++) {
 		unsigned int d = b * VCPUFREQ_SCX_DEMAND_STEP +
 				 VCPUFREQ_SCX_DEMAND_STEP / 2;
@@ -119,13 +118,16 @@ static void set_efficient_levels(struct vcpufreq_scx *s,
 			}
 		}
 	}
-	s->rodata->energy_levels = true;
+	return true;
 }
 
-/* capacity levels: the distinct capacities of the host's CPUs, ascending */
-static int set_levels(struct vcpufreq_scx *s, const struct vf_topology *t)
+/*
+ * @caps: the distinct capacities of @t's present CPUs, ascending (at most
+ * VCPUFREQ_SCX_MAX_LEVELS); returns how many, or -1 after an error.
+ */
+int scx_capacity_levels(const struct vf_topology *t, __u32 *caps)
 {
-	__u32 caps[VCPUFREQ_SCX_MAX_LEVELS], n = 0;
+	__u32 n = 0;
 
 	for (int c = 0; c < t->nr_cpus; c++) {
 		__u32 cap = t->cpu[c].capacity, i = 0;
@@ -145,13 +147,28 @@ static int set_levels(struct vcpufreq_scx *s, const struct vf_topology *t)
 	}
 	if (!n)
 		return err("the host topology lists no present CPU");
+	return (int)n;
+}
+
+/* capacity levels and the energy table, into the scheduler's rodata */
+static int set_levels(struct vcpufreq_scx *s, const struct vf_topology *t)
+{
+	__u32 caps[VCPUFREQ_SCX_MAX_LEVELS];
+	__u8 eff[VCPUFREQ_SCX_DEMAND_BUCKETS];
+	int n = scx_capacity_levels(t, caps);
+
+	if (n < 0)
+		return -1;
 	s->rodata->nr_levels = n;
 	memcpy((void *)s->rodata->level_cap, caps, n * sizeof(caps[0]));
 	for (int c = 0; c < t->nr_cpus && c < VCPUFREQ_MAX_CPUS; c++)
-		for (__u32 i = 0; i < n; i++)
+		for (int i = 0; i < n; i++)
 			if (t->cpu[c].present && caps[i] == t->cpu[c].capacity)
 				s->rodata->cpu_level[c] = i;
-	set_efficient_levels(s, t, caps, n);
+	if (scx_energy_levels(t, caps, n, eff)) {
+		memcpy((void *)s->rodata->efficient_level, eff, sizeof(eff));
+		s->rodata->energy_levels = true;
+	}
 	return 0;
 }
 

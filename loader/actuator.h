@@ -79,5 +79,8 @@ int scx_sysfs_state(char *state, size_t slen, char *ops, size_t olen);
 void scx_exit_reason(char *buf, size_t len);
 /* the exit kind it recorded, 0 while it runs (or when none is loaded) */
 int scx_exit_kind(void);
+int scx_capacity_levels(const struct vf_topology *t, __u32 *caps);
+bool scx_energy_levels(const struct vf_topology *t, const __u32 *caps,
+		       __u32 n, __u8 *eff);
 
 #endif

@@ -224,6 +224,47 @@ static unsigned int cgroup_limited(void)
 	return n;
 }
 
+/* which capacity level each range of demand prefers (scx_energy_levels) */
+static void energy_lines(struct json *j, const struct vf_topology *t)
+{
+	__u32 caps[VCPUFREQ_SCX_MAX_LEVELS];
+	__u8 eff[VCPUFREQ_SCX_DEMAND_BUCKETS];
+	int n = t->nr_cpus ? scx_capacity_levels(t, caps) : -1;
+	bool have = n > 0 && scx_energy_levels(t, caps, n, eff);
+
+	if (j) {
+		json_key(j, "energy_levels");
+		json_arr_open(j);
+	} else {
+		printf("  energy preference: %s", have ? "" :
+		       "none (no power figures: the lowest level that fits)\n");
+	}
+	for (int b = 0; have && b < VCPUFREQ_SCX_DEMAND_BUCKETS; b++) {
+		int e = b;
+		unsigned int lo = b * VCPUFREQ_SCX_DEMAND_STEP, hi;
+
+		while (e + 1 < VCPUFREQ_SCX_DEMAND_BUCKETS && eff[e + 1] == eff[b])
+			e++;
+		hi = e + 1 < VCPUFREQ_SCX_DEMAND_BUCKETS ?
+		     (e + 1) * VCPUFREQ_SCX_DEMAND_STEP - 1 : VCPUFREQ_PERF_MAX;
+		if (j) {
+			json_obj_open(j);
+			json_kuint(j, "from", lo);
+			json_kuint(j, "to", hi);
+			json_kuint(j, "capacity", caps[eff[b]]);
+			json_obj_close(j);
+		} else {
+			printf("%sdemand %u..%u on capacity %u", b ? ", " : "",
+			       lo, hi, caps[eff[b]]);
+		}
+		b = e;
+	}
+	if (j)
+		json_arr_close(j);
+	else if (have)
+		printf("\n");
+}
+
 /* the kernel's sched_ext state, and our scheduler's per-CPU figures */
 static void scx_lines(struct json *j, const struct act_env *env,
 		      const struct vcpufreq_stats *st)
@@ -253,6 +294,7 @@ static void scx_lines(struct json *j, const struct act_env *env,
 		       "back: %llu\n", cgroup_limited(),
 		       (unsigned long long)st->scx_foreign_reset);
 	}
+	energy_lines(j, &env->topo);
 	pin_path(path, sizeof(path), VCPUFREQ_PIN_SCX_CPUS);
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {

@@ -495,6 +495,61 @@ test_scx_places_by_capacity_and_cpuperf_follows_the_running_vcpu() {
 	wait_for 10 sh -c "$VF status -j | jq -e '[.sched_ext.cpus[].cpuperf_target] | add == 0'" \
 		|| fail "a CPU stayed boosted: $($VF status -j | jq -c .sched_ext.cpus)"
 }
+# with power figures a demand prefers the level that does it for the least
+# energy (here: 100 on a little CPU, 300 on a big one), and a vCPU there by
+# preference makes way for one that needs the level
+test_scx_runs_a_demand_where_it_costs_least_energy_and_makes_way() {
+	scx_or_skip || return $SKIP
+	[ "$(nproc)" -ge 4 ] || { echo "    skipped: needs 4 CPUs" >&2; return $SKIP; }
+	local topo=$TMP/energy.topology c
+	for c in $(seq 0 $(($(nproc) - 1))); do
+		if [ $c -lt $HALF ]; then echo "cpu $c capacity 512 cluster 0 freqs 500000,1000000,2000000 power 10,40,200"
+		else echo "cpu $c capacity 1024 cluster 1 freqs 500000,1000000,2000000 power 20,60,400"; fi
+	done >"$topo"
+	# without figures, 300 fits the little CPUs and runs there
+	scx_vcpus 1; local t=${TIDS[0]}
+	$VF request "$t" 300 >/dev/null
+	wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t")"
+	sleep 1
+	local l0 b0 little big
+	l0=$(scx_cpu_sum '.run_ns[1]' ".cpu < $HALF"); b0=$(scx_cpu_sum '.run_ns[1]' ".cpu >= $HALF")
+	sleep 2
+	little=$(($(scx_cpu_sum '.run_ns[1]' ".cpu < $HALF") - l0)); big=$(($(scx_cpu_sum '.run_ns[1]' ".cpu >= $HALF") - b0))
+	[ "$little" -gt "$big" ] || fail "without power figures the 300 vCPU ran $big ns on big CPUs, $little ns on little ones"
+	jq -e '.sched_ext.energy_levels == []' <<<"$($VF status -j)" >/dev/null || fail "an energy table without figures: $($VF status -j | jq -c .sched_ext.energy_levels)"
+	xargs -r kill <"$PIDFILE"; : >"$PIDFILE"; $VF unload >/dev/null
+
+	$VF --topology "$topo" load --backend scx >/dev/null
+	$VF enroll "$CGT" >/dev/null
+	local levels; levels=$($VF status -j | jq -c .sched_ext.energy_levels)
+	jq -e 'any(.[]; .from <= 100 and .to >= 100 and .capacity == 512) and
+	       any(.[]; .from <= 300 and .to >= 300 and .capacity == 1024)' <<<"$levels" >/dev/null \
+		|| fail "energy levels: $levels (want 100 on 512, 300 on 1024)"
+	$VF status | grep -q "energy preference: demand 0\.\." || fail "status: $($VF status | grep energy)"
+	spawn 1 0 "$CGT"; t=${TIDS[0]}
+	$VF request "$t" 300 >/dev/null
+	wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t")"
+	sleep 1
+	l0=$(scx_cpu_sum '.run_ns[1]' ".cpu < $HALF"); b0=$(scx_cpu_sum '.run_ns[1]' ".cpu >= $HALF")
+	sleep 2
+	little=$(($(scx_cpu_sum '.run_ns[1]' ".cpu < $HALF") - l0)); big=$(($(scx_cpu_sum '.run_ns[1]' ".cpu >= $HALF") - b0))
+	[ "$big" -gt $((4 * little)) ] || fail "with power figures the 300 vCPU ran $big ns on big CPUs, $little ns on little ones"
+	xargs -r kill <"$PIDFILE"; : >"$PIDFILE"
+
+	# two 300 hogs take the big CPUs by preference; a 900 hog needs one
+	spawn $(($(nproc) - HALF)) 0 "$CGT" hog; local g=("${TIDS[@]}")
+	for t in "${g[@]}"; do $VF request "$t" 300 >/dev/null; done
+	for t in "${g[@]}"; do wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t")"; done
+	spawn 1 0 "$CGT" hog; t=${TIDS[0]}
+	$VF request "$t" 900 >/dev/null
+	wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t")"
+	sleep 1
+	l0=$(scx_cpu_sum '.run_ns[2]' ".cpu < $HALF"); b0=$(scx_cpu_sum '.run_ns[2]' ".cpu >= $HALF")
+	sleep 3
+	little=$(($(scx_cpu_sum '.run_ns[2]' ".cpu < $HALF") - l0)); big=$(($(scx_cpu_sum '.run_ns[2]' ".cpu >= $HALF") - b0))
+	[ "$big" -gt 1000000000 ] && [ "$little" -lt $((big / 10)) ] \
+		|| fail "the 900 vCPU ran $big ns on big CPUs and $little ns on little ones in 3 s behind two 300 vCPUs"
+}
 test_scx_demanding_vcpu_runs_elsewhere_when_fair_tasks_hold_every_fitting_cpu() {
 	scx_or_skip || return $SKIP
 	[ "$(nproc)" -ge 2 ] || { echo "    skipped: needs 2 CPUs" >&2; return $SKIP; }

@@ -517,6 +517,30 @@ TEST(override_unsorted_freqs_is_an_error)
 			      "override %s:1: freqs: 300000 after 300000, not strictly ascending");
 }
 
+TEST(override_power_gives_one_figure_per_frequency)
+{
+	char path[PATH_MAX];
+
+	CHECK_EQ(load_override_text("cpu 0 capacity 512 freqs 300000,900000 power 10,40\n"
+				    "cpu 1 capacity 1024 freqs 500000,1000000\n",
+				    path, sizeof(path)), 0);
+	CHECK_EQ(topo.cpu[0].nr_power, 2);
+	CHECK_EQ(topo.cpu[0].power[0], 10);
+	CHECK_EQ(topo.cpu[0].power[1], 40);
+	CHECK_EQ(topo.cpu[1].nr_power, 0);	/* none: no energy preference */
+}
+
+TEST(override_power_not_matching_freqs_is_an_error)
+{
+	expect_override_error("cpu 0 capacity 512 freqs 300000,900000 power 10\n",
+			      -EINVAL,
+			      "override %s:1: power: 1 entries for 2 freqs (one per frequency)");
+	expect_override_error("cpu 0 capacity 512 power 10\n", -EINVAL,
+			      "override %s:1: power: 1 entries for 0 freqs (one per frequency)");
+	expect_override_error("cpu 0 capacity 512 freqs 300000 power 0\n", -ERANGE,
+			      "override %s:1: power 0 out of range 1..4294967295");
+}
+
 TEST(override_missing_capacity_is_an_error)
 {
 	expect_override_error("cpu 0 capacity 512\n"
@@ -790,6 +814,8 @@ RUN_TESTS(
 	CASE(override_capacity_zero_is_out_of_range),
 	CASE(override_capacity_1025_is_out_of_range),
 	CASE(override_unsorted_freqs_is_an_error),
+	CASE(override_power_gives_one_figure_per_frequency),
+	CASE(override_power_not_matching_freqs_is_an_error),
 	CASE(override_missing_capacity_is_an_error),
 	CASE(override_empty_file_describes_no_cpu),
 	CASE(override_malformed_values_are_errors_naming_the_line),
