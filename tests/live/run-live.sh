@@ -55,6 +55,12 @@ wait_for() {	# wait_for SECONDS CMD...: retry until CMD succeeds
 		sleep 0.05
 	done
 }
+# kill_agent [PID]: the agent dies by SIGKILL, as in a crash; SIGKILL is
+# delivered at once, the exit takes a moment
+kill_agent() {
+	kill -9 "${1:-$($VF status -j | jq -r .agent_pid)}"
+	wait_for 5 sh -c "$VF status -j | jq -e '.agent_running == false'" >/dev/null || fail "the agent outlived SIGKILL"
+}
 on_switch_progs() { bpftool prog show -j | jq '[.[] | select(.name=="on_switch")] | length'; }
 affinity_is() { [ "$(cpus_of "$1")" = "$2" ]; }
 request_gone() { ! bpftool map lookup pinned $PIN/requests key $(le32 "$1") >/dev/null 2>&1; }
@@ -266,7 +272,7 @@ test_unload_restores_even_when_the_topology_file_is_gone() {
 	spawn 1 0 "$CGT"; local t=${TIDS[0]}
 	$VF request "$t" 900 >/dev/null
 	wait_for 3 affinity_is "$t" "$BIG" || fail "not applied"
-	kill -9 "$($VF status -j | jq -r .agent_pid)"
+	kill_agent
 	rm "$TMP/gone.topology"
 	$VF unload >/dev/null 2>&1 || fail "unload failed"
 	affinity_is "$t" "$ALL" || fail "not restored: $(cpus_of "$t")"
@@ -294,8 +300,7 @@ test_unload_restores_even_after_the_agent_crashed() {
 	affinity_vcpu; local t=${TIDS[0]}
 	$VF request "$t" 900 >/dev/null
 	wait_for 3 affinity_is "$t" "$BIG" || fail "not applied"
-	kill -9 "$($VF status -j | jq -r .agent_pid)"
-	wait_for 3 sh -c "$VF status -j | jq -e '.agent_running == false'" || fail "agent still reported running"
+	kill_agent
 	$VF unload >/dev/null || fail "unload failed"
 	affinity_is "$t" "$ALL" || fail "affinity still $(cpus_of "$t")"
 }
@@ -304,7 +309,7 @@ test_load_after_an_agent_crash_restores_and_carries_on_with_the_same_pins() {
 	$VF request "$t" 900 >/dev/null
 	wait_for 3 affinity_is "$t" "$BIG" || fail "not applied"
 	local old; old=$($VF status -j | jq -r .agent_pid)
-	kill -9 "$old"
+	kill_agent "$old"
 	local out; out=$($VF --topology "$BIG_LITTLE" load --backend affinity 2>&1) || fail "load after the crash: $out"
 	grep -q "pid $old) had stopped: restored what it applied" <<<"$out" || fail "no word of the restore: $out"
 	local st; st=$($VF status -j)
@@ -322,7 +327,7 @@ test_unload_restore_only_puts_the_host_back_and_keeps_the_pins() {
 	$VF request "$t" 900 >/dev/null
 	wait_for 3 affinity_is "$t" "$BIG" || fail "not applied"
 	expect_fail "is running" $VF unload --restore-only
-	kill -9 "$($VF status -j | jq -r .agent_pid)"
+	kill_agent
 	$VF unload --restore-only >/dev/null || fail "restore-only failed"
 	affinity_is "$t" "$ALL" || fail "not restored: $(cpus_of "$t")"
 	[ -e $PIN/requests ] || fail "the pins went"
