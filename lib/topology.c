@@ -5,6 +5,8 @@
  * the questions every user of it asks.  Placing and clocking a request on
  * it: perfmap.c.
  */
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "topology_read.h"
@@ -13,6 +15,7 @@ int vf_topology_load(struct vf_topology *t, const char *sysfs_cpu_dir,
 		     const char *override_path, char *err, size_t err_len)
 {
 	struct topo_reader rd = { .t = t, .err = err, .err_len = err_len };
+	char em_dir[PATH_MAX];
 	int ret;
 
 	memset(t, 0, sizeof(*t));
@@ -22,6 +25,16 @@ int vf_topology_load(struct vf_topology *t, const char *sysfs_cpu_dir,
 	} else {
 		rd.src = sysfs_cpu_dir ? sysfs_cpu_dir : VF_SYSFS_CPU_DIR;
 		ret = topo_read_sysfs(&rd);
+		/*
+		 * a test's fake sysfs keeps its energy model beside the CPUs
+		 * (no real sysfs CPU directory has an "energy_model")
+		 */
+		if (sysfs_cpu_dir)
+			snprintf(em_dir, sizeof(em_dir), "%s/energy_model",
+				 sysfs_cpu_dir);
+		if (!ret)
+			topo_read_energy_model(t, sysfs_cpu_dir ? em_dir :
+					       VF_ENERGY_MODEL_DIR);
 	}
 	/* never hand back half a topology */
 	if (ret)

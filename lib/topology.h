@@ -15,6 +15,7 @@
 #include "vcpufreq/abi.h"
 
 #define VF_SYSFS_CPU_DIR "/sys/devices/system/cpu"
+#define VF_ENERGY_MODEL_DIR "/sys/kernel/debug/energy_model"
 
 struct vf_cpu {
 	bool present;		/* online and described */

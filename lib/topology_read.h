@@ -24,5 +24,7 @@ struct topo_reader {
 /* 0, or a negative errno with the reason in rd->err */
 int topo_read_sysfs(struct topo_reader *rd);		/* topology_sysfs.c */
 int topo_read_override(struct topo_reader *rd);		/* topology_override.c */
+/* power figures from the kernel's energy model in debugfs (topology_em.c) */
+void topo_read_energy_model(struct vf_topology *t, const char *em_dir);
 
 #endif

@@ -244,6 +244,55 @@ TEST(sysfs_big_little_reads_capacity_cluster_and_policy_links)
 	rm_root(root);
 }
 
+/* the energy model's states, as debugfs lays them out */
+static void put_em_state(const char *root, const char *pd, unsigned int khz,
+			 unsigned int uw)
+{
+	char rel[128];
+
+	snprintf(rel, sizeof(rel), "energy_model/%s/ps:%u/frequency", pd, khz);
+	putf(root, rel, "%u\n", khz);
+	snprintf(rel, sizeof(rel), "energy_model/%s/ps:%u/power", pd, khz);
+	putf(root, rel, "%u\n", uw);
+}
+
+TEST(sysfs_energy_model_gives_power_per_frequency_or_none)
+{
+	static const unsigned int khz[] = { 300000, 900000, 1200000, 1800000 };
+	char *root = make_root();
+
+	make_big_little_sysfs(root);
+	put(root, "energy_model/cpu0/cpus", "0-1\n");
+	for (int i = 0; i < 4; i++)
+		put_em_state(root, "cpu0", khz[i], 100 * (i + 1));
+	/* the big domain has no table in sysfs: nothing to match */
+	put(root, "energy_model/cpu2/cpus", "2-3\n");
+	put_em_state(root, "cpu2", 500000, 300);
+	CHECK_EQ(load_sysfs(root), 0);
+	CHECK_EQ(topo.cpu[0].nr_power, 4);
+	CHECK_EQ(topo.cpu[0].power[0], 100);
+	CHECK_EQ(topo.cpu[1].power[3], 400);
+	CHECK_EQ(topo.cpu[2].nr_power, 0);
+	rm_root(root);
+
+	/* a frequency without a state: no figures at all for that domain */
+	root = make_root();
+	make_big_little_sysfs(root);
+	put(root, "energy_model/cpu0/cpus", "0-1\n");
+	for (int i = 0; i < 3; i++)
+		put_em_state(root, "cpu0", khz[i], 100);
+	CHECK_EQ(load_sysfs(root), 0);
+	CHECK_EQ(topo.cpu[0].nr_power, 0);
+	rm_root(root);
+
+	/* no energy model (no debugfs): not an error */
+	root = make_root();
+	make_big_little_sysfs(root);
+	CHECK_EQ(load_sysfs(root), 0);
+	CHECK_EQ(topo.cpu[0].nr_power, 0);
+	rm_root(root);
+}
+
 TEST(sysfs_unsorted_frequency_table_is_sorted_deduplicated_without_zeros)
 {
 	char *root = make_root();
@@ -797,6 +846,7 @@ TEST(parse_perf_rejects_non_numbers_with_einval)
 RUN_TESTS(
 	CASE(sysfs_symmetric_host_without_cpufreq_is_all_1024),
 	CASE(sysfs_big_little_reads_capacity_cluster_and_policy_links),
+	CASE(sysfs_energy_model_gives_power_per_frequency_or_none),
 	CASE(sysfs_unsorted_frequency_table_is_sorted_deduplicated_without_zeros),
 	CASE(sysfs_table_longer_than_perftbl_max_keeps_lowest_and_highest),
 	CASE(sysfs_cpufreq_directory_without_link_is_named_after_the_cpu),
