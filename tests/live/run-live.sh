@@ -500,6 +500,14 @@ test_scx_places_by_capacity_and_cpuperf_follows_the_running_vcpu() {
 	wait_for 10 sh -c "$VF status -j | jq -e '[.sched_ext.cpus[].cpuperf_target] | add == 0'" \
 		|| fail "a CPU stayed boosted: $($VF status -j | jq -c .sched_ext.cpus)"
 }
+# split_run LEVEL SECONDS: "LITTLE BIG", the ns the vCPUs of demand level
+# LEVEL (run_ns index) ran on little and on big CPUs over SECONDS
+split_run() {
+	local l0 b0
+	l0=$(scx_cpu_sum ".run_ns[$1]" ".cpu < $HALF"); b0=$(scx_cpu_sum ".run_ns[$1]" ".cpu >= $HALF")
+	sleep "$2"
+	echo "$(($(scx_cpu_sum ".run_ns[$1]" ".cpu < $HALF") - l0)) $(($(scx_cpu_sum ".run_ns[$1]" ".cpu >= $HALF") - b0))"
+}
 # with power figures a demand prefers the level that does it for the least
 # energy (here: 100 on a little CPU, 300 on a big one), and a vCPU there by
 # preference makes way for one that needs the level
@@ -516,10 +524,8 @@ test_scx_runs_a_demand_where_it_costs_least_energy_and_makes_way() {
 	$VF request "$t" 300 >/dev/null
 	wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t")"
 	sleep 1
-	local l0 b0 little big
-	l0=$(scx_cpu_sum '.run_ns[1]' ".cpu < $HALF"); b0=$(scx_cpu_sum '.run_ns[1]' ".cpu >= $HALF")
-	sleep 2
-	little=$(($(scx_cpu_sum '.run_ns[1]' ".cpu < $HALF") - l0)); big=$(($(scx_cpu_sum '.run_ns[1]' ".cpu >= $HALF") - b0))
+	local little big
+	read -r little big < <(split_run 1 2)
 	[ "$little" -gt "$big" ] || fail "without power figures the 300 vCPU ran $big ns on big CPUs, $little ns on little ones"
 	jq -e '.sched_ext.energy_levels == []' <<<"$($VF status -j)" >/dev/null || fail "an energy table without figures: $($VF status -j | jq -c .sched_ext.energy_levels)"
 	xargs -r kill <"$PIDFILE"; : >"$PIDFILE"; $VF unload >/dev/null
@@ -535,9 +541,7 @@ test_scx_runs_a_demand_where_it_costs_least_energy_and_makes_way() {
 	$VF request "$t" 300 >/dev/null
 	wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t")"
 	sleep 1
-	l0=$(scx_cpu_sum '.run_ns[1]' ".cpu < $HALF"); b0=$(scx_cpu_sum '.run_ns[1]' ".cpu >= $HALF")
-	sleep 2
-	little=$(($(scx_cpu_sum '.run_ns[1]' ".cpu < $HALF") - l0)); big=$(($(scx_cpu_sum '.run_ns[1]' ".cpu >= $HALF") - b0))
+	read -r little big < <(split_run 1 2)
 	[ "$big" -gt $((4 * little)) ] || fail "with power figures the 300 vCPU ran $big ns on big CPUs, $little ns on little ones"
 	xargs -r kill <"$PIDFILE"; : >"$PIDFILE"
 
@@ -549,9 +553,7 @@ test_scx_runs_a_demand_where_it_costs_least_energy_and_makes_way() {
 	$VF request "$t" 900 >/dev/null
 	wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t")"
 	sleep 1
-	l0=$(scx_cpu_sum '.run_ns[2]' ".cpu < $HALF"); b0=$(scx_cpu_sum '.run_ns[2]' ".cpu >= $HALF")
-	sleep 3
-	little=$(($(scx_cpu_sum '.run_ns[2]' ".cpu < $HALF") - l0)); big=$(($(scx_cpu_sum '.run_ns[2]' ".cpu >= $HALF") - b0))
+	read -r little big < <(split_run 2 3)
 	[ "$big" -gt 1000000000 ] && [ "$little" -lt $((big / 10)) ] \
 		|| fail "the 900 vCPU ran $big ns on big CPUs and $little ns on little ones in 3 s behind two 300 vCPUs"
 }

@@ -463,19 +463,23 @@ static void check_cur_like_crosvm(struct vcpufreq_dev *dev, struct host *h,
 	      s_theirs <= s_ours + 1024 * unit / fmax + 1);
 }
 
-TEST(cur_perf_with_a_host_value_follows_crosvm_without_rounding_to_entries)
+/* CUR_PERF against crosvm's for host frequencies @from..@to kHz */
+static void sweep_cur_like_crosvm(const struct vcpufreq_vcpu_config *v,
+				  const struct crosvm_dev *c, uint32_t from,
+				  uint32_t to)
 {
 	struct host h = { 0 };
-	struct vcpufreq_dev *dev = model(&big, 1, NULL, 0, 0, &h);
+	struct vcpufreq_dev *dev = model(v, 1, NULL, 0, 0, &h);
 
-	for (uint32_t f = 100000; f <= 2000000; f += 50000)
-		check_cur_like_crosvm(dev, &h, &big_crosvm, f);
+	for (uint32_t f = from; f <= to; f += 50000)
+		check_cur_like_crosvm(dev, &h, c, f);
 	vcpufreq_dev_free(dev);
+}
 
-	dev = model(&cont, 1, NULL, 0, 0, &h);
-	for (uint32_t f = 100000; f <= 2400000; f += 50000)
-		check_cur_like_crosvm(dev, &h, &cont_crosvm, f);
-	vcpufreq_dev_free(dev);
+TEST(cur_perf_with_a_host_value_follows_crosvm_without_rounding_to_entries)
+{
+	sweep_cur_like_crosvm(&big, &big_crosvm, 100000, 2000000);
+	sweep_cur_like_crosvm(&cont, &cont_crosvm, 100000, 2400000);
 }
 
 /* the vCPU's capacity and fmax are not the pCPU's: relative capacity */
@@ -484,8 +488,7 @@ TEST(cur_perf_of_a_vcpu_unlike_its_pcpu_follows_crosvms_relative_capacity)
 	struct host h = { 0 };
 	struct vcpufreq_dev *dev = model(&little, 1, NULL, 0, 0, &h);
 
-	for (uint32_t f = 300000; f <= 2000000; f += 50000)
-		check_cur_like_crosvm(dev, &h, &little_crosvm, f);
+	sweep_cur_like_crosvm(&little, &little_crosvm, 300000, 2000000);
 	/* the pCPU at 1 GHz: 1 GHz * 1024 / 568, not 1 GHz */
 	h.cur = 512;
 	CHECK_EQ(crosvm_cur_perf(&little_crosvm, 1000000, 0), 1802816);
@@ -494,11 +497,7 @@ TEST(cur_perf_of_a_vcpu_unlike_its_pcpu_follows_crosvms_relative_capacity)
 	CHECK_EQ(crosvm_cur_perf(&little_crosvm, 500000, 0), 901408);
 	CHECK_EQ(vcpufreq_dev_read(dev, 0, CUR), 900000);
 	vcpufreq_dev_free(dev);
-
-	dev = model(&fast, 1, NULL, 0, 0, &h);
-	for (uint32_t f = 500000; f <= 2000000; f += 50000)
-		check_cur_like_crosvm(dev, &h, &fast_crosvm, f);
-	vcpufreq_dev_free(dev);
+	sweep_cur_like_crosvm(&fast, &fast_crosvm, 500000, 2000000);
 }
 
 /*
