@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -316,20 +317,56 @@ static void json_cgroups(struct json *j)
 	json_arr_close(j);
 }
 
+/* a counter of struct vcpufreq_stats under its JSON name */
+struct stat_key {
+	const char *name;
+	size_t offset;
+};
+
+#define STAT_KEY(name, field) { name, offsetof(struct vcpufreq_stats, field) }
+
+static const struct stat_key request_keys[] = {
+	STAT_KEY("accepted", accepted),
+	STAT_KEY("rejected", rejected),
+	STAT_KEY("rejected_no_thread", rejected_no_thread),
+	STAT_KEY("rejected_not_enrolled", rejected_not_enrolled),
+	STAT_KEY("dropped", dropped),
+	STAT_KEY("exits", exits),
+	STAT_KEY("verdict_flips", verdict_flips),
+	STAT_KEY("events_lost", events_lost),
+	STAT_KEY("agent_applies", agent_applies),
+	STAT_KEY("retunes_coalesced", retunes_coalesced),
+	{ NULL },
+};
+
+static const struct stat_key broker_keys[] = {
+	STAT_KEY("registered", broker_registered),
+	STAT_KEY("requests", broker_requests),
+	STAT_KEY("refused", broker_refused),
+	STAT_KEY("refused_cross_vm", broker_cross_vm),
+	STAT_KEY("refused_quota", broker_quota),
+	STAT_KEY("refused_connections", broker_conns_refused),
+	STAT_KEY("grants_reloaded", grants_reloaded),
+	STAT_KEY("coalesced", broker_coalesced),
+	STAT_KEY("rate_limited", broker_rate_limited),
+	STAT_KEY("agent_full_walks", agent_full_walks),
+	STAT_KEY("log_suppressed", log_suppressed),
+	{ NULL },
+};
+
+static void json_stat_keys(struct json *j, const struct vcpufreq_stats *st,
+			   const struct stat_key *k)
+{
+	for (; k->name; k++)
+		json_kuint(j, k->name,
+			   *(const __u64 *)((const char *)st + k->offset));
+}
+
 static void json_stats(struct json *j, const struct vcpufreq_stats *st)
 {
 	json_key(j, "requests");
 	json_obj_open(j);
-	json_kuint(j, "accepted", st->accepted);
-	json_kuint(j, "rejected", st->rejected);
-	json_kuint(j, "rejected_no_thread", st->rejected_no_thread);
-	json_kuint(j, "rejected_not_enrolled", st->rejected_not_enrolled);
-	json_kuint(j, "dropped", st->dropped);
-	json_kuint(j, "exits", st->exits);
-	json_kuint(j, "verdict_flips", st->verdict_flips);
-	json_kuint(j, "events_lost", st->events_lost);
-	json_kuint(j, "agent_applies", st->agent_applies);
-	json_kuint(j, "retunes_coalesced", st->retunes_coalesced);
+	json_stat_keys(j, st, request_keys);
 	json_obj_close(j);
 }
 
@@ -355,17 +392,7 @@ static void json_broker(struct json *j, const struct vcpufreq_stats *st)
 {
 	json_key(j, "broker");
 	json_obj_open(j);
-	json_kuint(j, "registered", st->broker_registered);
-	json_kuint(j, "requests", st->broker_requests);
-	json_kuint(j, "refused", st->broker_refused);
-	json_kuint(j, "refused_cross_vm", st->broker_cross_vm);
-	json_kuint(j, "refused_quota", st->broker_quota);
-	json_kuint(j, "refused_connections", st->broker_conns_refused);
-	json_kuint(j, "grants_reloaded", st->grants_reloaded);
-	json_kuint(j, "coalesced", st->broker_coalesced);
-	json_kuint(j, "rate_limited", st->broker_rate_limited);
-	json_kuint(j, "agent_full_walks", st->agent_full_walks);
-	json_kuint(j, "log_suppressed", st->log_suppressed);
+	json_stat_keys(j, st, broker_keys);
 	json_grants(j);
 	json_obj_close(j);
 }
