@@ -110,8 +110,9 @@ static int take_common_options(int argc, char **argv, enum help *help)
 		case 'p':
 			cli.json = cli.pretty = true;
 			break;
-		case 'h':
-			*help = out ? HELP_COMMAND : HELP_LIST;
+		case 'h':	/* the first one says which help */
+			if (*help == NO_HELP)
+				*help = out ? HELP_COMMAND : HELP_LIST;
 			break;
 		case OPT_PIN_DIR:
 			cli.pin_dir = optarg;
