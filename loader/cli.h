@@ -27,6 +27,9 @@ extern struct cli cli;
 int err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* after getopt_long returned '?' or ':' (optstring ":..."): the option */
+const char *refused_option(char **argv);
+
 int parse_tid(const char *s, __u32 *tid);
 bool thread_exists(__u32 tid);
 bool agent_running(int pid);	/* a live vcpufreq-bpf process */

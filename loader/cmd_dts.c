@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <getopt.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,46 +37,57 @@ struct dts_args {
 	const char *base;
 };
 
-/* "--opt VALUE" or "--opt=VALUE"; 1 when @argv[*i] is @opt, -1 on error */
-static int take_value(int argc, char **argv, int *i, const char *opt,
-		      const char **val)
-{
-	size_t n = strlen(opt);
-	const char *a = argv[*i];
+enum { OPT_DTS = 256, OPT_VCPUS, OPT_AFFINITY, OPT_BASE };
 
-	if (strncmp(a, opt, n) || (a[n] && a[n] != '='))
-		return 0;
-	if (*val)
-		return err("topology --dts: %s given twice", opt);
-	if (a[n] == '=') {
-		*val = a + n + 1;
-		return 1;
+static const struct option dts_options[] = {
+	{ "dts",	no_argument,		NULL, OPT_DTS },
+	{ "vcpus",	required_argument,	NULL, OPT_VCPUS },
+	{ "affinity",	required_argument,	NULL, OPT_AFFINITY },
+	{ "base",	required_argument,	NULL, OPT_BASE },
+	{ 0 }
+};
+
+/* where each option's value goes; NULL for --dts */
+static const char **option_value(int opt, struct dts_args *a)
+{
+	switch (opt) {
+	case OPT_VCPUS:
+		return &a->vcpus;
+	case OPT_AFFINITY:
+		return &a->affinity;
+	case OPT_BASE:
+		return &a->base;
 	}
-	if (*i + 1 >= argc)
-		return err("topology --dts: %s needs a value; usage: %s", opt,
-			   DTS_USAGE);
-	*val = argv[++*i];
-	return 1;
+	return NULL;
+}
+
+static int unexpected(const char *arg)
+{
+	return err("topology --dts: unexpected argument '%s'; usage: %s", arg,
+		   DTS_USAGE);
 }
 
 static int parse_args(int argc, char **argv, struct dts_args *a)
 {
-	int i, r;
+	const char **val;
+	int opt, idx;
 
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--dts"))
-			continue;
-		r = take_value(argc, argv, &i, "--vcpus", &a->vcpus);
-		if (!r)
-			r = take_value(argc, argv, &i, "--affinity", &a->affinity);
-		if (!r)
-			r = take_value(argc, argv, &i, "--base", &a->base);
-		if (r < 0)
-			return -1;
-		if (!r)
-			return err("topology --dts: unexpected argument '%s'; usage: %s",
-				   argv[i], DTS_USAGE);
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, ":", dts_options, &idx)) != -1) {
+		if (opt == ':')
+			return err("topology --dts: %s needs a value; usage: %s",
+				   refused_option(argv), DTS_USAGE);
+		if (opt == '?')
+			return unexpected(refused_option(argv));
+		val = option_value(opt, a);
+		if (val && *val)
+			return err("topology --dts: --%s given twice",
+				   dts_options[idx].name);
+		if (val)
+			*val = optarg;
 	}
+	if (optind < argc)
+		return unexpected(argv[optind]);
 	return 0;
 }
 

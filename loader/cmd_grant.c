@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -168,40 +169,72 @@ struct grant_args {
 	char names[128];
 };
 
+enum { OPT_USER = 256, OPT_GROUP, OPT_CGROUP, OPT_MAX_VCPUS, OPT_REVOKE };
+
+static const struct option grant_options[] = {
+	{ "user",	required_argument,	NULL, OPT_USER },
+	{ "group",	required_argument,	NULL, OPT_GROUP },
+	{ "cgroup",	required_argument,	NULL, OPT_CGROUP },
+	{ "max-vcpus",	required_argument,	NULL, OPT_MAX_VCPUS },
+	{ "revoke",	no_argument,		NULL, OPT_REVOKE },
+	{ 0 }
+};
+
+static int unexpected(const char *arg)
+{
+	return err("grant: unexpected '%s'; use --user USER and/or --group "
+		   "GROUP [--cgroup CGROUP] [--max-vcpus N], or --revoke "
+		   "[--user USER]", arg);
+}
+
+/* --user USER or --group GROUP: one of each at most */
+static int add_grantee(struct grant_args *a, const char *name, bool group)
+{
+	struct grant *g = &a->who[a->nr];
+
+	if (a->nr == 2)
+		return err("grant: one --user and one --group at most");
+	if (lookup_id(name, group, &g->id))
+		return -1;
+	g->group = group;
+	a->nr++;
+	snprintf(a->names + strlen(a->names), sizeof(a->names) -
+		 strlen(a->names), "%s%s %s", *a->names ? " and " : "",
+		 group ? "group" : "user", name);
+	return 0;
+}
+
+static int parse_option(int opt, char **argv, struct grant_args *a)
+{
+	switch (opt) {
+	case OPT_REVOKE:
+		a->revoke = true;
+		return 0;
+	case OPT_USER:
+	case OPT_GROUP:
+		return add_grantee(a, optarg, opt == OPT_GROUP);
+	case OPT_CGROUP:
+		return grant_cgroup(optarg, a->cgroup, sizeof(a->cgroup));
+	case OPT_MAX_VCPUS:
+		if (vf_parse_u32(optarg, &a->max_vcpus) || !a->max_vcpus ||
+		    a->max_vcpus > 4096)
+			return err("--max-vcpus takes 1..4096");
+		return 0;
+	default:
+		return unexpected(refused_option(argv));
+	}
+}
+
 static int parse_args(int argc, char **argv, struct grant_args *a)
 {
-	for (int i = 1; i < argc; i++) {
-		bool has_value = i + 1 < argc;
-		bool group = !strcmp(argv[i], "--group");
+	int opt;
 
-		if (!strcmp(argv[i], "--revoke")) {
-			a->revoke = true;
-		} else if ((group || !strcmp(argv[i], "--user")) && has_value) {
-			struct grant *g = &a->who[a->nr];
-
-			if (a->nr == 2 || lookup_id(argv[++i], group, &g->id))
-				return a->nr == 2 ? err("grant: one --user and "
-					"one --group at most") : -1;
-			g->group = group;
-			a->nr++;
-			snprintf(a->names + strlen(a->names),
-				 sizeof(a->names) - strlen(a->names), "%s%s %s",
-				 *a->names ? " and " : "",
-				 group ? "group" : "user", argv[i]);
-		} else if (!strcmp(argv[i], "--cgroup") && has_value) {
-			if (grant_cgroup(argv[++i], a->cgroup, sizeof(a->cgroup)))
-				return -1;
-		} else if (!strcmp(argv[i], "--max-vcpus") && has_value) {
-			if (vf_parse_u32(argv[++i], &a->max_vcpus) ||
-			    !a->max_vcpus || a->max_vcpus > 4096)
-				return err("--max-vcpus takes 1..4096");
-		} else {
-			return err("grant: unexpected '%s'; use --user USER "
-				   "and/or --group GROUP [--cgroup CGROUP] "
-				   "[--max-vcpus N], or --revoke [--user USER]",
-				   argv[i]);
-		}
-	}
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, ":", grant_options, NULL)) != -1)
+		if (parse_option(opt, argv, a))
+			return -1;
+	if (optind < argc)
+		return unexpected(argv[optind]);
 	if (!a->revoke && !a->nr)
 		return err("grant: give --user USER and/or --group GROUP, or "
 			   "--revoke");

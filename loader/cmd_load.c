@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -333,6 +334,40 @@ static int take_over_pins(bool *adopt)
 	return 0;
 }
 
+enum { OPT_BACKEND = 256, OPT_FOREGROUND };
+
+static const struct option load_options[] = {
+	{ "backend",	required_argument,	NULL, OPT_BACKEND },
+	{ "foreground",	no_argument,		NULL, OPT_FOREGROUND },
+	{ 0 }
+};
+
+static int unexpected(const char *arg)
+{
+	return err("load: unexpected argument '%s'; see 'vcpufreq-bpf load "
+		   "--help'", arg);
+}
+
+/* load [--backend NAME] [--foreground]; 0, or -1 with Error: */
+static int parse_load_args(int argc, char **argv, const char **backend,
+			   bool *foreground)
+{
+	int opt;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, ":", load_options, NULL)) != -1) {
+		if (opt == OPT_BACKEND)
+			*backend = optarg;
+		else if (opt == OPT_FOREGROUND)
+			*foreground = true;
+		else
+			return unexpected(refused_option(argv));
+	}
+	if (optind < argc)
+		return unexpected(argv[optind]);
+	return 0;
+}
+
 int cmd_load(int argc, char **argv)
 {
 	const char *backend = "auto";
@@ -341,18 +376,8 @@ int cmd_load(int argc, char **argv)
 	bool foreground = false, auto_pick, adopt;
 	pid_t pid;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--foreground")) {
-			foreground = true;
-		} else if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
-			backend = argv[++i];
-		} else if (!strncmp(argv[i], "--backend=", 10)) {
-			backend = argv[i] + 10;
-		} else {
-			return err("load: unexpected argument '%s'; see "
-				   "'vcpufreq-bpf load --help'", argv[i]);
-		}
-	}
+	if (parse_load_args(argc, argv, &backend, &foreground))
+		return -1;
 	if (take_over_pins(&adopt))
 		return -1;
 	if (act_env_init(&env, cli.topology))
@@ -377,7 +402,7 @@ int cmd_load(int argc, char **argv)
 		return 0;
 	fflush(stdout);
 	agent_run(act, &env, -1, auto_pick);
-	return cmd_unload(0, NULL);
+	return cmd_unload(1, (char *[]){ "unload", NULL });
 }
 
 static bool is_our_process(pid_t pid)
@@ -425,12 +450,24 @@ static int restore_only(const struct vcpufreq_config *cfg)
 	return 0;
 }
 
+static const struct option unload_options[] = {
+	{ "restore-only", no_argument, NULL, 'r' },
+	{ 0 }
+};
+
 int cmd_unload(int argc, char **argv)
 {
 	struct vcpufreq_config cfg = { 0 };
-	bool only_restore = argc == 2 && !strcmp(argv[1], "--restore-only");
+	bool only_restore = false;
+	int opt;
 
-	if (argc > 1 && !only_restore)
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, ":", unload_options, NULL)) != -1) {
+		if (opt != 'r')
+			return err("unload takes no arguments but --restore-only");
+		only_restore = true;
+	}
+	if (optind < argc)
 		return err("unload takes no arguments but --restore-only");
 	if (!is_loaded())
 		return err("vcpufreq-bpf is not loaded (no pins under %s); "

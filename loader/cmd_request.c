@@ -47,30 +47,72 @@ static int drop(int fd, __u32 tid)
 	return 0;
 }
 
-static int report_written(__u32 tid, __u32 perf)
+/*
+ * What became of a request, for one printer per format: written only
+ * (the caller may not read vcpu_state: the agent takes it in), or the
+ * verdict BPF gave the thread.
+ */
+struct verdict {
+	__u32 tid, perf;
+	bool pending;		/* written; no verdict to read */
+	bool tracked;		/* BPF knows the thread */
+	bool enrolled;
+};
+
+static void print_text(const struct verdict *v)
+{
+	if (v->pending)
+		note("TID %u: %u written; the agent takes it in as soon as it "
+		     "runs", v->tid, v->perf);
+	else if (!v->tracked)
+		note("TID %u: rejected: the thread is gone", v->tid);
+	else if (!v->enrolled)
+		note("TID %u: %u requested, rejected: the thread is not in an "
+		     "enrolled cgroup (it takes effect once you run 'vcpufreq-bpf "
+		     "enroll' on its cgroup)", v->tid, v->perf);
+	else
+		note("TID %u: %u requested, accepted", v->tid, v->perf);
+}
+
+static void print_json(struct json *j, const struct verdict *v)
+{
+	json_obj_open(j);
+	json_kuint(j, "tid", v->tid);
+	json_kuint(j, "perf", v->perf);
+	if (v->pending) {
+		json_kbool(j, "pending", true);
+	} else {
+		json_kbool(j, "accepted", v->tracked && v->enrolled);
+		json_kstr(j, "reason", !v->tracked ? "no such thread" :
+			  v->enrolled ? "" : "not in an enrolled cgroup");
+	}
+	json_obj_close(j);
+}
+
+static int print_verdict(const struct verdict *v)
 {
 	struct json *j = cli_json();
 
-	if (j) {
-		json_obj_open(j);
-		json_kuint(j, "tid", tid);
-		json_kuint(j, "perf", perf);
-		json_kbool(j, "pending", true);
-		json_obj_close(j);
-		json_free(j);
-	} else {
-		note("TID %u: %u written; the agent takes it in as soon as it "
-		     "runs", tid, perf);
-	}
+	if (j)
+		print_json(j, v);
+	else
+		print_text(v);
+	json_free(j);
 	return 0;
+}
+
+static int report_written(__u32 tid, __u32 perf)
+{
+	struct verdict v = { .tid = tid, .perf = perf, .pending = true };
+
+	return print_verdict(&v);
 }
 
 static int report(__u32 tid, __u32 perf)
 {
+	struct verdict v = { .tid = tid, .perf = perf };
 	struct vcpufreq_vcpu s = { 0 };
-	struct json *j;
 	char path[PATH_MAX];
-	bool tracked;
 	int fd;
 
 	pin_path(path, sizeof(path), VCPUFREQ_PIN_VCPU_STATE);
@@ -79,28 +121,10 @@ static int report(__u32 tid, __u32 perf)
 		return report_written(tid, perf);
 	if (fd < 0)
 		return err("cannot open %s: %s", path, strerror(errno));
-	j = cli_json();
-	tracked = !read_vcpu_state(fd, tid, &s);
+	v.tracked = !read_vcpu_state(fd, tid, &s);
+	v.enrolled = s.enrolled;
 	close(fd);
-	if (j) {
-		json_obj_open(j);
-		json_kuint(j, "tid", tid);
-		json_kuint(j, "perf", perf);
-		json_kbool(j, "accepted", tracked && s.enrolled);
-		json_kstr(j, "reason", !tracked ? "no such thread" :
-			  s.enrolled ? "" : "not in an enrolled cgroup");
-		json_obj_close(j);
-		json_free(j);
-	} else if (!tracked) {
-		note("TID %u: rejected: the thread is gone", tid);
-	} else if (!s.enrolled) {
-		note("TID %u: %u requested, rejected: the thread is not in an "
-		     "enrolled cgroup (it takes effect once you run 'vcpufreq-bpf "
-		     "enroll' on its cgroup)", tid, perf);
-	} else {
-		note("TID %u: %u requested, accepted", tid, perf);
-	}
-	return 0;
+	return print_verdict(&v);
 }
 
 /*

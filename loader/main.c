@@ -2,8 +2,11 @@
 /*
  * vcpufreq-bpf: load the vcpufreq BPF programs, enroll cgroups, and show
  * what the host does for each vCPU thread.  One handler per command; the
- * options every command shares are taken out of argv here.
+ * options every command shares are taken out of argv here, wherever they
+ * are on the line, and the command parses what is left (its own getopt_long
+ * for its options: cmd_load.c, cmd_grant.c, cmd_dts.c).
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,43 +72,66 @@ static void command_usage(const struct command *c)
 	       c->summary);
 }
 
-/* Take the shared options out of argv; returns the new argc or -1. */
-static int take_common_options(int argc, char **argv)
+enum { OPT_PIN_DIR = 256, OPT_TOPOLOGY };
+
+static const struct option common_options[] = {
+	{ "json",	no_argument,		NULL, 'j' },
+	{ "pretty",	no_argument,		NULL, 'p' },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "pin-dir",	required_argument,	NULL, OPT_PIN_DIR },
+	{ "topology",	required_argument,	NULL, OPT_TOPOLOGY },
+	{ 0 }
+};
+
+/* where --help was: before the command (the list) or after it (its usage) */
+enum help { NO_HELP, HELP_LIST, HELP_COMMAND };
+
+/*
+ * Take the shared options out of argv, in order ("-" first: every other
+ * argument comes back as 1, so the command's arguments keep their order),
+ * and keep the rest, from the command name on, for the command; an option
+ * that is not a shared one is the command's, and so is everything from
+ * "--" on.  Returns the new argc, or -1.
+ */
+static int take_common_options(int argc, char **argv, enum help *help)
 {
-	int out = 0;
+	int out = 0, at, opt;
 
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		const char **dst = NULL;
-
-		if (!strcmp(a, "-j") || !strcmp(a, "--json")) {
+	opterr = 0;
+	for (;;) {
+		at = optind;
+		opt = getopt_long(argc, argv, "-:jph", common_options, NULL);
+		if (opt == -1)
+			break;
+		switch (opt) {
+		case 'j':
 			cli.json = true;
-			continue;
-		}
-		if (!strcmp(a, "-p") || !strcmp(a, "--pretty")) {
+			break;
+		case 'p':
 			cli.json = cli.pretty = true;
-			continue;
+			break;
+		case 'h':	/* the first one says which help */
+			if (*help == NO_HELP)
+				*help = out ? HELP_COMMAND : HELP_LIST;
+			break;
+		case OPT_PIN_DIR:
+			cli.pin_dir = optarg;
+			break;
+		case OPT_TOPOLOGY:
+			cli.topology = optarg;
+			break;
+		case ':':
+			return err("%s needs a value", argv[optind - 1]);
+		case '?':	/* the command's option, once its element is done */
+			if (optind > at)
+				argv[out++] = argv[optind - 1];
+			break;
+		default:	/* 1: the command or one of its arguments */
+			argv[out++] = optarg;
 		}
-		if (!strcmp(a, "--pin-dir"))
-			dst = &cli.pin_dir;
-		else if (!strcmp(a, "--topology"))
-			dst = &cli.topology;
-		if (dst) {
-			if (i + 1 >= argc)
-				return err("%s needs a value", a);
-			*dst = argv[++i];
-			continue;
-		}
-		if (!strncmp(a, "--pin-dir=", 10)) {
-			cli.pin_dir = a + 10;
-			continue;
-		}
-		if (!strncmp(a, "--topology=", 11)) {
-			cli.topology = a + 11;
-			continue;
-		}
-		argv[out++] = argv[i];
 	}
+	while (at < argc)	/* "--" and what follows it */
+		argv[out++] = argv[at++];
 	argv[out] = NULL;
 	return out;
 }
@@ -113,33 +139,30 @@ static int take_common_options(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	const char *env = getenv("VCPUFREQ_TOPOLOGY");
+	enum help help = NO_HELP;
 
 	cli.prog = "vcpufreq-bpf";
 	if (env && *env)
 		cli.topology = env;
-	argc = take_common_options(argc - 1, argv + 1);
-	argv++;
+	argc = take_common_options(argc, argv, &help);
 	if (argc < 0)
 		return 1;
+	if (help == HELP_LIST || (argc && !strcmp(argv[0], "help"))) {
+		usage(stdout);
+		return 0;
+	}
 	if (argc == 0) {
 		usage(stderr);
 		return 1;
-	}
-	if (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help") ||
-	    !strcmp(argv[0], "help")) {
-		usage(stdout);
-		return 0;
 	}
 	for (size_t i = 0; i < NR_COMMANDS; i++) {
 		const struct command *c = &commands[i];
 
 		if (strcmp(argv[0], c->name))
 			continue;
-		for (int k = 1; k < argc; k++) {
-			if (!strcmp(argv[k], "-h") || !strcmp(argv[k], "--help")) {
-				command_usage(c);
-				return 0;
-			}
+		if (help == HELP_COMMAND) {
+			command_usage(c);
+			return 0;
 		}
 		return c->fn(argc, argv) ? 1 : 0;
 	}

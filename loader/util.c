@@ -2,6 +2,7 @@
 /* Errors, argument parsing and access to the pinned objects. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <limits.h>
@@ -37,6 +38,21 @@ void note(const char *fmt, ...)
 	vfprintf(stdout, fmt, ap);
 	va_end(ap);
 	fputc('\n', stdout);
+}
+
+/*
+ * The option getopt_long just refused ('?': unknown, ':': no value), as
+ * written: a short one by its letter (it may stand in a cluster), a long
+ * one (val 256 and up, or unknown: optopt 0) by its whole argument.
+ */
+const char *refused_option(char **argv)
+{
+	static char opt[3];
+
+	if (optopt <= 0 || optopt > 255)
+		return argv[optind - 1];
+	snprintf(opt, sizeof(opt), "-%c", optopt);
+	return opt;
 }
 
 int parse_tid(const char *s, __u32 *tid)
