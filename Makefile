@@ -100,9 +100,9 @@ $(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/vcpufreq/*.h) $(OUT)/vmli
 	$(Q)$(CLANG) -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 		-Iinclude -I$(OUT) -I$(LIBBPF_INC) -c $< -o $@
 
-$(OUT)/%.skel.h: $(OUT)/%.bpf.o $(BPFTOOL)
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o $(BPFTOOL) Makefile
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@.tmp && mv $@.tmp $@
 
 # --- user space -----------------------------------------------------------
 $(OUT)/common/%.o: common/%.c $(wildcard common/*.h include/vcpufreq/*.h) | $(OUT)

@@ -707,7 +707,7 @@ static int cmd_switch(int argc, char **argv)
 {
 	struct sw_ctx c = { .window_ms = 1000, .reps = 5, .cpu = 0 };
 	const char *counts = "0,1,64,4096";
-	struct bench_empty *skel = NULL;
+	struct bench_empty_bpf *skel = NULL;
 	int stats_on = -1, req_fd = -1, stats_fd = -1, ret = -1;
 	struct row rows[64];
 	int nr_rows = 0, ns[16], nr_ns = 0, max_n = 0;
@@ -748,13 +748,13 @@ static int cmd_switch(int argc, char **argv)
 		fail("BPF_ENABLE_STATS: %s", strerror(errno));
 		goto out;
 	}
-	skel = bench_empty__open();
+	skel = bench_empty_bpf__open();
 	if (skel) {	/* the switch benchmark needs the switch baseline only */
 		bpf_program__set_autoattach(skel->progs.bench_wakeup, false);
 		bpf_program__set_autoattach(skel->progs.bench_exit, false);
 		bpf_program__set_autoattach(skel->progs.bench_switch_word, false);
 	}
-	if (!skel || bench_empty__load(skel) || bench_empty__attach(skel)) {
+	if (!skel || bench_empty_bpf__load(skel) || bench_empty_bpf__attach(skel)) {
 		fail("cannot load/attach the empty sched_switch program: %s",
 		     strerror(errno));
 		goto out;
@@ -835,7 +835,7 @@ out:
 		close(req_fd);
 	if (stats_fd >= 0)
 		close(stats_fd);
-	bench_empty__destroy(skel);
+	bench_empty_bpf__destroy(skel);
 	if (stats_on >= 0)
 		close(stats_on);
 	return ret;

@@ -3,7 +3,7 @@
  * Maps both BPF objects define: the sched_ext scheduler (vcpufreq_scx)
  * is loaded with the tracking programs' pinned instances of these
  * (bpf_map__reuse_fd), which needs the definitions to be identical.  The
- * scheduler takes a woken vCPU's request in itself (sync_thread.h), so
+ * scheduler takes a woken vCPU's request in itself (refresh_thread.h), so
  * it shares every map that needs.
  */
 #ifndef VCPUFREQ_SHARED_MAPS_H

@@ -9,7 +9,7 @@
  *    tracepoint: it marks the TID in `tid_bits` and tells the agent
  *    (PENDING).  A tracepoint program cannot reach another thread's
  *    task_struct, so the request is taken in where the task is at hand:
- *    the task iterator the agent runs right away (sync_thread.h, also
+ *    the task iterator the agent runs right away (refresh_thread.h, also
  *    run by the sched_ext scheduler when a vCPU wakes).
  *  - Taking a request in: a live thread gets task storage (so its state
  *    dies with it and a reused TID inherits nothing); it is accepted when
@@ -38,7 +38,7 @@
 #define __VCPUFREQ_BPF__
 #include "vcpufreq/abi.h"
 #include "shared_maps.h"
-#include "sync_thread.h"
+#include "refresh_thread.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -169,7 +169,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 	if (task_maybe_seen(next))
 		s = bpf_task_storage_get(&vcpu_state, next, 0, 0);
 	if (s)
-		s = sync_thread(next, s, false);
+		s = refresh_thread(next, s, false);
 	if (!s)
 		return 0;
 	update_runtime(next, s);
@@ -209,7 +209,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 /*
  * Run by the agent after PENDING/ENROLL events and by `enroll`, `leave`
  * and `request` (through the pinned link): every thread with a request is
- * synced and re-decided now, running or not.
+ * refreshed and re-decided now, running or not.
  */
 SEC("iter/task")
 int refresh_all(struct bpf_iter__task *ctx)
@@ -221,7 +221,7 @@ int refresh_all(struct bpf_iter__task *ctx)
 		return 0;
 	s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
 	if (s || tid_marked(p->pid))
-		s = sync_thread(p, s, true);
+		s = refresh_thread(p, s, true);
 	if (s)
 		update_runtime(p, s);
 	return 0;

@@ -18,7 +18,7 @@
 #define __VCPUFREQ_BPF__
 #include "vcpufreq/abi.h"
 #include "shared_maps.h"	/* the tracking programs' maps */
-#include "sync_thread.h"	/* taking a request in, as they do */
+#include "refresh_thread.h"	/* taking a request in, as they do */
 #include "scx_decls.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -451,7 +451,7 @@ s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
 	 * programs do at switch-in, too late for where it is placed)
 	 */
 	if (tid_marked(p->pid))
-		s = sync_thread(p, s, false);
+		s = refresh_thread(p, s, false);
 	demand = vcpu_demand(s, t);
 
 	if (!demand) {

@@ -34,7 +34,7 @@
 
 #define SCX_SYSFS "/sys/kernel/sched_ext"
 
-static struct vcpufreq_scx *scx_skel;
+static struct vcpufreq_scx_bpf *scx_skel;
 static struct bpf_link *scx_link;
 
 int scx_sysfs_state(char *state, size_t slen, char *ops, size_t olen)
@@ -151,7 +151,7 @@ int scx_capacity_levels(const struct vf_topology *t, __u32 *caps)
 }
 
 /* capacity levels and the energy table, into the scheduler's rodata */
-static int set_levels(struct vcpufreq_scx *s, const struct vf_topology *t)
+static int set_levels(struct vcpufreq_scx_bpf *s, const struct vf_topology *t)
 {
 	__u32 caps[VCPUFREQ_SCX_MAX_LEVELS];
 	__u8 eff[VCPUFREQ_SCX_DEMAND_BUCKETS];
@@ -185,7 +185,7 @@ static int reuse_pinned(struct bpf_map *map, const char *name)
 }
 
 /* every map of bpf/shared_maps.h: the tracking programs' pinned ones */
-static int reuse_shared_maps(struct vcpufreq_scx *s)
+static int reuse_shared_maps(struct vcpufreq_scx_bpf *s)
 {
 	return reuse_pinned(s->maps.vcpu_state, VCPUFREQ_PIN_VCPU_STATE) ||
 	       reuse_pinned(s->maps.events, VCPUFREQ_PIN_EVENTS) ||
@@ -203,7 +203,7 @@ static void scx_stop(struct act_env *env)
 
 	bpf_link__destroy(scx_link);
 	scx_link = NULL;
-	vcpufreq_scx__destroy(scx_skel);
+	vcpufreq_scx_bpf__destroy(scx_skel);
 	scx_skel = NULL;
 	pin_path(path, sizeof(path), VCPUFREQ_PIN_SCX_CPUS);
 	unlink(path);
@@ -217,13 +217,13 @@ static int scx_start(struct act_env *env)
 	/* a reason recorded by an earlier load is not this one's */
 	vf_state_file(env->state_dir, VF_STATE_SCX_EXIT, path, sizeof(path));
 	unlink(path);
-	scx_skel = vcpufreq_scx__open();
+	scx_skel = vcpufreq_scx_bpf__open();
 	if (!scx_skel)
 		return err("cannot open the sched_ext scheduler: %s",
 			   strerror(errno));
 	if (set_levels(scx_skel, &env->topo) || reuse_shared_maps(scx_skel))
 		goto fail;
-	ret = vcpufreq_scx__load(scx_skel);
+	ret = vcpufreq_scx_bpf__load(scx_skel);
 	if (ret) {
 		err("cannot load the sched_ext scheduler: %s (run with "
 		    "VCPUFREQ_DEBUG=1 for the verifier log)", strerror(-ret));

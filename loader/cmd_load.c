@@ -125,7 +125,7 @@ static void remove_pins(void)
 	rmdir(cli.pin_dir);
 }
 
-static int pin_all(struct vcpufreq *skel)
+static int pin_all(struct vcpufreq_bpf *skel)
 {
 	struct bpf_program *prog;
 	struct bpf_map *map;
@@ -187,24 +187,24 @@ static int write_load_settings(__u32 backend, __u32 agent_pid)
 
 static int load_programs(void)
 {
-	struct vcpufreq *skel;
+	struct vcpufreq_bpf *skel;
 	int ret;
 
 	if (!getenv("VCPUFREQ_DEBUG"))
 		libbpf_set_print(NULL);
-	skel = vcpufreq__open_and_load();
+	skel = vcpufreq_bpf__open_and_load();
 	if (!skel)
 		return err("cannot load the BPF programs: %s (needs root and a "
 			   "kernel with BTF, tp_btf, task storage, BPF iterators "
 			   "and syscall tracepoints; run with VCPUFREQ_DEBUG=1 for "
 			   "the verifier log)", strerror(errno));
-	ret = vcpufreq__attach(skel);
+	ret = vcpufreq_bpf__attach(skel);
 	if (ret)
 		err("cannot attach the BPF programs: %s", strerror(-ret));
 	else
 		ret = pin_all(skel);	/* removes what it pinned on failure */
 	/* pinned links and maps outlive the skeleton */
-	vcpufreq__destroy(skel);
+	vcpufreq_bpf__destroy(skel);
 	return ret ? -1 : 0;
 }
 

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Taking a thread's request in (sync_thread), shared by the tracking
+ * Taking a thread's request in (refresh_thread), shared by the tracking
  * programs (switch-in, exit, the iterator) and the sched_ext scheduler
  * (a vCPU waking up, before it is queued): both objects include this
  * after shared_maps.h and run on the same pinned maps.
  */
-#ifndef VCPUFREQ_SYNC_THREAD_H
-#define VCPUFREQ_SYNC_THREAD_H
+#ifndef VCPUFREQ_REFRESH_THREAD_H
+#define VCPUFREQ_REFRESH_THREAD_H
 
-static struct vcpufreq_stats *the_stats(void)
+static struct vcpufreq_stats *global_stats(void)
 {
 	__u32 zero = 0;
 
@@ -17,7 +17,7 @@ static struct vcpufreq_stats *the_stats(void)
 
 #define STAT_INC(field)						\
 	do {							\
-		struct vcpufreq_stats *__s = the_stats();	\
+		struct vcpufreq_stats *__s = global_stats();	\
 		if (__s)					\
 			__sync_fetch_and_add(&__s->field, 1);	\
 	} while (0)
@@ -208,7 +208,7 @@ static __u32 requested_perf(struct vcpufreq_request *req, __u32 tid)
 
 /*
  * Is @perf news for this thread, and are we the one to take it in?  The
- * agent's iterator, `request`'s and a wakeup may sync the same thread at
+ * agent's iterator, `request`'s and a wakeup may refresh the same thread at
  * once: compare-and-swap lets exactly one count it and tell the agent.
  */
 static bool claim_change(struct vcpufreq_vcpu *s, __u32 perf)
@@ -231,7 +231,7 @@ static bool claim_change(struct vcpufreq_vcpu *s, __u32 perf)
  * or NULL; @recheck forces a new enrollment verdict.  Returns its storage
  * afterwards: NULL when it has no request.
  */
-static struct vcpufreq_vcpu *sync_thread(struct task_struct *p,
+static struct vcpufreq_vcpu *refresh_thread(struct task_struct *p,
 					 struct vcpufreq_vcpu *s, bool recheck)
 {
 	__u32 tid = p->pid;
@@ -269,4 +269,4 @@ static struct vcpufreq_vcpu *sync_thread(struct task_struct *p,
 	return s;
 }
 
-#endif /* VCPUFREQ_SYNC_THREAD_H */
+#endif /* VCPUFREQ_REFRESH_THREAD_H */
