@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Taking a thread's request in (sync_thread), shared by the tracking
- * programs (switch-in, exit, the iterator) and the sched_ext scheduler
+ * programs (switch-in, the iterator) and the sched_ext scheduler
  * (a vCPU waking up, before it is queued): both objects include this
  * after shared_maps.h and run on the same pinned maps.
  */
