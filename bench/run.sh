@@ -295,11 +295,13 @@ sched_up() {
 
 # start_peer NAME CPU: the kernel's example scheduler NAME, its loader on
 # CPU (scx_central's init must run on its central CPU: -c CPU), bounded so
-# that a peer that hangs cannot hold the benchmark; its pid in PEER_PID
+# that a peer that hangs cannot hold the benchmark (loosely: under TCG on a
+# busy host, attaching, starting the load and the window took over 23 s);
+# its pid in PEER_PID
 start_peer() {
 	local args=()
 	[ "$1" = central ] && args=(-c "$2")
-	taskset -c "$2" timeout -s INT $(( ${BENCH_SCX_SECONDS:-5} + 20 )) \
+	taskset -c "$2" timeout -s INT $(( ${BENCH_SCX_SECONDS:-5} + 120 )) \
 		"$PEERS/scx_$1" "${args[@]}" >/dev/null 2>&1 &
 	PEER_PID=$!
 }
