@@ -15,6 +15,8 @@
 # Each boot is bounded by BENCH_CURVE_TIMEOUT (default 600 s); the window
 # per scheduler is BENCH_SCX_SECONDS (default 3).  TCG runs every vCPU on
 # the host's cores: at 16 vCPUs on 2 cores a boot takes a few minutes.
+# SCX_PEERS=/none measures ours alone (at 16 vCPUs on 2 host cores, 6.12's
+# scx_simple starved the RCU kthread and never finished its window).
 # Every VM's console is kept in build/scx-curve/smp-N.log;
 # BENCH_CURVE_REPORT=1 prints the tables from those logs without a VM.
 set -euo pipefail
@@ -31,7 +33,7 @@ for n in "${SIZES[@]}"; do
 	echo "== scx callbacks at $n vCPUs =="
 	start=$SECONDS
 	tests/vm/run-in-vm.sh --smp "$n" --timeout "${BENCH_CURVE_TIMEOUT:-600}" -- \
-		env BENCH_SECTIONS=5 BENCH_SCX_JSON=1 \
+		env BENCH_SECTIONS=5 BENCH_SCX_JSON=1 ${SCX_PEERS:+SCX_PEERS="$SCX_PEERS"} \
 		BENCH_SCX_SECONDS="${BENCH_SCX_SECONDS:-3}" bench/run.sh \
 		>"$LOGS/smp-$n.log" 2>&1 || echo "  (the VM at $n vCPUs failed: $LOGS/smp-$n.log)"
 	tr -d '\r' <"$LOGS/smp-$n.log" | sed -n '/^== 5\./,/^stopping /{/^== 5\./d;/^scx-json /d;p}'
