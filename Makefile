@@ -226,14 +226,18 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(OUT)/bench-sched $(OUT)/bench-request
 	$(Q)bench/run.sh
 
-# the benchmarks inside the sched_ext/uclamp test kernel (section 4 needs it,
-# and the kernel's own scx_simple and scx_central, built from its tree)
+# the benchmarks inside the sched_ext/uclamp test kernel (section 5 needs it,
+# and the kernel's own scx_simple and scx_central, built from its tree);
+# VM_BENCH_SMP="4 8 16": only the sched_ext callbacks, at each vCPU count
+# (bench/scx-curve.sh)
+VM_BENCH_SMP ?=
 vm-bench: deps
 	$(Q)scripts/deps.sh --vm
 	$(Q)$(MAKE) --no-print-directory all $(OUT)/bench-sched $(OUT)/bench-request
 	$(Q)tests/vm/build-kernel.sh
 	$(Q)bench/scx-peers.sh
-	$(Q)tests/vm/run-in-vm.sh --smp 4 -- bench/run.sh
+	$(Q)if [ -n "$(VM_BENCH_SMP)" ]; then bench/scx-curve.sh $(VM_BENCH_SMP); \
+	else tests/vm/run-in-vm.sh --smp 4 -- bench/run.sh; fi
 
 # the effect lab (bench/lab): guest hints against the host's own schedutil
 # and crosvm's uclamp_min on an emulated big.LITTLE host inside the test

@@ -29,7 +29,9 @@
 # BENCH_REPS (5), BENCH_REQUESTS (10000), BENCH_CPU (0; -1 = unpinned),
 # BENCH_SCX_SECONDS (5), BENCH_FORK_SECONDS (5), BENCH_SECTIONS ("1 2 3 4 5":
 # which to run), SCX_PEERS
-# (where scx_simple and scx_central are; default build/scx-peers/build/bin).
+# (where scx_simple and scx_central are; default build/scx-peers/build/bin),
+# BENCH_SCX_JSON (1: section 5 also prints each callback's figures as a
+# line "scx-json {...}", which bench/scx-curve.sh reads off the VM console).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -164,19 +166,25 @@ BPFTOOL=$OUT/bpftool/bpftool
 # link_prog PATH: the id of the program a pinned link runs (bpftool 7.5
 # prints it, then exits 255 on a pinned link)
 link_prog() { { "$BPFTOOL" link show pinned "$1" -j 2>/dev/null || true; } | jq -r .prog_id; }
+# every program's bpf_stats, read from CPU 0 only: 6.12's scx_central may
+# dispatch a migration-disabled task (bpftool, inside bpf()) to another CPU
+# and is then killed ("cannot move migration disabled"); a task allowed on
+# one CPU is only ever sent there
+snapshot_progs() { taskset -c 0 "$BPFTOOL" prog show -j; }
 # stats_window CMD...: bpf_stats on while CMD runs (in this shell); every
 # program's figures before and after in $TMP/before.json, $TMP/after.json
 stats_window() {
 	local old; old=$(sysctl -n kernel.bpf_stats_enabled)
 	sysctl -qw kernel.bpf_stats_enabled=1
-	"$BPFTOOL" prog show -j >"$TMP/before.json"
+	snapshot_progs >"$TMP/before.json"
 	"$@"
-	"$BPFTOOL" prog show -j >"$TMP/after.json"
+	snapshot_progs >"$TMP/after.json"
 	sysctl -qw kernel.bpf_stats_enabled="$old"
 }
-# jq, with $a/$b the slurped before/after: per(SELECT) is the first program
-# SELECT picks, its calls (n) and ns per call (ns) over the window
-JQ_PER='def per(f): ([$b[0][] | select(f)][0] // {}) as $x
+# jq, with $a/$b the slurped before/after: per(SELECT) is the newest program
+# SELECT picks (a peer's attempt that failed may linger, freed after a grace
+# period), its calls (n) and ns per call (ns) over the window
+JQ_PER='def per(f): (([$b[0][] | select(f)] | max_by(.id)) // {}) as $x
 	| ([$a[0][] | select(.id == $x.id)][0] // {}) as $y
 	| {n: (($x.run_cnt // 0) - ($y.run_cnt // 0)),
 	   t: (($x.run_time_ns // 0) - ($y.run_time_ns // 0))}
@@ -287,11 +295,13 @@ sched_up() {
 
 # start_peer NAME CPU: the kernel's example scheduler NAME, its loader on
 # CPU (scx_central's init must run on its central CPU: -c CPU), bounded so
-# that a peer that hangs cannot hold the benchmark; its pid in PEER_PID
+# that a peer that hangs cannot hold the benchmark (loosely: under TCG on a
+# busy host, attaching, starting the load and the window took over 23 s);
+# its pid in PEER_PID
 start_peer() {
 	local args=()
 	[ "$1" = central ] && args=(-c "$2")
-	taskset -c "$2" timeout -s INT $(( ${BENCH_SCX_SECONDS:-5} + 20 )) \
+	taskset -c "$2" timeout -s INT $(( ${BENCH_SCX_SECONDS:-5} + 120 )) \
 		"$PEERS/scx_$1" "${args[@]}" >/dev/null 2>&1 &
 	PEER_PID=$!
 }
@@ -339,6 +349,7 @@ cli unload >/dev/null
 peer simple
 peer central
 rm -rf "$EMPTY"
+[ "${BENCH_SCX_JSON:-0}" = 1 ] && sed "s/^/scx-json /" "$TMP/scx.json"
 python3 - "$TMP/scx.json" "$(nproc)" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]

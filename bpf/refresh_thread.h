@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Taking a thread's request in (refresh_thread), shared by the tracking
- * programs (switch-in, exit, the iterator) and the sched_ext scheduler
+ * programs (switch-in, the iterator) and the sched_ext scheduler
  * (a vCPU waking up, before it is queued): both objects include this
  * after shared_maps.h and run on the same pinned maps.
  */
@@ -72,9 +72,14 @@ static void task_mark_seen(struct task_struct *p)
 		__sync_fetch_and_or(w, bit);
 }
 
+/*
+ * Plain loads, not BPF_CORE_READ's helper call per hop: every caller holds
+ * a trusted task in an RCU section (tp_btf, iter/task, struct_ops), which
+ * the verifier turns into faulting loads.  Each sync re-reads it.
+ */
 static __u64 task_cgroup_id(struct task_struct *p)
 {
-	return BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
+	return p->cgroups->dfl_cgrp->kn->id;
 }
 
 /* Enrolled: the task's cgroup v2 or one of its ancestors is in `cgroups`. */
@@ -200,8 +205,13 @@ static __u32 requested_perf(struct vcpufreq_request *req, __u32 tid)
 	perf = slot ? slot->perf : req->perf;
 	if (perf > VCPUFREQ_PERF_MAX)
 		perf = VCPUFREQ_PERF_MAX;
-	req->perf = perf;		/* so bpftool shows what is in force */
-	if (slot)
+	/*
+	 * so bpftool shows what is in force; stored only when it moved, or
+	 * every sync on every CPU would pull the entry's line over
+	 */
+	if (req->perf != perf)
+		req->perf = perf;
+	if (slot && req->guest_perf != slot->guest_perf)
 		req->guest_perf = slot->guest_perf;
 	return perf;
 }

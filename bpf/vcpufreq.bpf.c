@@ -23,7 +23,9 @@
  *    runs; its runtime is the kernel's own (se.sum_exec_runtime), read
  *    there and by the iterator.  A new TID is taken in by the iterator
  *    the agent runs on PENDING (and by the scheduler when it wakes).
- *  - When a tracked thread exits, its request is deleted.
+ *  - When a tracked thread exits, its request is deleted and its slot
+ *    freed; one that exits before its request was taken in is left to
+ *    the agent, which deletes requests of dead TIDs.
  *
  * Nothing here changes scheduling: the actuators live in the agent (and,
  * with sched_ext, in the scheduler).  Kernels without BPF trampolines
@@ -178,17 +180,27 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 	return 0;
 }
 
+/*
+ * A tracked thread exits: its request and fast-path slot go with it, so a
+ * thread that gets the TID next inherits neither.  Every other exit costs
+ * one test of task_seen, as on_switch.  A thread whose request was written
+ * but which exited before it was taken in (no storage) is the agent's: it
+ * deletes requests of dead TIDs on PENDING, and frees their slots.
+ */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p)
 {
-	__u32 tid = p->pid;
 	struct vcpufreq_request *req;
 	struct vcpufreq_slot *slot;
 	struct vcpufreq_vcpu *s;
+	__u32 tid;
 
-	if (!tid_marked(tid))
+	if (!task_maybe_seen(p))
 		return 0;
 	s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
+	if (!s)
+		return 0;
+	tid = p->pid;
 	req = bpf_map_lookup_elem(&requests, &tid);
 	slot = req ? owned_slot(req, tid) : NULL;
 	if (slot) {
@@ -198,8 +210,6 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	}
 	bpf_map_delete_elem(&requests, &tid);
 	tid_mark(tid, false);
-	if (!s)
-		return 0;
 	STAT_INC(exits);
 	emit(VCPUFREQ_EV_EXIT, tid, 0, s->enrolled, s->cgroup_id);
 	bpf_task_storage_delete(&vcpu_state, p);

@@ -181,19 +181,22 @@ static void update_util(struct task_ctx *t, s32 cpu, bool ran, u64 now)
 /*
  * A vCPU's demand: its request, or the recent peak of its requests (halved
  * every DEMAND_HALFLIFE_NS since), or what the host would give the thread
- * on its own load (schedutil's 25% over util), whichever is highest.  A
+ * on its own load (schedutil's 25% over util), whichever is highest, as
+ * of *@clock: the callback's one read of the clock, made here if it is 0.  A
  * request adds to the host's own view of the thread, as uclamp_min does;
  * it never takes away from it: a guest whose tasks are spread over its
  * vCPUs asks little for each, while they all must finish together.
  */
-static u32 vcpu_demand(struct vcpufreq_vcpu *s, struct task_ctx *t)
+static u32 vcpu_demand(struct vcpufreq_vcpu *s, struct task_ctx *t, u64 *clock)
 {
 	u32 req = vcpu_request(s), peak, own;
 	u64 now, halvings;
 
 	if (!t || !req)
 		return req;
-	now = bpf_ktime_get_ns();
+	if (!*clock)
+		*clock = bpf_ktime_get_ns();
+	now = *clock;
 	own = decayed(t->util, now - t->util_at) * CPUPERF_DEN / CPUPERF_NUM;
 	if (own > SCX_CPUPERF_ONE)
 		own = SCX_CPUPERF_ONE;
@@ -443,6 +446,7 @@ s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
 	struct task_ctx *t = task_ctx_of(p);
 	struct vcpufreq_vcpu *s = vcpu_of(p);
 	bool is_idle = false;
+	u64 now = 0;
 	u32 demand;
 	s32 cpu;
 
@@ -452,7 +456,7 @@ s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
 	 */
 	if (tid_marked(p->pid))
 		s = refresh_thread(p, s, false);
-	demand = vcpu_demand(s, t);
+	demand = vcpu_demand(s, t, &now);
 
 	if (!demand) {
 		cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
@@ -497,8 +501,8 @@ static void make_way_on_level(u32 level)
 void BPF_STRUCT_OPS(vf_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *t = task_ctx_of(p);
-	u32 demand = vcpu_demand(vcpu_of(p), t), level;
-	u64 now;
+	u64 now = 0;
+	u32 demand = vcpu_demand(vcpu_of(p), t, &now), level;
 	s32 cpu;
 
 	if (!demand) {
@@ -513,7 +517,8 @@ void BPF_STRUCT_OPS(vf_enqueue, struct task_struct *p, u64 enq_flags)
 	 * a queue's wait starts when it stops being empty -- unless lower
 	 * CPUs are helping it out: then its fitting CPUs are still taken
 	 */
-	now = bpf_ktime_get_ns();
+	if (!now)
+		now = bpf_ktime_get_ns();
 	if (!scx_bpf_dsq_nr_queued(LEVEL_DSQ(level)) &&
 	    older_than(level_helped_at[LVL(level)], now, STARVE_NS))
 		level_fit_at[LVL(level)] = now;
@@ -607,12 +612,12 @@ static int release_held(void *map, int *key, struct bpf_timer *timer)
 }
 
 /* the vCPU stopped: keep its target for HOLD_NS */
-static void hold_cpuperf(struct vcpufreq_scx_cpu *c)
+static void hold_cpuperf(struct vcpufreq_scx_cpu *c, u64 now)
 {
 	u32 key = RELEASE_TIMER;
 	struct starve_timer *t;
 
-	c->held_since = bpf_ktime_get_ns();
+	c->held_since = now;
 	if (release_armed)
 		return;
 	t = bpf_map_lookup_elem(&starve_timers, &key);
@@ -635,7 +640,7 @@ void BPF_STRUCT_OPS(vf_running, struct task_struct *p)
 		return;
 	if (t)
 		update_util(t, cpu, false, now);
-	demand = vcpu_demand(vcpu_of(p), t);
+	demand = vcpu_demand(vcpu_of(p), t, &now);
 	c->running_at = now;
 	c->held_since = 0;
 	c->running_level = demand ? 1 + fit_level(t, demand) : 0;
@@ -672,7 +677,7 @@ void BPF_STRUCT_OPS(vf_stopping, struct task_struct *p, bool runnable)
 	c->running_at = 0;
 	c->running_level = 0;
 	if (c->demand)
-		hold_cpuperf(c);
+		hold_cpuperf(c, now);
 }
 
 void BPF_STRUCT_OPS(vf_tick, struct task_struct *p)
@@ -692,7 +697,7 @@ void BPF_STRUCT_OPS(vf_tick, struct task_struct *p)
 		account_run(c, now);
 		c->running_at = now;
 	}
-	demand = vcpu_demand(vcpu_of(p), t);
+	demand = vcpu_demand(vcpu_of(p), t, &now);
 	if (!demand)
 		return;
 	if (demand_moved(demand, c->demand))

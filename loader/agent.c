@@ -116,6 +116,7 @@ struct agent {
 	int sig_fd;
 	int requests_fd;
 	int state_fd;			/* vcpu_state task storage */
+	struct vcpufreq_slot *slots;	/* mmapped fast-path slots, or NULL */
 	__u64 events_lost;		/* stats->events_lost already handled */
 	bool need_refresh;		/* run the refresh iterator */
 	bool need_walk;			/* on every thread: cgroups changed */
@@ -348,8 +349,31 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/*
+ * @tid's fast-path slot, if its request names one it still owns, is freed
+ * as on_exit does (a new gen first: its old VMM handle stops using it).
+ */
+static void free_dead_tid_slot(struct agent *ag, __u32 tid)
+{
+	struct vcpufreq_request req;
+	struct vcpufreq_slot *slot;
+	__u32 owner = tid;
+
+	if (!ag->slots || bpf_map_lookup_elem(ag->requests_fd, &tid, &req) ||
+	    !req.slot || req.slot > VCPUFREQ_MAX_SLOTS)
+		return;
+	slot = &ag->slots[req.slot - 1];
+	if (__atomic_load_n(&slot->tid, __ATOMIC_ACQUIRE) != tid)
+		return;
+	__atomic_fetch_add(&slot->gen, 1, __ATOMIC_ACQ_REL);
+	__atomic_compare_exchange_n(&slot->tid, &owner, 0, false,
+				    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+/* a request for a thread that is gone (it never got task storage) */
 static void reject_dead_tid(struct agent *ag, __u32 tid)
 {
+	free_dead_tid_slot(ag, tid);
 	if (bpf_map_delete_elem(ag->requests_fd, &tid))
 		return;
 	__atomic_fetch_add(&ag->stats->rejected, 1, __ATOMIC_RELAXED);
@@ -557,6 +581,21 @@ static bool agent_turn(struct agent *ag, int ep_fd, struct ring_buffer *rb)
 	return true;
 }
 
+#define SLOTS_SIZE	(VCPUFREQ_MAX_SLOTS * sizeof(struct vcpufreq_slot))
+
+/* the slots map, mapped as VMMs map it; NULL without one (not fatal) */
+static struct vcpufreq_slot *map_slots(void)
+{
+	int fd = open_pinned_map(VCPUFREQ_PIN_SLOTS);
+	void *mem;
+
+	if (fd < 0)
+		return NULL;
+	mem = mmap(NULL, SLOTS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);	/* the mapping keeps the map */
+	return mem == MAP_FAILED ? NULL : mem;
+}
+
 int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
 	      bool try_next)
 {
@@ -572,6 +611,7 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
 	events_fd = open_pinned_map(VCPUFREQ_PIN_EVENTS);
 	ag.requests_fd = open_pinned_map(VCPUFREQ_PIN_REQUESTS);
 	ag.state_fd = open_pinned_map(VCPUFREQ_PIN_VCPU_STATE);
+	ag.slots = map_slots();
 	stats_fd = open_pinned_map(VCPUFREQ_PIN_STATS);
 	sig_fd = ag.sig_fd = open_signalfd();
 	if (env->actions_fd < 0 || events_fd < 0 || ag.requests_fd < 0 ||
@@ -629,6 +669,8 @@ out:
 		ag.act->stop(env);
 	if (stats != MAP_FAILED)
 		munmap(stats, sizeof(*ag.stats));
+	if (ag.slots)
+		munmap(ag.slots, SLOTS_SIZE);
 	if (stats_fd >= 0)
 		close(stats_fd);
 	if (ag.requests_fd >= 0)

@@ -378,6 +378,21 @@ test_request_for_a_dead_tid_written_by_a_vmm_is_deleted() {
 	wait_for 3 request_gone "$t" || fail "stale request for dead TID $t kept: a new thread could inherit it"
 	jq_is "$($VF status -j)" .requests.rejected_no_thread 1
 }
+# the thread exits before its request was taken in (it never got task
+# storage): the agent deletes the request and frees the VMM's slot, so a
+# thread that gets the TID next inherits neither
+test_dead_tid_registered_by_a_vmm_loses_its_request_and_slot() {
+	$VF load >/dev/null
+	spawn 1 100; local t=${TIDS[0]}
+	wait_for 3 sh -c "! test -e /proc/$t/task/$t" || fail "thread did not exit"
+	vmm_shell dead
+	[ "$(vmm_do dead "register $t 1 0")" = ok ] || fail "VMM: $(cat "$TMP/dead.out")"
+	wait_for 3 request_gone "$t" || fail "stale request for dead TID $t kept"
+	wait_for 3 sh -c "[ \$(bpftool map dump pinned $PIN/slots -j | jq '[.[] | select((.formatted.value.tid // .value.tid) == $t)] | length') = 0 ]" \
+		|| fail "slot still owned by dead TID $t"
+	local got; got=$(vmm_do dead "request $t 500")
+	grep -q "^error -3" <<<"$got" || fail "the handle of a dead TID was not refused: $got"
+}
 test_raw_map_write_is_taken_in_without_the_cli() {
 	affinity_vcpu; local t=${TIDS[0]}
 	bpftool map update pinned $PIN/requests key $(le32 "$t") value $(le32 950) 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0

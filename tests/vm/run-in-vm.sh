@@ -47,7 +47,9 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ $# -gt 0 ] || die "no COMMAND given (usage: $0 [OPTIONS] -- COMMAND...)"
-[[ $SMP =~ ^[1-8]$ ]] || die "--smp $SMP: want 1..8 (the kernel has NR_CPUS=8)"
+NR_CPUS=$(sed -n 's/^CONFIG_NR_CPUS=//p' "$HERE/kernel.config")
+[[ $SMP =~ ^[1-9][0-9]*$ ]] && [ "$SMP" -le "$NR_CPUS" ] ||
+	die "--smp $SMP: want 1..$NR_CPUS (the kernel has NR_CPUS=$NR_CPUS)"
 [[ $CPU =~ ^[A-Za-z0-9_.,=+-]+$ ]] || die "--cpu '$CPU': not a QEMU CPU model (qemu-system-x86_64 -cpu help)"
 case "$ACCEL" in
 tcg) ;;
