@@ -21,8 +21,8 @@
 # continuous mode, a 17-vCPU guest (MPIDR 0x100
 # for vCPU 16) starts every CPU and binds, and an ACPI guest under UEFI
 # (no devicetree) ramps up under load.  Last line: "RESULT
-# passed failed skipped".  Loads BPF programs into this host's kernel:
-# run it under flock /work/host-bpf.lock where others do too.
+# passed failed skipped".  Loads BPF programs into this host's kernel
+# (one vcpufreq-bpf instance at a time on a host: run it alone).
 # ARM64_SCENARIOS="four_vcpus" runs one; VCPUFREQ_VM_KEEP=1 keeps the logs.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
