@@ -129,7 +129,8 @@ int on_bpf_syscall(struct trace_event_raw_sys_exit *ctx)
 	if (cmd != BPF_MAP_UPDATE_ELEM && cmd != BPF_MAP_DELETE_ELEM)
 		return 0;
 	uattr = (void *)PT_REGS_PARM2_CORE_SYSCALL(regs);
-	if (bpf_probe_read_user(&attr, sizeof(attr.map_fd) + 4 +
+	/* map_fd and key (the u64 after map_fd's padding), nothing more */
+	if (bpf_probe_read_user(&attr, __builtin_offsetof(union bpf_attr, key) +
 				sizeof(attr.key), uattr))
 		return 0;
 	map = current_fd_map(attr.map_fd);

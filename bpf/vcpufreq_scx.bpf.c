@@ -23,6 +23,10 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+#ifndef ENOENT
+#define ENOENT			2	/* vmlinux.h has no errno values */
+#endif
+
 /* schedutil runs a CPU at 1.25x its sched_ext target: 4/5 of a request */
 #define CPUPERF_NUM		4
 #define CPUPERF_DEN		5
@@ -834,13 +838,13 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(vf_init)
 		return ret;
 	timer = timer_init(RELEASE_TIMER);
 	if (!timer)
-		return -2;	/* -ENOENT */
+		return -ENOENT;
 	bpf_timer_set_callback(timer, release_held);
 	if (nr_levels < 2)
 		return 0;
 	timer = timer_init(STARVE_TIMER);
 	if (!timer)
-		return -2;	/* -ENOENT */
+		return -ENOENT;
 	bpf_timer_set_callback(timer, starve_check);
 	return bpf_timer_start(timer, STARVE_CHECK_NS, 0);
 }

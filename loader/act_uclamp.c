@@ -64,6 +64,10 @@ static int uclamp_probe(const struct act_env *env, char *why, size_t len)
 	return -1;
 }
 
+/* schedutil runs a CPU at 5/4 of its utilization: 4/5 of a perf */
+#define SCHEDUTIL_UTIL_NUM	4
+#define SCHEDUTIL_UTIL_DEN	5
+
 /*
  * The uclamp_min that runs a CPU at @perf (vcpufreq/abi.h): from Linux 6.8
  * schedutil runs a CPU at least at its tasks' uclamp_min; before, it added
@@ -79,7 +83,7 @@ static __u32 uclamp_min_for(__u32 perf)
 		before_6_8 = !uname(&u) &&
 			sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
 			(major < 6 || (major == 6 && minor < 8));
-	return before_6_8 ? perf * 4 / 5 : perf;
+	return before_6_8 ? perf * SCHEDUTIL_UTIL_NUM / SCHEDUTIL_UTIL_DEN : perf;
 }
 
 static int uclamp_apply(struct act_env *env, __u32 tid, __u32 perf,
