@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "pins.h"
 
 int vf_pin_dir_check(const char *dir, struct stat *st)
@@ -9,4 +12,16 @@ int vf_pin_dir_check(const char *dir, struct stat *st)
 	if (!S_ISDIR(st->st_mode) || st->st_uid != 0 || (st->st_mode & 077))
 		return -EPERM;
 	return 0;
+}
+
+struct vcpufreq_slot *vf_map_slots(int fd)
+{
+	void *mem;
+
+	if (fd < 0)
+		return NULL;
+	mem = mmap(NULL, VF_SLOTS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, 0);
+	close(fd);	/* the mapping keeps the map */
+	return mem == MAP_FAILED ? NULL : mem;
 }

@@ -9,11 +9,23 @@
 
 #include <sys/stat.h>
 
+#include "vcpufreq/abi.h"
+
 /*
  * 0 when @dir is a directory (not a symlink) owned by root that no one
  * else may enter (load makes it 0700), else -EPERM with what it is in @st
  * (-errno when it cannot be inspected, -ENOENT when missing).
  */
 int vf_pin_dir_check(const char *dir, struct stat *st);
+
+/* the whole fast-path slots array (vcpufreq/abi.h) */
+#define VF_SLOTS_SIZE	(VCPUFREQ_MAX_SLOTS * sizeof(struct vcpufreq_slot))
+
+/*
+ * The pinned slots map behind @fd, mapped shared and writable (munmap
+ * VF_SLOTS_SIZE); @fd is closed (the mapping keeps the map).  NULL when
+ * @fd < 0 or the mapping fails.
+ */
+struct vcpufreq_slot *vf_map_slots(int fd);
 
 #endif

@@ -45,25 +45,12 @@ struct vcpufreq {
 	uint16_t bucket[VF_BUCKETS];	/* TID hash -> index + 1 */
 };
 
-static size_t slots_size(void)
-{
-	return VCPUFREQ_MAX_SLOTS * sizeof(struct vcpufreq_slot);
-}
-
 static struct vcpufreq_slot *map_slots(const char *dir)
 {
 	char path[PATH_MAX];
-	void *mem;
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, VCPUFREQ_PIN_SLOTS);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return NULL;
-	mem = mmap(NULL, slots_size(), PROT_READ | PROT_WRITE, MAP_SHARED,
-		   fd, 0);
-	close(fd);	/* the mapping keeps the map */
-	return mem == MAP_FAILED ? NULL : mem;
+	return vf_map_slots(bpf_obj_get(path));
 }
 
 int vcpufreq_open(const char *pin_dir, struct vcpufreq **out)
@@ -116,7 +103,7 @@ void vcpufreq_close(struct vcpufreq *vf)
 	while (vf->nr_vcpus)
 		vcpufreq_unregister(vf, vf->vcpus[0].tid);
 	if (vf->slots)
-		munmap(vf->slots, slots_size());
+		munmap(vf->slots, VF_SLOTS_SIZE);
 	if (vf->requests_fd >= 0)
 		close(vf->requests_fd);
 	if (vf->broker_fd >= 0)

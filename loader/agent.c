@@ -37,6 +37,7 @@
 #include "agent.h"
 #include "broker.h"
 #include "cli.h"
+#include "pins.h"
 #include "procstat.h"
 
 /*
@@ -581,20 +582,6 @@ static bool agent_turn(struct agent *ag, int ep_fd, struct ring_buffer *rb)
 	return true;
 }
 
-#define SLOTS_SIZE	(VCPUFREQ_MAX_SLOTS * sizeof(struct vcpufreq_slot))
-
-/* the slots map, mapped as VMMs map it; NULL without one (not fatal) */
-static struct vcpufreq_slot *map_slots(void)
-{
-	int fd = open_pinned_map(VCPUFREQ_PIN_SLOTS);
-	void *mem;
-
-	if (fd < 0)
-		return NULL;
-	mem = mmap(NULL, SLOTS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);	/* the mapping keeps the map */
-	return mem == MAP_FAILED ? NULL : mem;
-}
 
 int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
 	      bool try_next)
@@ -611,7 +598,7 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
 	events_fd = open_pinned_map(VCPUFREQ_PIN_EVENTS);
 	ag.requests_fd = open_pinned_map(VCPUFREQ_PIN_REQUESTS);
 	ag.state_fd = open_pinned_map(VCPUFREQ_PIN_VCPU_STATE);
-	ag.slots = map_slots();
+	ag.slots = vf_map_slots(open_pinned_map(VCPUFREQ_PIN_SLOTS));
 	stats_fd = open_pinned_map(VCPUFREQ_PIN_STATS);
 	sig_fd = ag.sig_fd = open_signalfd();
 	if (env->actions_fd < 0 || events_fd < 0 || ag.requests_fd < 0 ||
@@ -670,7 +657,7 @@ out:
 	if (stats != MAP_FAILED)
 		munmap(stats, sizeof(*ag.stats));
 	if (ag.slots)
-		munmap(ag.slots, SLOTS_SIZE);
+		munmap(ag.slots, VF_SLOTS_SIZE);
 	if (stats_fd >= 0)
 		close(stats_fd);
 	if (ag.requests_fd >= 0)
