@@ -265,14 +265,22 @@ static void add_pending(struct agent *ag, __u32 tid)
 		ag->need_walk = ag->need_reconcile = true; /* all at once */
 }
 
+/* @tid's RETUNE waiting for the pass, or NULL */
+static struct retune *retune_of(struct agent *ag, __u32 tid)
+{
+	for (int i = 0; i < ag->nr_retunes; i++)
+		if (ag->retunes[i].tid == tid)
+			return &ag->retunes[i];
+	return NULL;
+}
+
 /* a later event of @tid says what is in force: its RETUNE is old news */
 static void forget_retune(struct agent *ag, __u32 tid)
 {
-	for (int i = 0; i < ag->nr_retunes; i++)
-		if (ag->retunes[i].tid == tid) {
-			ag->retunes[i] = ag->retunes[--ag->nr_retunes];
-			return;
-		}
+	struct retune *r = retune_of(ag, tid);
+
+	if (r)
+		*r = ag->retunes[--ag->nr_retunes];
 }
 
 /*
@@ -284,13 +292,14 @@ static void forget_retune(struct agent *ag, __u32 tid)
  */
 static void defer_retune(struct agent *ag, __u32 tid, __u32 perf)
 {
-	for (int i = 0; i < ag->nr_retunes; i++)
-		if (ag->retunes[i].tid == tid) {
-			ag->retunes[i].perf = perf;
-			__atomic_fetch_add(&ag->stats->retunes_coalesced, 1,
-					   __ATOMIC_RELAXED);
-			return;
-		}
+	struct retune *r = retune_of(ag, tid);
+
+	if (r) {
+		r->perf = perf;
+		__atomic_fetch_add(&ag->stats->retunes_coalesced, 1,
+				   __ATOMIC_RELAXED);
+		return;
+	}
 	if (ag->nr_retunes < MAX_RETUNES)
 		ag->retunes[ag->nr_retunes++] = (struct retune){ tid, perf };
 	else
