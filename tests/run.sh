@@ -66,6 +66,7 @@ else
 		failed=$((failed + 1)) arm64=''
 	fi
 	run_suite "sched_ext declarations (bpf/scx_decls.h) vs the test kernel's BTF" tests/vm/check-scx-decls.sh
+	run_suite "VM harness: refused options, --icount's instruction clock" tests/vm/harness.sh
 	run_suite "guest driver (guest-driver/): builds and checkpatch" tests/vm/guest-driver.sh
 	run_suite "end to end: guest driver, QEMU bridge, vcpufreq-bpf (QEMU TCG, -smp 2)" tests/vm/e2e.sh
 	[ -n "$arm64" ] && run_suite "end to end on arm64: devicetree guest, capacities, frequency invariance, 17 vCPUs, ACPI (qemu-system-aarch64 -M virt, TCG)" \

@@ -15,6 +15,11 @@
 #   --mem SIZE     guest memory (default 2G)
 #   --accel A      tcg (default) or kvm (needs a working /dev/kvm; on the
 #                  project's machines, nested KVM hangs after the firmware)
+#   --icount SHIFT TCG only: QEMU's -icount shift=SHIFT, one host thread
+#                  for all vCPUs and a guest clock that counts executed guest
+#                  instructions (2^SHIFT ns each): a time the guest measures
+#                  is then a number of instructions, whatever else the host
+#                  runs (the benchmarks' deterministic mode)
 #   --timeout S    kill the VM after S seconds (default 900)
 #   -C DIR         run COMMAND in DIR (default: the project directory)
 #   -e NAME=VALUE  set an environment variable for COMMAND (repeatable)
@@ -24,7 +29,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-SMP=4 MEM=2G TIMEOUT=900 ACCEL=tcg DIR=$ROOT KERNEL='' VERBOSE=0 CPU=max
+SMP=4 MEM=2G TIMEOUT=900 ACCEL=tcg DIR=$ROOT KERNEL='' VERBOSE=0 CPU=max ICOUNT=''
 ENVS=()
 
 die() { echo "Error: $*" >&2; exit 125; }
@@ -36,6 +41,7 @@ while [ $# -gt 0 ]; do
 	--cpu) CPU=${2:?}; shift 2 ;;
 	--mem) MEM=${2:?}; shift 2 ;;
 	--accel) ACCEL=${2:?}; shift 2 ;;
+	--icount) ICOUNT=${2:?}; shift 2 ;;
 	--timeout) TIMEOUT=${2:?}; shift 2 ;;
 	-C) DIR=$(realpath "${2:?}"); shift 2 ;;
 	-e) ENVS+=("${2:?}"); shift 2 ;;
@@ -56,6 +62,10 @@ tcg) ;;
 kvm) [ -w /dev/kvm ] || die "--accel kvm: /dev/kvm is missing or not writable" ;;
 *) die "--accel $ACCEL: want tcg or kvm" ;;
 esac
+if [ -n "$ICOUNT" ]; then
+	[[ $ICOUNT =~ ^[0-9]$ ]] || die "--icount $ICOUNT: want a shift of 0..9 (2^SHIFT ns per guest instruction)"
+	[ "$ACCEL" = tcg ] || die "--icount needs --accel tcg (KVM runs instructions natively)"
+fi
 [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--timeout $TIMEOUT: want a number of seconds"
 [ -d "$DIR" ] || die "-C $DIR: not a directory"
 case "$DIR/" in
@@ -126,7 +136,7 @@ fi
 {
 	qst=0
 	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
-		-name vcpufreq-vm -M q35 -accel "$ACCEL" -cpu "$CPU" -smp "$SMP" -m "$MEM" \
+		-name vcpufreq-vm -M q35 -accel "$ACCEL" ${ICOUNT:+-icount shift=$ICOUNT,sleep=on} -cpu "$CPU" -smp "$SMP" -m "$MEM" \
 		-nographic -no-reboot -nic none -bios qboot.rom -pidfile "$TMP/qemu.pid" \
 		-kernel "$KERNEL" -append "$APPEND" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
