@@ -406,8 +406,8 @@ static void set_cpuperf(struct vcpufreq_scx_cpu *c, s32 cpu, u32 demand)
 	c->cpuperf_target = target;
 	if (bpf_ksym_exists(scx_bpf_cpu_rq)) {
 		rq = scx_bpf_cpu_rq(cpu);
-		if (rq)
-			c->cpuperf_target = BPF_CORE_READ(rq, scx.cpuperf_target);
+		if (rq)	/* a plain load: no helper call */
+			c->cpuperf_target = rq->scx.cpuperf_target;
 	}
 }
 
@@ -476,27 +476,43 @@ s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
 }
 
 /*
- * A CPU of @level running a vCPU that is there by preference only (its
- * demand fits a lower level) makes way for one that needs @level: kicked
- * to preempt, it serves the most demanding queue it fits, and the guest
- * goes back through enqueue to a CPU of its own level.  A scan of the
- * CPUs, done only on hosts with power figures, when no fitting CPU is idle.
+ * The CPUs of each level that run a vCPU fitting a lower level (there by
+ * the energy preference, or because its own level was busy), as cpumask
+ * words: running sets a CPU's bit, stopping clears it.  Kept only on
+ * hosts with power figures, the only ones that read it (make_way_on_level).
+ */
+__u64 below_level_cpus[VCPUFREQ_SCX_MAX_LEVELS][VCPUFREQ_CPUMASK_WORDS];
+
+/* @cpu of level @level starts or stops running a vCPU of a lower level */
+static void mark_below_level(s32 cpu, u32 level, bool on)
+{
+	__u64 *w = &below_level_cpus[LVL(level)][CPU_IDX(cpu) / 64];
+	__u64 bit = 1ULL << (cpu & 63);
+
+	if (on)
+		__sync_fetch_and_or(w, bit);
+	else
+		__sync_fetch_and_and(w, ~bit);
+}
+
+/*
+ * A CPU of @level running a vCPU of a lower level makes way for one that
+ * needs @level: kicked to preempt, it serves the most demanding queue it
+ * fits, and the guest goes back through enqueue to a CPU of its own level.
+ * Done only on hosts with power figures, when no fitting CPU is idle; a
+ * word (64 CPUs) at a time, as idle_cpu_of_level.
  */
 static void make_way_on_level(u32 level)
 {
-	u32 n = nr_cpus();
-	s32 cpu;
+	u32 l = LVL(level);
 
-	bpf_for(cpu, 0, n) {
-		struct vcpufreq_scx_cpu *c;
-		u32 key = cpu;
+#pragma unroll
+	for (u32 w = 0; w < VCPUFREQ_CPUMASK_WORDS; w++) {
+		u64 cand = below_level_cpus[l][w];
 
-		if (level_of(cpu) != level)
-			continue;
-		c = bpf_map_lookup_elem(&scx_cpus, &key);
-		if (c && c->running_at && c->running_level &&
-		    c->running_level - 1 < level) {
-			scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+		if (cand) {
+			scx_bpf_kick_cpu(w * 64 + lowest_bit(cand),
+					 SCX_KICK_PREEMPT);
 			return;
 		}
 	}
@@ -648,6 +664,9 @@ void BPF_STRUCT_OPS(vf_running, struct task_struct *p)
 	c->running_at = now;
 	c->held_since = 0;
 	c->running_level = demand ? 1 + fit_level(t, demand) : 0;
+	if (energy_levels && c->running_level &&
+	    c->running_level - 1 < level_of(cpu))
+		mark_below_level(cpu, level_of(cpu), true);
 	if (demand_moved(demand, c->demand) || !c->cpuperf_sets)
 		set_cpuperf(c, cpu, demand);
 }
@@ -678,6 +697,9 @@ void BPF_STRUCT_OPS(vf_stopping, struct task_struct *p, bool runnable)
 	if (t)
 		update_util(t, cpu, true, now);
 	account_run(c, now);
+	if (energy_levels && c->running_level &&
+	    c->running_level - 1 < level_of(cpu))
+		mark_below_level(cpu, level_of(cpu), false);
 	c->running_at = 0;
 	c->running_level = 0;
 	if (c->demand)
