@@ -276,7 +276,8 @@ measure() {
 		per(.name == "bench_switch").ns as $base
 		| ("select_cpu", "enqueue", "dispatch", "running", "stopping") as $cb
 		| ($prefix + $cb) as $name
-		| {sched: $sched, callback: $cb, ns: per(.name == $name).ns, empty_ns: $base}
+		| {sched: $sched, callback: $cb, ns: per(.name == $name).ns,
+		   calls: per(.name == $name).n, empty_ns: $base}
 		| . + {x_empty: (if .empty_ns > 0 then .ns / .empty_ns else null end)}' >>"$TMP/scx.json"
 }
 
@@ -331,6 +332,8 @@ peer() {
 	stop_peer
 }
 
+# every scx_bpf_cpuperf_set() our scheduler made so far, all CPUs
+cpuperf_sets() { cli status -j | jq '[.sched_ext.cpus[]?.cpuperf_sets] | add // 0'; }
 : >"$TMP/scx.json"
 cli --topology "$TMP/scx.topology" load --backend scx >/dev/null
 cli enroll "$CG" >/dev/null
@@ -340,7 +343,11 @@ i=0
 while read -r tid; do
 	cli request "$tid" $((i++ % 2 ? 900 : 100)) >/dev/null
 done <"$TMP/tids"
+sets=$(cpuperf_sets)
 measure vcpufreq vf_
+# how often running/tick set a CPU's frequency target in the window
+echo "vcpufreq: $(( $(cpuperf_sets) - sets )) frequency-target sets in $(jq -s \
+	'map(select(.sched == "vcpufreq" and .callback == "running"))[0].calls' "$TMP/scx.json") running calls"
 stop_load
 cli unload >/dev/null
 # the lightest of the kernel's own, both over every task (6.12's have no

@@ -8,9 +8,18 @@
 # load (2 threads per CPU waking every ms).  Prints, per callback, the ns
 # per call of each scheduler at each N, and ours' ratio largest-N vs
 # smallest-N (the goal: flat within 10%, O(1) in the CPU count); then the
-# same as multiples of an empty tp_btf program timed in the same window:
-# TCG shares the host's cores among the vCPUs, so every ns grows with N
-# on a small host, the empty program's too.
+# same as multiples of an empty tp_btf program timed in the same window,
+# then ours as a multiple of scx_simple's at the same N.
+#
+# The VMs run under QEMU's -icount (BENCH_ICOUNT, default 0: one guest
+# instruction per guest ns; BENCH_ICOUNT= runs them multi-threaded): all
+# vCPUs take turns on one host thread and the guest's clock counts the
+# instructions they execute, so the figures do not depend on what else the
+# host runs.  A callback's ns are its own instructions plus those of any
+# other vCPU that ran while it was switched out (an IPI it sends, a timer
+# it programs, the end of a turn), which grows with N for every scheduler:
+# the ratio to scx_simple at the same N is the figure to compare between
+# sizes.
 #
 # Each boot is bounded by BENCH_CURVE_TIMEOUT (default 600 s); the window
 # per scheduler is BENCH_SCX_SECONDS (default 3).  TCG runs every vCPU on
@@ -24,6 +33,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 case "${1:-}" in -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;; esac
 cd "$ROOT"
 SIZES=("${@:-4 8 16}")
+ICOUNT=${BENCH_ICOUNT-0}
 read -r -a SIZES <<<"${SIZES[*]}"
 LOGS=$ROOT/build/scx-curve
 mkdir -p "$LOGS"
@@ -32,7 +42,7 @@ for n in "${SIZES[@]}"; do
 	[ "${BENCH_CURVE_REPORT:-0}" = 1 ] && break
 	echo "== scx callbacks at $n vCPUs =="
 	start=$SECONDS
-	tests/vm/run-in-vm.sh --smp "$n" --timeout "${BENCH_CURVE_TIMEOUT:-600}" -- \
+	tests/vm/run-in-vm.sh --smp "$n" ${ICOUNT:+--icount "$ICOUNT"} --timeout "${BENCH_CURVE_TIMEOUT:-600}" -- \
 		env BENCH_SECTIONS=5 BENCH_SCX_JSON=1 ${SCX_PEERS:+SCX_PEERS="$SCX_PEERS"} \
 		BENCH_SCX_SECONDS="${BENCH_SCX_SECONDS:-3}" bench/run.sh \
 		>"$LOGS/smp-$n.log" 2>&1 || echo "  (the VM at $n vCPUs failed: $LOGS/smp-$n.log)"
@@ -71,4 +81,15 @@ def table(title, fig, fmt):
 
 table("ns per call", ns, ".0f")
 table("x an empty tp_btf program in the same window", xe, ".1f")
+
+print()
+print(f"vcpufreq / scx_simple, ns at the same vCPU count; last column: at {hi} / at {lo}")
+print(f"{'callback':<11}" + "".join(f"{str(n) + ' vCPUs':>11}" for n in sizes) + f"{'ratio':>8}")
+for cb in cbs:
+    r = {n: ns[("vcpufreq", cb, n)] / ns[("scx_simple", cb, n)]
+         for n in sizes if ns.get(("vcpufreq", cb, n)) and ns.get(("scx_simple", cb, n))}
+    line = f"{cb:<11}" + "".join(f"{r[n]:>11.2f}" if n in r else f"{'-':>11}" for n in sizes)
+    if lo in r and hi in r:
+        line += f"{r[hi] / r[lo]:>8.2f}"
+    print(line)
 PY
