@@ -162,15 +162,18 @@ static void update_runtime(struct task_struct *p, struct vcpufreq_vcpu *s)
 	s->runtime_ns = p->se.sum_exec_runtime - s->runtime_base_ns;
 }
 
-SEC("tp_btf/sched_switch")
-int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
-	     struct task_struct *next)
+/*
+ * The work for a thread that may be tracked, out of line: a BPF subprogram
+ * is JITed as an image of its own, so the hooks' own images stay a few
+ * cache lines long, their early return next to their test.  Every other
+ * thread's switch or exit runs only those lines, which at a cold exit
+ * (the task ran exec and its own work since) are what the hook costs.
+ */
+static __noinline int switch_in_tracked(struct task_struct *next)
 {
-	struct vcpufreq_vcpu *s = NULL;
+	struct vcpufreq_vcpu *s;
 
-	/* take in a change or a drop before it runs */
-	if (task_maybe_seen(next))
-		s = bpf_task_storage_get(&vcpu_state, next, 0, 0);
+	s = bpf_task_storage_get(&vcpu_state, next, 0, 0);
 	if (s)
 		s = refresh_thread(next, s, false);
 	if (!s)
@@ -181,23 +184,23 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 	return 0;
 }
 
-/*
- * A tracked thread exits: its request and fast-path slot go with it, so a
- * thread that gets the TID next inherits neither.  Every other exit costs
- * one test of task_seen, as on_switch.  A thread whose request was written
- * but which exited before it was taken in (no storage) is the agent's: it
- * deletes requests of dead TIDs on PENDING, and frees their slots.
- */
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(on_exit, struct task_struct *p)
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
+	     struct task_struct *next)
+{
+	/* take in a change or a drop before it runs */
+	if (!task_maybe_seen(next))
+		return 0;
+	return switch_in_tracked(next);
+}
+
+static __noinline int exit_tracked(struct task_struct *p)
 {
 	struct vcpufreq_request *req;
 	struct vcpufreq_slot *slot;
 	struct vcpufreq_vcpu *s;
 	__u32 tid;
 
-	if (!task_maybe_seen(p))
-		return 0;
 	s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
 	if (!s)
 		return 0;
@@ -215,6 +218,21 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	emit(VCPUFREQ_EV_EXIT, tid, 0, s->enrolled, s->cgroup_id);
 	bpf_task_storage_delete(&vcpu_state, p);
 	return 0;
+}
+
+/*
+ * A tracked thread exits: its request and fast-path slot go with it, so a
+ * thread that gets the TID next inherits neither.  Every other exit costs
+ * one test of task_seen, as on_switch.  A thread whose request was written
+ * but which exited before it was taken in (no storage) is the agent's: it
+ * deletes requests of dead TIDs on PENDING, and frees their slots.
+ */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p)
+{
+	if (!task_maybe_seen(p))
+		return 0;
+	return exit_tracked(p);
 }
 
 /*
