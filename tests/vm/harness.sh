@@ -3,8 +3,8 @@
 # refused before anything is built or booted (exit 125, an "Error:" line
 # naming the option); --icount boots a guest whose clock counts executed
 # guest instructions: a fixed loop's guest time is then the same in two
-# boots, whatever else this host runs.  Prints "ok"/"FAIL" lines and
-# "N passed, N failed".
+# boots, whatever else this host runs.  Prints "ok"/"FAIL" lines, then
+# "N passed, N failed" and, last, "RESULT passed failed skipped".
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 passed=0 failed=0
@@ -46,4 +46,5 @@ else
 fi
 
 echo "$passed passed, $failed failed"
+echo "RESULT $passed $failed 0"
 [ "$failed" = 0 ]
