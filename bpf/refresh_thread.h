@@ -238,17 +238,21 @@ static bool claim_change(struct vcpufreq_vcpu *s, __u32 perf)
 /*
  * Bring @p's tracked state in line with `requests`: start tracking it,
  * take in a changed request, or forget a dropped one.  @s is its storage
- * or NULL; @recheck forces a new enrollment verdict.  Returns its storage
- * afterwards: NULL when it has no request.
+ * or NULL; @recheck forces a new enrollment verdict; *@slot_seen (unless
+ * NULL) gets the request's fast-path slot as the request names it (0: none).
+ * Returns its storage afterwards: NULL when it has no request.
  */
 static struct vcpufreq_vcpu *refresh_thread(struct task_struct *p,
-					 struct vcpufreq_vcpu *s, bool recheck)
+					 struct vcpufreq_vcpu *s, bool recheck,
+					 __u32 *slot_seen)
 {
 	__u32 tid = p->pid;
 	struct vcpufreq_request *req;
 	__u32 perf, old;
 
 	req = bpf_map_lookup_elem(&requests, &tid);
+	if (slot_seen)
+		*slot_seen = req ? req->slot : 0;
 	if (!req) {
 		tid_mark(tid, false);
 		/* a writer may have re-added it between the lookup and the clear */

@@ -175,7 +175,7 @@ static __noinline int switch_in_tracked(struct task_struct *next)
 
 	s = bpf_task_storage_get(&vcpu_state, next, 0, 0);
 	if (s)
-		s = refresh_thread(next, s, false);
+		s = refresh_thread(next, s, false, NULL);
 	if (!s)
 		return 0;
 	update_runtime(next, s);
@@ -250,7 +250,7 @@ int refresh_all(struct bpf_iter__task *ctx)
 		return 0;
 	s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
 	if (s || tid_marked(p->pid))
-		s = refresh_thread(p, s, true);
+		s = refresh_thread(p, s, true, NULL);
 	if (s)
 		update_runtime(p, s);
 	return 0;

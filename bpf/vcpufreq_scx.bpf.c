@@ -68,7 +68,8 @@ struct {
 
 /*
  * per task: the highest level its cpumask reaches, its request peak, and
- * its own load as the fair class would track it (util, as of util_at)
+ * its own load as the fair class would track it (util, as of util_at),
+ * and the slot its request named when select_cpu last took it in
  */
 struct task_ctx {
 	u32 max_level;
@@ -76,6 +77,7 @@ struct task_ctx {
 	u64 peak_at;
 	u64 util_at;
 	u32 util;
+	u32 slot;	/* its request's fast-path slot when last taken in */
 };
 
 struct {
@@ -444,6 +446,31 @@ static bool take_from_level(u32 level, u32 top, u64 now)
 	return true;
 }
 
+/*
+ * Does @p's fast-path slot still hold the request its storage @s has?
+ * Then a wakeup need not look the request up: a VMM on the fast path
+ * changes it in the slot alone.  A change made with bpf() -- a new value,
+ * a drop, a new slot -- and a move to another cgroup are taken in at the
+ * switch-in that follows (the tracking programs) and by the iterator the
+ * writer's call wakes the agent for: one placement later than a fast-path
+ * change.  A thread without a slot is looked up at every wakeup.
+ */
+static bool slot_holds_request(struct task_struct *p, struct vcpufreq_vcpu *s,
+			       struct task_ctx *t)
+{
+	struct vcpufreq_slot *slot;
+	u32 idx, perf;
+
+	if (!s || !t || !t->slot || !s->taken)
+		return false;
+	idx = t->slot - 1;
+	slot = bpf_map_lookup_elem(&slots, &idx);
+	if (!slot || slot->tid != p->pid)
+		return false;
+	perf = slot->perf < VCPUFREQ_PERF_MAX ? slot->perf : VCPUFREQ_PERF_MAX;
+	return perf == s->perf;
+}
+
 s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
 		   u64 wake_flags)
 {
@@ -458,8 +485,8 @@ s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
 	 * take in what its guest asked for since it last ran (the tracking
 	 * programs do at switch-in, too late for where it is placed)
 	 */
-	if (tid_marked(p->pid))
-		s = refresh_thread(p, s, false);
+	if (!slot_holds_request(p, s, t) && tid_marked(p->pid))
+		s = refresh_thread(p, s, false, t ? &t->slot : NULL);
 	demand = vcpu_demand(s, t, &now);
 
 	if (!demand) {

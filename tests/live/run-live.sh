@@ -572,6 +572,32 @@ test_scx_runs_a_demand_where_it_costs_least_energy_and_makes_way() {
 	[ "$big" -gt 1000000000 ] && [ "$little" -lt $((big / 10)) ] \
 		|| fail "the 900 vCPU ran $big ns on big CPUs and $little ns on little ones in 3 s behind two 300 vCPUs"
 }
+# a VMM on the fast path changes a request in its slot alone: no bpf()
+# call, no event for the agent; the scheduler follows it from the next
+# wakeup (select_cpu checks the slot; the switch-in takes it in too)
+test_scx_follows_a_fast_path_request_change_without_a_syscall() {
+	scx_or_skip || return $SKIP
+	[ "$(nproc)" -ge 4 ] || { echo "    skipped: needs 4 CPUs" >&2; return $SKIP; }
+	scx_vcpus 1; local t=${TIDS[0]} little big
+	vmm_shell a
+	[ "$(vmm_do a "register $t 1 0")" = ok ] && [ "$(vmm_do a "request $t 100")" = ok ] \
+		|| fail "VMM a: $(cat "$TMP/a.out")"
+	wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t"), want 7 (SCHED_EXT)"
+	sleep 0.5
+	read -r little big < <(split_run 1 2)
+	[ "$little" -gt "$big" ] || fail "at 100 the vCPU ran $big ns on big CPUs, $little ns on little ones"
+	[ "$(vmm_do a "request $t 900")" = ok ] || fail "VMM a: $(cat "$TMP/a.out")"
+	sleep 0.5
+	read -r little big < <(split_run 2 2)
+	[ "$big" -gt 0 ] && [ "$big" -gt $((4 * little)) ] \
+		|| fail "at 900 (slot only) the vCPU ran $big ns on big CPUs, $little ns on little ones"
+	jq_is "$($VF vcpus -j | jq -c ".[] | select(.tid==$t)")" .perf 900
+	# back down: the peak of its requests halves every 32 ms
+	[ "$(vmm_do a "request $t 100")" = ok ] || fail "VMM a: $(cat "$TMP/a.out")"
+	sleep 0.5
+	read -r little big < <(split_run 1 2)
+	[ "$little" -gt "$big" ] || fail "back at 100 the vCPU ran $big ns on big CPUs, $little ns on little ones"
+}
 test_scx_demanding_vcpu_runs_elsewhere_when_fair_tasks_hold_every_fitting_cpu() {
 	scx_or_skip || return $SKIP
 	[ "$(nproc)" -ge 2 ] || { echo "    skipped: needs 2 CPUs" >&2; return $SKIP; }
