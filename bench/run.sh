@@ -337,18 +337,25 @@ cpuperf_sets() { cli status -j | jq '[.sched_ext.cpus[]?.cpuperf_sets] | add // 
 : >"$TMP/scx.json"
 cli --topology "$TMP/scx.topology" load --backend scx >/dev/null
 cli enroll "$CG" >/dev/null
-# half the threads ask for 900 (big CPUs only), half for 100
+# half the threads ask for 900 (big CPUs only), half for 100, as a VMM
+# asks: libvcpufreq's fast path (a store into each thread's slot), from a
+# VMM process holding its handle (tests/live/vmm-shell.c)
 spawn_load
+exec {vmm_fd}> >(exec "$OUT/tests/vmm-shell" "$PIN" >"$TMP/vmm.out" 2>&1)
 i=0
 while read -r tid; do
-	cli request "$tid" $((i++ % 2 ? 900 : 100)) >/dev/null
+	echo "register $tid 1 $i" >&$vmm_fd
+	echo "request $tid $((i++ % 2 ? 900 : 100))" >&$vmm_fd
 done <"$TMP/tids"
+for _ in $(seq 50); do [ "$(grep -c '^ok' "$TMP/vmm.out")" -ge $((2 * i)) ] && break; sleep 0.1; done
+[ "$(grep -c '^ok' "$TMP/vmm.out")" -ge $((2 * i)) ] || echo "  (the VMM's requests: $(grep -v '^ok' "$TMP/vmm.out" | head -3))"
 sets=$(cpuperf_sets)
 measure vcpufreq vf_
 # how often running/tick set a CPU's frequency target in the window
 echo "vcpufreq: $(( $(cpuperf_sets) - sets )) frequency-target sets in $(jq -s \
 	'map(select(.sched == "vcpufreq" and .callback == "running"))[0].calls' "$TMP/scx.json") running calls"
 stop_load
+exec {vmm_fd}>&-
 cli unload >/dev/null
 # the lightest of the kernel's own, both over every task (6.12's have no
 # partial mode): scx_simple (one global FIFO) and scx_central (CPU 0

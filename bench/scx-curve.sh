@@ -26,7 +26,8 @@
 # the host's cores: at 16 vCPUs on 2 cores a boot takes a few minutes.
 # SCX_PEERS=/none measures ours alone (at 16 vCPUs on 2 host cores, 6.12's
 # scx_simple starved the RCU kthread and never finished its window).
-# Every VM's console is kept in build/scx-curve/smp-N.log;
+# Every VM's console is kept in build/scx-curve/smp-N.log, the plot of ours
+# / scx_simple against N in build/scx-curve/curve.svg (BENCH_CURVE_SVG);
 # BENCH_CURVE_REPORT=1 prints the tables from those logs without a VM.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -92,4 +93,40 @@ for cb in cbs:
     if lo in r and hi in r:
         line += f"{r[hi] / r[lo]:>8.2f}"
     print(line)
+
+# the plot: ours / scx_simple per callback against the vCPU count
+import os
+svg = os.environ.get("BENCH_CURVE_SVG") or f"{logs}/curve.svg"
+pts = {cb: [(n, ns[("vcpufreq", cb, n)] / ns[("scx_simple", cb, n)]) for n in sizes
+            if ns.get(("vcpufreq", cb, n)) and ns.get(("scx_simple", cb, n))]
+       for cb in cbs if cb != "dispatch"}
+top = max([2.5] + [v for p in pts.values() for _, v in p])
+W, H, L, B, T, R = 560, 320, 50, 40, 20, 130
+xs = lambda n: L + (W - L - R) * (sizes.index(n) / max(1, len(sizes) - 1))
+ys = lambda v: H - B - (H - B - T) * v / top
+colors = {"select_cpu": "#1f77b4", "enqueue": "#ff7f0e", "running": "#2ca02c", "stopping": "#d62728"}
+o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="11">',
+     f'<rect width="{W}" height="{H}" fill="white"/>',
+     f'<text x="{L}" y="13">vcpufreq / scx_simple, ns per call at the same vCPU count (QEMU -icount)</text>',
+     f'<line x1="{L}" y1="{H - B}" x2="{W - R}" y2="{H - B}" stroke="black"/>',
+     f'<line x1="{L}" y1="{T}" x2="{L}" y2="{H - B}" stroke="black"/>',
+     f'<line x1="{L}" y1="{ys(2):.1f}" x2="{W - R}" y2="{ys(2):.1f}" stroke="gray" stroke-dasharray="4 3"/>',
+     f'<text x="{W - R + 4}" y="{ys(2) + 4:.1f}" fill="gray">goal: 2x</text>']
+for n in sizes:
+    o.append(f'<text x="{xs(n):.1f}" y="{H - B + 15}" text-anchor="middle">{n} vCPUs</text>')
+step = 5 if top > 12 else 1
+for v in range(0, int(top) + 1, step):
+    o.append(f'<text x="{L - 6}" y="{ys(v) + 4:.1f}" text-anchor="end">{v}x</text>')
+for i, (cb, p) in enumerate(pts.items()):
+    if not p:
+        continue
+    c = colors.get(cb, "black")
+    o.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>' %
+             (c, " ".join(f"{xs(n):.1f},{ys(v):.1f}" for n, v in p)))
+    o.extend(f'<circle cx="{xs(n):.1f}" cy="{ys(v):.1f}" r="3" fill="{c}"/>' for n, v in p)
+    o.append(f'<text x="{W - R + 4}" y="{T + 30 + 16 * i}" fill="{c}">{cb}</text>')
+o.append("</svg>")
+with open(svg, "w") as f:
+    f.write("\n".join(o) + "\n")
+print(f"plot: {svg}")
 PY
