@@ -180,17 +180,29 @@ static void take_in_request(struct task_struct *p, struct vcpufreq_vcpu *s,
 		   s->enrolled, s->cgroup_id, wake ? 0 : BPF_RB_NO_WAKEUP);
 }
 
+/* slot number @nr (1-based, as a request names it; 0: none), if @tid owns it */
+static struct vcpufreq_slot *tid_slot(__u32 nr, __u32 tid)
+{
+	__u32 idx = nr - 1;
+	struct vcpufreq_slot *slot;
+
+	if (!nr)
+		return NULL;
+	slot = bpf_map_lookup_elem(&slots, &idx);
+	return slot && slot->tid == tid ? slot : NULL;
+}
+
 /* @tid's slot, when the request names one that @tid owns */
 static struct vcpufreq_slot *owned_slot(struct vcpufreq_request *req,
 					__u32 tid)
 {
-	__u32 idx = req->slot - 1;
-	struct vcpufreq_slot *slot;
+	return tid_slot(req->slot, tid);
+}
 
-	if (!req->slot)
-		return NULL;
-	slot = bpf_map_lookup_elem(&slots, &idx);
-	return slot && slot->tid == tid ? slot : NULL;
+/* a request as it is taken in: at most VCPUFREQ_PERF_MAX */
+static __u32 perf_in_range(__u32 perf)
+{
+	return perf < VCPUFREQ_PERF_MAX ? perf : VCPUFREQ_PERF_MAX;
 }
 
 /*
@@ -202,9 +214,7 @@ static __u32 requested_perf(struct vcpufreq_request *req, __u32 tid)
 	struct vcpufreq_slot *slot = owned_slot(req, tid);
 	__u32 perf;
 
-	perf = slot ? slot->perf : req->perf;
-	if (perf > VCPUFREQ_PERF_MAX)
-		perf = VCPUFREQ_PERF_MAX;
+	perf = perf_in_range(slot ? slot->perf : req->perf);
 	/*
 	 * so bpftool shows what is in force; stored only when it moved, or
 	 * every sync on every CPU would pull the entry's line over

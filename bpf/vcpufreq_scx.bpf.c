@@ -459,16 +459,11 @@ static bool slot_holds_request(struct task_struct *p, struct vcpufreq_vcpu *s,
 			       struct task_ctx *t)
 {
 	struct vcpufreq_slot *slot;
-	u32 idx, perf;
 
-	if (!s || !t || !t->slot || !s->taken)
+	if (!s || !t || !s->taken)
 		return false;
-	idx = t->slot - 1;
-	slot = bpf_map_lookup_elem(&slots, &idx);
-	if (!slot || slot->tid != p->pid)
-		return false;
-	perf = slot->perf < VCPUFREQ_PERF_MAX ? slot->perf : VCPUFREQ_PERF_MAX;
-	return perf == s->perf;
+	slot = tid_slot(t->slot, p->pid);
+	return slot && perf_in_range(slot->perf) == s->perf;
 }
 
 s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
@@ -510,12 +505,18 @@ s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
  */
 __u64 below_level_cpus[VCPUFREQ_SCX_MAX_LEVELS][VCPUFREQ_CPUMASK_WORDS];
 
-/* @cpu of level @level starts or stops running a vCPU of a lower level */
-static void mark_below_level(s32 cpu, u32 level, bool on)
+/*
+ * @cpu starts or stops running the vCPU recorded in @c: its bit goes on or
+ * off when that vCPU fits a lower level than @cpu's
+ */
+static void mark_below_level(struct vcpufreq_scx_cpu *c, s32 cpu, bool on)
 {
+	u32 level = level_of(cpu);
 	__u64 *w = &below_level_cpus[LVL(level)][CPU_IDX(cpu) / 64];
 	__u64 bit = 1ULL << (cpu & 63);
 
+	if (!energy_levels || !c->running_level || c->running_level - 1 >= level)
+		return;
 	if (on)
 		__sync_fetch_and_or(w, bit);
 	else
@@ -691,9 +692,7 @@ void BPF_STRUCT_OPS(vf_running, struct task_struct *p)
 	c->running_at = now;
 	c->held_since = 0;
 	c->running_level = demand ? 1 + fit_level(t, demand) : 0;
-	if (energy_levels && c->running_level &&
-	    c->running_level - 1 < level_of(cpu))
-		mark_below_level(cpu, level_of(cpu), true);
+	mark_below_level(c, cpu, true);
 	if (demand_moved(demand, c->demand) || !c->cpuperf_sets)
 		set_cpuperf(c, cpu, demand);
 }
@@ -724,9 +723,7 @@ void BPF_STRUCT_OPS(vf_stopping, struct task_struct *p, bool runnable)
 	if (t)
 		update_util(t, cpu, true, now);
 	account_run(c, now);
-	if (energy_levels && c->running_level &&
-	    c->running_level - 1 < level_of(cpu))
-		mark_below_level(cpu, level_of(cpu), false);
+	mark_below_level(c, cpu, false);
 	c->running_at = 0;
 	c->running_level = 0;
 	if (c->demand)
