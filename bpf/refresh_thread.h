@@ -107,6 +107,13 @@ static void emit_flags(__u32 type, __u32 tid, __u32 perf, __u32 enrolled,
 {
 	struct vcpufreq_event *e;
 
+	/*
+	 * The ring wakes its reader only for a record it has caught up to:
+	 * behind an unread RETUNE (BPF_RB_NO_WAKEUP), an event that must
+	 * wake the agent would wait for its next pass.  Force it then.
+	 */
+	if (!flags && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA))
+		flags = BPF_RB_FORCE_WAKEUP;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		STAT_INC(events_lost);
@@ -206,12 +213,12 @@ static __u32 perf_in_range(__u32 perf)
 }
 
 /*
- * The request in force, at most VCPUFREQ_PERF_MAX: the fast-path slot wins
- * over the hash value.
+ * The request in force, at most VCPUFREQ_PERF_MAX: the fast-path slot
+ * @slot (owned by the thread, or NULL) wins over the hash value.
  */
-static __u32 requested_perf(struct vcpufreq_request *req, __u32 tid)
+static __u32 requested_perf(struct vcpufreq_request *req,
+			    struct vcpufreq_slot *slot)
 {
-	struct vcpufreq_slot *slot = owned_slot(req, tid);
 	__u32 perf;
 
 	perf = perf_in_range(slot ? slot->perf : req->perf);
@@ -258,6 +265,7 @@ static struct vcpufreq_vcpu *refresh_thread(struct task_struct *p,
 {
 	__u32 tid = p->pid;
 	struct vcpufreq_request *req;
+	struct vcpufreq_slot *slot;
 	__u32 perf, old;
 
 	req = bpf_map_lookup_elem(&requests, &tid);
@@ -275,7 +283,8 @@ static struct vcpufreq_vcpu *refresh_thread(struct task_struct *p,
 		emit(VCPUFREQ_EV_DROP, tid, 0, 0, 0);
 		return NULL;
 	}
-	perf = requested_perf(req, tid);
+	slot = owned_slot(req, tid);
+	perf = requested_perf(req, slot);
 	if (!s) {
 		s = bpf_task_storage_get(&vcpu_state, p, 0,
 					 BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -290,6 +299,9 @@ static struct vcpufreq_vcpu *refresh_thread(struct task_struct *p,
 		take_in_request(p, s, tid, old, perf);
 	else if (recheck || s->cgroup_id != task_cgroup_id(p))
 		decide_enrolled(p, s, tid);
+	/* for the agent's pass: this slot's value is in (written on change) */
+	if (slot && slot->taken_perf != perf)
+		slot->taken_perf = perf;
 	return s;
 }
 

@@ -6,11 +6,15 @@
  * keyed by the vCPU's host TID.  Policy:
  *
  *  - The writer's bpf() call is seen by the syscalls/sys_exit_bpf
- *    tracepoint: it marks the TID in `tid_bits` and tells the agent
- *    (PENDING).  A tracepoint program cannot reach another thread's
- *    task_struct, so the request is taken in where the task is at hand:
- *    the task iterator the agent runs right away (refresh_thread.h, also
- *    run by the sched_ext scheduler when a vCPU wakes).
+ *    tracepoint: it marks the TID in `tid_bits` and `tid_pending`, and
+ *    tells the agent (PENDING) when the pending bit was clear.  The
+ *    iterator clears the bit before it reads the request, so a write
+ *    after a take-in always wakes the agent again, and a writer in a
+ *    loop costs it one event per take-in.  A tracepoint program cannot
+ *    reach another thread's task_struct, so the request is taken in
+ *    where the task is at hand: the task iterator the agent runs right
+ *    away (refresh_thread.h, also run by the sched_ext scheduler when a
+ *    vCPU wakes).
  *  - Taking a request in: a live thread gets task storage (so its state
  *    dies with it and a reused TID inherits nothing); it is accepted when
  *    its cgroup v2 or an ancestor is enrolled, else counted rejected.  The
@@ -51,22 +55,46 @@ struct {
 	__type(value, struct vcpufreq_action);
 } actions SEC(".maps");
 
-/* the last PENDING this CPU emitted: a writer in a loop wakes us once */
-struct last_pending {
-	__u32 tid;
-	__u64 ts;
-};
-
+/*
+ * tid_pending: bit (tid % 64) of word (tid / 64) set by a bpf() write or
+ * delete of requests[tid] and cleared by whoever takes it in for the
+ * agent (the refresh iterator, before it reads the request; the agent,
+ * for a TID no thread has).  A write wakes the agent only when it sets
+ * the bit: however fast a writer goes, one PENDING is outstanding per
+ * TID, and the write after the last take-in always sets it again.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, VCPUFREQ_TID_BITS_WORDS);
 	__type(key, __u32);
-	__type(value, struct last_pending);
-} pending_seen SEC(".maps");
+	__type(value, __u64);
+} tid_pending SEC(".maps");
 
-#define PENDING_COALESCE_NS	1000000	/* one PENDING per TID per ms per CPU */
+static __u64 *tid_pending_word(__u32 tid, __u64 *bit)
+{
+	__u32 idx = tid / 64;
 
+	*bit = 1ULL << (tid % 64);
+	return bpf_map_lookup_elem(&tid_pending, &idx);
+}
 
+/* set @tid's pending bit; true when it was clear (the agent must hear) */
+static bool tid_pending_set(__u32 tid)
+{
+	__u64 bit, *w = tid_pending_word(tid, &bit);
+
+	/* no word: a TID past PID_MAX_LIMIT, tell the agent anyway */
+	return !w || !(__sync_fetch_and_or(w, bit) & bit);
+}
+
+/* clear @tid's pending bit; true when it was set */
+static bool tid_pending_take(__u32 tid)
+{
+	__u64 bit, *w = tid_pending_word(tid, &bit);
+
+	return w && (*w & bit) && (__sync_fetch_and_and(w, ~bit) & bit);
+}
 
 /* The map behind fd @fd of the current process, or NULL. */
 static void *current_fd_map(int fd)
@@ -84,33 +112,9 @@ static void *current_fd_map(int fd)
 }
 
 /*
- * Was @tid's PENDING emitted from this CPU less than a millisecond ago?
- * Then the agent is already on its way, and a writer in a tight loop
- * costs it one event per millisecond rather than one per write (the
- * iterator takes every marked TID in at once).
- */
-static bool pending_again(__u32 tid, bool deleted)
-{
-	__u32 zero = 0;
-	struct last_pending *l = bpf_map_lookup_elem(&pending_seen, &zero);
-	__u64 now = bpf_ktime_get_ns();
-
-	if (!l)
-		return false;
-	if (deleted) {		/* a drop is always told: it restores */
-		l->tid = 0;
-		return false;
-	}
-	if (l->tid == tid && now - l->ts < PENDING_COALESCE_NS)
-		return true;
-	l->tid = tid;
-	l->ts = now;
-	return false;
-}
-
-/*
  * Every bpf() syscall that wrote or deleted a `requests` entry: mark the
- * TID and wake the agent, which syncs it through the task iterator.  The
+ * TID and, unless a PENDING is already outstanding for it (tid_pending),
+ * wake the agent, which takes it in through the task iterator.  The
  * syscall's arguments are still in the task's user registers.
  */
 SEC("tracepoint/syscalls/sys_exit_bpf")
@@ -143,7 +147,7 @@ int on_bpf_syscall(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	if (cmd == BPF_MAP_UPDATE_ELEM)
 		tid_mark(tid, true);
-	if (!pending_again(tid, cmd == BPF_MAP_DELETE_ELEM))
+	if (tid_pending_set(tid))
 		emit(VCPUFREQ_EV_PENDING, tid, 0, 0, 0);
 	return 0;
 }
@@ -248,8 +252,11 @@ int refresh_all(struct bpf_iter__task *ctx)
 
 	if (!p)
 		return 0;
+	/* the pending bit first: a write after this sets it again */
+	bool written = tid_pending_take(p->pid);
+
 	s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
-	if (s || tid_marked(p->pid))
+	if (s || written || tid_marked(p->pid))
 		s = refresh_thread(p, s, true, NULL);
 	if (s)
 		update_runtime(p, s);

@@ -14,14 +14,18 @@ int vf_pin_dir_check(const char *dir, struct stat *st)
 	return 0;
 }
 
-struct vcpufreq_slot *vf_map_slots(int fd)
+void *vf_map_array(int fd, size_t size)
 {
 	void *mem;
 
 	if (fd < 0)
 		return NULL;
-	mem = mmap(NULL, VF_SLOTS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   fd, 0);
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);	/* the mapping keeps the map */
 	return mem == MAP_FAILED ? NULL : mem;
+}
+
+struct vcpufreq_slot *vf_map_slots(int fd)
+{
+	return vf_map_array(fd, VF_SLOTS_SIZE);
 }

@@ -18,14 +18,17 @@
  */
 int vf_pin_dir_check(const char *dir, struct stat *st);
 
+/*
+ * The pinned BPF_F_MMAPABLE array behind @fd, @size bytes mapped shared
+ * and writable; @fd is closed (the mapping keeps the map).  NULL when
+ * @fd < 0 or the mapping fails.
+ */
+void *vf_map_array(int fd, size_t size);
+
 /* the whole fast-path slots array (vcpufreq/abi.h) */
 #define VF_SLOTS_SIZE	(VCPUFREQ_MAX_SLOTS * sizeof(struct vcpufreq_slot))
 
-/*
- * The pinned slots map behind @fd, mapped shared and writable (munmap
- * VF_SLOTS_SIZE); @fd is closed (the mapping keeps the map).  NULL when
- * @fd < 0 or the mapping fails.
- */
+/* vf_map_array() of the pinned slots map (munmap VF_SLOTS_SIZE) */
 struct vcpufreq_slot *vf_map_slots(int fd);
 
 #endif

@@ -7,10 +7,17 @@
  * array; from then on a request is two plain stores into that slot, no
  * syscall.  A VMM that is not root cannot open any map: its handle talks
  * to the agent's broker instead (brokerclient.c), which registers only
- * threads of the VMM's own VM and applies its requests.
+ * threads of the VMM's own VM and applies its requests.  A request the
+ * broker's socket has no room for never blocks the vCPU thread: it is
+ * kept as that thread's latest unsent one (a later request replaces it)
+ * and a sender thread, started the first time, delivers it when there is
+ * room, so the latest request of every thread always reaches the agent.
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +41,8 @@ struct vcpu_thread {
 	uint32_t gen;			/* the slot's generation when claimed */
 	struct vcpufreq_slot *slot;	/* NULL: syscall path */
 	struct vcpufreq_request req;
+	bool unsent;			/* broker: unsent_* wait for room */
+	uint32_t unsent_perf, unsent_guest_perf;
 };
 
 struct vcpufreq {
@@ -43,6 +52,12 @@ struct vcpufreq {
 	int nr_vcpus;
 	struct vcpu_thread vcpus[VF_MAX_VCPUS];
 	uint16_t bucket[VF_BUCKETS];	/* TID hash -> index + 1 */
+	/* broker: the sender thread and what it shares with the callers */
+	pthread_mutex_t lock;		/* unsent requests; vcpus[] vs the sender */
+	pthread_cond_t wake;
+	pthread_t sender;
+	bool sender_started, closing;
+	int nr_unsent;
 };
 
 static struct vcpufreq_slot *map_slots(const char *dir)
@@ -68,6 +83,8 @@ int vcpufreq_open(const char *pin_dir, struct vcpufreq **out)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "%s/%s", dir, VCPUFREQ_PIN_REQUESTS);
 	vf->broker_fd = -1;
+	pthread_mutex_init(&vf->lock, NULL);
+	pthread_cond_init(&vf->wake, NULL);
 	/* root never uses maps someone else planted */
 	if (geteuid() == 0 && (ret = vf_pin_dir_check(dir, &st)) &&
 	    ret != -ENOENT) {
@@ -102,12 +119,21 @@ void vcpufreq_close(struct vcpufreq *vf)
 		return;
 	while (vf->nr_vcpus)
 		vcpufreq_unregister(vf, vf->vcpus[0].tid);
+	if (vf->sender_started) {
+		pthread_mutex_lock(&vf->lock);
+		vf->closing = true;
+		pthread_cond_signal(&vf->wake);
+		pthread_mutex_unlock(&vf->lock);
+		pthread_join(vf->sender, NULL);
+	}
 	if (vf->slots)
 		munmap(vf->slots, VF_SLOTS_SIZE);
 	if (vf->requests_fd >= 0)
 		close(vf->requests_fd);
 	if (vf->broker_fd >= 0)
 		close(vf->broker_fd);
+	pthread_cond_destroy(&vf->wake);
+	pthread_mutex_destroy(&vf->lock);
 	free(vf);
 }
 
@@ -137,8 +163,86 @@ static void rehash(struct vcpufreq *vf)
 
 static void forget_vcpu(struct vcpufreq *vf, struct vcpu_thread *v)
 {
+	pthread_mutex_lock(&vf->lock);	/* the sender walks vcpus[] */
+	if (v->unsent)
+		vf->nr_unsent--;
 	*v = vf->vcpus[--vf->nr_vcpus];
 	rehash(vf);
+	pthread_mutex_unlock(&vf->lock);
+}
+
+/*
+ * The sender: every unsent request goes out as soon as the broker's socket
+ * has room, each thread's latest only.  It holds the lock while it sends,
+ * so a caller that finds its thread's request sent sends the next one
+ * after it, never before.
+ */
+static void *send_unsent(void *arg)
+{
+	struct vcpufreq *vf = arg;
+	struct pollfd room = { .fd = vf->broker_fd, .events = POLLOUT };
+
+	pthread_mutex_lock(&vf->lock);
+	while (!vf->closing) {
+		if (!vf->nr_unsent) {
+			pthread_cond_wait(&vf->wake, &vf->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&vf->lock);
+		poll(&room, 1, 100);
+		pthread_mutex_lock(&vf->lock);
+		for (int i = 0; i < vf->nr_vcpus && vf->nr_unsent; i++) {
+			struct vcpu_thread *v = &vf->vcpus[i];
+
+			if (!v->unsent)
+				continue;
+			if (vf_broker_request(vf->broker_fd, v->tid, v->unsent_perf,
+					      v->unsent_guest_perf) == -EAGAIN)
+				break;
+			/* sent, or refused (the broker answers a refusal) */
+			__atomic_store_n(&v->unsent, false, __ATOMIC_RELEASE);
+			vf->nr_unsent--;
+		}
+	}
+	pthread_mutex_unlock(&vf->lock);
+	return NULL;
+}
+
+/* keep @perf as @v's latest unsent request, for the sender */
+static int park_request(struct vcpufreq *vf, struct vcpu_thread *v,
+			uint32_t perf, uint32_t guest_perf)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vf->lock);
+	if (!vf->sender_started &&
+	    !pthread_create(&vf->sender, NULL, send_unsent, vf))
+		vf->sender_started = true;
+	if (!vf->sender_started) {
+		ret = -EAGAIN;
+	} else {
+		v->unsent_perf = perf;
+		v->unsent_guest_perf = guest_perf;
+		if (!v->unsent)
+			vf->nr_unsent++;
+		__atomic_store_n(&v->unsent, true, __ATOMIC_RELEASE);
+		pthread_cond_signal(&vf->wake);
+	}
+	pthread_mutex_unlock(&vf->lock);
+	return ret;
+}
+
+/* a request through the broker: sent now, or kept for the sender */
+static int broker_request(struct vcpufreq *vf, struct vcpu_thread *v,
+			  uint32_t perf, uint32_t guest_perf)
+{
+	int ret;
+
+	/* one waits already: this one replaces it, in order */
+	if (__atomic_load_n(&v->unsent, __ATOMIC_ACQUIRE))
+		return park_request(vf, v, perf, guest_perf);
+	ret = vf_broker_request(vf->broker_fd, v->tid, perf, guest_perf);
+	return ret == -EAGAIN ? park_request(vf, v, perf, guest_perf) : ret;
 }
 
 /* A free slot (tid 0) becomes ours with one compare-and-swap. */
@@ -171,9 +275,17 @@ int vcpufreq_register(struct vcpufreq *vf, uint32_t tid, uint32_t vm_id,
 	if (!v) {
 		if (vf->nr_vcpus >= VF_MAX_VCPUS)
 			return -ENOSPC;
+		pthread_mutex_lock(&vf->lock);	/* the sender walks vcpus[] */
 		v = &vf->vcpus[vf->nr_vcpus++];
-		v->tid = tid;
+		*v = (struct vcpu_thread){ .tid = tid };
 		*bucket_of(vf, tid) = vf->nr_vcpus;
+		pthread_mutex_unlock(&vf->lock);
+	}
+	if (v->unsent) {	/* registered again: what waited is old */
+		pthread_mutex_lock(&vf->lock);
+		v->unsent = false;
+		vf->nr_unsent--;
+		pthread_mutex_unlock(&vf->lock);
 	}
 	memset(&v->req, 0, sizeof(v->req));
 	v->req.vm_id = vm_id;
@@ -213,7 +325,7 @@ int vcpufreq_request(struct vcpufreq *vf, uint32_t tid, uint32_t perf,
 	if (perf > VCPUFREQ_PERF_MAX)
 		return -ERANGE;
 	if (vf->broker_fd >= 0)
-		return vf_broker_request(vf->broker_fd, tid, perf, guest_perf);
+		return broker_request(vf, v, perf, guest_perf);
 	if (v->slot) {
 		/*
 		 * the kernel frees the slot of a thread that exited: another

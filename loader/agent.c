@@ -50,7 +50,8 @@
 #define MAX_RETUNES 256	/* threads whose latest RETUNE waits for the pass */
 #define REFRESH_EACH_MAX	32	/* TIDs refreshed one by one per turn */
 #define EVENT_BATCH	4096	/* ring buffer events per turn */
-#define TURN_MIN_MS	2	/* a turn at most every 2 ms */
+#define BROKER_TURN_MIN_MS	2	/* after broker messages, a turn at most every 2 ms */
+#define TID_PENDING_SIZE	(VCPUFREQ_TID_BITS_WORDS * sizeof(__u64))
 #define LOG_LINES_PER_S	20
 #define LOG_MAX_BYTES	(1 << 20)	/* then agent.log becomes agent.log.1 */
 
@@ -118,18 +119,21 @@ struct agent {
 	int requests_fd;
 	int state_fd;			/* vcpu_state task storage */
 	struct vcpufreq_slot *slots;	/* mmapped fast-path slots, or NULL */
+	__u64 *tid_pending;		/* mmapped: TIDs written, not taken in */
 	__u64 events_lost;		/* stats->events_lost already handled */
 	bool need_refresh;		/* run the refresh iterator */
 	bool need_walk;			/* on every thread: cgroups changed */
 	bool need_reconcile;		/* events or pending TIDs were lost */
 	struct timespec last_walk;	/* walks: at most one per pass */
 	bool backlog;			/* work left: the next turn at once */
-	struct timespec last_turn;	/* turns: at most one per TURN_MIN_MS */
+	bool broker_turn;		/* the last turn read broker messages */
+	struct timespec last_turn;	/* then the next waits BROKER_TURN_MIN_MS */
 	struct timespec last_log_check;
 	bool requests_wait;		/* broker requests held by its limits */
 	int nr_pending;
 	__u32 pending[MAX_PENDING];	/* TIDs written since the last refresh */
 	struct timespec last_retune;	/* retunes applied: once per pass */
+	struct timespec last_slot_pass;	/* slots looked at: once per pass */
 	int nr_retunes;
 	struct retune {			/* the latest RETUNE of a thread */
 		__u32 tid, perf;
@@ -316,6 +320,31 @@ static void apply_retunes(struct agent *ag)
 	ag->nr_retunes = 0;
 }
 
+/*
+ * A fast-path request is taken in at its thread's switch-in; a vCPU that
+ * runs on without being switched out takes in none.  Once a pass, every
+ * owned slot whose value BPF has not taken in is refreshed like a written
+ * TID: plain loads of the mapped slots, no system call per slot.
+ */
+static void refresh_untaken_slots(struct agent *ag)
+{
+	if (!ag->slots || ms_since(&ag->last_slot_pass) < AGENT_PASS_MS)
+		return;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ag->last_slot_pass);
+	for (int i = 0; i < VCPUFREQ_MAX_SLOTS; i++) {
+		struct vcpufreq_slot *slot = &ag->slots[i];
+		__u32 tid = __atomic_load_n(&slot->tid, __ATOMIC_ACQUIRE), perf;
+
+		if (!tid)
+			continue;
+		perf = __atomic_load_n(&slot->perf, __ATOMIC_RELAXED);
+		if (perf > VCPUFREQ_PERF_MAX)
+			perf = VCPUFREQ_PERF_MAX;
+		if (perf != __atomic_load_n(&slot->taken_perf, __ATOMIC_RELAXED))
+			add_pending(ag, tid);
+	}
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	const struct vcpufreq_event *e = data;
@@ -380,9 +409,24 @@ static void free_dead_tid_slot(struct agent *ag, __u32 tid)
 				    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
+/*
+ * @tid's write is ours to take in: clear its pending bit before we look
+ * (BPF's iterator does the same for a live thread), so that a write after
+ * this point sets it again and wakes us again.
+ */
+static void take_pending(struct agent *ag, __u32 tid)
+{
+	__u64 bit = 1ULL << (tid % 64);
+
+	if (ag->tid_pending && tid / 64 < VCPUFREQ_TID_BITS_WORDS)
+		__atomic_fetch_and(&ag->tid_pending[tid / 64], ~bit,
+				   __ATOMIC_ACQ_REL);
+}
+
 /* a request for a thread that is gone (it never got task storage) */
 static void reject_dead_tid(struct agent *ag, __u32 tid)
 {
+	take_pending(ag, tid);
 	free_dead_tid_slot(ag, tid);
 	if (bpf_map_delete_elem(ag->requests_fd, &tid))
 		return;
@@ -443,21 +487,24 @@ static bool may_walk(struct agent *ag)
  * the refresh iterator (of that thread alone, or of every thread when
  * cgroups changed or too many TIDs wait), whose events we consume next.
  * One round per turn of the agent's loop: a writer that never stops
- * cannot keep us here.
+ * cannot keep us here.  Each TID's pending bit is cleared before its
+ * request is read: a write we do not see here wakes us again.
  */
 static void refresh_pending(struct agent *ag, struct ring_buffer *rb)
 {
-	int n = ag->nr_pending < REFRESH_EACH_MAX ? ag->nr_pending : REFRESH_EACH_MAX;
 	bool walk = ag->need_walk || ag->nr_pending > REFRESH_EACH_MAX;
+	int n = walk || ag->nr_pending < REFRESH_EACH_MAX ? ag->nr_pending :
+		REFRESH_EACH_MAX;
 
 	if (ag->need_refresh && (!walk || may_walk(ag))) {
 		for (int i = 0; i < n; i++) {
+			take_pending(ag, ag->pending[i]);
 			if (!thread_exists(ag->pending[i]))
 				reject_dead_tid(ag, ag->pending[i]);
 			else if (!walk)
 				run_refresh_iter_tid(ag->pending[i]);
 		}
-		ag->nr_pending = walk ? 0 : ag->nr_pending - n;
+		ag->nr_pending -= n;
 		memmove(ag->pending, ag->pending + n,
 			ag->nr_pending * sizeof(ag->pending[0]));
 		if (walk)
@@ -547,6 +594,24 @@ static bool take_signal(struct agent *ag)
 }
 
 /*
+ * How long the next turn may wait for epoll: not at all with events left
+ * in the ring or TIDs left to take in (unless they wait for the next walk),
+ * BROKER_RETRY_MS while broker requests are held, else a pass.
+ */
+static int turn_timeout_ms(struct agent *ag)
+{
+	if (ag->backlog)
+		return 0;
+	if (ag->need_refresh) {
+		bool walk = ag->need_walk || ag->nr_pending > REFRESH_EACH_MAX;
+		long left = walk ? AGENT_PASS_MS - ms_since(&ag->last_walk) : 0;
+
+		return left > 0 ? left : 0;
+	}
+	return ag->requests_wait ? BROKER_RETRY_MS : AGENT_PASS_MS;
+}
+
+/*
  * One turn of the loop: what epoll said is ready, then a bounded share
  * of everything else.  false when a signal says stop.  A ring buffer
  * left with events does not wake us again (BPF wakes a reader that has
@@ -555,33 +620,42 @@ static bool take_signal(struct agent *ag)
 static bool agent_turn(struct agent *ag, int ep_fd, struct ring_buffer *rb)
 {
 	struct epoll_event got[16];
-	long since = ms_since(&ag->last_turn);
 	int n;
 
 	/*
-	 * At most one turn per TURN_MIN_MS: a writer that sends one message
-	 * at a time would otherwise cost us a whole turn per message; this
-	 * way they pile up and are read in batches.
+	 * After a turn that read broker messages, the next comes at most
+	 * BROKER_TURN_MIN_MS later: a client that sends one message at a
+	 * time would otherwise cost us a whole turn per message; this way
+	 * they pile up and are read in batches.  BPF's events need no such
+	 * brake (one PENDING per TID until it is taken in, one REQUEST per
+	 * change taken in), and a request must not wait for it.
 	 */
-	if (since < TURN_MIN_MS)
-		usleep((TURN_MIN_MS - since) * 1000);
-	n = epoll_wait(ep_fd, got, 16, ag->backlog ? 0 : ag->requests_wait ?
-		       BROKER_RETRY_MS : AGENT_PASS_MS);
+	if (ag->broker_turn) {
+		long since = ms_since(&ag->last_turn);
+
+		if (since < BROKER_TURN_MIN_MS)
+			usleep((BROKER_TURN_MIN_MS - since) * 1000);
+	}
+	n = epoll_wait(ep_fd, got, 16, turn_timeout_ms(ag));
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ag->last_turn);
 	if (n < 0 && errno != EINTR)
 		return false;
+	ag->broker_turn = false;
 	for (int i = 0; i < n; i++) {
 		if (got[i].data.ptr == &sig_tag) {
 			if (!take_signal(ag))
 				return false;
-		} else if (got[i].data.ptr != &rb_tag)
+		} else if (got[i].data.ptr != &rb_tag) {
 			broker_event(ag->broker, got[i].data.ptr, got[i].events);
+			ag->broker_turn = true;
+		}
 	}
 	ag->backlog = ring_buffer__consume_n(rb, EVENT_BATCH) >= EVENT_BATCH;
 	/* the scheduler's exit event can be lost to a full ring */
 	if (ag->act == &act_scx && scx_exit_kind())
 		fall_back(ag, scx_exit_kind());
 	ag->requests_wait = broker_apply(ag->broker);
+	refresh_untaken_slots(ag);
 	refresh_pending(ag, rb);
 	apply_retunes(ag);
 	if (ms_since(&ag->last_log_check) >= AGENT_PASS_MS) {
@@ -608,10 +682,12 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
 	ag.requests_fd = open_pinned_map(VCPUFREQ_PIN_REQUESTS);
 	ag.state_fd = open_pinned_map(VCPUFREQ_PIN_VCPU_STATE);
 	ag.slots = vf_map_slots(open_pinned_map(VCPUFREQ_PIN_SLOTS));
+	ag.tid_pending = vf_map_array(open_pinned_map(VCPUFREQ_PIN_TID_PENDING),
+				      TID_PENDING_SIZE);
 	stats_fd = open_pinned_map(VCPUFREQ_PIN_STATS);
 	sig_fd = ag.sig_fd = open_signalfd();
 	if (env->actions_fd < 0 || events_fd < 0 || ag.requests_fd < 0 ||
-	    ag.state_fd < 0 || stats_fd < 0 || sig_fd < 0)
+	    ag.state_fd < 0 || stats_fd < 0 || sig_fd < 0 || !ag.tid_pending)
 		goto out;
 	stats = mmap(NULL, sizeof(*ag.stats), PROT_READ | PROT_WRITE,
 		     MAP_SHARED, stats_fd, 0);
@@ -667,6 +743,8 @@ out:
 		munmap(stats, sizeof(*ag.stats));
 	if (ag.slots)
 		munmap(ag.slots, VF_SLOTS_SIZE);
+	if (ag.tid_pending)
+		munmap(ag.tid_pending, TID_PENDING_SIZE);
 	if (stats_fd >= 0)
 		close(stats_fd);
 	if (ag.requests_fd >= 0)

@@ -71,7 +71,10 @@ struct vcpufreq_request {
  * compare-and-swap of tid 0 -> TID in the shared mapping) and a request
  * is a plain store of perf into it.  The BPF side trusts a slot only when
  * its tid matches the thread, reads it at the thread's wakeups and
- * switches, and mirrors the value into requests[TID].perf for bpftool.
+ * switches, mirrors the value into requests[TID].perf for bpftool and
+ * into taken_perf: a running vCPU that is never switched out takes in
+ * nothing, so the agent's pass refreshes every owned slot whose perf is
+ * not its taken_perf (plain loads, no system call per slot).
  */
 #define VCPUFREQ_MAX_SLOTS		4096
 
@@ -82,6 +85,8 @@ struct vcpufreq_slot {
 	__u32 gen;		/* +1 each time BPF frees the slot at an exit:
 				 * a handle that claimed it before must not
 				 * steer the thread that reuses the TID */
+	__u32 taken_perf;	/* perf as BPF last took it in (BPF writes) */
+	__u32 pad[3];		/* 32 bytes: two slots per cache line */
 };
 
 /*
@@ -117,6 +122,15 @@ struct vcpufreq_vcpu {
  * the scheduler's wakeup cheap for every thread that has no request.
  */
 #define VCPUFREQ_TID_BITS_WORDS	(4194304 / 64)	/* PID_MAX_LIMIT */
+
+/*
+ * tid_pending: BPF_MAP_TYPE_ARRAY (BPF_F_MMAPABLE) of __u64, the same
+ * layout: set by a bpf() write or delete of requests[tid], which wakes the
+ * agent (VCPUFREQ_EV_PENDING) only when the bit was clear; cleared by the
+ * refresh iterator before it reads the request (by the agent for a TID
+ * no thread has).  A write after a take-in always wakes the agent again.
+ */
+#define VCPUFREQ_PIN_TID_PENDING	"tid_pending"
 
 /*
  * task_seen: BPF_MAP_TYPE_ARRAY of __u64, VCPUFREQ_TASK_SEEN_WORDS words:
