@@ -235,6 +235,29 @@ static const struct actuator *pick_backend(const char *name,
 /* fork the agent; returns its pid once it listens, or -1 */
 static void stop_agent(pid_t pid);
 
+/*
+ * The agent outlives whoever ran `load`: it must not keep what that
+ * caller had open.  Ours are all close-on-exec; one that is not was
+ * inherited (a lock held by a `flock` wrapper, a pipe a script reads to
+ * its end), and holding it would keep the lock or the pipe forever.
+ */
+static void close_inherited_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+
+		if (fd > STDERR_FILENO && fd != dirfd(d) &&
+		    !(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+			close(fd);
+	}
+	closedir(d);
+}
+
 static pid_t start_agent(const struct actuator **act, struct act_env *env,
 			 bool try_next)
 {
@@ -256,6 +279,7 @@ static pid_t start_agent(const struct actuator **act, struct act_env *env,
 			      O_NOFOLLOW, 0644);
 
 		close(ready[0]);
+		close_inherited_fds();
 		setsid();
 		if (fd >= 0) {
 			dup2(fd, STDOUT_FILENO);
