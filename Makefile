@@ -55,7 +55,7 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 HELPERS     := $(OUT)/standin-vmm $(OUT)/vcpufreq-qemu-bridge \
 	       $(OUT)/tests/vcpufreq-qemu-bridge $(OUT)/tests/spawn-threads \
-	       $(OUT)/tests/vmm-shell \
+	       $(OUT)/tests/vmm-shell $(OUT)/tests/request-storm \
 	       $(OUT)/lab-guest
 LAB_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(wildcard bench/lab/*.c))
 
@@ -165,10 +165,14 @@ $(OUT)/tests/vmm-shell: tests/live/vmm-shell.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUT)/bench-sched: bench/bench-sched.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ) \
+$(OUT)/tests/request-storm: tests/live/request-storm.c tests/tool.h $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests $(filter %.c %.a,$^) $(LDLIBS) -o $@
+
+$(OUT)/bench-sched: bench/bench-sched.c tests/tool.h $(OUT)/libvcpufreq.a $(LIBBPF_OBJ) \
 		$(OUT)/bench_empty.skel.h
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(filter %.c %.a,$^) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests $(filter %.c %.a,$^) $(LDLIBS) -o $@
 
 $(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(INTERNAL_LIB) $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
@@ -187,9 +191,9 @@ $(OUT)/tests/test_guestmodel: tests/unit/test_guestmodel.c tests/unit/unit.h $(O
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit -Ibench/lab $(filter %.c %.o,$^) -lm -o $@
 
-$(OUT)/bench-request: bench/bench-request.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+$(OUT)/bench-request: bench/bench-request.c tests/tool.h $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests $(filter %.c %.a,$^) $(LDLIBS) -o $@
 
 # actuator tests link the loader's objects (not its main)
 $(OUT)/tests/test_actuators: tests/unit/test_actuators.c tests/unit/unit.h \

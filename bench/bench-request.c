@@ -19,19 +19,11 @@
 #include <bpf/bpf.h>
 #include "vcpufreq/abi.h"
 #include "vcpufreq/vcpufreq.h"
+#include "tool.h"
 
 #define BATCHES 101
 
-struct sched_attr_v1 {
-	__u32 size, sched_policy;
-	__u64 sched_flags;
-	__s32 sched_nice;
-	__u32 sched_priority;
-	__u64 sched_runtime, sched_deadline, sched_period;
-	__u32 sched_util_min, sched_util_max;
-};
-
-static double now_ns(void)
+static double now_ns_d(void)
 {
 	struct timespec ts;
 
@@ -54,14 +46,14 @@ static double measure(request_fn fn, void *ctx, unsigned int n)
 	double batch[BATCHES];
 
 	for (int b = 0; b < BATCHES; b++) {
-		double t0 = now_ns();
+		double t0 = now_ns_d();
 
 		for (unsigned int i = 0; i < n; i++)
 			if (fn(ctx, i)) {
 				fprintf(stderr, "request failed: %s\n", strerror(errno));
 				exit(1);
 			}
-		batch[b] = (now_ns() - t0) / n;
+		batch[b] = (now_ns_d() - t0) / n;
 	}
 	qsort(batch, BATCHES, sizeof(double), cmp_double);
 	return batch[BATCHES / 2];

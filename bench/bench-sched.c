@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * bench-sched: the two vcpufreq-bpf benchmarks, run by bench/run.sh
+ * bench-sched: the sched_switch benchmark, run by bench/run.sh
  * against an instance loaded with its own --pin-dir.
  *
  *   bench-sched switch  --cgroup DIR [--pin-dir DIR] [--counts 0,1,64,4096]
@@ -22,15 +22,7 @@
  *                  rate does not depend on N.
  *     Both loads run on one CPU (--cpu, default 0; -1: anywhere).
  *
- *   bench-sched latency --cgroup DIR [--pin-dir DIR] [--requests N]
- *                       [--timeout-ms MS] [--high PERF:CPUS] [--low PERF:CPUS]
- *
- *     Request -> effect latency with the affinity backend: one thread in
- *     DIR gets alternately a high request (its affinity must become the
- *     CPUs listed, default 900:1) and a low one (affinity back to all,
- *     default 100:0-1).  Timed from just before bpf_map_update_elem()
- *     until sched_getaffinity() of the thread shows the expected mask,
- *     busy-polling; the write alone is the baseline.
+ *   (Request -> effect latency, section 2, is tests/live/request-storm's.)
  *
  * Exit status: 0 when the benchmark ran (targets missed are reported, not
  * failures), 1 when it could not run.
@@ -58,6 +50,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "vcpufreq/abi.h"
+#include "tool.h"
 #include "vcpufreq/vcpufreq.h"
 #include "bench_empty.skel.h"
 
@@ -65,27 +58,6 @@
 
 static const char *pin_dir = "/sys/fs/bpf/vcpufreq-bench";
 static const char *cgroup_dir;
-
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("bench-sched: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return -1;
-}
-
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 static void sleep_ms(long ms)
 {
@@ -110,29 +82,11 @@ static void futex_wake(int *addr, int n)
 	futex(addr, FUTEX_WAKE, n);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
-}
-
-/* value at quantile q of a sorted array */
-static __u64 quantile(const __u64 *v, size_t n, double q)
-{
-	size_t i;
-
-	if (!n)
-		return 0;
-	i = (size_t)(q * (n - 1) + 0.5);
-	return v[i < n ? i : n - 1];
 }
 
 static double median_d(double *v, int n)
@@ -183,44 +137,6 @@ static int run_refresh(void)
 	int ret = vcpufreq_refresh(pin_dir);
 
 	return ret ? fail("refresh iterator: %s", strerror(-ret)) : 0;
-}
-
-static int parse_cpus(const char *s, cpu_set_t *set)
-{
-	char *end;
-
-	CPU_ZERO(set);
-	while (*s) {
-		long a = strtol(s, &end, 10), b = a;
-
-		if (end == s || a < 0 || a >= CPU_SETSIZE)
-			return -1;
-		s = end;
-		if (*s == '-') {
-			b = strtol(s + 1, &end, 10);
-			if (end == s + 1 || b < a || b >= CPU_SETSIZE)
-				return -1;
-			s = end;
-		}
-		for (long c = a; c <= b; c++)
-			CPU_SET(c, set);
-		if (*s == ',')
-			s++;
-		else if (*s)
-			return -1;
-	}
-	return CPU_COUNT(set) ? 0 : -1;
-}
-
-static void format_cpus(const cpu_set_t *set, char *buf, size_t len)
-{
-	size_t off = 0;
-
-	buf[0] = 0;
-	for (int c = 0; c < CPU_SETSIZE && off < len; c++)
-		if (CPU_ISSET(c, set))
-			off += snprintf(buf + off, len - off, "%s%d",
-					off ? "," : "", c);
 }
 
 /* --------------------------------------------------------------------- */
@@ -841,270 +757,11 @@ out:
 	return ret;
 }
 
-/* --------------------------------------------------------------------- */
-/* Benchmark 2: request -> effect latency                                 */
-
-static int parse_level(const char *s, __u32 *perf, cpu_set_t *set)
-{
-	char *end;
-	unsigned long p = strtoul(s, &end, 10);
-
-	if (end == s || *end != ':' || p > VCPUFREQ_PERF_MAX)
-		return -1;
-	*perf = p;
-	return parse_cpus(end + 1, set);
-}
-
-static bool affinity_is(pid_t tid, const cpu_set_t *want)
-{
-	cpu_set_t cur;
-
-	if (sched_getaffinity(tid, sizeof(cur), &cur))
-		return false;
-	return CPU_EQUAL(&cur, want);
-}
-
-/* poll until @tid's affinity is @want; returns ns waited or 0 on timeout */
-static __u64 wait_affinity(pid_t tid, const cpu_set_t *want, __u64 start,
-			   __u64 timeout_ns, unsigned long *polls)
-{
-	unsigned long n = 0;
-
-	for (;;) {
-		__u64 t;
-
-		n++;
-		if (polls)
-			*polls = n;
-		if (affinity_is(tid, want)) {
-			t = now_ns();
-			return t - start ? t - start : 1;
-		}
-		if (now_ns() - start > timeout_ns)
-			return 0;
-	}
-}
-
-static void print_lat(const char *what, __u64 *v, size_t n, double base)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	printf("  %-32s %6zu  %9llu  %9llu  %9llu  %7.1fx  %7.1fx\n", what, n,
-	       (unsigned long long)quantile(v, n, 0.50),
-	       (unsigned long long)quantile(v, n, 0.99),
-	       (unsigned long long)(n ? v[n - 1] : 0),
-	       quantile(v, n, 0.50) / base, quantile(v, n, 0.99) / base);
-}
-
-static int cmd_latency(int argc, char **argv)
-{
-	__u32 perf_hi = 900, perf_lo = 100;
-	cpu_set_t cpus_hi, cpus_lo;
-	int requests = 10000, warmup = 200, timeout_ms = 50;
-	int req_fd = -1, stats_fd = -1, ret = -1;
-	__u64 *lat = NULL, *lat_hi = NULL, *lat_lo = NULL, *wr = NULL;
-	__u64 *wp = NULL, *after = NULL;
-	size_t n_lat = 0, n_hi = 0, n_lo = 0, n_wr = 0;
-	int priv_fd = -1;
-	int timeouts = 0, late = 0, first_poll = 0;
-	unsigned long polls;
-	struct vcpufreq_stats s0, s1;
-	struct herd h = { 0 };
-	char hi_s[64], lo_s[64];
-	__u32 tid;
-	double base;
-
-	parse_cpus("1", &cpus_hi);
-	parse_cpus("0-1", &cpus_lo);
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (!strcmp(a, "--requests") && v)
-			requests = atoi(v), i++;
-		else if (!strcmp(a, "--timeout-ms") && v)
-			timeout_ms = atoi(v), i++;
-		else if (!strcmp(a, "--high") && v) {
-			if (parse_level(v, &perf_hi, &cpus_hi))
-				return fail("--high PERF:CPULIST, e.g. 900:1");
-			i++;
-		} else if (!strcmp(a, "--low") && v) {
-			if (parse_level(v, &perf_lo, &cpus_lo))
-				return fail("--low PERF:CPULIST, e.g. 100:0-1");
-			i++;
-		} else {
-			return fail("latency: unexpected argument '%s'", a);
-		}
-	}
-	if (requests < 2 || timeout_ms < 1)
-		return fail("latency: --requests >= 2, --timeout-ms >= 1");
-	if (CPU_EQUAL(&cpus_hi, &cpus_lo))
-		return fail("--high and --low must expect different affinities");
-	format_cpus(&cpus_hi, hi_s, sizeof(hi_s));
-	format_cpus(&cpus_lo, lo_s, sizeof(lo_s));
-
-	lat = calloc(requests, sizeof(*lat));
-	lat_hi = calloc(requests, sizeof(*lat));
-	lat_lo = calloc(requests, sizeof(*lat));
-	wr = calloc(requests, sizeof(*wr));
-	wp = calloc(requests, sizeof(*wp));
-	after = calloc(requests, sizeof(*after));
-	req_fd = pinned(VCPUFREQ_PIN_REQUESTS);
-	stats_fd = pinned(VCPUFREQ_PIN_STATS);
-	if (!lat || !lat_hi || !lat_lo || !wr || !wp || !after || req_fd < 0 ||
-	    stats_fd < 0)
-		goto out;
-	/*
-	 * The baseline: the same write into a hash map of the same shape that
-	 * nothing watches (the bpf() syscall tracepoint still runs and
-	 * returns early), timed right before each request.
-	 */
-	priv_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "bench_requests",
-				 sizeof(__u32), sizeof(struct vcpufreq_request),
-				 VCPUFREQ_MAX_THREADS, NULL);
-	if (priv_fd < 0) {
-		fail("cannot create a hash map: %s", strerror(errno));
-		goto out;
-	}
-	/* one target thread, blocked, affinity = the low set */
-	if (herd_start(&h, 1, -1, &cpus_lo))
-		goto out;
-	tid = h.tids[0];
-	if (!affinity_is(tid, &cpus_lo)) {
-		fail("the target thread's affinity is not {%s} at start", lo_s);
-		goto out;
-	}
-	if (read_stats(stats_fd, &s0))
-		goto out;
-
-	for (int i = 0; i < warmup + requests; i++) {
-		bool hi = !(i % 2);
-		const cpu_set_t *want = hi ? &cpus_hi : &cpus_lo;
-		struct vcpufreq_request req = {
-			.perf = hi ? perf_hi : perf_lo, .vm_id = 1,
-		};
-		__u64 t0, t1, d;
-
-		t0 = now_ns();
-		if (bpf_map_update_elem(priv_fd, &tid, &req, BPF_ANY)) {
-			fail("writing the private map: %s", strerror(errno));
-			goto out;
-		}
-		t1 = now_ns();
-		if (i >= warmup)
-			wp[n_wr] = t1 - t0;
-		t0 = now_ns();
-		if (bpf_map_update_elem(req_fd, &tid, &req, BPF_ANY)) {
-			fail("writing the request: %s", strerror(errno));
-			goto out;
-		}
-		t1 = now_ns();
-		d = wait_affinity(tid, want, t0, timeout_ms * 1000000ULL,
-				  &polls);
-		if (i < warmup)
-			continue;
-		wr[n_wr++] = t1 - t0;
-		if (!d) {
-			timeouts++;
-			/* let a late effect land before the next request */
-			if (wait_affinity(tid, want, now_ns(), 1000000000ULL,
-					  NULL))
-				late++;
-			continue;
-		}
-		after[n_lat] = d > t1 - t0 ? d - (t1 - t0) : 0;
-		if (polls == 1)
-			first_poll++;
-		lat[n_lat++] = d;
-		if (hi)
-			lat_hi[n_hi++] = d;
-		else
-			lat_lo[n_lo++] = d;
-	}
-	if (read_stats(stats_fd, &s1))
-		goto out;
-
-	/* drop: the agent restores the thread's affinity */
-	bpf_map_delete_elem(req_fd, &tid);
-	if (!wait_affinity(tid, &cpus_lo, now_ns(), 1000000000ULL, NULL))
-		fprintf(stderr, "bench-sched: note: affinity not restored 1 s "
-			"after the request was dropped\n");
-
-	qsort(wp, n_wr, sizeof(*wp), cmp_u64);
-	base = quantile(wp, n_wr, 0.50);
-	if (base <= 0)
-		base = 1;
-	printf("request -> effect latency: affinity backend, %d requests "
-	       "alternating perf %u -> CPUs {%s}\nand perf %u -> CPUs {%s} "
-	       "(after %d warm-up requests); from just before\n"
-	       "bpf_map_update_elem() until sched_getaffinity() of the target "
-	       "shows the mask.\nBaseline: the same bpf_map_update_elem() "
-	       "into a private hash map of the same\nshape, timed right "
-	       "before each request; ratios are against its median.\n\n",
-	       requests, perf_hi, hi_s, perf_lo, lo_s, warmup);
-	printf("  %-32s %6s  %9s  %9s  %9s  %8s  %8s\n", "", "n", "p50 ns",
-	       "p99 ns", "max ns", "p50/base", "p99/base");
-	print_lat("write alone (baseline)", wp, n_wr, base);
-	print_lat("write to requests (syscall)", wr, n_wr, base);
-	print_lat("request -> effect, all", lat, n_lat, base);
-	snprintf(hi_s + strlen(hi_s), sizeof(hi_s) - strlen(hi_s), "}");
-	snprintf(lo_s + strlen(lo_s), sizeof(lo_s) - strlen(lo_s), "}");
-	{
-		char what[96];
-
-		snprintf(what, sizeof(what), "  perf %u -> {%s", perf_hi, hi_s);
-		print_lat(what, lat_hi, n_hi, base);
-		snprintf(what, sizeof(what), "  perf %u -> {%s", perf_lo, lo_s);
-		print_lat(what, lat_lo, n_lo, base);
-	}
-	print_lat("effect after the write returned", after, n_lat, base);
-	printf("\n  effect already there when the write returned (first "
-	       "poll): %d of %d\n", first_poll, requests);
-	printf("  timeouts (> %d ms): %d of %d", timeout_ms, timeouts,
-	       requests);
-	if (timeouts)
-		printf(" (%d of them landed later)", late);
-	printf("\n  agent refresh iterations: %llu, events lost: %llu\n",
-	       (unsigned long long)(s1.syncs - s0.syncs),
-	       (unsigned long long)(s1.events_lost - s0.events_lost));
-	/* a timed-out request counts as slower than any measured one */
-	{
-		size_t total = n_lat + timeouts;
-		size_t idx = (size_t)(0.99 * (total - 1) + 0.5);
-
-		qsort(lat, n_lat, sizeof(*lat), cmp_u64);
-		if (idx >= n_lat)
-			printf("  target p99 < 1 ms (timeouts counted as "
-			       "slowest): p99 > %d ms: MISSED\n", timeout_ms);
-		else
-			printf("  target p99 < 1 ms (timeouts counted as "
-			       "slowest): p99 %.3f ms: %s\n", lat[idx] / 1e6,
-			       lat[idx] < 1000000 ? "ok" : "MISSED");
-	}
-	ret = 0;
-out:
-	herd_stop(&h);
-	if (req_fd >= 0)
-		close(req_fd);
-	if (stats_fd >= 0)
-		close(stats_fd);
-	if (priv_fd >= 0)
-		close(priv_fd);
-	free(wp);
-	free(after);
-	free(lat);
-	free(lat_hi);
-	free(lat_lo);
-	free(wr);
-	return ret;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: bench-sched [--pin-dir DIR] --cgroup DIR switch "
 		"[--counts 0,1,64,4096] [--window-ms MS] [--reps N] [--cpu CPU]\n"
-		"       bench-sched [--pin-dir DIR] --cgroup DIR latency "
-		"[--requests N] [--timeout-ms MS] [--high PERF:CPUS] "
-		"[--low PERF:CPUS]\n"
 		"Run as root with vcpufreq-bpf loaded on --pin-dir and DIR "
 		"(a cgroup v2 directory) enrolled.\n");
 }
@@ -1134,8 +791,6 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(args[0], "switch"))
 		return cmd_switch(n, args) ? 1 : 0;
-	if (!strcmp(args[0], "latency"))
-		return cmd_latency(n, args) ? 1 : 0;
 	usage(stderr);
 	return 1;
 }

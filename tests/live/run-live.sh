@@ -89,7 +89,7 @@ cleanup() {
 # ---- load / unload ---------------------------------------------------------
 test_load_pins_maps_and_links_and_unload_removes_them() {
 	$VF load >/dev/null || fail "load failed"
-	for m in requests cgroups vcpu_state actions stats settings events tid_bits; do
+	for m in requests cgroups vcpu_state actions stats settings events tid_bits tid_pending; do
 		[ -e $PIN/$m ] || fail "$PIN/$m not pinned"
 	done
 	[ -e $PIN/links/on_switch ] || fail "on_switch link not pinned"
@@ -100,6 +100,13 @@ test_load_pins_maps_and_links_and_unload_removes_them() {
 	$VF unload >/dev/null || fail "unload failed"
 	[ ! -e $PIN ] || fail "$PIN still exists after unload"
 	wait_for 5 sh -c "! bpftool prog show id $prog" || fail "on_switch (prog $prog) still loaded"
+}
+test_agent_keeps_nothing_its_caller_had_open() {
+	# a lock a flock(1) wrapper holds while load runs: the agent outlives it
+	flock "$TMP/caller.lock" $VF load >/dev/null || fail "load under flock failed"
+	flock -n "$TMP/caller.lock" true || fail "the agent holds its caller's lock"
+	local agent; agent=$($VF status -j | jq -r .agent_pid)
+	[ -z "$(find /proc/$agent/fd -lname "$TMP/caller.lock")" ] || fail "the agent has caller.lock open"
 }
 test_load_twice_is_refused_and_keeps_the_first() {
 	$VF load >/dev/null || fail "load failed"
@@ -369,6 +376,75 @@ test_exited_thread_entry_is_gone() {
 	$VF vcpus -j | jq -e ".[] | select(.tid==$t)" >/dev/null && fail "still listed"
 	jq_is "$($VF status -j)" .requests.exits 1
 }
+# ---- the latest request always takes effect (request-storm) ---------------
+# Thousands of requests through bpf(), the fast path and the broker, to
+# sleeping and to running threads, each waited for or all at once: the
+# latest of each thread must reach the backend (the effect a user sees:
+# the thread's affinity or uclamp_min, else what BPF took in).
+STORM=$PWD/build/tests/request-storm
+# under TCG a request costs ~10x: the test VM writes fewer per storm
+case "$(uname -r)" in *-vcpufreq-vm) STORM_REQUESTS=${STORM_REQUESTS:-300} ;; esac
+STORM_REQUESTS=${STORM_REQUESTS:-1000}
+storm() {	# storm ARGS...: request-storm for threads in $CGT, on $PIN
+	local out
+	out=$("$STORM" --pin-dir $PIN --cgroup "$CGT" "$@" 2>&1) || fail "request-storm $*: $out"
+	echo "    $out" >&2
+}
+# storm_every_path EFFECT_ARGS...: each path, target and mode under the
+# backend loaded now (the broker as $VMM_USER, granted $CGT)
+storm_every_path() {
+	local n=$STORM_REQUESTS
+	storm --path bpf --target sleeping --threads 1 --requests "$n" "$@"
+	storm --path bpf --target sleeping --threads 3 --requests "$n" "$@"
+	storm --path bpf --target running --threads 1 --requests $((n / 2)) "$@"
+	storm --path bpf --target sleeping --threads 4 --requests $((n * 2)) --flood "$@"
+	storm --path bpf --target running --threads 1 --requests $((n * 2)) --flood "$@"
+	storm --path fast --target sleeping --threads 2 --requests "$n" "$@"
+	storm --path fast --target running --threads 1 --requests $((n * 2)) --flood "$@"
+	id $VMM_USER >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin $VMM_USER
+	$VF grant --user $VMM_USER --cgroup "$CGT" >/dev/null || fail "grant failed"
+	storm --path broker --user $VMM_USER --target sleeping --threads 2 --requests $((n / 4)) "$@"
+	storm --path broker --user $VMM_USER --target sleeping --threads 2 --requests "$n" --flood "$@"
+}
+test_latest_request_takes_effect_under_affinity_by_every_path() {
+	$VF --topology "$BIG_LITTLE" load --backend affinity >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	storm_every_path --effect affinity --high "900:$BIG" --low "100:$ALL"
+}
+test_latest_request_takes_effect_under_observe_by_every_path() {
+	$VF load --backend observe >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	storm_every_path --effect state
+}
+backend_or_skip() {	# backend_or_skip NAME: 0 when this kernel can run it
+	local why; why=$($VF status -j | jq -r ".backends.$1")
+	[ "$why" = available ] || { echo "    skipped: $1 $why" >&2; return 1; }
+}
+test_latest_request_takes_effect_under_uclamp_by_every_path() {
+	backend_or_skip uclamp || return $SKIP
+	$VF load --backend uclamp >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	storm_every_path --effect uclamp
+}
+test_latest_request_takes_effect_under_scx_by_every_path() {
+	scx_or_skip || return $SKIP
+	$VF --topology "$SCX_TOPO" load --backend scx >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	storm_every_path --effect state
+}
+test_latest_request_takes_effect_under_cpufreq_by_every_path() {
+	backend_or_skip cpufreq || return $SKIP
+	$VF load --backend cpufreq >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	storm_every_path --effect applied
+}
+test_request_storm_refuses_bad_arguments() {
+	expect_fail "give --path" "$STORM" --effect state
+	expect_fail "needs --user" "$STORM" --path broker --effect state
+	expect_fail "must differ" "$STORM" --path bpf --effect affinity --high 900:1 --low 100:1
+	expect_fail "is vcpufreq-bpf loaded" "$STORM" --pin-dir /sys/fs/bpf/no-such --path bpf --effect state
+}
+
 test_request_for_a_dead_tid_written_by_a_vmm_is_deleted() {
 	$VF load >/dev/null
 	spawn 1 100; local t=${TIDS[0]}
