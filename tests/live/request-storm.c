@@ -22,7 +22,7 @@
  *
  * Without --flood, requests alternate high/low over the threads and each
  * waits for its effect (--timeout-ms, default 1000): a request that never
- * takes effect is counted lost.  With --flood, each thread gets --requests
+ * takes effect is counted lost (the storm stops at the third).  With --flood, each thread gets --requests
  * writes with no wait, then the last of each must take effect.  Exit 0
  * when nothing was lost.  The write alone into a private hash map of the
  * same shape, timed right before each request, is the baseline.
@@ -50,6 +50,7 @@
 #include "tool.h"
 
 #define MAX_THREADS 64
+#define LOST_ENOUGH 3	/* a waited-for storm stops after this many lost */
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD	O_EXCL	/* a pidfd of a thread, Linux 6.9 */
 #endif
@@ -250,6 +251,8 @@ static int storm_wait(struct storm *s)
 
 		if (one_request(s, t, l, i >= warmup))
 			return -1;
+		if (s->lost >= LOST_ENOUGH)
+			break;	/* the verdict is in: do not wait out every timeout */
 	}
 	return 0;
 }
@@ -487,7 +490,7 @@ static void report(struct storm *s, const char *path, const char *effect)
 	__u64 w99 = quantile(s->write_ns, s->n_write, 0.99);
 	__u64 l50 = quantile(s->lat, s->n_lat, 0.5), l99 = quantile(s->lat, s->n_lat, 0.99);
 	__u64 lmax = s->n_lat ? s->lat[s->n_lat - 1] : 0;
-	int total = s->o.flood ? s->o.threads : s->o.requests;
+	int total = s->n_lat + s->lost;	/* fewer than asked when it stopped early */
 
 	if (s->o.json) {
 		printf("{\"path\":\"%s\",\"effect\":\"%s\",\"target\":\"%s\","

@@ -387,7 +387,10 @@ case "$(uname -r)" in *-vcpufreq-vm) STORM_REQUESTS=${STORM_REQUESTS:-300} ;; es
 STORM_REQUESTS=${STORM_REQUESTS:-1000}
 storm() {	# storm ARGS...: request-storm for threads in $CGT, on $PIN
 	local out
-	out=$("$STORM" --pin-dir $PIN --cgroup "$CGT" "$@" 2>&1) || fail "request-storm $*: $out"
+	# lost is never, not late: the bench measures how soon (under TCG on a
+	# busy host a request can take half a second)
+	out=$("$STORM" --pin-dir $PIN --cgroup "$CGT" --timeout-ms 5000 "$@" 2>&1) ||
+		fail "request-storm $*: $out"
 	echo "    $out" >&2
 }
 # storm_every_path EFFECT_ARGS...: each path, target and mode under the
