@@ -19,14 +19,20 @@ ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 CFLAGS  ?= -O2 -g
 CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11
 # common/ (numbers, cpulists, error output, state paths) is shared by the
-# library, the CLI and the bridge: it sees only the public headers.  Both
+# library, vcpufreq-bpf and the bridge: it sees only the public headers.  Both
 # are built with hidden symbols: libvcpufreq.a exports only VCPUFREQ_API
 COMMON_CFLAGS := $(CFLAGS) -Iinclude -fPIC -fvisibility=hidden
 # the bridge sees only the library's public headers, as a VMM would; it
 # also calls common/'s helpers, which it compiles in itself (bridge/common.c)
 BRIDGE_CFLAGS := $(CFLAGS) -Iinclude $(shell pkg-config --cflags jansson libxml-2.0 2>/dev/null)
 BRIDGE_LIBS   := $(shell pkg-config --libs jansson libxml-2.0 2>/dev/null)
-CFLAGS  += -Iinclude -I$(OUT) -I$(LIBBPF_INC) -Ilib -Iloader -Icommon
+CFLAGS  += -Iinclude -I$(OUT) -I$(LIBBPF_INC) -Ilib -Icommon
+# vcpufreq-bpf in three folders, each seeing only the headers of the folders
+# it may call: cli/ (the commands) -> agent/ (the agent, its broker, grants
+# store and actuators) -> base/ (options, errors, pinned objects) -> lib/
+BASE_CFLAGS  := $(CFLAGS) -Ibase
+AGENT_CFLAGS := $(BASE_CFLAGS) -Iagent
+CLI_CFLAGS   := $(AGENT_CFLAGS) -Icli
 LDLIBS  := -lelf -lz -lpthread
 
 ifeq ($(V),1)
@@ -42,9 +48,10 @@ COMMON_OBJS := $(patsubst %.c,$(OUT)/%.o,$(wildcard common/*.c))
 # tests and the in-tree tools link every object of it (INTERNAL_LIB)
 INTERNAL_LIB := $(OUT)/lib/libvcpufreq-internal.a
 LIB_SRCS    := $(wildcard lib/*.c)
-LOADER_SRCS := $(wildcard loader/*.c)
 LIB_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))
-LOADER_OBJS := $(patsubst %.c,$(OUT)/%.o,$(LOADER_SRCS))
+BASE_OBJS   := $(patsubst %.c,$(OUT)/%.o,$(wildcard base/*.c))
+AGENT_OBJS  := $(patsubst %.c,$(OUT)/%.o,$(wildcard agent/*.c))
+CLI_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(wildcard cli/*.c))
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 SKELS       := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 BRIDGE_SRCS := $(wildcard bridge/*.c)
@@ -113,9 +120,17 @@ $(OUT)/lib/%.o: lib/%.c $(wildcard lib/*.h common/*.h include/vcpufreq/*.h) $(LI
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
-$(OUT)/loader/%.o: loader/%.c $(wildcard loader/*.h lib/*.h common/*.h include/vcpufreq/*.h) $(SKELS) | $(OUT)
+$(OUT)/base/%.o: base/%.c $(wildcard base/*.h lib/*.h common/*.h include/vcpufreq/*.h) $(LIBBPF_OBJ) | $(OUT)
 	$(call msg,CC,$@)
-	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -c $< -o $@
+
+$(OUT)/agent/%.o: agent/%.c $(wildcard agent/*.h base/*.h lib/*.h common/*.h include/vcpufreq/*.h) $(SKELS) | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(AGENT_CFLAGS) -c $< -o $@
+
+$(OUT)/cli/%.o: cli/%.c $(wildcard cli/*.h agent/*.h base/*.h lib/*.h common/*.h include/vcpufreq/*.h) $(SKELS) | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CLI_CFLAGS) -c $< -o $@
 
 $(INTERNAL_LIB): $(LIB_OBJS) $(COMMON_OBJS)
 	$(call msg,AR,$@)
@@ -130,7 +145,7 @@ $(OUT)/libvcpufreq.a: $(LIB_OBJS) $(COMMON_OBJS) scripts/check-exports.sh
 	$(Q)rm -f $@ && ar rcs $@ $(OUT)/lib/libvcpufreq.o
 	$(Q)scripts/check-exports.sh $@ include/vcpufreq/*.h || { rm -f $@; exit 1; }
 
-$(OUT)/vcpufreq-bpf: $(LOADER_OBJS) $(INTERNAL_LIB) $(LIBBPF_OBJ)
+$(OUT)/vcpufreq-bpf: $(CLI_OBJS) $(AGENT_OBJS) $(BASE_OBJS) $(INTERNAL_LIB) $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
@@ -191,11 +206,11 @@ $(OUT)/bench-request: bench/bench-request.c $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-# actuator tests link the loader's objects (not its main)
+# actuator tests link the agent's objects and base/ (not the commands)
 $(OUT)/tests/test_actuators: tests/unit/test_actuators.c tests/unit/unit.h \
-		$(filter-out $(OUT)/loader/main.o,$(LOADER_OBJS)) $(INTERNAL_LIB) $(LIBBPF_OBJ)
+		$(AGENT_OBJS) $(BASE_OBJS) $(INTERNAL_LIB) $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
-	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
+	$(Q)mkdir -p $(@D) && $(CC) $(AGENT_CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
 
 $(OUT):
 	$(Q)mkdir -p $@

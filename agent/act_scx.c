@@ -24,7 +24,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "actuator.h"
-#include "cli.h"
+#include "base.h"
 #include "procstat.h"
 #include "vcpufreq_scx.skel.h"
 

@@ -38,10 +38,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <bpf/bpf.h>
-#include "agent.h"
 #include "broker.h"
 #include "brokerclient.h"
-#include "cli.h"
+#include "base.h"
 #include "grants.h"
 #include "procstat.h"
 #include "tidindex.h"
@@ -98,6 +97,7 @@ struct bucket {				/* what one user may still do now */
 };
 
 struct broker {
+	const struct broker_ops *ops;
 	int listen_fd;
 	int ep_fd;
 	int requests_fd;
@@ -271,7 +271,7 @@ static int refuse(struct broker *b, const struct conn *c, __u32 op,
 		count(b, &b->stats->broker_cross_vm);
 	if (error == -EDQUOT)
 		count(b, &b->stats->broker_quota);
-	agent_log("broker: refused op %u on TID %u for uid %u (pid %d): %s",
+	b->ops->log("broker: refused op %u on TID %u for uid %u (pid %d): %s",
 		  op, tid, c->who.uid, c->peer.pid, why);
 	return error;
 }
@@ -555,7 +555,7 @@ static void accept_conns(struct broker *b, int ep_fd)
 		if (!c || peer_creds(fd, c) || !conn_fits(b, &c->who)) {
 			count(b, &b->stats->broker_refused);
 			count(b, &b->stats->broker_conns_refused);
-			agent_log("broker: connection of uid %d refused (%d "
+			b->ops->log("broker: connection of uid %d refused (%d "
 				  "open)", c ? (int)c->who.uid : -1,
 				  b->nr_conns);
 			free(c);
@@ -701,7 +701,7 @@ static int reload_grants(struct broker *b)
 	__u32 quota;
 
 	if (n < 0) {
-		agent_log("broker: cannot read the grants: %s",
+		b->ops->log("broker: cannot read the grants: %s",
 			  strerror(errno));
 		return -EIO;
 	}
@@ -720,7 +720,7 @@ static int reload_grants(struct broker *b)
 
 		if (!may_steer(b, &o->who, &o->peer, o->tid, &quota, &o->grant))
 			continue;
-		agent_log("broker: grant revoked: uid %u loses TID %u",
+		b->ops->log("broker: grant revoked: uid %u loses TID %u",
 			  o->who.uid, o->tid);
 		if (same_thread(o))
 			bpf_map_delete_elem(b->requests_fd, &o->tid);
@@ -743,7 +743,8 @@ int broker_watch(struct broker *b, int ep_fd)
 }
 
 struct broker *broker_open(const char *state_dir, int requests_fd,
-			   struct vcpufreq_stats *stats)
+			   struct vcpufreq_stats *stats,
+			   const struct broker_ops *ops)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct broker *b = calloc(1, sizeof(*b));
@@ -752,10 +753,11 @@ struct broker *broker_open(const char *state_dir, int requests_fd,
 		err("agent: out of memory for the broker");
 		return NULL;
 	}
+	b->ops = ops;
 	b->requests_fd = requests_fd;
 	b->stats = stats;
 	b->listen_fd = -1;
-	vf_broker_path(cli.pin_dir, sa.sun_path, sizeof(sa.sun_path));
+	vf_broker_path(opts.pin_dir, sa.sun_path, sizeof(sa.sun_path));
 	snprintf(b->path, sizeof(b->path), "%s", sa.sun_path);
 	if (state_dir_check(state_dir))
 		goto fail;
