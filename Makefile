@@ -23,8 +23,8 @@ CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11
 # are built with hidden symbols: libvcpufreq.a exports only VCPUFREQ_API
 COMMON_CFLAGS := $(CFLAGS) -Iinclude -fPIC -fvisibility=hidden
 # the bridge sees only the library's public headers, as a VMM would; it
-# also calls common/'s helpers, which it compiles in itself (bridge/common.c)
-BRIDGE_CFLAGS := $(CFLAGS) -Iinclude $(shell pkg-config --cflags jansson libxml-2.0 2>/dev/null)
+# also calls common/'s helpers, whose objects it links (COMMON_OBJS)
+BRIDGE_CFLAGS := $(CFLAGS) -Iinclude -Icommon $(shell pkg-config --cflags jansson libxml-2.0 2>/dev/null)
 BRIDGE_LIBS   := $(shell pkg-config --libs jansson libxml-2.0 2>/dev/null)
 CFLAGS  += -Iinclude -I$(OUT) -I$(LIBBPF_INC) -Ilib -Icommon
 # vcpufreq-bpf in three folders, each seeing only the headers of the folders
@@ -55,9 +55,10 @@ CLI_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(wildcard cli/*.c))
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 SKELS       := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 BRIDGE_SRCS := $(wildcard bridge/*.c)
-BRIDGE_OBJS := $(patsubst %.c,$(OUT)/%.o,$(filter-out bridge/corrupt.c,$(BRIDGE_SRCS)))
+BRIDGE_OBJS := $(patsubst %.c,$(OUT)/%.o,$(filter-out bridge/corrupt.c,$(BRIDGE_SRCS))) \
+	       $(COMMON_OBJS)
 # the test build: --corrupt KIND (fault injection for tests/vm/e2e.sh)
-BRIDGE_TEST_OBJS := $(patsubst %.c,$(OUT)/tests/%.o,$(BRIDGE_SRCS))
+BRIDGE_TEST_OBJS := $(patsubst %.c,$(OUT)/tests/%.o,$(BRIDGE_SRCS)) $(COMMON_OBJS)
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 HELPERS     := $(OUT)/standin-vmm $(OUT)/vcpufreq-qemu-bridge \
@@ -160,9 +161,6 @@ $(OUT)/bridge/%.o: bridge/%.c bridge/bridge.h $(wildcard common/*.h include/vcpu
 $(OUT)/tests/bridge/%.o: bridge/%.c bridge/bridge.h $(wildcard common/*.h include/vcpufreq/*.h) | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(BRIDGE_CFLAGS) -DVCPUFREQ_BRIDGE_TESTING -c $< -o $@
-
-# bridge/common.c compiles common/'s sources in
-$(OUT)/bridge/common.o $(OUT)/tests/bridge/common.o: $(wildcard common/*.c)
 
 $(OUT)/vcpufreq-qemu-bridge: $(BRIDGE_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)

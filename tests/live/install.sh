@@ -34,7 +34,7 @@ test_bridge_builds_from_the_installed_headers_alone() {
 	make -s install DESTDIR="$TMP/inst" PREFIX=/usr >/dev/null || fail "make install failed"
 	# shellcheck disable=SC2046
 	cc -std=gnu11 -I"$TMP/inst/usr/include" $(pkg-config --cflags jansson libxml-2.0) \
-		$(ls bridge/*.c | grep -v corrupt.c) -L"$TMP/inst/usr/lib" -lvcpufreq -lelf -lz \
+		-Icommon $(ls bridge/*.c common/*.c | grep -v corrupt.c) -L"$TMP/inst/usr/lib" -lvcpufreq -lelf -lz \
 		$(pkg-config --libs jansson libxml-2.0) -o "$TMP/bridge" || fail "does not build"
 	# grep reads it all: -q would close the pipe at the match, and the
 	# bridge's SIGPIPE fails the pipeline under pipefail (a flake seen once)
