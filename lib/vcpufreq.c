@@ -43,6 +43,7 @@ struct vcpufreq {
 	int nr_vcpus;
 	struct vcpu_thread vcpus[VF_MAX_VCPUS];
 	uint16_t bucket[VF_BUCKETS];	/* TID hash -> index + 1 */
+	struct vf_tid_table tids;	/* vcpus by TID, over bucket */
 };
 
 static struct vcpufreq_slot *map_slots(const char *dir)
@@ -68,6 +69,11 @@ int vcpufreq_open(const char *pin_dir, struct vcpufreq **out)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "%s/%s", dir, VCPUFREQ_PIN_REQUESTS);
 	vf->broker_fd = -1;
+	vf->tids = (struct vf_tid_table){
+		.entries = vf->vcpus, .stride = sizeof(vf->vcpus[0]),
+		.count = &vf->nr_vcpus, .index = vf->bucket,
+		.nbuckets = VF_BUCKETS,
+	};
 	/* root never uses maps someone else planted */
 	if (geteuid() == 0 && (ret = vf_pin_dir_check(dir, &st)) &&
 	    ret != -ENOENT) {
@@ -116,31 +122,6 @@ int vcpufreq_fast_path(const struct vcpufreq *vf)
 	return vf && vf->slots != NULL;
 }
 
-static uint16_t *bucket_of(struct vcpufreq *vf, uint32_t tid)
-{
-	return vf_tid_bucket(vf->bucket, VF_BUCKETS, vf->vcpus,
-			     sizeof(vf->vcpus[0]), tid);
-}
-
-static struct vcpu_thread *find_vcpu(struct vcpufreq *vf, uint32_t tid)
-{
-	uint16_t b = *bucket_of(vf, tid);
-
-	return b ? &vf->vcpus[b - 1] : NULL;
-}
-
-static void rehash(struct vcpufreq *vf)
-{
-	vf_tid_reindex(vf->bucket, VF_BUCKETS, vf->vcpus, sizeof(vf->vcpus[0]),
-		       vf->nr_vcpus);
-}
-
-static void forget_vcpu(struct vcpufreq *vf, struct vcpu_thread *v)
-{
-	*v = vf->vcpus[--vf->nr_vcpus];
-	rehash(vf);
-}
-
 /* A free slot (tid 0) becomes ours with one compare-and-swap. */
 static struct vcpufreq_slot *claim_slot(struct vcpufreq *vf, uint32_t tid)
 {
@@ -167,13 +148,11 @@ int vcpufreq_register(struct vcpufreq *vf, uint32_t tid, uint32_t vm_id,
 
 	if (!vf || !tid || tid > INT_MAX)
 		return -EINVAL;
-	v = find_vcpu(vf, tid);
+	v = vf_tid_find(&vf->tids, tid);
 	if (!v) {
 		if (vf->nr_vcpus >= VF_MAX_VCPUS)
 			return -ENOSPC;
-		v = &vf->vcpus[vf->nr_vcpus++];
-		v->tid = tid;
-		*bucket_of(vf, tid) = vf->nr_vcpus;
+		v = vf_tid_add(&vf->tids, tid);
 	}
 	memset(&v->req, 0, sizeof(v->req));
 	v->req.vm_id = vm_id;
@@ -184,7 +163,7 @@ int vcpufreq_register(struct vcpufreq *vf, uint32_t tid, uint32_t vm_id,
 
 		v->slot = NULL;
 		if (ret)
-			forget_vcpu(vf, v);
+			vf_tid_remove(&vf->tids, v);
 		return ret;
 	}
 	v->slot = claim_slot(vf, tid);
@@ -206,7 +185,7 @@ int vcpufreq_register(struct vcpufreq *vf, uint32_t tid, uint32_t vm_id,
 int vcpufreq_request(struct vcpufreq *vf, uint32_t tid, uint32_t perf,
 		     uint32_t guest_perf)
 {
-	struct vcpu_thread *v = find_vcpu(vf, tid);
+	struct vcpu_thread *v = vf_tid_find(&vf->tids, tid);
 
 	if (!v)
 		return -ENOENT;
@@ -235,7 +214,7 @@ int vcpufreq_request(struct vcpufreq *vf, uint32_t tid, uint32_t perf,
 
 int vcpufreq_unregister(struct vcpufreq *vf, uint32_t tid)
 {
-	struct vcpu_thread *v = vf ? find_vcpu(vf, tid) : NULL;
+	struct vcpu_thread *v = vf ? vf_tid_find(&vf->tids, tid) : NULL;
 	int ret = 0;
 
 	if (!v)
@@ -253,7 +232,7 @@ int vcpufreq_unregister(struct vcpufreq *vf, uint32_t tid)
 	if (v->slot && __atomic_load_n(&v->slot->gen, __ATOMIC_ACQUIRE) == v->gen)
 		__atomic_compare_exchange_n(&v->slot->tid, &tid, 0, false,
 					    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-	forget_vcpu(vf, v);
+	vf_tid_remove(&vf->tids, v);
 	return ret;
 }
 
