@@ -98,15 +98,45 @@ $(BPFTOOL): $(KSRC)/.extracted
 	$(Q)$(MAKE) -s -C $(KSRC)/tools/bpf/bpftool OUTPUT=$(abspath $(OUT))/bpftool/ \
 		>$(OUT)/bpftool/build.log 2>&1 || { cat $(OUT)/bpftool/build.log; exit 1; }
 
+# the tracking programs build against the build host's BTF (CO-RE: they
+# load on any kernel with BTF); the sched_ext scheduler against the test
+# kernel's, checked in (bpf/vmlinux/ARCH/vmlinux.h, as the scx project
+# keeps one per architecture), since a host kernel may have no sched_ext
 $(OUT)/vmlinux.h: $(BPFTOOL)
 	$(call msg,GEN,$@)
 	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
+
+# the kernel's sched_ext headers (scx/common.bpf.h, compat.bpf.h,
+# user_exit_info.h), from the same source package
+SCX_INC     := $(KSRC)/tools/sched_ext/include
+SCX_VMLINUX := bpf/vmlinux/$(ARCH)/vmlinux.h
+$(KSRC)/.extracted-scx: | $(OUT)
+	$(call msg,EXTRACT,$(KSRC_TAR) sched_ext headers)
+	$(Q)tar -C $(OUT) -xJf $(KSRC_TAR) 'linux-source-6.12/tools/sched_ext/include'
+	$(Q)touch $@
+
+# regenerate $(SCX_VMLINUX) from the test kernel's BTF (tests/vm/build-kernel.sh;
+# tests/vm/check-scx-vmlinux.sh checks that they still agree)
+SCX_KERNEL_BTF ?= $(OUT)/vm/obj/vmlinux
+.PHONY: vmlinux-scx
+vmlinux-scx: $(BPFTOOL)
+	$(call msg,GEN,$(SCX_VMLINUX) from $(SCX_KERNEL_BTF))
+	$(Q)test -r $(SCX_KERNEL_BTF) || { echo "Error: no $(SCX_KERNEL_BTF): build the test kernel (tests/vm/build-kernel.sh) or give SCX_KERNEL_BTF=VMLINUX" >&2; exit 1; }
+	$(Q)mkdir -p $(dir $(SCX_VMLINUX))
+	$(Q)$(BPFTOOL) btf dump file $(SCX_KERNEL_BTF) format c > $(SCX_VMLINUX).tmp && mv $(SCX_VMLINUX).tmp $(SCX_VMLINUX)
 
 # --- BPF objects and skeletons --------------------------------------------
 $(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/vcpufreq/*.h) $(OUT)/vmlinux.h $(LIBBPF_OBJ)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 		-Iinclude -I$(OUT) -I$(LIBBPF_INC) -c $< -o $@
+
+$(OUT)/vcpufreq_scx.bpf.o: bpf/vcpufreq_scx.bpf.c $(wildcard bpf/*.h include/vcpufreq/*.h) \
+		$(wildcard $(SCX_VMLINUX)) $(KSRC)/.extracted-scx $(LIBBPF_OBJ)
+	$(call msg,BPF,$@)
+	$(Q)test -r $(SCX_VMLINUX) || { echo "Error: no $(SCX_VMLINUX) for this architecture: make vmlinux-scx SCX_KERNEL_BTF=<a $(ARCH) vmlinux with sched_ext>" >&2; exit 1; }
+	$(Q)$(CLANG) -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
+		-I$(dir $(SCX_VMLINUX)) -I$(SCX_INC) -Iinclude -I$(LIBBPF_INC) -c $< -o $@
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o $(BPFTOOL) Makefile
 	$(call msg,GEN-SKEL,$@)

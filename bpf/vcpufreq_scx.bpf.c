@@ -10,22 +10,53 @@
  * for each choice -- is written once, in docs/design.md ("The sched_ext
  * backend").  The callbacks follow in lifecycle order.
  */
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
+/*
+ * The kernel's own sched_ext headers (tools/sched_ext/include/scx, taken
+ * from linux-source-6.12 at build time): kfuncs, BPF_STRUCT_OPS, UEI_*,
+ * SCX_OPS_DEFINE.  Their "vmlinux.h" is bpf/vmlinux/ARCH/vmlinux.h, the
+ * test kernel's BTF (make vmlinux-scx), since a build host's BTF may have
+ * no sched_ext types.
+ */
+#include <scx/common.bpf.h>
+#include <scx/compat.bpf.h>
 #include <bpf/bpf_core_read.h>
 
 #define __VCPUFREQ_BPF__
 #include "vcpufreq/abi.h"
 #include "shared_maps.h"	/* the tracking programs' maps */
 #include "refresh_thread.h"	/* taking a request in, as they do */
-#include "scx_decls.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-#ifndef ENOENT
-#define ENOENT			2	/* vmlinux.h has no errno values */
-#endif
+/*
+ * 6.13 renamed dispatch/consume to dsq_insert/dsq_move_to_local and 6.18
+ * deprecated scx_bpf_cpu_rq; 6.12's common.bpf.h declares the old names
+ * only, and strong.  Every one is weak here: the kernel's is picked at
+ * load (dsq_insert, dsq_move_to_local below, set_cpuperf).
+ */
+void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice,
+			u64 enq_flags) __ksym __weak;
+bool scx_bpf_dsq_move_to_local(u64 dsq_id) __ksym __weak;
+void scx_bpf_dispatch(struct task_struct *p, u64 dsq_id, u64 slice,
+		      u64 enq_flags) __ksym __weak;
+bool scx_bpf_consume(u64 dsq_id) __ksym __weak;
+struct rq *scx_bpf_cpu_rq(s32 cpu) __ksym __weak;
+
+static __always_inline void dsq_insert(struct task_struct *p, u64 dsq_id,
+				       u64 slice, u64 enq_flags)
+{
+	if (bpf_ksym_exists(scx_bpf_dsq_insert))
+		scx_bpf_dsq_insert(p, dsq_id, slice, enq_flags);
+	else
+		scx_bpf_dispatch(p, dsq_id, slice, enq_flags);
+}
+
+static __always_inline bool dsq_move_to_local(u64 dsq_id)
+{
+	if (bpf_ksym_exists(scx_bpf_dsq_move_to_local))
+		return scx_bpf_dsq_move_to_local(dsq_id);
+	return scx_bpf_consume(dsq_id);
+}
 
 /* schedutil runs a CPU at 1.25x its sched_ext target: 4/5 of a request */
 #define CPUPERF_NUM		4
@@ -54,10 +85,7 @@ const volatile __u32 level_cap[VCPUFREQ_SCX_MAX_LEVELS] = { VCPUFREQ_PERF_MAX };
 const volatile __u8 cpu_level[VCPUFREQ_MAX_CPUS];
 
 /* why the scheduler stopped, for the agent (written once, in exit) */
-int exit_kind;
-__s64 exit_code;
-char exit_reason[128];
-char exit_msg[SCX_EXIT_MSG_LEN];
+UEI_DEFINE(uei);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -400,7 +428,7 @@ static struct vcpufreq_scx_cpu *task_cpu_stats(struct task_struct *p, s32 *cpu)
 static void set_cpuperf(struct vcpufreq_scx_cpu *c, s32 cpu, u32 demand)
 {
 	u32 target = demand * CPUPERF_NUM / CPUPERF_DEN;
-	struct rq___scx *rq;
+	struct rq *rq;
 
 	scx_bpf_cpuperf_set(cpu, target);
 	c->cpuperf_sets++;
@@ -899,35 +927,28 @@ void BPF_STRUCT_OPS(vf_exit, struct scx_exit_info *ei)
 {
 	struct vcpufreq_event *e;
 
-	exit_kind = BPF_CORE_READ(ei, kind);
-	exit_code = BPF_CORE_READ(ei, exit_code);
-	bpf_probe_read_kernel_str(exit_reason, sizeof(exit_reason),
-				  BPF_CORE_READ(ei, reason));
-	bpf_probe_read_kernel_str(exit_msg, sizeof(exit_msg),
-				  BPF_CORE_READ(ei, msg));
+	UEI_RECORD(uei, ei);
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e)
 		return;
 	__builtin_memset(e, 0, sizeof(*e));
 	e->type = VCPUFREQ_EV_SCX_EXIT;
-	e->perf = exit_kind;
+	e->perf = uei.kind;
 	e->ts_ns = bpf_ktime_get_ns();
 	bpf_ringbuf_submit(e, 0);
 }
 
-SEC(".struct_ops.link")
-struct sched_ext_ops vcpufreq_ops = {
-	.select_cpu	= (void *)vf_select_cpu,
-	.enqueue	= (void *)vf_enqueue,
-	.dispatch	= (void *)vf_dispatch,
-	.running	= (void *)vf_running,
-	.stopping	= (void *)vf_stopping,
-	.tick		= (void *)vf_tick,
-	.set_cpumask	= (void *)vf_set_cpumask,
-	.cpu_release	= (void *)vf_cpu_release,
-	.enable		= (void *)vf_enable,
-	.init		= (void *)vf_init,
-	.exit		= (void *)vf_exit,
-	.flags		= SCX_OPS_SWITCH_PARTIAL,
-	.name		= VCPUFREQ_SCX_OPS_NAME,
-};
+SCX_OPS_DEFINE(vcpufreq_ops,
+	       .select_cpu	= (void *)vf_select_cpu,
+	       .enqueue		= (void *)vf_enqueue,
+	       .dispatch	= (void *)vf_dispatch,
+	       .running		= (void *)vf_running,
+	       .stopping	= (void *)vf_stopping,
+	       .tick		= (void *)vf_tick,
+	       .set_cpumask	= (void *)vf_set_cpumask,
+	       .cpu_release	= (void *)vf_cpu_release,
+	       .enable		= (void *)vf_enable,
+	       .init		= (void *)vf_init,
+	       .exit		= (void *)vf_exit,
+	       .flags		= SCX_OPS_SWITCH_PARTIAL,
+	       .name		= VCPUFREQ_SCX_OPS_NAME);
