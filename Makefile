@@ -19,14 +19,20 @@ ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 CFLAGS  ?= -O2 -g
 CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11
 # common/ (numbers, cpulists, error output, state paths) is shared by the
-# library, the CLI and the bridge: it sees only the public headers.  Both
+# library, vcpufreq-bpf and the bridge: it sees only the public headers.  Both
 # are built with hidden symbols: libvcpufreq.a exports only VCPUFREQ_API
 COMMON_CFLAGS := $(CFLAGS) -Iinclude -fPIC -fvisibility=hidden
 # the bridge sees only the library's public headers, as a VMM would; it
-# also calls common/'s helpers, which it compiles in itself (bridge/common.c)
-BRIDGE_CFLAGS := $(CFLAGS) -Iinclude $(shell pkg-config --cflags jansson libxml-2.0 2>/dev/null)
+# also calls common/'s helpers, whose objects it links (COMMON_OBJS)
+BRIDGE_CFLAGS := $(CFLAGS) -Iinclude -Icommon $(shell pkg-config --cflags jansson libxml-2.0 2>/dev/null)
 BRIDGE_LIBS   := $(shell pkg-config --libs jansson libxml-2.0 2>/dev/null)
-CFLAGS  += -Iinclude -I$(OUT) -I$(LIBBPF_INC) -Ilib -Iloader -Icommon
+CFLAGS  += -Iinclude -I$(OUT) -I$(LIBBPF_INC) -Ilib -Icommon
+# vcpufreq-bpf in three folders, each seeing only the headers of the folders
+# it may call: cli/ (the commands) -> agent/ (the agent, its broker, grants
+# store and actuators) -> base/ (options, errors, pinned objects) -> lib/
+BASE_CFLAGS  := $(CFLAGS) -Ibase
+AGENT_CFLAGS := $(BASE_CFLAGS) -Iagent
+CLI_CFLAGS   := $(AGENT_CFLAGS) -Icli
 LDLIBS  := -lelf -lz -lpthread
 
 ifeq ($(V),1)
@@ -42,15 +48,17 @@ COMMON_OBJS := $(patsubst %.c,$(OUT)/%.o,$(wildcard common/*.c))
 # tests and the in-tree tools link every object of it (INTERNAL_LIB)
 INTERNAL_LIB := $(OUT)/lib/libvcpufreq-internal.a
 LIB_SRCS    := $(wildcard lib/*.c)
-LOADER_SRCS := $(wildcard loader/*.c)
 LIB_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))
-LOADER_OBJS := $(patsubst %.c,$(OUT)/%.o,$(LOADER_SRCS))
+BASE_OBJS   := $(patsubst %.c,$(OUT)/%.o,$(wildcard base/*.c))
+AGENT_OBJS  := $(patsubst %.c,$(OUT)/%.o,$(wildcard agent/*.c))
+CLI_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(wildcard cli/*.c))
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 SKELS       := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 BRIDGE_SRCS := $(wildcard bridge/*.c)
-BRIDGE_OBJS := $(patsubst %.c,$(OUT)/%.o,$(filter-out bridge/corrupt.c,$(BRIDGE_SRCS)))
+BRIDGE_OBJS := $(patsubst %.c,$(OUT)/%.o,$(filter-out bridge/corrupt.c,$(BRIDGE_SRCS))) \
+	       $(COMMON_OBJS)
 # the test build: --corrupt KIND (fault injection for tests/vm/e2e.sh)
-BRIDGE_TEST_OBJS := $(patsubst %.c,$(OUT)/tests/%.o,$(BRIDGE_SRCS))
+BRIDGE_TEST_OBJS := $(patsubst %.c,$(OUT)/tests/%.o,$(BRIDGE_SRCS)) $(COMMON_OBJS)
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 HELPERS     := $(OUT)/standin-vmm $(OUT)/vcpufreq-qemu-bridge \
@@ -90,15 +98,45 @@ $(BPFTOOL): $(KSRC)/.extracted
 	$(Q)$(MAKE) -s -C $(KSRC)/tools/bpf/bpftool OUTPUT=$(abspath $(OUT))/bpftool/ \
 		>$(OUT)/bpftool/build.log 2>&1 || { cat $(OUT)/bpftool/build.log; exit 1; }
 
+# the tracking programs build against the build host's BTF (CO-RE: they
+# load on any kernel with BTF); the sched_ext scheduler against the test
+# kernel's, checked in (bpf/vmlinux/ARCH/vmlinux.h, as the scx project
+# keeps one per architecture), since a host kernel may have no sched_ext
 $(OUT)/vmlinux.h: $(BPFTOOL)
 	$(call msg,GEN,$@)
 	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
+
+# the kernel's sched_ext headers (scx/common.bpf.h, compat.bpf.h,
+# user_exit_info.h), from the same source package
+SCX_INC     := $(KSRC)/tools/sched_ext/include
+SCX_VMLINUX := bpf/vmlinux/$(ARCH)/vmlinux.h
+$(KSRC)/.extracted-scx: | $(OUT)
+	$(call msg,EXTRACT,$(KSRC_TAR) sched_ext headers)
+	$(Q)tar -C $(OUT) -xJf $(KSRC_TAR) 'linux-source-6.12/tools/sched_ext/include'
+	$(Q)touch $@
+
+# regenerate $(SCX_VMLINUX) from the test kernel's BTF (tests/vm/build-kernel.sh;
+# tests/vm/check-scx-vmlinux.sh checks that they still agree)
+SCX_KERNEL_BTF ?= $(OUT)/vm/obj/vmlinux
+.PHONY: vmlinux-scx
+vmlinux-scx: $(BPFTOOL)
+	$(call msg,GEN,$(SCX_VMLINUX) from $(SCX_KERNEL_BTF))
+	$(Q)test -r $(SCX_KERNEL_BTF) || { echo "Error: no $(SCX_KERNEL_BTF): build the test kernel (tests/vm/build-kernel.sh) or give SCX_KERNEL_BTF=VMLINUX" >&2; exit 1; }
+	$(Q)mkdir -p $(dir $(SCX_VMLINUX))
+	$(Q)$(BPFTOOL) btf dump file $(SCX_KERNEL_BTF) format c > $(SCX_VMLINUX).tmp && mv $(SCX_VMLINUX).tmp $(SCX_VMLINUX)
 
 # --- BPF objects and skeletons --------------------------------------------
 $(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/vcpufreq/*.h) $(OUT)/vmlinux.h $(LIBBPF_OBJ)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 		-Iinclude -I$(OUT) -I$(LIBBPF_INC) -c $< -o $@
+
+$(OUT)/vcpufreq_scx.bpf.o: bpf/vcpufreq_scx.bpf.c $(wildcard bpf/*.h include/vcpufreq/*.h) \
+		$(wildcard $(SCX_VMLINUX)) $(KSRC)/.extracted-scx $(LIBBPF_OBJ)
+	$(call msg,BPF,$@)
+	$(Q)test -r $(SCX_VMLINUX) || { echo "Error: no $(SCX_VMLINUX) for this architecture: make vmlinux-scx SCX_KERNEL_BTF=<a $(ARCH) vmlinux with sched_ext>" >&2; exit 1; }
+	$(Q)$(CLANG) -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
+		-I$(dir $(SCX_VMLINUX)) -I$(SCX_INC) -Iinclude -I$(LIBBPF_INC) -c $< -o $@
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o $(BPFTOOL) Makefile
 	$(call msg,GEN-SKEL,$@)
@@ -113,9 +151,17 @@ $(OUT)/lib/%.o: lib/%.c $(wildcard lib/*.h common/*.h include/vcpufreq/*.h) $(LI
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
-$(OUT)/loader/%.o: loader/%.c $(wildcard loader/*.h lib/*.h common/*.h include/vcpufreq/*.h) $(SKELS) | $(OUT)
+$(OUT)/base/%.o: base/%.c $(wildcard base/*.h lib/*.h common/*.h include/vcpufreq/*.h) $(LIBBPF_OBJ) | $(OUT)
 	$(call msg,CC,$@)
-	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -c $< -o $@
+
+$(OUT)/agent/%.o: agent/%.c $(wildcard agent/*.h base/*.h lib/*.h common/*.h include/vcpufreq/*.h) $(SKELS) | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(AGENT_CFLAGS) -c $< -o $@
+
+$(OUT)/cli/%.o: cli/%.c $(wildcard cli/*.h agent/*.h base/*.h lib/*.h common/*.h include/vcpufreq/*.h) $(SKELS) | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CLI_CFLAGS) -c $< -o $@
 
 $(INTERNAL_LIB): $(LIB_OBJS) $(COMMON_OBJS)
 	$(call msg,AR,$@)
@@ -130,7 +176,7 @@ $(OUT)/libvcpufreq.a: $(LIB_OBJS) $(COMMON_OBJS) scripts/check-exports.sh
 	$(Q)rm -f $@ && ar rcs $@ $(OUT)/lib/libvcpufreq.o
 	$(Q)scripts/check-exports.sh $@ include/vcpufreq/*.h || { rm -f $@; exit 1; }
 
-$(OUT)/vcpufreq-bpf: $(LOADER_OBJS) $(INTERNAL_LIB) $(LIBBPF_OBJ)
+$(OUT)/vcpufreq-bpf: $(CLI_OBJS) $(AGENT_OBJS) $(BASE_OBJS) $(INTERNAL_LIB) $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
@@ -145,9 +191,6 @@ $(OUT)/bridge/%.o: bridge/%.c bridge/bridge.h $(wildcard common/*.h include/vcpu
 $(OUT)/tests/bridge/%.o: bridge/%.c bridge/bridge.h $(wildcard common/*.h include/vcpufreq/*.h) | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(BRIDGE_CFLAGS) -DVCPUFREQ_BRIDGE_TESTING -c $< -o $@
-
-# bridge/common.c compiles common/'s sources in
-$(OUT)/bridge/common.o $(OUT)/tests/bridge/common.o: $(wildcard common/*.c)
 
 $(OUT)/vcpufreq-qemu-bridge: $(BRIDGE_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
@@ -195,11 +238,11 @@ $(OUT)/bench-request: bench/bench-request.c tests/tool.h $(OUT)/libvcpufreq.a $(
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $(filter %.c %.a,$^) $(LDLIBS) -o $@
 
-# actuator tests link the loader's objects (not its main)
+# actuator tests link the agent's objects and base/ (not the commands)
 $(OUT)/tests/test_actuators: tests/unit/test_actuators.c tests/unit/unit.h \
-		$(filter-out $(OUT)/loader/main.o,$(LOADER_OBJS)) $(INTERNAL_LIB) $(LIBBPF_OBJ)
+		$(AGENT_OBJS) $(BASE_OBJS) $(INTERNAL_LIB) $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
-	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
+	$(Q)mkdir -p $(@D) && $(CC) $(AGENT_CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
 
 $(OUT):
 	$(Q)mkdir -p $@

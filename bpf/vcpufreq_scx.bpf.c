@@ -10,22 +10,53 @@
  * for each choice -- is written once, in docs/design.md ("The sched_ext
  * backend").  The callbacks follow in lifecycle order.
  */
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
+/*
+ * The kernel's own sched_ext headers (tools/sched_ext/include/scx, taken
+ * from linux-source-6.12 at build time): kfuncs, BPF_STRUCT_OPS, UEI_*,
+ * SCX_OPS_DEFINE.  Their "vmlinux.h" is bpf/vmlinux/ARCH/vmlinux.h, the
+ * test kernel's BTF (make vmlinux-scx), since a build host's BTF may have
+ * no sched_ext types.
+ */
+#include <scx/common.bpf.h>
+#include <scx/compat.bpf.h>
 #include <bpf/bpf_core_read.h>
 
 #define __VCPUFREQ_BPF__
 #include "vcpufreq/abi.h"
 #include "shared_maps.h"	/* the tracking programs' maps */
 #include "refresh_thread.h"	/* taking a request in, as they do */
-#include "scx_decls.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-#ifndef ENOENT
-#define ENOENT			2	/* vmlinux.h has no errno values */
-#endif
+/*
+ * 6.13 renamed dispatch/consume to dsq_insert/dsq_move_to_local and 6.18
+ * deprecated scx_bpf_cpu_rq; 6.12's common.bpf.h declares the old names
+ * only, and strong.  Every one is weak here: the kernel's is picked at
+ * load (dsq_insert, dsq_move_to_local below, set_cpuperf).
+ */
+void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice,
+			u64 enq_flags) __ksym __weak;
+bool scx_bpf_dsq_move_to_local(u64 dsq_id) __ksym __weak;
+void scx_bpf_dispatch(struct task_struct *p, u64 dsq_id, u64 slice,
+		      u64 enq_flags) __ksym __weak;
+bool scx_bpf_consume(u64 dsq_id) __ksym __weak;
+struct rq *scx_bpf_cpu_rq(s32 cpu) __ksym __weak;
+
+static __always_inline void dsq_insert(struct task_struct *p, u64 dsq_id,
+				       u64 slice, u64 enq_flags)
+{
+	if (bpf_ksym_exists(scx_bpf_dsq_insert))
+		scx_bpf_dsq_insert(p, dsq_id, slice, enq_flags);
+	else
+		scx_bpf_dispatch(p, dsq_id, slice, enq_flags);
+}
+
+static __always_inline bool dsq_move_to_local(u64 dsq_id)
+{
+	if (bpf_ksym_exists(scx_bpf_dsq_move_to_local))
+		return scx_bpf_dsq_move_to_local(dsq_id);
+	return scx_bpf_consume(dsq_id);
+}
 
 /* schedutil runs a CPU at 1.25x its sched_ext target: 4/5 of a request */
 #define CPUPERF_NUM		4
@@ -54,10 +85,7 @@ const volatile __u32 level_cap[VCPUFREQ_SCX_MAX_LEVELS] = { VCPUFREQ_PERF_MAX };
 const volatile __u8 cpu_level[VCPUFREQ_MAX_CPUS];
 
 /* why the scheduler stopped, for the agent (written once, in exit) */
-int exit_kind;
-__s64 exit_code;
-char exit_reason[128];
-char exit_msg[SCX_EXIT_MSG_LEN];
+UEI_DEFINE(uei);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -95,22 +123,23 @@ __u32 cpu_dispatches[VCPUFREQ_MAX_CPUS];
  */
 __u64 level_fit_at[VCPUFREQ_SCX_MAX_LEVELS];
 __u64 level_helped_at[VCPUFREQ_SCX_MAX_LEVELS];
-#define LVL(level)	((level) & (VCPUFREQ_SCX_MAX_LEVELS - 1))
+/* a level, masked so that the verifier sees it index the per-level arrays */
+#define LEVEL_BOUNDED(level)	((level) & (VCPUFREQ_SCX_MAX_LEVELS - 1))
 
-struct starve_timer {
+struct sched_timer {
 	struct bpf_timer timer;
 };
 
-/* [0]: the starvation check, [1]: the release of held targets */
+/* the scheduler's timers: the starvation check, the release of held targets */
+#define STARVE_CHECK_TIMER	0
+#define RELEASE_HELD_TIMER	1
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2);
 	__type(key, u32);
-	__type(value, struct starve_timer);
-} starve_timers SEC(".maps");
-#define STARVE_TIMER	0
-#define RELEASE_TIMER	1
-bool release_armed;
+	__type(value, struct sched_timer);
+} sched_timers SEC(".maps");
+bool release_timer_armed;
 
 static u32 nr_cpus(void)
 {
@@ -123,11 +152,11 @@ static u32 nr_cpus(void)
  * CPU numbers are below VCPUFREQ_MAX_CPUS (the loader refuses bigger
  * hosts); the mask, not a comparison, is what the verifier can follow.
  */
-#define CPU_IDX(cpu)	((u32)(cpu) & (VCPUFREQ_MAX_CPUS - 1))
+#define CPU_BOUNDED(cpu)	((u32)(cpu) & (VCPUFREQ_MAX_CPUS - 1))
 
 static u32 level_of(s32 cpu)
 {
-	return cpu_level[CPU_IDX(cpu)];
+	return cpu_level[CPU_BOUNDED(cpu)];
 }
 
 /* @p's state as the tracking programs keep it (NULL: no request) */
@@ -136,11 +165,11 @@ static struct vcpufreq_vcpu *vcpu_of(struct task_struct *p)
 	return bpf_task_storage_get(&vcpu_state, p, 0, 0);
 }
 
-static u32 vcpu_request(struct vcpufreq_vcpu *s)
+static u32 vcpu_request(struct vcpufreq_vcpu *vcpu)
 {
-	if (!s || !s->enrolled)
+	if (!vcpu || !vcpu->enrolled)
 		return 0;
-	return s->perf < SCX_CPUPERF_ONE ? s->perf : SCX_CPUPERF_ONE;
+	return vcpu->perf < SCX_CPUPERF_ONE ? vcpu->perf : SCX_CPUPERF_ONE;
 }
 
 /* @p's task_ctx (NULL for a task enable has not seen): one lookup per callback */
@@ -167,21 +196,21 @@ static u32 decayed(u32 v, u64 dt)
  * the speed it ran at (the CPU's capacity at its current frequency), as a
  * frequency-invariant PELT average does; when it did not run, it decays.
  */
-static void update_util(struct task_ctx *t, s32 cpu, bool ran, u64 now)
+static void update_util(struct task_ctx *tctx, s32 cpu, bool ran, u64 now)
 {
-	u64 dt = now - t->util_at, then = t->util_at;
+	u64 dt = now - tctx->util_at, then = tctx->util_at;
 	u32 speed;
 
-	t->util_at = now;
+	tctx->util_at = now;
 	if (!ran || !then) {
-		t->util = decayed(t->util, dt);
+		tctx->util = decayed(tctx->util, dt);
 		return;
 	}
 	speed = (u64)scx_bpf_cpuperf_cur(cpu) * scx_bpf_cpuperf_cap(cpu) >> 10;
-	if (t->util <= speed)
-		t->util = speed - decayed(speed - t->util, dt);
+	if (tctx->util <= speed)
+		tctx->util = speed - decayed(speed - tctx->util, dt);
 	else
-		t->util = speed + decayed(t->util - speed, dt);
+		tctx->util = speed + decayed(tctx->util - speed, dt);
 }
 
 /*
@@ -193,41 +222,44 @@ static void update_util(struct task_ctx *t, s32 cpu, bool ran, u64 now)
  * it never takes away from it: a guest whose tasks are spread over its
  * vCPUs asks little for each, while they all must finish together.
  */
-static u32 vcpu_demand(struct vcpufreq_vcpu *s, struct task_ctx *t, u64 *clock)
+static u32 vcpu_demand(struct vcpufreq_vcpu *vcpu, struct task_ctx *tctx,
+		       u64 *clock)
 {
-	u32 req = vcpu_request(s), peak, own;
+	u32 req = vcpu_request(vcpu), peak, own;
 	u64 now, halvings;
 
-	if (!t || !req)
+	if (!tctx || !req)
 		return req;
 	if (!*clock)
 		*clock = bpf_ktime_get_ns();
 	now = *clock;
-	own = decayed(t->util, now - t->util_at) * CPUPERF_DEN / CPUPERF_NUM;
+	own = decayed(tctx->util, now - tctx->util_at) * CPUPERF_DEN /
+	      CPUPERF_NUM;
 	if (own > SCX_CPUPERF_ONE)
 		own = SCX_CPUPERF_ONE;
-	halvings = (now - t->peak_at) / DEMAND_HALFLIFE_NS;
-	peak = halvings < 11 ? t->peak >> halvings : 0;
+	halvings = (now - tctx->peak_at) / DEMAND_HALFLIFE_NS;
+	peak = halvings < 11 ? tctx->peak >> halvings : 0;
 	if (req >= peak) {
-		t->peak = req;
-		t->peak_at = now;
+		tctx->peak = req;
+		tctx->peak_at = now;
 		peak = req;
 	}
 	return peak > own ? peak : own;
 }
 
-static u32 fit_level(struct task_ctx *t, u32 demand)
+static u32 fit_level(struct task_ctx *tctx, u32 demand)
 {
 	u32 level = nr_levels - 1;
 
-	for (u32 l = 0; l < VCPUFREQ_SCX_MAX_LEVELS && l < nr_levels; l++) {
-		if (level_cap[l] >= demand) {
-			level = l;
+	for (u32 candidate = 0; candidate < VCPUFREQ_SCX_MAX_LEVELS &&
+	     candidate < nr_levels; candidate++) {
+		if (level_cap[candidate] >= demand) {
+			level = candidate;
 			break;
 		}
 	}
-	if (t && level > t->max_level)
-		level = t->max_level;
+	if (tctx && level > tctx->max_level)
+		level = tctx->max_level;
 	return level;
 }
 
@@ -242,18 +274,18 @@ static u32 fit_level(struct task_ctx *t, u32 demand)
 const volatile __u8 efficient_level[VCPUFREQ_SCX_DEMAND_BUCKETS];
 const volatile bool energy_levels;	/* efficient_level is filled in */
 
-static u32 preferred_level(struct task_ctx *t, u32 demand, u32 fit)
+static u32 preferred_level(struct task_ctx *tctx, u32 demand, u32 fit)
 {
-	u32 l;
+	u32 efficient;
 
 	if (demand > VCPUFREQ_PERF_MAX)
 		demand = VCPUFREQ_PERF_MAX;
-	l = efficient_level[demand / VCPUFREQ_SCX_DEMAND_STEP];
-	if (l >= nr_levels)
-		l = nr_levels - 1;
-	if (t && l > t->max_level)
-		l = t->max_level;
-	return l > fit ? l : fit;
+	efficient = efficient_level[demand / VCPUFREQ_SCX_DEMAND_STEP];
+	if (efficient >= nr_levels)
+		efficient = nr_levels - 1;
+	if (tctx && efficient > tctx->max_level)
+		efficient = tctx->max_level;
+	return efficient > fit ? efficient : fit;
 }
 
 static u32 max_level_in(const struct cpumask *mask)
@@ -314,15 +346,14 @@ static u32 lowest_bit(u64 v)
 static s32 idle_cpu_of_level(struct task_struct *p, const struct cpumask *idle,
 			     u32 level, s32 prev_cpu)
 {
-	u32 l = LVL(level);
-
 #pragma unroll
 	for (u32 w = 0; w < VCPUFREQ_CPUMASK_WORDS; w++) {
 		u64 cand;
 
 		if (w >= MASK_WORDS)
 			break;
-		cand = level_cpus[l][w] & MASK_WORD(idle, w) &
+		cand = level_cpus[LEVEL_BOUNDED(level)][w] &
+		       MASK_WORD(idle, w) &
 		       MASK_WORD(p->cpus_ptr, w);
 		if (!cand)
 			continue;
@@ -344,10 +375,10 @@ static s32 idle_fitting_cpu(struct task_struct *p, s32 prev_cpu, u32 level)
 {
 	const struct cpumask *idle = scx_bpf_get_idle_cpumask();
 	s32 best = -1;
-	u32 l;
+	u32 candidate;
 
-	bpf_for(l, level, nr_levels) {
-		best = idle_cpu_of_level(p, idle, l, prev_cpu);
+	bpf_for(candidate, level, nr_levels) {
+		best = idle_cpu_of_level(p, idle, candidate, prev_cpu);
 		if (best >= 0)
 			break;
 	}
@@ -373,10 +404,10 @@ static s32 claim_fitting_idle_cpu(struct task_struct *p, s32 prev_cpu,
 }
 
 /* an idle CPU of the cheapest level for @demand, else of any fitting one */
-static s32 claim_idle_cpu_for(struct task_struct *p, struct task_ctx *t,
+static s32 claim_idle_cpu_for(struct task_struct *p, struct task_ctx *tctx,
 			      s32 prev_cpu, u32 demand, u32 fit)
 {
-	u32 pref = preferred_level(t, demand, fit);
+	u32 pref = preferred_level(tctx, demand, fit);
 	s32 cpu = claim_fitting_idle_cpu(p, prev_cpu, pref);
 
 	if (cpu < 0 && pref > fit)
@@ -397,19 +428,19 @@ static struct vcpufreq_scx_cpu *task_cpu_stats(struct task_struct *p, s32 *cpu)
  * Set @cpu's frequency target for @demand and record it -- as the kernel
  * holds it, where the kernel still lets us read it back.
  */
-static void set_cpuperf(struct vcpufreq_scx_cpu *c, s32 cpu, u32 demand)
+static void set_cpuperf(struct vcpufreq_scx_cpu *rec, s32 cpu, u32 demand)
 {
 	u32 target = demand * CPUPERF_NUM / CPUPERF_DEN;
-	struct rq___scx *rq;
+	struct rq *rq;
 
 	scx_bpf_cpuperf_set(cpu, target);
-	c->cpuperf_sets++;
-	c->demand = demand;
-	c->cpuperf_target = target;
+	rec->cpuperf_sets++;
+	rec->demand = demand;
+	rec->cpuperf_target = target;
 	if (bpf_ksym_exists(scx_bpf_cpu_rq)) {
 		rq = scx_bpf_cpu_rq(cpu);
 		if (rq)	/* a plain load: no helper call */
-			c->cpuperf_target = rq->scx.cpuperf_target;
+			rec->cpuperf_target = rq->scx.cpuperf_target;
 	}
 }
 
@@ -431,7 +462,7 @@ static bool older_than(u64 then, u64 now, u64 ns)
 static bool level_starving(u32 level, u64 now)
 {
 	return scx_bpf_dsq_nr_queued(LEVEL_DSQ(level)) > 0 &&
-	       older_than(level_fit_at[LVL(level)], now, STARVE_NS);
+	       older_than(level_fit_at[LEVEL_BOUNDED(level)], now, STARVE_NS);
 }
 
 /* a CPU of level @top takes the first vCPU of @level it can run */
@@ -440,14 +471,14 @@ static bool take_from_level(u32 level, u32 top, u64 now)
 	if (!dsq_move_to_local(LEVEL_DSQ(level)))
 		return false;
 	if (level <= top)
-		level_fit_at[LVL(level)] = now;
+		level_fit_at[LEVEL_BOUNDED(level)] = now;
 	else
-		level_helped_at[LVL(level)] = now;
+		level_helped_at[LEVEL_BOUNDED(level)] = now;
 	return true;
 }
 
 /*
- * Does @p's fast-path slot still hold the request its storage @s has?
+ * Does @p's fast-path slot still hold the request its storage @vcpu has?
  * Then a wakeup need not look the request up: a VMM on the fast path
  * changes it in the slot alone.  A change made with bpf() -- a new value,
  * a drop, a new slot -- and a move to another cgroup are taken in at the
@@ -455,22 +486,22 @@ static bool take_from_level(u32 level, u32 top, u64 now)
  * writer's call wakes the agent for: one placement later than a fast-path
  * change.  A thread without a slot is looked up at every wakeup.
  */
-static bool slot_holds_request(struct task_struct *p, struct vcpufreq_vcpu *s,
-			       struct task_ctx *t)
+static bool slot_holds_request(struct task_struct *p,
+			       struct vcpufreq_vcpu *vcpu, struct task_ctx *tctx)
 {
 	struct vcpufreq_slot *slot;
 
-	if (!s || !t || !s->taken)
+	if (!vcpu || !tctx || !vcpu->taken)
 		return false;
-	slot = tid_slot(t->slot, p->pid);
-	return slot && perf_in_range(slot->perf) == s->perf;
+	slot = tid_slot(tctx->slot, p->pid);
+	return slot && perf_in_range(slot->perf) == vcpu->perf;
 }
 
 s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
 		   u64 wake_flags)
 {
-	struct task_ctx *t = task_ctx_of(p);
-	struct vcpufreq_vcpu *s = vcpu_of(p);
+	struct task_ctx *tctx = task_ctx_of(p);
+	struct vcpufreq_vcpu *vcpu = vcpu_of(p);
 	bool is_idle = false;
 	u64 now = 0;
 	u32 demand;
@@ -480,9 +511,10 @@ s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
 	 * take in what its guest asked for since it last ran (the tracking
 	 * programs do at switch-in, too late for where it is placed)
 	 */
-	if (!slot_holds_request(p, s, t) && tid_marked(p->pid))
-		s = refresh_thread(p, s, false, t ? &t->slot : NULL);
-	demand = vcpu_demand(s, t, &now);
+	if (!slot_holds_request(p, vcpu, tctx) && tid_marked(p->pid))
+		vcpu = refresh_thread(p, vcpu, false,
+				      tctx ? &tctx->slot : NULL);
+	demand = vcpu_demand(vcpu, tctx, &now);
 
 	if (!demand) {
 		cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
@@ -490,7 +522,8 @@ s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
 			dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_DFL, 0);
 		return cpu;
 	}
-	cpu = claim_idle_cpu_for(p, t, prev_cpu, demand, fit_level(t, demand));
+	cpu = claim_idle_cpu_for(p, tctx, prev_cpu, demand,
+				 fit_level(tctx, demand));
 	if (cpu < 0)
 		return prev_cpu;	/* enqueue queues it by level */
 	dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_DFL, 0);
@@ -506,16 +539,18 @@ s32 BPF_STRUCT_OPS(vf_select_cpu, struct task_struct *p, s32 prev_cpu,
 __u64 below_level_cpus[VCPUFREQ_SCX_MAX_LEVELS][VCPUFREQ_CPUMASK_WORDS];
 
 /*
- * @cpu starts or stops running the vCPU recorded in @c: its bit goes on or
+ * @cpu starts or stops running the vCPU recorded in @rec: its bit goes on or
  * off when that vCPU fits a lower level than @cpu's
  */
-static void mark_below_level(struct vcpufreq_scx_cpu *c, s32 cpu, bool on)
+static void mark_below_level(struct vcpufreq_scx_cpu *rec, s32 cpu, bool on)
 {
 	u32 level = level_of(cpu);
-	__u64 *w = &below_level_cpus[LVL(level)][CPU_IDX(cpu) / 64];
+	__u64 *w =
+		&below_level_cpus[LEVEL_BOUNDED(level)][CPU_BOUNDED(cpu) / 64];
 	__u64 bit = 1ULL << (cpu & 63);
 
-	if (!energy_levels || !c->running_level || c->running_level - 1 >= level)
+	if (!energy_levels || !rec->running_level ||
+	    rec->running_level - 1 >= level)
 		return;
 	if (on)
 		__sync_fetch_and_or(w, bit);
@@ -532,11 +567,9 @@ static void mark_below_level(struct vcpufreq_scx_cpu *c, s32 cpu, bool on)
  */
 static void make_way_on_level(u32 level)
 {
-	u32 l = LVL(level);
-
 #pragma unroll
 	for (u32 w = 0; w < VCPUFREQ_CPUMASK_WORDS; w++) {
-		u64 cand = below_level_cpus[l][w];
+		u64 cand = below_level_cpus[LEVEL_BOUNDED(level)][w];
 
 		if (cand) {
 			scx_bpf_kick_cpu(w * 64 + lowest_bit(cand),
@@ -548,9 +581,9 @@ static void make_way_on_level(u32 level)
 
 void BPF_STRUCT_OPS(vf_enqueue, struct task_struct *p, u64 enq_flags)
 {
-	struct task_ctx *t = task_ctx_of(p);
+	struct task_ctx *tctx = task_ctx_of(p);
 	u64 now = 0;
-	u32 demand = vcpu_demand(vcpu_of(p), t, &now), level;
+	u32 demand = vcpu_demand(vcpu_of(p), tctx, &now), level;
 	s32 cpu;
 
 	if (!demand) {
@@ -560,7 +593,7 @@ void BPF_STRUCT_OPS(vf_enqueue, struct task_struct *p, u64 enq_flags)
 			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 		return;
 	}
-	level = fit_level(t, demand);
+	level = fit_level(tctx, demand);
 	/*
 	 * a queue's wait starts when it stops being empty -- unless lower
 	 * CPUs are helping it out: then its fitting CPUs are still taken
@@ -568,14 +601,14 @@ void BPF_STRUCT_OPS(vf_enqueue, struct task_struct *p, u64 enq_flags)
 	if (!now)
 		now = bpf_ktime_get_ns();
 	if (!scx_bpf_dsq_nr_queued(LEVEL_DSQ(level)) &&
-	    older_than(level_helped_at[LVL(level)], now, STARVE_NS))
-		level_fit_at[LVL(level)] = now;
+	    older_than(level_helped_at[LEVEL_BOUNDED(level)], now, STARVE_NS))
+		level_fit_at[LEVEL_BOUNDED(level)] = now;
 	dsq_insert(p, LEVEL_DSQ(level), SCX_SLICE_DFL, enq_flags);
-	cpu = claim_idle_cpu_for(p, t, -1, demand, level);
+	cpu = claim_idle_cpu_for(p, tctx, -1, demand, level);
 	if (cpu >= 0) {
 		/* a fitting CPU is on its way: lower CPUs stop helping */
-		level_fit_at[LVL(level)] = now;
-		level_helped_at[LVL(level)] = 0;
+		level_fit_at[LEVEL_BOUNDED(level)] = now;
+		level_helped_at[LEVEL_BOUNDED(level)] = 0;
 		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 	} else if (energy_levels && level) {
 		make_way_on_level(level);
@@ -583,47 +616,49 @@ void BPF_STRUCT_OPS(vf_enqueue, struct task_struct *p, u64 enq_flags)
 }
 
 /* @cpu's target goes back to 0, held or not */
-static void release_cpuperf(struct vcpufreq_scx_cpu *c, s32 cpu)
+static void release_cpuperf(struct vcpufreq_scx_cpu *rec, s32 cpu)
 {
-	c->held_since = 0;
-	set_cpuperf(c, cpu, 0);
+	rec->held_since = 0;
+	set_cpuperf(rec, cpu, 0);
 }
 
 /* drop @cpu's target if it was held longer than HOLD_NS */
 static void release_if_held_long(s32 cpu, u64 now)
 {
 	u32 key = cpu;
-	struct vcpufreq_scx_cpu *c = bpf_map_lookup_elem(&scx_cpus, &key);
+	struct vcpufreq_scx_cpu *rec = bpf_map_lookup_elem(&scx_cpus, &key);
 
-	if (c && c->held_since && older_than(c->held_since, now, HOLD_NS))
-		release_cpuperf(c, cpu);
+	if (rec && rec->held_since && older_than(rec->held_since, now, HOLD_NS))
+		release_cpuperf(rec, cpu);
 }
 
 void BPF_STRUCT_OPS(vf_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u32 top = level_of(cpu), n;
 	u64 now = bpf_ktime_get_ns();
-	s32 l;
+	s32 level;
 
 	release_if_held_long(cpu, now);
 
-	n = ++cpu_dispatches[CPU_IDX(cpu)];
+	n = ++cpu_dispatches[CPU_BOUNDED(cpu)];
 	if (n % 4 == 0) {
 		if (dsq_move_to_local(SHARED_DSQ))
 			return;
-		bpf_for(l, 0, top + 1)
-			if (take_from_level(l, top, now))
+		bpf_for(level, 0, top + 1)
+			if (take_from_level(level, top, now))
 				return;
 	} else {
-		for (l = top; l >= 0 && l < VCPUFREQ_SCX_MAX_LEVELS; l--)
-			if (take_from_level(l, top, now))
+		for (level = top; level >= 0 &&
+		     level < VCPUFREQ_SCX_MAX_LEVELS; level--)
+			if (take_from_level(level, top, now))
 				return;
 		if (dsq_move_to_local(SHARED_DSQ))
 			return;
 	}
 	/* nothing of ours fits here: help a level whose CPUs are all taken */
-	bpf_for(l, top + 1, nr_levels)
-		if (level_starving(l, now) && take_from_level(l, top, now))
+	bpf_for(level, top + 1, nr_levels)
+		if (level_starving(level, now) &&
+		    take_from_level(level, top, now))
 			return;
 }
 
@@ -645,56 +680,57 @@ static int release_held(void *map, int *key, struct bpf_timer *timer)
 
 	bpf_for(cpu, 0, n) {
 		u32 k = cpu;
-		struct vcpufreq_scx_cpu *c = bpf_map_lookup_elem(&scx_cpus, &k);
+		struct vcpufreq_scx_cpu *rec =
+			bpf_map_lookup_elem(&scx_cpus, &k);
 
-		if (!c || !c->held_since)
+		if (!rec || !rec->held_since)
 			continue;
 		held = true;
-		if (older_than(c->held_since, now, HOLD_NS))
+		if (older_than(rec->held_since, now, HOLD_NS))
 			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 	}
-	release_armed = held;
+	release_timer_armed = held;
 	if (held)
 		bpf_timer_start(timer, HOLD_NS, 0);
 	return 0;
 }
 
 /* the vCPU stopped: keep its target for HOLD_NS */
-static void hold_cpuperf(struct vcpufreq_scx_cpu *c, u64 now)
+static void hold_cpuperf(struct vcpufreq_scx_cpu *rec, u64 now)
 {
-	u32 key = RELEASE_TIMER;
-	struct starve_timer *t;
+	u32 key = RELEASE_HELD_TIMER;
+	struct sched_timer *st;
 
-	c->held_since = now;
-	if (release_armed)
+	rec->held_since = now;
+	if (release_timer_armed)
 		return;
-	t = bpf_map_lookup_elem(&starve_timers, &key);
-	if (!t)
+	st = bpf_map_lookup_elem(&sched_timers, &key);
+	if (!st)
 		return;
-	release_armed = true;
-	bpf_timer_start(&t->timer, HOLD_NS, 0);
+	release_timer_armed = true;
+	bpf_timer_start(&st->timer, HOLD_NS, 0);
 }
 
 void BPF_STRUCT_OPS(vf_running, struct task_struct *p)
 {
-	struct task_ctx *t = task_ctx_of(p);
+	struct task_ctx *tctx = task_ctx_of(p);
 	u64 now = bpf_ktime_get_ns();
-	struct vcpufreq_scx_cpu *c;
+	struct vcpufreq_scx_cpu *rec;
 	u32 demand;
 	s32 cpu;
 
-	c = task_cpu_stats(p, &cpu);
-	if (!c)
+	rec = task_cpu_stats(p, &cpu);
+	if (!rec)
 		return;
-	if (t)
-		update_util(t, cpu, false, now);
-	demand = vcpu_demand(vcpu_of(p), t, &now);
-	c->running_at = now;
-	c->held_since = 0;
-	c->running_level = demand ? 1 + fit_level(t, demand) : 0;
-	mark_below_level(c, cpu, true);
-	if (demand_moved(demand, c->demand) || !c->cpuperf_sets)
-		set_cpuperf(c, cpu, demand);
+	if (tctx)
+		update_util(tctx, cpu, false, now);
+	demand = vcpu_demand(vcpu_of(p), tctx, &now);
+	rec->running_at = now;
+	rec->held_since = 0;
+	rec->running_level = demand ? 1 + fit_level(tctx, demand) : 0;
+	mark_below_level(rec, cpu, true);
+	if (demand_moved(demand, rec->demand) || !rec->cpuperf_sets)
+		set_cpuperf(rec, cpu, demand);
 }
 
 /*
@@ -702,57 +738,57 @@ void BPF_STRUCT_OPS(vf_running, struct task_struct *p)
  * kept running when its slice ends, without stopping/running, so tick
  * counts too.
  */
-static void account_run(struct vcpufreq_scx_cpu *c, u64 now)
+static void account_run(struct vcpufreq_scx_cpu *rec, u64 now)
 {
-	u32 level = c->running_level;
+	u32 level = rec->running_level;
 
-	if (c->running_at && level <= VCPUFREQ_SCX_MAX_LEVELS)
-		c->run_ns[level] += now - c->running_at;
+	if (rec->running_at && level <= VCPUFREQ_SCX_MAX_LEVELS)
+		rec->run_ns[level] += now - rec->running_at;
 }
 
 void BPF_STRUCT_OPS(vf_stopping, struct task_struct *p, bool runnable)
 {
-	struct task_ctx *t = task_ctx_of(p);
+	struct task_ctx *tctx = task_ctx_of(p);
 	u64 now = bpf_ktime_get_ns();
-	struct vcpufreq_scx_cpu *c;
+	struct vcpufreq_scx_cpu *rec;
 	s32 cpu;
 
-	c = task_cpu_stats(p, &cpu);
-	if (!c)
+	rec = task_cpu_stats(p, &cpu);
+	if (!rec)
 		return;
-	if (t)
-		update_util(t, cpu, true, now);
-	account_run(c, now);
-	mark_below_level(c, cpu, false);
-	c->running_at = 0;
-	c->running_level = 0;
-	if (c->demand)
-		hold_cpuperf(c, now);
+	if (tctx)
+		update_util(tctx, cpu, true, now);
+	account_run(rec, now);
+	mark_below_level(rec, cpu, false);
+	rec->running_at = 0;
+	rec->running_level = 0;
+	if (rec->demand)
+		hold_cpuperf(rec, now);
 }
 
 void BPF_STRUCT_OPS(vf_tick, struct task_struct *p)
 {
-	struct task_ctx *t = task_ctx_of(p);
+	struct task_ctx *tctx = task_ctx_of(p);
 	u64 now = bpf_ktime_get_ns();
-	struct vcpufreq_scx_cpu *c;
+	struct vcpufreq_scx_cpu *rec;
 	u32 demand, level;
 	s32 cpu;
 
-	c = task_cpu_stats(p, &cpu);
-	if (!c)
+	rec = task_cpu_stats(p, &cpu);
+	if (!rec)
 		return;
-	if (t)
-		update_util(t, cpu, true, now);
-	if (c->running_at) {
-		account_run(c, now);
-		c->running_at = now;
+	if (tctx)
+		update_util(tctx, cpu, true, now);
+	if (rec->running_at) {
+		account_run(rec, now);
+		rec->running_at = now;
 	}
-	demand = vcpu_demand(vcpu_of(p), t, &now);
+	demand = vcpu_demand(vcpu_of(p), tctx, &now);
 	if (!demand)
 		return;
-	if (demand_moved(demand, c->demand))
-		set_cpuperf(c, cpu, demand);
-	level = fit_level(t, demand);
+	if (demand_moved(demand, rec->demand))
+		set_cpuperf(rec, cpu, demand);
+	level = fit_level(tctx, demand);
 	if (level > level_of(cpu) && idle_fitting_cpu(p, -1, level) >= 0)
 		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
 }
@@ -760,10 +796,10 @@ void BPF_STRUCT_OPS(vf_tick, struct task_struct *p)
 void BPF_STRUCT_OPS(vf_set_cpumask, struct task_struct *p,
 		    const struct cpumask *mask)
 {
-	struct task_ctx *t = task_ctx_of(p);
+	struct task_ctx *tctx = task_ctx_of(p);
 
-	if (t)
-		t->max_level = max_level_in(mask);
+	if (tctx)
+		tctx->max_level = max_level_in(mask);
 }
 
 /* the last FOREIGN_EXT this CPU emitted */
@@ -793,26 +829,26 @@ struct {
  */
 static void report_joined(struct task_struct *p)
 {
-	struct foreign_seen *l;
+	struct foreign_seen *seen;
 	u32 zero = 0, tid = p->pid;
 	u64 now = bpf_ktime_get_ns();
 
-	l = bpf_map_lookup_elem(&foreign_seen, &zero);
-	if (!l || (l->tid == tid && now - l->ts < FOREIGN_COALESCE_NS))
+	seen = bpf_map_lookup_elem(&foreign_seen, &zero);
+	if (!seen || (seen->tid == tid && now - seen->ts < FOREIGN_COALESCE_NS))
 		return;
-	l->tid = tid;
-	l->ts = now;
+	seen->tid = tid;
+	seen->ts = now;
 	emit(VCPUFREQ_EV_FOREIGN_EXT, tid, 0, 0, 0);
 }
 
 void BPF_STRUCT_OPS(vf_enable, struct task_struct *p)
 {
-	struct task_ctx *t;
+	struct task_ctx *tctx;
 
-	t = bpf_task_storage_get(&task_ctxs, p, 0,
+	tctx = bpf_task_storage_get(&task_ctxs, p, 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (t)
-		t->max_level = max_level_in(p->cpus_ptr);
+	if (tctx)
+		tctx->max_level = max_level_in(p->cpus_ptr);
 	report_joined(p);
 }
 
@@ -820,11 +856,11 @@ void BPF_STRUCT_OPS(vf_cpu_release, s32 cpu,
 		    struct scx_cpu_release_args *args)
 {
 	u32 key = cpu;
-	struct vcpufreq_scx_cpu *c = bpf_map_lookup_elem(&scx_cpus, &key);
+	struct vcpufreq_scx_cpu *rec = bpf_map_lookup_elem(&scx_cpus, &key);
 
 	/* a fair or real-time task runs here now: no boost for it */
-	if (c && c->demand)
-		release_cpuperf(c, cpu);
+	if (rec && rec->demand)
+		release_cpuperf(rec, cpu);
 	scx_bpf_reenqueue_local();
 }
 
@@ -838,26 +874,27 @@ static int starve_check(void *map, int *key, struct bpf_timer *timer)
 	u32 n = nr_cpus();
 	s32 cpu;
 
-	for (u32 l = 1; l < VCPUFREQ_SCX_MAX_LEVELS && l < nr_levels; l++) {
-		if (!level_starving(l, now))
+	for (u32 level = 1; level < VCPUFREQ_SCX_MAX_LEVELS &&
+	     level < nr_levels; level++) {
+		if (!level_starving(level, now))
 			continue;
 		bpf_for(cpu, 0, n)
-			if (level_of(cpu) < l)
+			if (level_of(cpu) < level)
 				scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 	}
 	bpf_timer_start(timer, STARVE_CHECK_NS, 0);
 	return 0;
 }
 
-/* starve_timers[@key], initialised on CLOCK_MONOTONIC */
+/* sched_timers[@key], initialised on CLOCK_MONOTONIC */
 static struct bpf_timer *timer_init(u32 key)
 {
-	struct starve_timer *t = bpf_map_lookup_elem(&starve_timers, &key);
+	struct sched_timer *st = bpf_map_lookup_elem(&sched_timers, &key);
 
-	if (!t)
+	if (!st)
 		return NULL;
-	bpf_timer_init(&t->timer, &starve_timers, 1);	/* CLOCK_MONOTONIC */
-	return &t->timer;
+	bpf_timer_init(&st->timer, &sched_timers, CLOCK_MONOTONIC);
+	return &st->timer;
 }
 
 s32 BPF_STRUCT_OPS_SLEEPABLE(vf_init)
@@ -868,27 +905,27 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(vf_init)
 
 	/* the kernel enables us with every target at 1024 */
 	bpf_for(cpu, 0, n) {
-		struct vcpufreq_scx_cpu *c;
-		u32 key = cpu;
+		u32 level = LEVEL_BOUNDED(level_of(cpu)), key = cpu;
+		struct vcpufreq_scx_cpu *rec;
 
-		level_cpus[LVL(level_of(cpu))][CPU_IDX(cpu) / 64] |=
-			1ULL << (cpu & 63);
-		c = bpf_map_lookup_elem(&scx_cpus, &key);
-		if (c)
-			set_cpuperf(c, cpu, 0);
+		level_cpus[level][CPU_BOUNDED(cpu) / 64] |= 1ULL << (cpu & 63);
+		rec = bpf_map_lookup_elem(&scx_cpus, &key);
+		if (rec)
+			set_cpuperf(rec, cpu, 0);
 	}
 	ret = scx_bpf_create_dsq(SHARED_DSQ, -1);
-	for (u32 l = 0; !ret && l < VCPUFREQ_SCX_MAX_LEVELS && l < nr_levels; l++)
-		ret = scx_bpf_create_dsq(LEVEL_DSQ(l), -1);
+	for (u32 level = 0; !ret && level < VCPUFREQ_SCX_MAX_LEVELS &&
+	     level < nr_levels; level++)
+		ret = scx_bpf_create_dsq(LEVEL_DSQ(level), -1);
 	if (ret)
 		return ret;
-	timer = timer_init(RELEASE_TIMER);
+	timer = timer_init(RELEASE_HELD_TIMER);
 	if (!timer)
 		return -ENOENT;
 	bpf_timer_set_callback(timer, release_held);
 	if (nr_levels < 2)
 		return 0;
-	timer = timer_init(STARVE_TIMER);
+	timer = timer_init(STARVE_CHECK_TIMER);
 	if (!timer)
 		return -ENOENT;
 	bpf_timer_set_callback(timer, starve_check);
@@ -899,35 +936,28 @@ void BPF_STRUCT_OPS(vf_exit, struct scx_exit_info *ei)
 {
 	struct vcpufreq_event *e;
 
-	exit_kind = BPF_CORE_READ(ei, kind);
-	exit_code = BPF_CORE_READ(ei, exit_code);
-	bpf_probe_read_kernel_str(exit_reason, sizeof(exit_reason),
-				  BPF_CORE_READ(ei, reason));
-	bpf_probe_read_kernel_str(exit_msg, sizeof(exit_msg),
-				  BPF_CORE_READ(ei, msg));
+	UEI_RECORD(uei, ei);
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e)
 		return;
 	__builtin_memset(e, 0, sizeof(*e));
 	e->type = VCPUFREQ_EV_SCX_EXIT;
-	e->perf = exit_kind;
+	e->perf = uei.kind;
 	e->ts_ns = bpf_ktime_get_ns();
 	bpf_ringbuf_submit(e, 0);
 }
 
-SEC(".struct_ops.link")
-struct sched_ext_ops vcpufreq_ops = {
-	.select_cpu	= (void *)vf_select_cpu,
-	.enqueue	= (void *)vf_enqueue,
-	.dispatch	= (void *)vf_dispatch,
-	.running	= (void *)vf_running,
-	.stopping	= (void *)vf_stopping,
-	.tick		= (void *)vf_tick,
-	.set_cpumask	= (void *)vf_set_cpumask,
-	.cpu_release	= (void *)vf_cpu_release,
-	.enable		= (void *)vf_enable,
-	.init		= (void *)vf_init,
-	.exit		= (void *)vf_exit,
-	.flags		= SCX_OPS_SWITCH_PARTIAL,
-	.name		= VCPUFREQ_SCX_OPS_NAME,
-};
+SCX_OPS_DEFINE(vcpufreq_ops,
+	       .select_cpu	= (void *)vf_select_cpu,
+	       .enqueue		= (void *)vf_enqueue,
+	       .dispatch	= (void *)vf_dispatch,
+	       .running		= (void *)vf_running,
+	       .stopping	= (void *)vf_stopping,
+	       .tick		= (void *)vf_tick,
+	       .set_cpumask	= (void *)vf_set_cpumask,
+	       .cpu_release	= (void *)vf_cpu_release,
+	       .enable		= (void *)vf_enable,
+	       .init		= (void *)vf_init,
+	       .exit		= (void *)vf_exit,
+	       .flags		= SCX_OPS_SWITCH_PARTIAL,
+	       .name		= VCPUFREQ_SCX_OPS_NAME);

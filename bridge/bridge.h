@@ -42,12 +42,12 @@
 #include "vcpufreq/host.h"
 /*
  * The project's internal helpers, not libvcpufreq's API (no installed
- * header declares them): found beside bridge/ in the source tree, so the
- * bridge still builds with the installed headers alone; their sources are
- * compiled into the bridge (common.c): libvcpufreq does not export them.
+ * header declares them): common/ in the source tree, whose objects the
+ * bridge links itself (Makefile: COMMON_OBJS), since libvcpufreq does not
+ * export them.
  */
-#include "../common/util.h"
-#include "../common/cpulist.h"
+#include "util.h"
+#include "cpulist.h"
 
 /* ivshmem server protocol (QEMU docs/specs/ivshmem-spec.rst) */
 #define IVSHMEM_PROTOCOL_VERSION	0
@@ -137,11 +137,14 @@ struct bridge {
 	const char *stop_reason;
 };
 
-/* main.c: messages; fail: "Error: ..." (vf_verror: JSON under --json) */
-int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* log.c: messages and the clock */
+/* errors follow *@json (the --json option, as parsed so far) */
+void log_errors_as_json(const bool *json);
+/* "Error: ..." on stderr, or {"error":...} under --json (vf_verror); -1 */
+int bridge_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void info(const struct bridge *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-int64_t now_ms(void);
+int64_t now_ms(void);	/* CLOCK_MONOTONIC, ms */
 
 /* ivshmem.c: the ivshmem server */
 int make_eventfds(struct bridge *b);

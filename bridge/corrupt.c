@@ -38,8 +38,8 @@ int parse_corrupt(const char *s, int *kind)
 			*kind = i;
 			return 0;
 		}
-	return fail("--corrupt '%s' is not one of len0, len65, zero, dup, descending, domain, nomagic",
-		    s);
+	return bridge_err("--corrupt '%s' is not one of len0, len65, zero, dup, descending, domain, nomagic",
+			  s);
 }
 
 const char *corrupt_name(int kind)

@@ -21,7 +21,7 @@ static int parse_affinity(struct bridge *b)
 
 	if (vf_parse_affinity(b->opt.affinity, b->nr_vcpus, b->affinity, NULL,
 			      NULL, why, sizeof(why)))
-		return fail("%s", why);
+		return bridge_err("%s", why);
 	return 0;
 }
 
@@ -31,8 +31,8 @@ static int read_thread_affinity(struct bridge *b)
 	for (unsigned int i = 0; i < b->nr_vcpus; i++)
 		if (sched_getaffinity((pid_t)b->tid[i], sizeof(cpu_set_t),
 				      &b->affinity[i]))
-			return fail("cannot read the affinity of vCPU %u thread %u: %s",
-				    i, b->tid[i], strerror(errno));
+			return bridge_err("cannot read the affinity of vCPU %u thread %u: %s",
+					  i, b->tid[i], strerror(errno));
 	return 0;
 }
 
@@ -75,15 +75,15 @@ int build_model(struct bridge *b)
 		return -1;
 	if (vcpufreq_vcpu_views(b->opt.topology, b->nr_vcpus, b->affinity,
 				b->view, why, sizeof(why)))
-		return fail("cannot describe the host to the guest: %s%s", why,
-			    b->opt.topology ? "" :
-			    "; describe the host CPUs with --topology FILE");
+		return bridge_err("cannot describe the host to the guest: %s%s", why,
+				  b->opt.topology ? "" :
+				  "; describe the host CPUs with --topology FILE");
 	/* requests as vcpufreq/abi.h defines them: no crosvm 20% cut */
 	cfg.host_schedutil = 0;
 	cfg.scope = b->opt.scope;
 	vcpufreq_dev_ops_init(&b->lib_ops, b->vf);
 	if (vcpufreq_dev_new(&cfg, &ops, &b->dev, why, sizeof(why)))
-		return fail("cannot build the virtual cpufreq device: %s", why);
+		return bridge_err("cannot build the virtual cpufreq device: %s", why);
 	return 0;
 }
 
@@ -91,18 +91,18 @@ int create_shm(struct bridge *b)
 {
 	b->shm_fd = memfd_create("vcpufreq-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (b->shm_fd < 0)
-		return fail("memfd_create: %s", strerror(errno));
+		return bridge_err("memfd_create: %s", strerror(errno));
 	if (ftruncate(b->shm_fd, VCPUFREQ_SHM_SIZE))
-		return fail("sizing the shared memory: %s", strerror(errno));
+		return bridge_err("sizing the shared memory: %s", strerror(errno));
 	/* QEMU maps the whole file: nobody may shrink it under either of us */
 	if (fcntl(b->shm_fd, F_ADD_SEALS,
 		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
-		return fail("sealing the shared memory: %s", strerror(errno));
+		return bridge_err("sealing the shared memory: %s", strerror(errno));
 	b->shm = mmap(NULL, VCPUFREQ_SHM_SIZE, PROT_READ | PROT_WRITE,
 		      MAP_SHARED, b->shm_fd, 0);
 	if (b->shm == MAP_FAILED) {
 		b->shm = NULL;
-		return fail("mapping the shared memory: %s", strerror(errno));
+		return bridge_err("mapping the shared memory: %s", strerror(errno));
 	}
 	return 0;
 }

@@ -67,8 +67,8 @@ static int greet_client(struct bridge *b)
 	    send_msg(s, IVSHMEM_SHM_MSG, b->shm_fd) ||
 	    send_msg(s, BRIDGE_PEER_ID, b->doorbell_fd) ||
 	    send_msg(s, QEMU_PEER_ID, b->guest_irq_fd))
-		return fail("cannot send the ivshmem setup to QEMU: %s",
-			    strerror(errno));
+		return bridge_err("cannot send the ivshmem setup to QEMU: %s",
+				  strerror(errno));
 	return 0;
 }
 
@@ -96,21 +96,21 @@ static int lock_socket_path(struct bridge *b)
 	snprintf(lock, sizeof(lock), "%s.lock", path);
 	b->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (b->lock_fd < 0)
-		return fail("cannot create %s: %s", lock, strerror(errno));
+		return bridge_err("cannot create %s: %s", lock, strerror(errno));
 	if (flock(b->lock_fd, LOCK_EX | LOCK_NB))
-		return fail("another bridge serves %s (it holds %s); stop it or give another --socket",
-			    path, lock);
+		return bridge_err("another bridge serves %s (it holds %s); stop it or give another --socket",
+				  path, lock);
 	b->lock_created = true;
 	/* we hold the lock: a socket file still there is a dead bridge's */
 	if (lstat(path, &st))
-		return errno == ENOENT ? 0 : fail("cannot stat %s: %s", path,
-						  strerror(errno));
+		return errno == ENOENT ? 0 : bridge_err("cannot stat %s: %s", path,
+							strerror(errno));
 	if (!S_ISSOCK(st.st_mode))
-		return fail("%s exists and is not a socket; give --socket a free path",
-			    path);
+		return bridge_err("%s exists and is not a socket; give --socket a free path",
+				  path);
 	if (unlink(path))
-		return fail("cannot remove the stale socket %s: %s", path,
-			    strerror(errno));
+		return bridge_err("cannot remove the stale socket %s: %s", path,
+				  strerror(errno));
 	return 0;
 }
 
@@ -120,8 +120,8 @@ int unix_addr(const char *path, struct sockaddr_un *sa,
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sa->sun_path))
-		return fail("%s path '%s' is longer than %zu bytes; use a shorter path",
-			    what, path, sizeof(sa->sun_path) - 1);
+		return bridge_err("%s path '%s' is longer than %zu bytes; use a shorter path",
+				  what, path, sizeof(sa->sun_path) - 1);
 	memcpy(sa->sun_path, path, strlen(path) + 1);	/* fits: checked */
 	return 0;
 }
@@ -135,14 +135,14 @@ int listen_ivshmem(struct bridge *b)
 		return -1;
 	b->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (b->listen_fd < 0)
-		return fail("socket: %s", strerror(errno));
+		return bridge_err("socket: %s", strerror(errno));
 	if (bind(b->listen_fd, (struct sockaddr *)&sa, sizeof(sa)))
-		return fail("cannot bind %s: %s", b->opt.socket_path,
-			    strerror(errno));
+		return bridge_err("cannot bind %s: %s", b->opt.socket_path,
+				  strerror(errno));
 	b->socket_created = true;
 	if (listen(b->listen_fd, 4))
-		return fail("listen on %s: %s", b->opt.socket_path,
-			    strerror(errno));
+		return bridge_err("listen on %s: %s", b->opt.socket_path,
+				  strerror(errno));
 	return 0;
 }
 
@@ -172,8 +172,8 @@ int accept_qemu(struct bridge *b)
 		return -1;
 	b->client_fd = accept4(b->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (b->client_fd < 0)
-		return fail("accept on %s: %s", b->opt.socket_path,
-			    strerror(errno));
+		return bridge_err("accept on %s: %s", b->opt.socket_path,
+				  strerror(errno));
 	b->qemu_pid = peer_pid(b->client_fd);
 	info(b, "bridge: QEMU pid %d connected to %s", b->qemu_pid,
 	     b->opt.socket_path);
@@ -185,7 +185,7 @@ int make_eventfds(struct bridge *b)
 	b->doorbell_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	b->guest_irq_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (b->doorbell_fd < 0 || b->guest_irq_fd < 0)
-		return fail("eventfd: %s", strerror(errno));
+		return bridge_err("eventfd: %s", strerror(errno));
 	return 0;
 }
 

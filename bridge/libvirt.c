@@ -59,7 +59,7 @@ static int take_listed_vcpus(struct bridge *b, xmlNode *vcpus,
 		if (!attr_ll(c, "pid", &tid))
 			continue;	/* an offline (hot-pluggable) vCPU */
 		if (!attr_ll(c, "id", &id))
-			return fail("%s: a <vcpu> without a numeric id", from);
+			return bridge_err("%s: a <vcpu> without a numeric id", from);
 		if (take_vcpu(b, from, id, tid))
 			return -1;
 		n++;
@@ -97,18 +97,18 @@ int libvirt_query_vcpus(struct bridge *b)
 
 	if (snprintf(path, sizeof(path), "%s/%s.xml", b->opt.libvirt_dir,
 		     b->opt.libvirt) >= (int)sizeof(path))
-		return fail("--libvirt name '%s' is too long", b->opt.libvirt);
+		return bridge_err("--libvirt name '%s' is too long", b->opt.libvirt);
 	while ((r = read_status(b, path)) == 0) {
 		if (now_ms() >= deadline)
-			return fail("%s did not list the vCPU threads of QEMU pid %d within %d s; is --libvirt %s the domain whose <shmem> uses %s?",
-				    path, b->qemu_pid, LIBVIRT_WAIT_MS / 1000,
-				    b->opt.libvirt, b->opt.socket_path);
+			return bridge_err("%s did not list the vCPU threads of QEMU pid %d within %d s; is --libvirt %s the domain whose <shmem> uses %s?",
+					  path, b->qemu_pid, LIBVIRT_WAIT_MS / 1000,
+					  b->opt.libvirt, b->opt.socket_path);
 		r = wait_readable(b, b->client_fd, LIBVIRT_POLL_MS);
 		if (r < 0)
 			return -1;
 		if (r > 0)	/* QEMU never writes: this is its exit */
-			return fail("QEMU pid %d exited before libvirt listed its vCPU threads",
-				    b->qemu_pid);
+			return bridge_err("QEMU pid %d exited before libvirt listed its vCPU threads",
+					  b->qemu_pid);
 	}
 	return r < 0 ? -1 : 0;
 }

@@ -48,7 +48,7 @@ int wait_readable(struct bridge *b, int fd, int timeout_ms)
 		n = poll(p, 2, timeout_ms);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return fail("poll: %s", strerror(errno));
+		return bridge_err("poll: %s", strerror(errno));
 	if (p[1].revents) {
 		b->stop_reason = "signal";
 		return -1;
@@ -78,7 +78,7 @@ static int watch(struct bridge *b, int fd)
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 
 	if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ev))
-		return fail("epoll_ctl: %s", strerror(errno));
+		return bridge_err("epoll_ctl: %s", strerror(errno));
 	return 0;
 }
 
@@ -92,18 +92,18 @@ static int setup_loop(struct bridge *b)
 
 	b->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (b->epoll_fd < 0)
-		return fail("epoll_create1: %s", strerror(errno));
+		return bridge_err("epoll_create1: %s", strerror(errno));
 	if (ms) {
 		b->timer_fd = timerfd_create(CLOCK_MONOTONIC,
 					     TFD_NONBLOCK | TFD_CLOEXEC);
 		if (b->timer_fd < 0 || timerfd_settime(b->timer_fd, 0, &it, NULL))
-			return fail("timerfd: %s", strerror(errno));
+			return bridge_err("timerfd: %s", strerror(errno));
 		if (watch(b, b->timer_fd))
 			return -1;
 	}
 	b->defer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (b->defer_fd < 0 || watch(b, b->defer_fd))
-		return fail("timerfd: %s", strerror(errno));
+		return bridge_err("timerfd: %s", strerror(errno));
 	b->ring_tokens = DOORBELL_BURST;
 	b->ring_last_ms = now_ms();
 	fcntl(b->client_fd, F_SETFL, O_NONBLOCK);
@@ -216,7 +216,7 @@ int run_loop(struct bridge *b)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return fail("epoll_wait: %s", strerror(errno));
+			return bridge_err("epoll_wait: %s", strerror(errno));
 		for (int i = 0; i < n && !b->stop_reason; i++)
 			handle(b, ev[i].data.fd);
 		write_stats(b);
@@ -234,10 +234,10 @@ int block_stop_signals(struct bridge *b)
 	sigaddset(&set, SIGHUP);	/* its terminal went away */
 	sigaddset(&set, SIGQUIT);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		return fail("sigprocmask: %s", strerror(errno));
+		return bridge_err("sigprocmask: %s", strerror(errno));
 	b->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (b->signal_fd < 0)
-		return fail("signalfd: %s", strerror(errno));
+		return bridge_err("signalfd: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }

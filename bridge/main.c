@@ -20,40 +20,6 @@
 
 static struct bridge bridge;	/* big (views), so not on the stack */
 
-/* ---- messages ------------------------------------------------------------ */
-
-int fail(const char *fmt, ...)
-{
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	ret = vf_verror(bridge.opt.json, false, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
-
-/* progress lines: stdout, or stderr when stdout carries --json */
-void info(const struct bridge *b, const char *fmt, ...)
-{
-	FILE *f = b->opt.json ? stderr : stdout;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	fputc('\n', f);
-}
-
-int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void format_table(const struct vcpufreq_vcpu_config *v, char *buf,
 			 size_t len)
 {
@@ -169,9 +135,9 @@ static int check_topology(const struct bridge *b)
 
 	if (vcpufreq_vcpu_views(b->opt.topology, 0, NULL, NULL, why,
 				sizeof(why)))
-		return fail("cannot read the host topology: %s%s", why,
-			    b->opt.topology ? "" :
-			    "; describe it with --topology FILE");
+		return bridge_err("cannot read the host topology: %s%s", why,
+				  b->opt.topology ? "" :
+				  "; describe it with --topology FILE");
 	return 0;
 }
 
@@ -384,15 +350,15 @@ static int parse_number_option(struct options *o, int c, const char *arg)
 
 	if (c == OPT_VM_ID) {
 		if (vf_parse_uint(arg, UINT32_MAX, &v))
-			return fail("--vm-id '%s' is not a number 0..%u", arg,
-				    UINT32_MAX);
+			return bridge_err("--vm-id '%s' is not a number 0..%u", arg,
+					  UINT32_MAX);
 		o->vm_id = (uint32_t)v;
 		o->vm_id_given = true;
 		return 0;
 	}
 	if (vf_parse_uint(arg, 60000, &v))
-		return fail("--interval '%s' is not a number of ms 0..60000",
-			    arg);
+		return bridge_err("--interval '%s' is not a number of ms 0..60000",
+				  arg);
 	o->interval_ms = (unsigned int)v;
 	return 0;
 }
@@ -424,13 +390,13 @@ static int parse_option(struct options *o, int c, const char *arg)
 						   VCPUFREQ_DEV_SCOPE_WRITER;
 			return 0;
 		}
-		return fail("--scope '%s' is not domain or writer", arg);
+		return bridge_err("--scope '%s' is not domain or writer", arg);
 #ifdef VCPUFREQ_BRIDGE_TESTING
 	case OPT_CORRUPT:
 		return parse_corrupt(arg, &o->corrupt);
 #endif
 	default:
-		return fail("unknown option; see vcpufreq-qemu-bridge --help");
+		return bridge_err("unknown option; see vcpufreq-qemu-bridge --help");
 	}
 }
 
@@ -438,15 +404,15 @@ static int parse_option(struct options *o, int c, const char *arg)
 static int check_args(const struct options *o)
 {
 	if (!o->socket_path)
-		return fail("--socket PATH is required; see --help");
+		return bridge_err("--socket PATH is required; see --help");
 	if (!!o->qmp_path == !!o->libvirt)
-		return fail("give either --libvirt DOMAIN or --qmp PATH (where the vCPU threads come from); see --help");
+		return bridge_err("give either --libvirt DOMAIN or --qmp PATH (where the vCPU threads come from); see --help");
 	if (o->print_qemu_args && !o->qmp_path)
-		return fail("--print-qemu-args is for plain QEMU (--qmp); under libvirt add the <shmem> device of --help");
+		return bridge_err("--print-qemu-args is for plain QEMU (--qmp); under libvirt add the <shmem> device of --help");
 	if (o->libvirt && (!*o->libvirt || strchr(o->libvirt, '/')))
-		return fail("--libvirt '%s' is not a domain name", o->libvirt);
+		return bridge_err("--libvirt '%s' is not a domain name", o->libvirt);
 	if (o->affinity && !*o->affinity)
-		return fail("--affinity is empty; give a cpulist such as 0-3");
+		return bridge_err("--affinity is empty; give a cpulist such as 0-3");
 	return 0;
 }
 
@@ -468,7 +434,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			return -1;
 	}
 	if (optind < argc)
-		return fail("unexpected argument '%s'; see --help", argv[optind]);
+		return bridge_err("unexpected argument '%s'; see --help", argv[optind]);
 	return check_args(o);
 }
 
@@ -482,6 +448,7 @@ int main(int argc, char **argv)
 	b->defer_fd = -1;
 	b->signal_fd = b->lock_fd = -1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	log_errors_as_json(&b->opt.json);
 	if (parse_args(argc, argv, &b->opt))
 		return 2;
 	if (b->opt.print_qemu_args) {

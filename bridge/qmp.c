@@ -37,23 +37,23 @@ static int qmp_read_line(struct bridge *b, char **line, size_t *len)
 			return 0;
 		}
 		if (b->qmp_len == QMP_MAX_LINE)
-			return fail("QMP sent a line longer than %d bytes; is --qmp %s a QEMU monitor?",
-				    QMP_MAX_LINE, b->opt.qmp_path);
+			return bridge_err("QMP sent a line longer than %d bytes; is --qmp %s a QEMU monitor?",
+					  QMP_MAX_LINE, b->opt.qmp_path);
 		/* never negative: poll() would wait forever */
 		r = wait_readable(b, b->qmp_fd, deadline > now_ms() ?
 				  (int)(deadline - now_ms()) : 0);
 		if (r < 0)
 			return -1;
 		if (!r || deadline <= now_ms())
-			return fail("QMP on %s did not answer within %d s; is another client connected to it?",
-				    b->opt.qmp_path, QMP_WAIT_MS / 1000);
+			return bridge_err("QMP on %s did not answer within %d s; is another client connected to it?",
+					  b->opt.qmp_path, QMP_WAIT_MS / 1000);
 		n = read(b->qmp_fd, b->qmp_buf + b->qmp_len,
 			 QMP_MAX_LINE - b->qmp_len);
 		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return fail("QEMU closed QMP (%s) while the bridge was attaching: did QEMU exit? see its error output",
-				    b->opt.qmp_path);
+			return bridge_err("QEMU closed QMP (%s) while the bridge was attaching: did QEMU exit? see its error output",
+					  b->opt.qmp_path);
 		if (n < 0 && errno != EINTR && errno != EAGAIN)
-			return fail("reading QMP: %s", strerror(errno));
+			return bridge_err("reading QMP: %s", strerror(errno));
 		if (n > 0)
 			b->qmp_len += (size_t)n;
 	}
@@ -82,8 +82,8 @@ static json_t *qmp_next(struct bridge *b)
 		qmp_consume_line(b, len);
 		if (!json_is_object(m)) {
 			json_decref(m);
-			fail("QMP sent something that is not a QMP message; is --qmp %s a QEMU monitor (-qmp unix:PATH,server=on,wait=off)?",
-			     b->opt.qmp_path);
+			bridge_err("QMP sent something that is not a QMP message; is --qmp %s a QEMU monitor (-qmp unix:PATH,server=on,wait=off)?",
+				   b->opt.qmp_path);
 			return NULL;
 		}
 		if (!json_object_get(m, "event"))
@@ -104,8 +104,8 @@ static json_t *qmp_execute(struct bridge *b, const char *name)
 	n = snprintf(cmd, sizeof(cmd), "{\"execute\":\"%s\"}\r\n", name);
 	w = send(b->qmp_fd, cmd, (size_t)n, MSG_NOSIGNAL);
 	if (w != n) {
-		fail("writing to QMP: %s", w < 0 ? strerror(errno) :
-		     "short write");
+		bridge_err("writing to QMP: %s", w < 0 ? strerror(errno) :
+			   "short write");
 		return NULL;
 	}
 	m = qmp_next(b);
@@ -116,9 +116,9 @@ static json_t *qmp_execute(struct bridge *b, const char *name)
 	if (!ret && json_is_string(json_object_get(err, "desc")))
 		desc = json_string_value(json_object_get(err, "desc"));
 	if (!ret && err)
-		fail("QMP %s failed: %s", name, desc);
+		bridge_err("QMP %s failed: %s", name, desc);
 	else if (!ret)
-		fail("QMP answered %s with neither return nor error", name);
+		bridge_err("QMP answered %s with neither return nor error", name);
 	json_decref(m);
 	return ret;
 }
@@ -134,7 +134,7 @@ static int qmp_connect(struct bridge *b)
 	for (;;) {
 		b->qmp_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (b->qmp_fd < 0)
-			return fail("socket: %s", strerror(errno));
+			return bridge_err("socket: %s", strerror(errno));
 		if (!connect(b->qmp_fd, (struct sockaddr *)&sa, sizeof(sa)))
 			return 0;
 		err = errno;
@@ -142,16 +142,16 @@ static int qmp_connect(struct bridge *b)
 		b->qmp_fd = -1;
 		if ((err != ENOENT && err != ECONNREFUSED) ||
 		    now_ms() >= deadline)
-			return fail("cannot connect to QMP at %s: %s; start QEMU with -qmp unix:%s,server=on,wait=off",
-				    b->opt.qmp_path, strerror(err),
-				    b->opt.qmp_path);
+			return bridge_err("cannot connect to QMP at %s: %s; start QEMU with -qmp unix:%s,server=on,wait=off",
+					  b->opt.qmp_path, strerror(err),
+					  b->opt.qmp_path);
 		/* QEMU may not have created it yet: retry every 100 ms */
 		err = wait_readable(b, b->client_fd, 100);
 		if (err < 0)
 			return -1;
 		if (err > 0)	/* QEMU never writes: this is its exit */
-			return fail("QEMU went away before its QMP socket %s came up",
-				    b->opt.qmp_path);
+			return bridge_err("QEMU went away before its QMP socket %s came up",
+					  b->opt.qmp_path);
 	}
 }
 
@@ -163,13 +163,13 @@ static int take_cpus(struct bridge *b, const json_t *cpus)
 	size_t i;
 
 	if (!json_is_array(cpus))
-		return fail("%s did not return a list", from);
+		return bridge_err("%s did not return a list", from);
 	json_array_foreach(cpus, i, cpu) {
 		index = json_object_get(cpu, "cpu-index");
 		tid = json_object_get(cpu, "thread-id");
 		if (!json_is_integer(index) || !json_is_integer(tid))
-			return fail("%s: entry %zu lacks a cpu-index or thread-id",
-				    from, i);
+			return bridge_err("%s: entry %zu lacks a cpu-index or thread-id",
+					  from, i);
 		if (take_vcpu(b, from, json_integer_value(index),
 			      json_integer_value(tid)))
 			return -1;
@@ -183,8 +183,8 @@ static int check_same_qemu(struct bridge *b)
 	pid_t qmp_pid = peer_pid(b->qmp_fd);
 
 	if (b->qemu_pid && qmp_pid && qmp_pid != b->qemu_pid)
-		return fail("--qmp %s belongs to pid %d but the ivshmem client is pid %d; give the QMP socket of the same QEMU",
-			    b->opt.qmp_path, qmp_pid, b->qemu_pid);
+		return bridge_err("--qmp %s belongs to pid %d but the ivshmem client is pid %d; give the QMP socket of the same QEMU",
+				  b->opt.qmp_path, qmp_pid, b->qemu_pid);
 	return 0;
 }
 
@@ -195,15 +195,15 @@ int qmp_query_vcpus(struct bridge *b)
 
 	b->qmp_buf = malloc(QMP_MAX_LINE);
 	if (!b->qmp_buf)
-		return fail("out of memory");
+		return bridge_err("out of memory");
 	if (qmp_connect(b) || check_same_qemu(b))
 		return -1;
 	m = qmp_next(b);
 	if (!m)
 		return -1;
 	ret = json_object_get(m, "QMP") ? 0 :
-	      fail("%s did not greet like QMP; start QEMU with -qmp unix:%s,server=on,wait=off",
-		   b->opt.qmp_path, b->opt.qmp_path);
+	      bridge_err("%s did not greet like QMP; start QEMU with -qmp unix:%s,server=on,wait=off",
+			 b->opt.qmp_path, b->opt.qmp_path);
 	json_decref(m);
 	if (ret)
 		return -1;

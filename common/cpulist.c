@@ -11,8 +11,6 @@
 #include "cpulist.h"
 #include "util.h"
 
-#define fail(err, err_len, ...) vf_err(err, err_len, -EINVAL, __VA_ARGS__)
-
 static int parse_cpulist_elem(const char *s, size_t n, cpu_set_t *set,
 			      char *err, size_t err_len)
 {
@@ -30,17 +28,17 @@ static int parse_cpulist_elem(const char *s, size_t n, cpu_set_t *set,
 		last = first;
 	}
 	if (ret == -EINVAL || ret2 == -EINVAL)
-		return fail(err, err_len,
-			    "bad cpu list element '%.*s': want N or N-M",
-			    (int)n, s);
+		return vf_einval(err, err_len,
+				 "bad cpu list element '%.*s': want N or N-M",
+				 (int)n, s);
 	if (ret || ret2)
 		return vf_err(err, err_len, -ERANGE,
 			      "cpu list element '%.*s': CPUs go up to %d",
 			      (int)n, s, VCPUFREQ_MAX_CPUS - 1);
 	if (first > last)
-		return fail(err, err_len,
-			    "bad cpu list element '%.*s': range runs backwards",
-			    (int)n, s);
+		return vf_einval(err, err_len,
+				 "bad cpu list element '%.*s': range runs backwards",
+				 (int)n, s);
 	if (last >= VCPUFREQ_MAX_CPUS)
 		return vf_err(err, err_len, -ERANGE,
 			      "cpu list element '%.*s': cpu%llu is beyond the %d CPUs vcpufreq supports; CPUs go up to %d",
@@ -59,7 +57,7 @@ int vf_parse_cpulist(const char *s, size_t len, cpu_set_t *set, char *err,
 
 	CPU_ZERO(set);
 	if (!len)
-		return fail(err, err_len, "empty cpu list");
+		return vf_einval(err, err_len, "empty cpu list");
 	for (;;) {
 		comma = memchr(s, ',', (size_t)(end - s));
 		ret = parse_cpulist_elem(s, comma ? (size_t)(comma - s) :
@@ -110,7 +108,7 @@ static int parse_affinity_list(const char *s, size_t len, cpu_set_t *set,
 		return vf_err(err, err_len, ret,
 			      "%s: %s; give a cpulist such as 0-3,6", what, why);
 	if (check && check(set, ctx, why, sizeof(why)))
-		return fail(err, err_len, "%s: %s", what, why);
+		return vf_einval(err, err_len, "%s: %s", what, why);
 	return 0;
 }
 
@@ -133,9 +131,9 @@ int vf_parse_affinity(const char *s, unsigned int n, cpu_set_t *aff,
 		return ret;
 	}
 	if (count != n)
-		return fail(err, err_len,
-			    "--affinity has %u ';'-separated cpulists for %u vCPUs; give one per vCPU, or a single cpulist for all",
-			    count, n);
+		return vf_einval(err, err_len,
+				 "--affinity has %u ';'-separated cpulists for %u vCPUs; give one per vCPU, or a single cpulist for all",
+				 count, n);
 	for (i = 0, p = s; i < n; i++, p = semi + 1) {
 		semi = strchr(p, ';');
 		if (!semi)

@@ -41,6 +41,8 @@ int vf_parse_perf(const char *s, unsigned int *perf);
 /* Format into @err (when not NULL/0 length) and return @ret. */
 int vf_err(char *err, size_t err_len, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* the same for input refused as invalid: returns -EINVAL */
+#define vf_einval(err, err_len, ...) vf_err(err, err_len, -EINVAL, __VA_ARGS__)
 
 /*
  * An error for the user, as bpftool reports one: "Error: MESSAGE" on

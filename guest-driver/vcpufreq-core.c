@@ -77,7 +77,7 @@
 #define VCPUFREQ_TRANSITION_DELAY_US	1000
 
 static DEFINE_MUTEX(vcpufreq_lock);	/* serialises vcpufreq_active changes */
-static struct vcpufreq *vcpufreq_active;	/* the device cpufreq runs on */
+static struct vcpufreq_guest *vcpufreq_active;	/* the device cpufreq runs on */
 
 /* ---- requests -------------------------------------------------------- */
 
@@ -86,7 +86,7 @@ static struct vcpufreq *vcpufreq_active;	/* the device cpufreq runs on */
  * the minimum is kept: a host that throttles the vCPU (crosvm does, under
  * the host CPU's lowest frequency) says how slow it runs.  0: not known.
  */
-static u32 vcpufreq_cur_khz(struct vcpufreq *vf, unsigned int cpu,
+static u32 vcpufreq_cur_khz(struct vcpufreq_guest *vf, unsigned int cpu,
 			    const struct vcpufreq_domain *d)
 {
 	return min(vf->ops->cur_perf(vf, cpu), d->max_khz);
@@ -101,9 +101,9 @@ static u32 vcpufreq_cur_khz(struct vcpufreq *vf, unsigned int cpu,
  * Writing each sibling's block too would cost an exit per sibling and, on
  * crosvm, boost the writer again and nobody else.
  */
-static void vcpufreq_request(struct cpufreq_policy *policy, unsigned int khz)
+static void vcpufreq_write_perf(struct cpufreq_policy *policy, unsigned int khz)
 {
-	struct vcpufreq *vf = vcpufreq_active;
+	struct vcpufreq_guest *vf = vcpufreq_active;
 
 	vf->ops->set_perf(vf, policy->cpu, khz);
 }
@@ -184,7 +184,7 @@ static int vcpufreq_target(struct cpufreq_policy *policy,
 	};
 
 	cpufreq_freq_transition_begin(policy, &freqs);
-	vcpufreq_request(policy, target_freq);
+	vcpufreq_write_perf(policy, target_freq);
 	cpufreq_freq_transition_end(policy, &freqs, false);
 	return 0;
 }
@@ -192,13 +192,13 @@ static int vcpufreq_target(struct cpufreq_policy *policy,
 static unsigned int vcpufreq_fast_switch(struct cpufreq_policy *policy,
 					 unsigned int target_freq)
 {
-	vcpufreq_request(policy, target_freq);
+	vcpufreq_write_perf(policy, target_freq);
 	return target_freq;
 }
 
 static unsigned int vcpufreq_get(unsigned int cpu)
 {
-	struct vcpufreq *vf = vcpufreq_active;
+	struct vcpufreq_guest *vf = vcpufreq_active;
 	struct vcpufreq_domain *d;
 
 	if (!vf || cpu >= nr_cpu_ids)
@@ -233,7 +233,7 @@ static struct cpufreq_driver vcpufreq_driver = {
  */
 static void vcpufreq_scale_freq_tick(void)
 {
-	struct vcpufreq *vf = vcpufreq_active;
+	struct vcpufreq_guest *vf = vcpufreq_active;
 	unsigned int cpu = smp_processor_id();
 	struct vcpufreq_domain *d = vf->cpu_domain[cpu];
 	u64 cur = vcpufreq_cur_khz(vf, cpu, d);
@@ -277,14 +277,14 @@ static void vcpufreq_fie_stop(void *data)
 	vcpufreq_fie_reset();
 }
 
-static int vcpufreq_fie_start(struct vcpufreq *vf)
+static int vcpufreq_fie_start(struct vcpufreq_guest *vf)
 {
 	topology_set_scale_freq_source(&vcpufreq_sfd, cpu_possible_mask);
 	return devm_add_action_or_reset(vf->dev, vcpufreq_fie_stop, NULL);
 }
 #else
 /* x86 and others: no hook for a frequency source; the scheduler goes without */
-static int vcpufreq_fie_start(struct vcpufreq *vf)
+static int vcpufreq_fie_start(struct vcpufreq_guest *vf)
 {
 	return 0;
 }
@@ -309,7 +309,7 @@ static int vcpufreq_cmp_u32(const void *a, const void *b)
  * may descend), and the cpufreq core would sort it anyway.  Returns its
  * length, or -ENODEV.
  */
-static int vcpufreq_read_table(struct vcpufreq *vf, unsigned int cpu,
+static int vcpufreq_read_table(struct vcpufreq_guest *vf, unsigned int cpu,
 			       u32 *perf)
 {
 	u32 len = vf->ops->perftbl_len(vf, cpu);
@@ -342,7 +342,7 @@ static int vcpufreq_read_table(struct vcpufreq *vf, unsigned int cpu,
 }
 
 /* Give @d its cpufreq table (or its continuous range) from its perf[] */
-static int vcpufreq_domain_set_table(struct vcpufreq *vf,
+static int vcpufreq_domain_set_table(struct vcpufreq_guest *vf,
 				     struct vcpufreq_domain *d)
 {
 	struct cpufreq_frequency_table *table;
@@ -370,7 +370,7 @@ static int vcpufreq_domain_set_table(struct vcpufreq *vf,
 	return 0;
 }
 
-static struct vcpufreq_domain *vcpufreq_find_domain(struct vcpufreq *vf,
+static struct vcpufreq_domain *vcpufreq_find_domain(struct vcpufreq_guest *vf,
 						    u32 id)
 {
 	unsigned int i;
@@ -382,7 +382,7 @@ static struct vcpufreq_domain *vcpufreq_find_domain(struct vcpufreq *vf,
 }
 
 /* Put @cpu, whose table is @perf[@len], into the domain with its id */
-static int vcpufreq_add_cpu(struct vcpufreq *vf, unsigned int cpu,
+static int vcpufreq_add_cpu(struct vcpufreq_guest *vf, unsigned int cpu,
 			    const u32 *perf, u32 len)
 {
 	struct vcpufreq_domain *d;
@@ -420,7 +420,7 @@ static int vcpufreq_add_cpu(struct vcpufreq *vf, unsigned int cpu,
 	return 0;
 }
 
-static int vcpufreq_discover(struct vcpufreq *vf)
+static int vcpufreq_discover(struct vcpufreq_guest *vf)
 {
 	u32 perf[VCPUFREQ_PERFTBL_MAX];
 	unsigned int cpu;
@@ -461,7 +461,7 @@ static void vcpufreq_unregister(void *data)
 	mutex_unlock(&vcpufreq_lock);
 }
 
-static int vcpufreq_register(struct vcpufreq *vf)
+static int vcpufreq_register_driver(struct vcpufreq_guest *vf)
 {
 	int ret;
 
@@ -489,7 +489,7 @@ unlock:
 	return devm_add_action_or_reset(vf->dev, vcpufreq_unregister, NULL);
 }
 
-int vcpufreq_probe(struct vcpufreq *vf)
+int vcpufreq_probe(struct vcpufreq_guest *vf)
 {
 	int ret;
 
@@ -497,7 +497,7 @@ int vcpufreq_probe(struct vcpufreq *vf)
 	if (ret)
 		return ret;
 
-	ret = vcpufreq_register(vf);
+	ret = vcpufreq_register_driver(vf);
 	if (ret)
 		return ret;
 

@@ -27,7 +27,7 @@
 #include "vcpufreq.h"
 
 struct vcpufreq_ivshmem {
-	struct vcpufreq vf;
+	struct vcpufreq_guest vf;
 	void __iomem *regs;				/* BAR0 */
 	struct vcpufreq_shm_header *hdr;		/* BAR2 */
 	/* checked copies of the header's layout fields */
@@ -36,7 +36,7 @@ struct vcpufreq_ivshmem {
 	u32 vcpu_stride;
 };
 
-static struct vcpufreq_ivshmem *to_ivshmem(struct vcpufreq *vf)
+static struct vcpufreq_ivshmem *to_ivshmem(struct vcpufreq_guest *vf)
 {
 	return container_of(vf, struct vcpufreq_ivshmem, vf);
 }
@@ -58,14 +58,14 @@ vcpufreq_ivshmem_block(struct vcpufreq_ivshmem *iv, unsigned int cpu)
 	return (void *)iv->hdr + iv->vcpu_offset + cpu * iv->vcpu_stride;
 }
 
-static u32 vcpufreq_ivshmem_perftbl_len(struct vcpufreq *vf, unsigned int cpu)
+static u32 vcpufreq_ivshmem_perftbl_len(struct vcpufreq_guest *vf, unsigned int cpu)
 {
 	struct vcpufreq_ivshmem *iv = to_ivshmem(vf);
 
 	return shm_read(&vcpufreq_ivshmem_block(iv, cpu)->perftbl_len);
 }
 
-static u32 vcpufreq_ivshmem_perftbl_entry(struct vcpufreq *vf,
+static u32 vcpufreq_ivshmem_perftbl_entry(struct vcpufreq_guest *vf,
 					  unsigned int cpu, u32 idx)
 {
 	struct vcpufreq_ivshmem *iv = to_ivshmem(vf);
@@ -73,14 +73,14 @@ static u32 vcpufreq_ivshmem_perftbl_entry(struct vcpufreq *vf,
 	return shm_read(&vcpufreq_ivshmem_block(iv, cpu)->perftbl[idx]);
 }
 
-static u32 vcpufreq_ivshmem_perf_domain(struct vcpufreq *vf, unsigned int cpu)
+static u32 vcpufreq_ivshmem_perf_domain(struct vcpufreq_guest *vf, unsigned int cpu)
 {
 	struct vcpufreq_ivshmem *iv = to_ivshmem(vf);
 
 	return shm_read(&vcpufreq_ivshmem_block(iv, cpu)->perf_domain);
 }
 
-static u32 vcpufreq_ivshmem_cur_perf(struct vcpufreq *vf, unsigned int cpu)
+static u32 vcpufreq_ivshmem_cur_perf(struct vcpufreq_guest *vf, unsigned int cpu)
 {
 	struct vcpufreq_ivshmem *iv = to_ivshmem(vf);
 
@@ -93,7 +93,7 @@ static u32 vcpufreq_ivshmem_cur_perf(struct vcpufreq *vf, unsigned int cpu)
  * rewrites it.  It is host-controlled but harmless, only a value for
  * QEMU's doorbell register, which ignores unknown peers.
  */
-static void vcpufreq_ivshmem_set_perf(struct vcpufreq *vf, unsigned int cpu,
+static void vcpufreq_ivshmem_set_perf(struct vcpufreq_guest *vf, unsigned int cpu,
 				      u32 khz)
 {
 	struct vcpufreq_ivshmem *iv = to_ivshmem(vf);

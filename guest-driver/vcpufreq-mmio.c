@@ -16,11 +16,11 @@
 #include "vcpufreq.h"
 
 struct vcpufreq_mmio {
-	struct vcpufreq vf;
+	struct vcpufreq_guest vf;
 	void __iomem *base;
 };
 
-static void __iomem *vcpufreq_mmio_reg(struct vcpufreq *vf, unsigned int cpu,
+static void __iomem *vcpufreq_mmio_reg(struct vcpufreq_guest *vf, unsigned int cpu,
 				       unsigned int reg)
 {
 	struct vcpufreq_mmio *m = container_of(vf, struct vcpufreq_mmio, vf);
@@ -28,30 +28,30 @@ static void __iomem *vcpufreq_mmio_reg(struct vcpufreq *vf, unsigned int cpu,
 	return m->base + cpu * VCPUFREQ_REG_STRIDE + reg;
 }
 
-static u32 vcpufreq_mmio_perftbl_len(struct vcpufreq *vf, unsigned int cpu)
+static u32 vcpufreq_mmio_perftbl_len(struct vcpufreq_guest *vf, unsigned int cpu)
 {
 	return readl(vcpufreq_mmio_reg(vf, cpu, VCPUFREQ_REG_PERFTBL_LEN));
 }
 
-static u32 vcpufreq_mmio_perftbl_entry(struct vcpufreq *vf, unsigned int cpu,
+static u32 vcpufreq_mmio_perftbl_entry(struct vcpufreq_guest *vf, unsigned int cpu,
 				       u32 idx)
 {
 	writel(idx, vcpufreq_mmio_reg(vf, cpu, VCPUFREQ_REG_PERFTBL_SEL));
 	return readl(vcpufreq_mmio_reg(vf, cpu, VCPUFREQ_REG_PERFTBL_RD));
 }
 
-static u32 vcpufreq_mmio_perf_domain(struct vcpufreq *vf, unsigned int cpu)
+static u32 vcpufreq_mmio_perf_domain(struct vcpufreq_guest *vf, unsigned int cpu)
 {
 	return readl(vcpufreq_mmio_reg(vf, cpu, VCPUFREQ_REG_PERF_DOMAIN));
 }
 
-static u32 vcpufreq_mmio_cur_perf(struct vcpufreq *vf, unsigned int cpu)
+static u32 vcpufreq_mmio_cur_perf(struct vcpufreq_guest *vf, unsigned int cpu)
 {
 	return readl_relaxed(vcpufreq_mmio_reg(vf, cpu, VCPUFREQ_REG_CUR_PERF));
 }
 
 /* The write traps to the host on the writing vCPU's thread */
-static void vcpufreq_mmio_set_perf(struct vcpufreq *vf, unsigned int cpu,
+static void vcpufreq_mmio_set_perf(struct vcpufreq_guest *vf, unsigned int cpu,
 				   u32 khz)
 {
 	writel_relaxed(khz, vcpufreq_mmio_reg(vf, cpu, VCPUFREQ_REG_SET_PERF));

@@ -19,7 +19,7 @@
 
 struct pci_driver;
 struct platform_driver;
-struct vcpufreq;
+struct vcpufreq_guest;
 
 /*
  * How the core reaches the device.  The discovery callbacks are only used
@@ -28,11 +28,11 @@ struct vcpufreq;
  * from the CPU it runs on, which is the one the host boosts.
  */
 struct vcpufreq_transport {
-	u32 (*perftbl_len)(struct vcpufreq *vf, unsigned int cpu);
-	u32 (*perftbl_entry)(struct vcpufreq *vf, unsigned int cpu, u32 idx);
-	u32 (*perf_domain)(struct vcpufreq *vf, unsigned int cpu);
-	u32 (*cur_perf)(struct vcpufreq *vf, unsigned int cpu);
-	void (*set_perf)(struct vcpufreq *vf, unsigned int cpu, u32 khz);
+	u32 (*perftbl_len)(struct vcpufreq_guest *vf, unsigned int cpu);
+	u32 (*perftbl_entry)(struct vcpufreq_guest *vf, unsigned int cpu, u32 idx);
+	u32 (*perf_domain)(struct vcpufreq_guest *vf, unsigned int cpu);
+	u32 (*cur_perf)(struct vcpufreq_guest *vf, unsigned int cpu);
+	void (*set_perf)(struct vcpufreq_guest *vf, unsigned int cpu, u32 khz);
 };
 
 /* One PERF_DOMAIN: the CPUs of one cpufreq policy, and their table */
@@ -47,7 +47,7 @@ struct vcpufreq_domain {
 };
 
 /* One device; the transport embeds it and finds itself by container_of() */
-struct vcpufreq {
+struct vcpufreq_guest {
 	struct device *dev;
 	const struct vcpufreq_transport *ops;
 	unsigned int nr_domains;
@@ -59,7 +59,7 @@ struct vcpufreq {
  * Read and check the device, then drive cpufreq with it.  Everything is
  * device-managed: it is undone when the device unbinds or probe fails.
  */
-int vcpufreq_probe(struct vcpufreq *vf);
+int vcpufreq_probe(struct vcpufreq_guest *vf);
 
 extern struct platform_driver vcpufreq_mmio_driver;
 extern struct pci_driver vcpufreq_ivshmem_driver;

@@ -42,8 +42,6 @@
 /* the scale of capacity-dmips-mhz the largest vCPU gets */
 #define DMIPS_SCALE	1024ULL
 
-#define fail(err, err_len, ...) vf_err(err, err_len, -EINVAL, __VA_ARGS__)
-
 /* ---- the per-vCPU device configuration ------------------------------- */
 
 /* The biggest present CPU in @set (lowest number on a tie), or -1. */
@@ -312,31 +310,31 @@ int vf_write_guest_dts(FILE *f, const struct vf_topology *t,
 	int ret = 0;
 
 	if (!f || !t || !affinity)
-		return fail(err, err_len, "no output, topology or affinity");
+		return vf_einval(err, err_len, "no output, topology or affinity");
 	if (!nr_vcpus || nr_vcpus > VCPUFREQ_DEV_MAX_VCPUS)
-		return fail(err, err_len, "%u vCPUs: the device takes 1..%d",
-			    nr_vcpus, VCPUFREQ_DEV_MAX_VCPUS);
+		return vf_einval(err, err_len, "%u vCPUs: the device takes 1..%d",
+				 nr_vcpus, VCPUFREQ_DEV_MAX_VCPUS);
 	if (reg_base % VCPUFREQ_REG_STRIDE)
-		return fail(err, err_len,
-			    "base 0x%" PRIx64 " is not 4 KiB aligned", reg_base);
+		return vf_einval(err, err_len,
+				 "base 0x%" PRIx64 " is not 4 KiB aligned", reg_base);
 	if (reg_base > UINT64_MAX - size)
-		return fail(err, err_len,
-			    "base 0x%" PRIx64 " + 0x%" PRIx64
-			    " runs past the end of the address space",
-			    reg_base, size);
+		return vf_einval(err, err_len,
+				 "base 0x%" PRIx64 " + 0x%" PRIx64
+				 " runs past the end of the address space",
+				 reg_base, size);
 
 	views = calloc(nr_vcpus, sizeof(*views));
 	dmips = calloc(nr_vcpus, sizeof(*dmips));
 	if (!views || !dmips) {
-		fail(err, err_len, "out of memory for %u vCPUs", nr_vcpus);
+		vf_einval(err, err_len, "out of memory for %u vCPUs", nr_vcpus);
 		ret = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < nr_vcpus; i++) {
 		if (vf_vcpu_view(t, &affinity[i], &views[i])) {
-			ret = fail(err, err_len,
-				   "vCPU %u: its affinity holds no CPU present on this host",
-				   i);
+			ret = vf_einval(err, err_len,
+					"vCPU %u: its affinity holds no CPU present on this host",
+					i);
 			goto out;
 		}
 	}
@@ -346,7 +344,7 @@ int vf_write_guest_dts(FILE *f, const struct vf_topology *t,
 			  .views = views, .dmips = dmips };
 	write_tree(&d, reg_base, size);
 	if (fflush(f) || ferror(f)) {
-		fail(err, err_len, "write error: %s", strerror(errno));
+		vf_einval(err, err_len, "write error: %s", strerror(errno));
 		ret = -EIO;
 	}
 out:

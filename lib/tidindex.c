@@ -2,32 +2,53 @@
 #include <string.h>
 #include "tidindex.h"
 
-static uint32_t tid_at(const void *entries, size_t stride, uint16_t pos)
+static void *entry_at(const struct vf_tid_table *t, int pos)
+{
+	return (char *)t->entries + (size_t)pos * t->stride;
+}
+
+static uint32_t tid_at(const struct vf_tid_table *t, int pos)
 {
 	uint32_t tid;
 
-	memcpy(&tid, (const char *)entries + (pos - 1) * stride, sizeof(tid));
+	memcpy(&tid, entry_at(t, pos), sizeof(tid));
 	return tid;
 }
 
-uint16_t *vf_tid_bucket(uint16_t *index, uint32_t nbuckets,
-			const void *entries, size_t stride, uint32_t tid)
+/* where @tid is indexed, or the empty bucket it would go in */
+static uint16_t *bucket_of(const struct vf_tid_table *t, uint32_t tid)
 {
-	uint32_t h = (tid * 2654435761u) & (nbuckets - 1);
+	uint32_t h = (tid * 2654435761u) & (t->nbuckets - 1);
 
-	while (index[h] && tid_at(entries, stride, index[h]) != tid)
-		h = (h + 1) & (nbuckets - 1);
-	return &index[h];
+	while (t->index[h] && tid_at(t, t->index[h] - 1) != tid)
+		h = (h + 1) & (t->nbuckets - 1);
+	return &t->index[h];
 }
 
-void vf_tid_reindex(uint16_t *index, uint32_t nbuckets, const void *entries,
-		    size_t stride, int n)
+void *vf_tid_find(const struct vf_tid_table *t, uint32_t tid)
 {
-	memset(index, 0, nbuckets * sizeof(*index));
-	for (int i = 0; i < n; i++) {
-		uint32_t tid;
+	uint16_t pos = *bucket_of(t, tid);
 
-		memcpy(&tid, (const char *)entries + i * stride, sizeof(tid));
-		*vf_tid_bucket(index, nbuckets, entries, stride, tid) = i + 1;
-	}
+	return pos ? entry_at(t, pos - 1) : NULL;
+}
+
+void *vf_tid_add(const struct vf_tid_table *t, uint32_t tid)
+{
+	void *e = entry_at(t, *t->count);
+
+	memset(e, 0, t->stride);
+	memcpy(e, &tid, sizeof(tid));
+	*bucket_of(t, tid) = ++*t->count;
+	return e;
+}
+
+void vf_tid_remove(const struct vf_tid_table *t, void *entry)
+{
+	int last = --*t->count;
+
+	if (entry != entry_at(t, last))
+		memcpy(entry, entry_at(t, last), t->stride);
+	memset(t->index, 0, t->nbuckets * sizeof(*t->index));
+	for (int i = 0; i < *t->count; i++)
+		*bucket_of(t, tid_at(t, i)) = i + 1;
 }

@@ -17,8 +17,8 @@
 
 #include <limits.h>
 
-#include "../common/cpulist.h"
-#include "../common/util.h"
+#include "cpulist.h"
+#include "util.h"
 #include "procstat.h"
 #include "topology_read.h"
 

@@ -52,6 +52,7 @@ struct vcpufreq {
 	int nr_vcpus;
 	struct vcpu_thread vcpus[VF_MAX_VCPUS];
 	uint16_t bucket[VF_BUCKETS];	/* TID hash -> index + 1 */
+	struct vf_tid_table tids;	/* vcpus by TID, over bucket */
 	/* broker: the sender thread and what it shares with the callers */
 	pthread_mutex_t lock;		/* unsent requests; vcpus[] vs the sender */
 	pthread_cond_t wake;
@@ -85,6 +86,11 @@ int vcpufreq_open(const char *pin_dir, struct vcpufreq **out)
 	vf->broker_fd = -1;
 	pthread_mutex_init(&vf->lock, NULL);
 	pthread_cond_init(&vf->wake, NULL);
+	vf->tids = (struct vf_tid_table){
+		.entries = vf->vcpus, .stride = sizeof(vf->vcpus[0]),
+		.count = &vf->nr_vcpus, .index = vf->bucket,
+		.nbuckets = VF_BUCKETS,
+	};
 	/* root never uses maps someone else planted */
 	if (geteuid() == 0 && (ret = vf_pin_dir_check(dir, &st)) &&
 	    ret != -ENOENT) {
@@ -142,32 +148,12 @@ int vcpufreq_fast_path(const struct vcpufreq *vf)
 	return vf && vf->slots != NULL;
 }
 
-static uint16_t *bucket_of(struct vcpufreq *vf, uint32_t tid)
-{
-	return vf_tid_bucket(vf->bucket, VF_BUCKETS, vf->vcpus,
-			     sizeof(vf->vcpus[0]), tid);
-}
-
-static struct vcpu_thread *find_vcpu(struct vcpufreq *vf, uint32_t tid)
-{
-	uint16_t b = *bucket_of(vf, tid);
-
-	return b ? &vf->vcpus[b - 1] : NULL;
-}
-
-static void rehash(struct vcpufreq *vf)
-{
-	vf_tid_reindex(vf->bucket, VF_BUCKETS, vf->vcpus, sizeof(vf->vcpus[0]),
-		       vf->nr_vcpus);
-}
-
 static void forget_vcpu(struct vcpufreq *vf, struct vcpu_thread *v)
 {
 	pthread_mutex_lock(&vf->lock);	/* the sender walks vcpus[] */
 	if (v->unsent)
 		vf->nr_unsent--;
-	*v = vf->vcpus[--vf->nr_vcpus];
-	rehash(vf);
+	vf_tid_remove(&vf->tids, v);
 	pthread_mutex_unlock(&vf->lock);
 }
 
@@ -271,14 +257,12 @@ int vcpufreq_register(struct vcpufreq *vf, uint32_t tid, uint32_t vm_id,
 
 	if (!vf || !tid || tid > INT_MAX)
 		return -EINVAL;
-	v = find_vcpu(vf, tid);
+	v = vf_tid_find(&vf->tids, tid);
 	if (!v) {
 		if (vf->nr_vcpus >= VF_MAX_VCPUS)
 			return -ENOSPC;
 		pthread_mutex_lock(&vf->lock);	/* the sender walks vcpus[] */
-		v = &vf->vcpus[vf->nr_vcpus++];
-		*v = (struct vcpu_thread){ .tid = tid };
-		*bucket_of(vf, tid) = vf->nr_vcpus;
+		v = vf_tid_add(&vf->tids, tid);
 		pthread_mutex_unlock(&vf->lock);
 	}
 	if (v->unsent) {	/* registered again: what waited is old */
@@ -318,7 +302,7 @@ int vcpufreq_register(struct vcpufreq *vf, uint32_t tid, uint32_t vm_id,
 int vcpufreq_request(struct vcpufreq *vf, uint32_t tid, uint32_t perf,
 		     uint32_t guest_perf)
 {
-	struct vcpu_thread *v = find_vcpu(vf, tid);
+	struct vcpu_thread *v = vf_tid_find(&vf->tids, tid);
 
 	if (!v)
 		return -ENOENT;
@@ -347,7 +331,7 @@ int vcpufreq_request(struct vcpufreq *vf, uint32_t tid, uint32_t perf,
 
 int vcpufreq_unregister(struct vcpufreq *vf, uint32_t tid)
 {
-	struct vcpu_thread *v = vf ? find_vcpu(vf, tid) : NULL;
+	struct vcpu_thread *v = vf ? vf_tid_find(&vf->tids, tid) : NULL;
 	int ret = 0;
 
 	if (!v)

@@ -65,7 +65,7 @@ else
 		echo "  FAIL build the arm64 test kernel (tests/vm/build-kernel.sh --arch arm64)"
 		failed=$((failed + 1)) arm64=''
 	fi
-	run_suite "sched_ext declarations (bpf/scx_decls.h) vs the test kernel's BTF" tests/vm/check-scx-decls.sh
+	run_suite "the scheduler's vmlinux.h (bpf/vmlinux/x86) vs the test kernel's BTF" tests/vm/check-scx-vmlinux.sh
 	run_suite "VM harness: refused options, --icount's instruction clock" tests/vm/harness.sh
 	run_suite "guest driver (guest-driver/): builds and checkpatch" tests/vm/guest-driver.sh
 	run_suite "end to end: guest driver, QEMU bridge, vcpufreq-bpf (QEMU TCG, -smp 2)" tests/vm/e2e.sh

@@ -50,7 +50,7 @@ fi
 DTS=$TMP/guest.dts DTB=$TMP/guest.dtb
 if ! dts --vcpus 4 --affinity '0;1;2-3;0-3' >"$DTS" 2>"$TMP/err"; then
 	bad generate "topology --dts failed: $(cat "$TMP/err")" \
-		"(is 'topology --dts' wired to cmd_topology_dts in loader/cmd_topology.c?)"
+		"(is 'topology --dts' wired to cmd_topology_dts in cli/cmd_topology.c?)"
 	finish
 fi
 if [ "$(head -n1 "$DTS")" = "/dts-v1/;" ] &&

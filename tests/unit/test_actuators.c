@@ -12,10 +12,8 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "actuator.h"
-#include "cli.h"
+#include "base.h"
 #include "unit.h"
-
-struct cli cli = { .pin_dir = VCPUFREQ_PIN_DIR, .prog = "test" };
 
 static char root[64];
 

@@ -22,10 +22,27 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "actuator.h"
-#include "cli.h"
+#include "base.h"
 #include "procstat.h"
+
+/*
+ * The record UEI_DEFINE(uei) keeps in the scheduler's .data, as the
+ * skeleton's .data struct names it.  Its layout is the kernel's struct
+ * user_exit_info (tools/sched_ext/include/scx/user_exit_info.h, GPL-2.0,
+ * so not included in this LGPL/BSD program): kind, exit_code, then
+ * UEI_REASON_LEN and UEI_MSG_LEN bytes.
+ */
+struct user_exit_info {
+	int kind;
+	__s64 exit_code;
+	char reason[128];
+	char msg[1024];
+};
+typedef __u32 u32;	/* UEI_DEFINE's uei_dump_len, in the skeleton's rodata */
+
 #include "vcpufreq_scx.skel.h"
 
 #ifndef SCHED_EXT
@@ -209,6 +226,19 @@ static void scx_stop(struct act_env *env)
 	unlink(path);
 }
 
+/* the object's struct user_exit_info is the one above (its size) */
+static bool uei_layout_matches(struct vcpufreq_scx_bpf *skel)
+{
+	const struct btf *btf = bpf_object__btf(skel->obj);
+	__s32 id;
+
+	if (!btf)
+		return false;
+	id = btf__find_by_name_kind(btf, "user_exit_info", BTF_KIND_STRUCT);
+	return id > 0 &&
+	       btf__resolve_size(btf, id) == sizeof(struct user_exit_info);
+}
+
 static int scx_start(struct act_env *env)
 {
 	char path[PATH_MAX];
@@ -221,6 +251,11 @@ static int scx_start(struct act_env *env)
 	if (!scx_skel)
 		return err("cannot open the sched_ext scheduler: %s",
 			   strerror(errno));
+	if (!uei_layout_matches(scx_skel)) {
+		err("the sched_ext scheduler's exit record is not the struct "
+		    "user_exit_info of agent/act_scx.c: rebuild vcpufreq-bpf");
+		goto fail;
+	}
 	if (set_levels(scx_skel, &env->topo) || reuse_shared_maps(scx_skel))
 		goto fail;
 	ret = vcpufreq_scx_bpf__load(scx_skel);
@@ -249,18 +284,20 @@ fail:
 /* why the scheduler stopped, from what its exit callback recorded */
 void scx_exit_reason(char *buf, size_t len)
 {
+	const struct user_exit_info *uei;
+
 	if (!scx_skel) {
 		snprintf(buf, len, "unknown (scheduler not loaded)");
 		return;
 	}
-	snprintf(buf, len, "%s%s%s (exit kind %d)", scx_skel->bss->exit_reason,
-		 scx_skel->bss->exit_msg[0] ? ": " : "", scx_skel->bss->exit_msg,
-		 scx_skel->bss->exit_kind);
+	uei = &scx_skel->data->uei;
+	snprintf(buf, len, "%s%s%s (exit kind %d)", uei->reason,
+		 uei->msg[0] ? ": " : "", uei->msg, uei->kind);
 }
 
 int scx_exit_kind(void)
 {
-	return scx_skel ? __atomic_load_n(&scx_skel->bss->exit_kind,
+	return scx_skel ? __atomic_load_n(&scx_skel->data->uei.kind,
 					  __ATOMIC_ACQUIRE) : 0;
 }
 

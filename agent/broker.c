@@ -38,10 +38,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <bpf/bpf.h>
-#include "agent.h"
 #include "broker.h"
 #include "brokerclient.h"
-#include "cli.h"
+#include "base.h"
 #include "grants.h"
 #include "procstat.h"
 #include "tidindex.h"
@@ -98,6 +97,7 @@ struct bucket {				/* what one user may still do now */
 };
 
 struct broker {
+	const struct broker_ops *ops;
 	int listen_fd;
 	int ep_fd;
 	int requests_fd;
@@ -108,6 +108,7 @@ struct broker {
 	int nr_owned;
 	struct owned owned[BROKER_MAX_TIDS];
 	__u16 index[BROKER_BUCKETS];	/* TID hash -> owned index + 1 */
+	struct vf_tid_table tids;	/* owned by TID, over index */
 	int nr_grants;
 	struct grant grants[VCPUFREQ_MAX_GRANTS];
 	int nr_buckets;
@@ -120,31 +121,6 @@ static void count(struct broker *b, __u64 *field)
 }
 
 /* ---- the registrations, by TID ------------------------------------------ */
-
-static __u16 *slot_of(struct broker *b, __u32 tid)
-{
-	return vf_tid_bucket(b->index, BROKER_BUCKETS, b->owned,
-			     sizeof(b->owned[0]), tid);
-}
-
-static struct owned *find_owned(struct broker *b, __u32 tid)
-{
-	__u16 i = *slot_of(b, tid);
-
-	return i ? &b->owned[i - 1] : NULL;
-}
-
-static void reindex(struct broker *b)
-{
-	vf_tid_reindex(b->index, BROKER_BUCKETS, b->owned, sizeof(b->owned[0]),
-		       b->nr_owned);
-}
-
-static void drop_owned(struct broker *b, struct owned *o)
-{
-	*o = b->owned[--b->nr_owned];
-	reindex(b);
-}
 
 static int owned_by(struct broker *b, uid_t uid)
 {
@@ -271,7 +247,7 @@ static int refuse(struct broker *b, const struct conn *c, __u32 op,
 		count(b, &b->stats->broker_cross_vm);
 	if (error == -EDQUOT)
 		count(b, &b->stats->broker_quota);
-	agent_log("broker: refused op %u on TID %u for uid %u (pid %d): %s",
+	b->ops->log("broker: refused op %u on TID %u for uid %u (pid %d): %s",
 		  op, tid, c->who.uid, c->peer.pid, why);
 	return error;
 }
@@ -279,7 +255,7 @@ static int refuse(struct broker *b, const struct conn *c, __u32 op,
 static int do_register(struct broker *b, struct conn *c,
 		       const struct vcpufreq_broker_msg *m)
 {
-	struct owned *o = find_owned(b, m->tid);
+	struct owned *o = vf_tid_find(&b->tids, m->tid);
 	long long start = vf_thread_stat_field(m->tid, VF_STAT_STARTTIME);
 	__u32 quota;
 	int ret, which;
@@ -287,7 +263,8 @@ static int do_register(struct broker *b, struct conn *c,
 	if (start <= 0)
 		return refuse(b, c, m->op, m->tid, -ESRCH, "no such thread");
 	if (o && !same_thread(o)) {
-		drop_owned(b, o);	/* the old thread is gone, and its claim */
+		/* the old thread is gone, and its claim */
+		vf_tid_remove(&b->tids, o);
 		o = NULL;
 	}
 	ret = may_steer(b, &c->who, &c->peer, m->tid, &quota, &which);
@@ -303,10 +280,7 @@ static int do_register(struct broker *b, struct conn *c,
 	if (!o && b->nr_owned >= BROKER_MAX_TIDS)
 		return refuse(b, c, m->op, m->tid, -ENOSPC, "broker full");
 	if (!o) {
-		o = &b->owned[b->nr_owned++];
-		memset(o, 0, sizeof(*o));
-		o->tid = m->tid;
-		*slot_of(b, m->tid) = b->nr_owned;
+		o = vf_tid_add(&b->tids, m->tid);
 	}
 	o->who = c->who;
 	o->peer = c->peer;
@@ -317,7 +291,7 @@ static int do_register(struct broker *b, struct conn *c,
 					    .vcpu = m->vcpu };
 	if (bpf_map_update_elem(b->requests_fd, &o->tid, &o->req, BPF_ANY)) {
 		ret = -errno;
-		drop_owned(b, o);
+		vf_tid_remove(&b->tids, o);
 		return refuse(b, c, m->op, m->tid, ret, strerror(-ret));
 	}
 	count(b, &b->stats->broker_registered);
@@ -332,11 +306,11 @@ static int do_register(struct broker *b, struct conn *c,
 static struct owned *mine(struct broker *b, struct conn *c, __u32 tid,
 			  bool check_thread, int *error)
 {
-	struct owned *o = find_owned(b, tid);
+	struct owned *o = vf_tid_find(&b->tids, tid);
 
 	*error = 0;
 	if (o && check_thread && !same_thread(o)) {
-		drop_owned(b, o);
+		vf_tid_remove(&b->tids, o);
 		o = NULL;
 	}
 	if (!o)
@@ -358,7 +332,7 @@ static int do_unregister(struct broker *b, struct conn *c,
 			      error == -EPERM ? "another user's thread" :
 			      "not registered");
 	bpf_map_delete_elem(b->requests_fd, &o->tid);
-	drop_owned(b, o);
+	vf_tid_remove(&b->tids, o);
 	return 0;
 }
 
@@ -555,7 +529,7 @@ static void accept_conns(struct broker *b, int ep_fd)
 		if (!c || peer_creds(fd, c) || !conn_fits(b, &c->who)) {
 			count(b, &b->stats->broker_refused);
 			count(b, &b->stats->broker_conns_refused);
-			agent_log("broker: connection of uid %d refused (%d "
+			b->ops->log("broker: connection of uid %d refused (%d "
 				  "open)", c ? (int)c->who.uid : -1,
 				  b->nr_conns);
 			free(c);
@@ -673,7 +647,7 @@ bool broker_apply(struct broker *b)
 		if (!same_thread(o) ||
 		    bpf_map_update_elem(b->requests_fd, &o->tid, &o->req,
 					BPF_EXIST)) {
-			drop_owned(b, o);
+			vf_tid_remove(&b->tids, o);
 			i--;
 		}
 	}
@@ -682,10 +656,10 @@ bool broker_apply(struct broker *b)
 
 void broker_forget(struct broker *b, __u32 tid)
 {
-	struct owned *o = find_owned(b, tid);
+	struct owned *o = vf_tid_find(&b->tids, tid);
 
 	if (o)
-		drop_owned(b, o);
+		vf_tid_remove(&b->tids, o);
 }
 
 /* ---- grants, socket ------------------------------------------------------------ */
@@ -701,7 +675,7 @@ static int reload_grants(struct broker *b)
 	__u32 quota;
 
 	if (n < 0) {
-		agent_log("broker: cannot read the grants: %s",
+		b->ops->log("broker: cannot read the grants: %s",
 			  strerror(errno));
 		return -EIO;
 	}
@@ -720,11 +694,11 @@ static int reload_grants(struct broker *b)
 
 		if (!may_steer(b, &o->who, &o->peer, o->tid, &quota, &o->grant))
 			continue;
-		agent_log("broker: grant revoked: uid %u loses TID %u",
+		b->ops->log("broker: grant revoked: uid %u loses TID %u",
 			  o->who.uid, o->tid);
 		if (same_thread(o))
 			bpf_map_delete_elem(b->requests_fd, &o->tid);
-		drop_owned(b, o);
+		vf_tid_remove(&b->tids, o);
 	}
 	return 0;
 }
@@ -743,7 +717,8 @@ int broker_watch(struct broker *b, int ep_fd)
 }
 
 struct broker *broker_open(const char *state_dir, int requests_fd,
-			   struct vcpufreq_stats *stats)
+			   struct vcpufreq_stats *stats,
+			   const struct broker_ops *ops)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct broker *b = calloc(1, sizeof(*b));
@@ -752,10 +727,16 @@ struct broker *broker_open(const char *state_dir, int requests_fd,
 		err("agent: out of memory for the broker");
 		return NULL;
 	}
+	b->ops = ops;
+	b->tids = (struct vf_tid_table){
+		.entries = b->owned, .stride = sizeof(b->owned[0]),
+		.count = &b->nr_owned, .index = b->index,
+		.nbuckets = BROKER_BUCKETS,
+	};
 	b->requests_fd = requests_fd;
 	b->stats = stats;
 	b->listen_fd = -1;
-	vf_broker_path(cli.pin_dir, sa.sun_path, sizeof(sa.sun_path));
+	vf_broker_path(opts.pin_dir, sa.sun_path, sizeof(sa.sun_path));
 	snprintf(b->path, sizeof(b->path), "%s", sa.sun_path);
 	if (state_dir_check(state_dir))
 		goto fail;

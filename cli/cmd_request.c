@@ -29,11 +29,11 @@ static bool denied(int e)
 /* take a change in now rather than when the agent next runs */
 static int refresh(void)
 {
-	int ret = vcpufreq_refresh(cli.pin_dir);
+	int ret = vcpufreq_refresh(opts.pin_dir);
 
 	if (ret && !denied(-ret))
 		return err("cannot run the refresh iterator under %s: %s",
-			   cli.pin_dir, strerror(-ret));
+			   opts.pin_dir, strerror(-ret));
 	return ret ? 1 : 0;
 }
 
@@ -133,7 +133,7 @@ static int report(__u32 tid, __u32 perf)
  */
 static int brokered(__u32 tid, const struct vcpufreq_request *req, bool drop)
 {
-	int fd = vf_broker_connect(cli.pin_dir), ret;
+	int fd = vf_broker_connect(opts.pin_dir), ret;
 
 	if (fd < 0)
 		return err("cannot reach the vcpufreq agent: %s",

@@ -12,10 +12,6 @@
 #include <string.h>
 #include "cli.h"
 
-struct cli cli = {
-	.pin_dir = VCPUFREQ_PIN_DIR,
-};
-
 struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -54,7 +50,7 @@ static const struct command commands[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: %s [OPTIONS] COMMAND [ARGS]\n\nCommands:\n",
-		cli.prog);
+		opts.prog);
 	for (size_t i = 0; i < NR_COMMANDS; i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
@@ -63,12 +59,12 @@ static void usage(FILE *f)
 		"  --topology FILE   describe host CPUs with an override file\n"
 		"  -j, --json        JSON output; -p, --pretty: indented JSON\n"
 		"  -h, --help        help for a command: %s COMMAND --help\n",
-		VCPUFREQ_PIN_DIR, cli.prog);
+		VCPUFREQ_PIN_DIR, opts.prog);
 }
 
 static void command_usage(const struct command *c)
 {
-	printf("Usage: %s %s %s\n  %s\n", cli.prog, c->name, c->args,
+	printf("Usage: %s %s %s\n  %s\n", opts.prog, c->name, c->args,
 	       c->summary);
 }
 
@@ -105,20 +101,20 @@ static int take_common_options(int argc, char **argv, enum help *help)
 			break;
 		switch (opt) {
 		case 'j':
-			cli.json = true;
+			opts.json = true;
 			break;
 		case 'p':
-			cli.json = cli.pretty = true;
+			opts.json = opts.pretty = true;
 			break;
 		case 'h':	/* the first one says which help */
 			if (*help == NO_HELP)
 				*help = out ? HELP_COMMAND : HELP_LIST;
 			break;
 		case OPT_PIN_DIR:
-			cli.pin_dir = optarg;
+			opts.pin_dir = optarg;
 			break;
 		case OPT_TOPOLOGY:
-			cli.topology = optarg;
+			opts.topology = optarg;
 			break;
 		case ':':
 			return err("%s needs a value", argv[optind - 1]);
@@ -141,9 +137,9 @@ int main(int argc, char **argv)
 	const char *env = getenv("VCPUFREQ_TOPOLOGY");
 	enum help help = NO_HELP;
 
-	cli.prog = "vcpufreq-bpf";
+	opts.prog = "vcpufreq-bpf";
 	if (env && *env)
-		cli.topology = env;
+		opts.topology = env;
 	argc = take_common_options(argc, argv, &help);
 	if (argc < 0)
 		return 1;
@@ -167,6 +163,6 @@ int main(int argc, char **argv)
 		return c->fn(argc, argv) ? 1 : 0;
 	}
 	err("unknown command '%s'; run '%s --help' for the list",
-	    argv[0], cli.prog);
+	    argv[0], opts.prog);
 	return 1;
 }

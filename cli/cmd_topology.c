@@ -83,9 +83,9 @@ int cmd_topology(int argc, char **argv)
 			return cmd_topology_dts(argc, argv);
 	if (argc > 1)
 		return err("topology: unexpected argument '%s'", argv[1]);
-	if (act_env_init(&env, cli.topology))
+	if (act_env_init(&env, opts.topology))
 		return -1;
-	source = env.topo.from_override ? cli.topology : env.sysfs_cpu_dir;
+	source = env.topo.from_override ? opts.topology : env.sysfs_cpu_dir;
 	j = cli_json();
 	if (j)
 		print_json(j, &env.topo, source);

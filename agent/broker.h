@@ -15,9 +15,18 @@
 
 struct broker;
 
+/*
+ * What the broker needs of whoever runs it (the agent): where its lines
+ * go, rate limited there
+ */
+struct broker_ops {
+	void (*log)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+};
+
 /* listening on the socket for the pin dir in use; NULL with Error: */
 struct broker *broker_open(const char *state_dir, int requests_fd,
-			   struct vcpufreq_stats *stats);
+			   struct vcpufreq_stats *stats,
+			   const struct broker_ops *ops);
 void broker_close(struct broker *b);
 
 /*

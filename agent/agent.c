@@ -36,7 +36,7 @@
 #include <bpf/libbpf.h>
 #include "agent.h"
 #include "broker.h"
-#include "cli.h"
+#include "base.h"
 #include "pins.h"
 #include "procstat.h"
 
@@ -86,6 +86,9 @@ void agent_log(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 }
+
+/* the broker logs through the agent (broker.h) */
+static const struct broker_ops broker_ops = { .log = agent_log };
 
 /* agent.log past LOG_MAX_BYTES: keep one older file, start a new one */
 static void cap_log(const char *state_dir)
@@ -708,7 +711,8 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
 	epoll_ctl(ep_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(rb), &ev);
 	ev.data.ptr = &sig_tag;
 	epoll_ctl(ep_fd, EPOLL_CTL_ADD, sig_fd, &ev);
-	ag.broker = broker_open(env->state_dir, ag.requests_fd, ag.stats);
+	ag.broker = broker_open(env->state_dir, ag.requests_fd, ag.stats,
+				&broker_ops);
 	if (!ag.broker || broker_watch(ag.broker, ep_fd))
 		goto out;
 	/* with --backend auto, a backend that cannot start gives way */

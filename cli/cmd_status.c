@@ -160,7 +160,7 @@ static void text_head(const struct status *s)
 		printf("vcpufreq-bpf: not loaded (run 'vcpufreq-bpf load')\n");
 		return;
 	}
-	printf("vcpufreq-bpf: loaded (pins under %s)\n", cli.pin_dir);
+	printf("vcpufreq-bpf: loaded (pins under %s)\n", opts.pin_dir);
 	printf("backend: %s, agent: %s\n", backend_name(s->cfg.backend),
 	       !s->cfg.agent_pid ? "none (not needed)" :
 	       agent_running(s->cfg.agent_pid) ? "running" : "NOT RUNNING");
@@ -277,7 +277,7 @@ static void print_text(const struct status *s, const struct scx_view *scx)
 static void json_head(struct json *j, const struct status *s)
 {
 	json_kbool(j, "loaded", s->loaded);
-	json_kstr(j, "pin_dir", cli.pin_dir);
+	json_kstr(j, "pin_dir", opts.pin_dir);
 	json_kstr(j, "backend", s->loaded ? backend_name(s->cfg.backend) :
 		  "none");
 	json_kuint(j, "agent_pid", s->cfg.agent_pid);
@@ -468,7 +468,7 @@ int cmd_status(int argc, char **argv)
 		return err("status: unexpected argument '%s'", argv[1]);
 	if (s.loaded && (read_settings(&s.cfg) || read_stats(&s.st)))
 		return -1;
-	if (act_env_init(&s.env, s.loaded ? s.cfg.topology : cli.topology))
+	if (act_env_init(&s.env, s.loaded ? s.cfg.topology : opts.topology))
 		return -1;
 	have_scx = !scx_view_read(&scx, &s);
 	j = cli_json();

@@ -1,79 +1,25 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Errors, argument parsing and access to the pinned objects. */
+/*
+ * The pinned objects of a load (their paths, the settings and stats maps,
+ * a thread's task storage), the state dir, and the refresh iterator.
+ */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include "cli.h"
+#include "base.h"
 #include "pins.h"
-#include "procstat.h"
 #include "vcpufreq/vcpufreq.h"
-
-int err(const char *fmt, ...)
-{
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	ret = vf_verror(cli.json, cli.pretty, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
-void note(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cli.json)
-		return;
-	va_start(ap, fmt);
-	vfprintf(stdout, fmt, ap);
-	va_end(ap);
-	fputc('\n', stdout);
-}
-
-/*
- * The option getopt_long just refused ('?': unknown, ':': no value), as
- * written: a short one by its letter (it may stand in a cluster), a long
- * one (val 256 and up, or unknown: optopt 0) by its whole argument.
- */
-const char *refused_option(char **argv)
-{
-	static char opt[3];
-
-	if (optopt <= 0 || optopt > 255)
-		return argv[optind - 1];
-	snprintf(opt, sizeof(opt), "-%c", optopt);
-	return opt;
-}
-
-int parse_tid(const char *s, __u32 *tid)
-{
-	if (vf_parse_u32(s, tid) || *tid == 0 || *tid > INT_MAX)
-		return -EINVAL;
-	return 0;
-}
-
-/* Threads are visible as /proc/TID even when not listed in /proc. */
-bool thread_exists(__u32 tid)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%u/task/%u", tid, tid);
-	return access(path, F_OK) == 0;
-}
 
 void pin_path(char *buf, size_t len, const char *name)
 {
-	snprintf(buf, len, "%s/%s", cli.pin_dir, name);
+	snprintf(buf, len, "%s/%s", opts.pin_dir, name);
 }
 
 bool is_loaded(void)
@@ -88,16 +34,16 @@ bool is_loaded(void)
 int pin_dir_ours(void)
 {
 	struct stat st;
-	int ret = vf_pin_dir_check(cli.pin_dir, &st);
+	int ret = vf_pin_dir_check(opts.pin_dir, &st);
 
 	if (ret == -EPERM)
 		return err("%s was not created by vcpufreq-bpf (%s, owner uid %u, "
 			   "mode %o): someone else's; remove it ('rm -r %s') "
-			   "and load again", cli.pin_dir, S_ISDIR(st.st_mode) ?
+			   "and load again", opts.pin_dir, S_ISDIR(st.st_mode) ?
 			   "a directory" : S_ISLNK(st.st_mode) ? "a symlink" :
 			   "not a directory", st.st_uid, st.st_mode & 07777,
-			   cli.pin_dir);
-	return ret ? err("cannot inspect %s: %s", cli.pin_dir,
+			   opts.pin_dir);
+	return ret ? err("cannot inspect %s: %s", opts.pin_dir,
 			 strerror(-ret)) : 0;
 }
 
@@ -108,7 +54,7 @@ int open_pinned_map(const char *name)
 
 	if (!is_loaded())
 		return err("vcpufreq-bpf is not loaded (no pins under %s); "
-			   "run 'vcpufreq-bpf load' first", cli.pin_dir);
+			   "run 'vcpufreq-bpf load' first", opts.pin_dir);
 	if (geteuid() == 0 && pin_dir_ours())
 		return -1;
 	pin_path(path, sizeof(path), name);
@@ -161,10 +107,10 @@ int read_stats(struct vcpufreq_stats *st)
 /* Run the pinned task iterator once: every tracked thread re-decided. */
 int run_refresh_iter(void)
 {
-	int ret = vcpufreq_refresh(cli.pin_dir);
+	int ret = vcpufreq_refresh(opts.pin_dir);
 
 	return ret ? err("cannot run the refresh iterator under %s: %s",
-			 cli.pin_dir, strerror(-ret)) : 0;
+			 opts.pin_dir, strerror(-ret)) : 0;
 }
 
 /*
@@ -182,7 +128,7 @@ static int refresh_prog_fd(void)
 
 	if (fd >= 0)
 		return fd;
-	snprintf(path, sizeof(path), "%s/%s/refresh_all", cli.pin_dir,
+	snprintf(path, sizeof(path), "%s/%s/refresh_all", opts.pin_dir,
 		 VCPUFREQ_PIN_LINKS);
 	link = bpf_obj_get(path);
 	if (link < 0)
@@ -196,14 +142,14 @@ static int refresh_prog_fd(void)
 int run_refresh_iter_tid(__u32 tid)
 {
 	union bpf_iter_link_info linfo = { .task.tid = tid };
-	LIBBPF_OPTS(bpf_link_create_opts, opts, .iter_info = &linfo,
+	LIBBPF_OPTS(bpf_link_create_opts, link_opts, .iter_info = &linfo,
 		    .iter_info_len = sizeof(linfo));
 	int prog = refresh_prog_fd(), link, iter;
 	char buf[64];
 
 	if (prog < 0)
 		return run_refresh_iter();
-	link = bpf_link_create(prog, 0, BPF_TRACE_ITER, &opts);
+	link = bpf_link_create(prog, 0, BPF_TRACE_ITER, &link_opts);
 	if (link < 0)
 		return run_refresh_iter();	/* a kernel before 6.1 */
 	iter = bpf_iter_create(link);
@@ -214,33 +160,6 @@ int run_refresh_iter_tid(__u32 tid)
 		;
 	close(iter);
 	return 0;
-}
-
-static const char *const backend_names[VCPUFREQ_BACKEND_COUNT] = {
-	[VCPUFREQ_BACKEND_NONE] = "none",
-	[VCPUFREQ_BACKEND_OBSERVE] = "observe",
-	[VCPUFREQ_BACKEND_UCLAMP] = "uclamp",
-	[VCPUFREQ_BACKEND_AFFINITY] = "affinity",
-	[VCPUFREQ_BACKEND_CPUFREQ] = "cpufreq",
-	[VCPUFREQ_BACKEND_SCX] = "scx",
-};
-
-const char *backend_name(__u32 backend)
-{
-	return backend < VCPUFREQ_BACKEND_COUNT ? backend_names[backend] : "?";
-}
-
-int backend_from_name(const char *name)
-{
-	for (int i = 0; i < VCPUFREQ_BACKEND_COUNT; i++)
-		if (!strcmp(name, backend_names[i]))
-			return i;
-	return -1;
-}
-
-struct json *cli_json(void)
-{
-	return cli.json ? json_new(stdout, cli.pretty) : NULL;
 }
 
 #ifndef PIDFD_THREAD
@@ -265,7 +184,7 @@ int pin_parent(char *buf, size_t len)
 {
 	char *slash;
 
-	snprintf(buf, len, "%s", cli.pin_dir);
+	snprintf(buf, len, "%s", opts.pin_dir);
 	slash = strrchr(buf, '/');
 	if (!slash || slash == buf)
 		return -1;
@@ -295,28 +214,3 @@ int state_dir_check(const char *dir)
 	return 0;
 }
 
-/*
- * Our agent runs as @pid: a live process (not a zombie waiting for its
- * new parent to reap it) that is vcpufreq-bpf, not whoever got the pid of
- * an agent that died.
- */
-bool agent_running(int pid)
-{
-	char path[64], comm[32], state = 0;
-	FILE *f;
-
-	if (pid <= 0)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	if (vf_read_line(path, comm, sizeof(comm)) ||
-	    strncmp(comm, "vcpufreq-bpf", 12))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
-		state = 0;
-	fclose(f);
-	return state && state != 'Z' && state != 'X';
-}

@@ -31,6 +31,7 @@
 #include <bpf/libbpf.h>
 #include "agent.h"
 #include "cli.h"
+#include "grants.h"
 #include "procstat.h"
 #include "vcpufreq.skel.h"
 
@@ -60,10 +61,10 @@ static int ensure_bpffs(void)
 
 	if (pin_parent(parent, sizeof(parent)))
 		return err("--pin-dir %s: give a directory below a bpffs mount, "
-			   "e.g. /sys/fs/bpf/vcpufreq", cli.pin_dir);
+			   "e.g. /sys/fs/bpf/vcpufreq", opts.pin_dir);
 	if (on_bpffs(parent))
 		return 0;
-	if (!strcmp(cli.pin_dir, VCPUFREQ_PIN_DIR)) {
+	if (!strcmp(opts.pin_dir, VCPUFREQ_PIN_DIR)) {
 		if (!mount("bpf", parent, "bpf", 0, "mode=0700")) {
 			note("mounted bpffs at %s", parent);
 			return 0;
@@ -74,7 +75,7 @@ static int ensure_bpffs(void)
 	}
 	return err("--pin-dir %s is not on a BPF filesystem (bpffs): %s is %s; "
 		   "pick a directory under a bpffs mount such as /sys/fs/bpf, or "
-		   "mount one there with 'mount -t bpf bpf DIR'", cli.pin_dir,
+		   "mount one there with 'mount -t bpf bpf DIR'", opts.pin_dir,
 		   parent, access(parent, F_OK) ? "missing" : "not bpffs");
 }
 
@@ -118,11 +119,11 @@ static void remove_pins(void)
 {
 	char links[PATH_MAX];
 
-	snprintf(links, sizeof(links), "%s/%s", cli.pin_dir, VCPUFREQ_PIN_LINKS);
+	snprintf(links, sizeof(links), "%s/%s", opts.pin_dir, VCPUFREQ_PIN_LINKS);
 	remove_dir_entries(links);
 	rmdir(links);
-	remove_dir_entries(cli.pin_dir);
-	rmdir(cli.pin_dir);
+	remove_dir_entries(opts.pin_dir);
+	rmdir(opts.pin_dir);
 }
 
 static int pin_all(struct vcpufreq_bpf *skel)
@@ -132,13 +133,13 @@ static int pin_all(struct vcpufreq_bpf *skel)
 	char path[PATH_MAX];
 
 	/* an exclusive mkdir: of two concurrent loads, only one goes on */
-	if (mkdir(cli.pin_dir, 0700))
+	if (mkdir(opts.pin_dir, 0700))
 		return errno != EEXIST ?
-		       err("cannot create %s: %s", cli.pin_dir, strerror(errno)) :
+		       err("cannot create %s: %s", opts.pin_dir, strerror(errno)) :
 		       pin_dir_ours() ? -1 :
 		       err("%s exists: vcpufreq-bpf is already loaded or being "
-			   "loaded; run 'vcpufreq-bpf unload' first", cli.pin_dir);
-	snprintf(path, sizeof(path), "%s/%s", cli.pin_dir, VCPUFREQ_PIN_LINKS);
+			   "loaded; run 'vcpufreq-bpf unload' first", opts.pin_dir);
+	snprintf(path, sizeof(path), "%s/%s", opts.pin_dir, VCPUFREQ_PIN_LINKS);
 	if (mkdir(path, 0700)) {
 		err("cannot create %s: %s", path, strerror(errno));
 		remove_pins();
@@ -161,7 +162,7 @@ static int pin_all(struct vcpufreq_bpf *skel)
 		for (int i = 0; i < skel->skeleton->prog_cnt; i++)
 			if (*skel->skeleton->progs[i].prog == prog)
 				link = *skel->skeleton->progs[i].link;
-		snprintf(path, sizeof(path), "%s/%s/%s", cli.pin_dir,
+		snprintf(path, sizeof(path), "%s/%s/%s", opts.pin_dir,
 			 VCPUFREQ_PIN_LINKS, bpf_program__name(prog));
 		if (!link || bpf_link__pin(link, path)) {
 			err("cannot pin link %s: %s", path, strerror(errno));
@@ -180,8 +181,8 @@ static int write_load_settings(__u32 backend, __u32 agent_pid)
 		.loaded_ns = realtime_ns(),
 	};
 
-	if (cli.topology)
-		snprintf(cfg.topology, sizeof(cfg.topology), "%s", cli.topology);
+	if (opts.topology)
+		snprintf(cfg.topology, sizeof(cfg.topology), "%s", opts.topology);
 	return write_settings(&cfg);
 }
 
@@ -348,7 +349,7 @@ static int take_over_pins(bool *adopt)
 	if (agent_running(cfg.agent_pid))
 		return err("vcpufreq-bpf is already loaded (pins under %s, agent "
 			   "pid %u); run 'vcpufreq-bpf unload' first",
-			   cli.pin_dir, cfg.agent_pid);
+			   opts.pin_dir, cfg.agent_pid);
 	if (restore_recorded(&cfg))
 		return -1;
 	note("the agent of the earlier load (pid %u) had stopped: restored "
@@ -404,7 +405,7 @@ int cmd_load(int argc, char **argv)
 		return -1;
 	if (take_over_pins(&adopt))
 		return -1;
-	if (act_env_init(&env, cli.topology))
+	if (act_env_init(&env, opts.topology))
 		return -1;
 	act = pick_backend(backend, &env);
 	if (!act || (!adopt && (ensure_bpffs() || ensure_tracefs() ||
@@ -421,7 +422,7 @@ int cmd_load(int argc, char **argv)
 		return -1;
 	}
 	note("loaded: backend %s, agent pid %d, pins under %s", act->name,
-	     pid, cli.pin_dir);
+	     pid, opts.pin_dir);
 	if (!foreground)
 		return 0;
 	fflush(stdout);
@@ -470,7 +471,7 @@ static int restore_only(const struct vcpufreq_config *cfg)
 	if (restore_recorded(cfg))
 		return -1;
 	note("restored every setting; the pins under %s stay for the next "
-	     "load", cli.pin_dir);
+	     "load", opts.pin_dir);
 	return 0;
 }
 
@@ -495,7 +496,7 @@ int cmd_unload(int argc, char **argv)
 		return err("unload takes no arguments but --restore-only");
 	if (!is_loaded())
 		return err("vcpufreq-bpf is not loaded (no pins under %s); "
-			   "nothing to unload", cli.pin_dir);
+			   "nothing to unload", opts.pin_dir);
 	if (pin_dir_ours())
 		return -1;	/* never remove what someone else put there */
 	read_settings(&cfg);
@@ -508,8 +509,8 @@ int cmd_unload(int argc, char **argv)
 	remove_pins();
 	grants_remove();
 	if (is_loaded())
-		return err("could not remove every pin under %s", cli.pin_dir);
+		return err("could not remove every pin under %s", opts.pin_dir);
 	note("unloaded: every setting restored, pins under %s removed",
-	     cli.pin_dir);
+	     opts.pin_dir);
 	return 0;
 }

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
-#include "cli.h"
+#include "base.h"
 
 /* Where the cgroup v2 hierarchy is mounted ("" when it is not). */
 const char *cgroup2_mount(void)

@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Shared by the vcpufreq-bpf commands: options, errors, pinned objects. */
-#ifndef VCPUFREQ_CLI_H
-#define VCPUFREQ_CLI_H
+/*
+ * base/: what the command line (cli/) and the agent (agent/) of
+ * vcpufreq-bpf both call, and nothing that calls either: the options of
+ * the run, errors, the pinned objects of a load, the state dir, backend
+ * names, the refresh iterator, cgroup v2 helpers.
+ */
+#ifndef VCPUFREQ_BASE_H
+#define VCPUFREQ_BASE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
 #include "vcpufreq/abi.h"
 #include "json.h"
-#include "util.h"	/* vf_parse_u32, vf_state_dir, ... */
+#include "util.h"	/* common/: vf_parse_u32, vf_state_dir, ... */
 
-struct cli {
+/* the options of this run (cli/main.c sets them from the command line) */
+struct opts {
 	const char *pin_dir;	/* --pin-dir, default VCPUFREQ_PIN_DIR */
 	const char *topology;	/* --topology override file, or NULL */
 	bool json;		/* -j */
@@ -18,23 +24,22 @@ struct cli {
 	const char *prog;	/* argv[0] */
 };
 
-extern struct cli cli;
+extern struct opts opts;
 
 /*
  * "Error: ..." on stderr, or as bpftool under -j/-p: {"error":"..."} on
  * stdout (vf_verror); always returns -1 so callers can `return err(...)`
  */
 int err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* after getopt_long returned '?' or ':' (optstring ":..."): the option */
-const char *refused_option(char **argv);
 
 int parse_tid(const char *s, __u32 *tid);
 bool thread_exists(__u32 tid);
 bool agent_running(int pid);	/* a live vcpufreq-bpf process */
 
-/* pinned objects */
+const char *backend_name(__u32 backend);
+int backend_from_name(const char *name);	/* -1 when unknown */
+
+/* pinned objects (pinned.c) */
 void pin_path(char *buf, size_t len, const char *name);
 int pin_parent(char *buf, size_t len);
 int open_pinned_map(const char *name);	/* fd, or -1 with Error: printed */
@@ -54,28 +59,9 @@ int run_refresh_iter(void);		/* re-decide every thread's verdict */
 int run_refresh_iter_tid(__u32 tid);	/* the same for one thread */
 int read_vcpu_state(int state_fd, __u32 tid, struct vcpufreq_vcpu *s);
 
-const char *backend_name(__u32 backend);
-int backend_from_name(const char *name);	/* -1 when unknown */
-
 /* cgroup v2 helpers (cgroup.c) */
 int cgroup_resolve(const char *arg, char *path, size_t len, __u64 *id);
 int thread_cgroup_path(__u32 tid, char *buf, size_t len);
 const char *cgroup2_mount(void);
-
-/* JSON writer for -j/-p, NULL without -j */
-struct json *cli_json(void);
-
-/* commands */
-int cmd_load(int argc, char **argv);
-int cmd_unload(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_enroll(int argc, char **argv);
-int cmd_leave(int argc, char **argv);
-int cmd_request(int argc, char **argv);
-int cmd_vcpus(int argc, char **argv);
-int cmd_grant(int argc, char **argv);
-void grants_remove(void);		/* unload: every grant ends */
-int cmd_topology(int argc, char **argv);
-int cmd_topology_dts(int argc, char **argv);	/* topology --dts */
 
 #endif

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "actuator.h"
-#include "cli.h"
+#include "base.h"
 #include "cpulist.h"
 
 const struct actuator *const actuators[] = {

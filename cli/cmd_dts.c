@@ -205,15 +205,15 @@ int cmd_topology_dts(int argc, char **argv)
 	char why[256];
 	int ret = -1;
 
-	if (cli.json) {
+	if (opts.json) {
 		/* --dts never speaks JSON, so neither does its refusal */
-		cli.json = cli.pretty = false;
+		opts.json = opts.pretty = false;
 		return err("topology --dts writes devicetree source, not JSON; drop -j/-p");
 	}
 	if (parse_args(argc, argv, &a) || parse_vcpus(a.vcpus, &n) ||
 	    parse_base(a.base, &base))
 		return -1;
-	if (act_env_init(&env, cli.topology))
+	if (act_env_init(&env, opts.topology))
 		return -1;
 	aff = calloc(n, sizeof(*aff));
 	if (!aff)

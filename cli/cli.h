@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The vcpufreq-bpf commands, and what they share beyond base/ (shared.c). */
+#ifndef VCPUFREQ_CLI_H
+#define VCPUFREQ_CLI_H
+
+#include "base.h"
+
+/* a line on stdout, nothing under -j */
+void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* after getopt_long returned '?' or ':' (optstring ":..."): the option */
+const char *refused_option(char **argv);
+
+/* JSON writer for -j/-p, NULL without -j */
+struct json *cli_json(void);
+
+/* commands */
+int cmd_load(int argc, char **argv);
+int cmd_unload(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_enroll(int argc, char **argv);
+int cmd_leave(int argc, char **argv);
+int cmd_request(int argc, char **argv);
+int cmd_vcpus(int argc, char **argv);
+int cmd_grant(int argc, char **argv);
+int cmd_topology(int argc, char **argv);
+int cmd_topology_dts(int argc, char **argv);	/* topology --dts */
+
+#endif
