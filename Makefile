@@ -67,7 +67,7 @@ HELPERS     := $(OUT)/standin-vmm $(OUT)/vcpufreq-qemu-bridge \
 	       $(OUT)/lab-guest
 LAB_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(wildcard bench/lab/*.c))
 
-.PHONY: all deps demo test bench clean install fuzz vm-test vm-bench effect
+.PHONY: all deps demo test bench clean install fuzz vm-test vm-bench effect qemu
 .SECONDARY:
 all: $(OUT)/vcpufreq-bpf $(OUT)/libvcpufreq.a $(HELPERS) $(UNIT_BINS)
 
@@ -251,6 +251,13 @@ $(OUT):
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo.sh
+
+# qemu-system-aarch64 with the virtual cpufreq device (qemu/patches), from
+# Debian's QEMU 7.2 source package, into build/qemu/; cached by the sha256
+# of the patches, qemu/build.sh and the library (qemu/build.sh --help)
+qemu: $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
+	$(Q)scripts/deps.sh --vm
+	$(Q)qemu/build.sh
 
 test: deps
 	$(Q)scripts/deps.sh --vm

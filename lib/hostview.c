@@ -67,6 +67,12 @@ out:
 	return ret;
 }
 
+void vcpufreq_guest_dmips(const struct vcpufreq_vcpu_config *views,
+			  unsigned int n, uint32_t *out)
+{
+	vf_guest_dmips(views, n, out);
+}
+
 int vcpufreq_parse_cpulist(const char *s, size_t len, cpu_set_t *set,
 			   char *err, size_t err_len)
 {

@@ -14,6 +14,7 @@ vm_pkgs=(
 	linux-headers-amd64 gcc-aarch64-linux-gnu                          # guest driver builds (6.1, arm64)
 	kmod                                                               # modinfo: the built module's metadata
 	libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients   # the libvirt test (libvirtd, virsh)
+	meson ninja-build libglib2.0-dev libpixman-1-dev libfdt-dev dpkg-dev patch  # the patched QEMU (qemu/build.sh)
 )
 
 pkgs=(

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sudo make test: unit tests, live tests against the running kernel, then
 # under QEMU (tests/vm): the guest driver's builds, the end-to-end test of
-# guest driver + QEMU bridge (x86, then an arm64 devicetree guest), the same
+# guest driver + QEMU bridge (x86, then an arm64 devicetree guest), the
+# patched QEMU's own virtual cpufreq device (qemu/, arm64), the same
 # under libvirt (the hook, two domains), and the live tests again inside a
 # Linux 6.12 guest with sched_ext and uclamp.  VCPUFREQ_SKIP_VM=1 skips the QEMU part.
 # Ends with one summary line: "N passed, N failed, N skipped".
@@ -71,6 +72,15 @@ else
 	run_suite "end to end: guest driver, QEMU bridge, vcpufreq-bpf (QEMU TCG, -smp 2)" tests/vm/e2e.sh
 	[ -n "$arm64" ] && run_suite "end to end on arm64: devicetree guest, capacities, frequency invariance, 17 vCPUs, ACPI (qemu-system-aarch64 -M virt, TCG)" \
 		tests/vm/arm64.sh
+	if [ -z "$arm64" ]; then
+		:	# no arm64 kernel to boot
+	elif qemu/build.sh; then
+		run_suite "the patched QEMU's virtual-cpufreq device on arm64: its own devicetree, MMIO traps on the vCPU thread, bad accesses (qemu/patches)" \
+			tests/vm/qemu-device.sh
+	else
+		echo "  FAIL build the patched QEMU (qemu/build.sh)"
+		failed=$((failed + 1))
+	fi
 	run_suite "libvirt: the hook, the bridge per domain, two TCG domains (virsh start/destroy)" tests/vm/libvirt.sh
 	run_suite "effect lab: the emulated big.LITTLE host (QEMU TCG, -smp 4)" tests/vm/effect-lab.sh
 	run_suite "live tests inside QEMU (Linux 6.12: sched_ext, uclamp; -smp 4)" \

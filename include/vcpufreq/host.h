@@ -33,6 +33,16 @@ VCPUFREQ_API int vcpufreq_vcpu_views(const char *topology, unsigned int n,
 				     struct vcpufreq_vcpu_config *out,
 				     char *err, size_t err_len);
 
+/*
+ * The capacity-dmips-mhz of each of @n vCPU views (vcpufreq_vcpu_views())
+ * into @out[i], for the guest devicetree's cpu nodes: host capacity per
+ * unit of top perf, the largest scaled to 1024.  Linux multiplies it by
+ * the maximum its cpufreq driver reads from the device, so the guest's
+ * capacities come out as the host's.
+ */
+VCPUFREQ_API void vcpufreq_guest_dmips(const struct vcpufreq_vcpu_config *views,
+				       unsigned int n, uint32_t *out);
+
 /* a cpulist ("0-3,6") of @len bytes into @set; 0, or -1 with why in @err */
 VCPUFREQ_API int vcpufreq_parse_cpulist(const char *s, size_t len,
 					cpu_set_t *set, char *err,

@@ -9,7 +9,9 @@
  * command per console line and answers each with an "A64-" line:
  *
  *   caps          A64-CAP cpuN=CAPACITY ... (the scheduler's cpu_capacity)
- *   insmod        A64-INSMOD ok | failed ERRNO  (/vcpufreq_guest.ko)
+ *   insmod [NAME [PARAMS]]
+ *                 A64-INSMOD ok | failed ERRNO: /NAME.ko with its
+ *                 module parameters (default: /vcpufreq_guest.ko)
  *   show          A64-POLICY policyN driver= cpus= min= max= gov= freqs=
  *                 cur= per policy, then A64-SHOWN
  *   hog CPU [BUSY PERIOD]
@@ -127,11 +129,22 @@ static void show(void)
 	printf("A64-SHOWN\n");
 }
 
-static void insmod(void)
+static void insmod(char *args)
 {
-	int fd = open("/vcpufreq_guest.ko", O_RDONLY), ret;
+	char path[LINE_MAX_LEN + 8] = "/", *params = "";
+	int fd, ret;
 
-	ret = fd < 0 ? -errno : my_syscall3(__NR_finit_module, fd, "", 0);
+	if (!*args)
+		args = "vcpufreq_guest";
+	params = args;
+	while (*params && *params != ' ')
+		params++;
+	if (*params)
+		*params++ = '\0';
+	strcpy(path + 1, args);
+	strcpy(path + strlen(path), ".ko");
+	fd = open(path, O_RDONLY);
+	ret = fd < 0 ? -errno : my_syscall3(__NR_finit_module, fd, params, 0);
 	if (fd >= 0)
 		close(fd);
 	if (ret)
@@ -250,7 +263,9 @@ static void run(char *cmd)
 	if (!strcmp(cmd, "caps"))
 		caps();
 	else if (!strcmp(cmd, "insmod"))
-		insmod();
+		insmod("");
+	else if (!strncmp(cmd, "insmod ", 7))
+		insmod(cmd + 7);
 	else if (!strcmp(cmd, "show"))
 		show();
 	else if (!strncmp(cmd, "hog ", 4))
