@@ -49,7 +49,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	skipped=$((skipped + 1))
 else
 	run_suite "live tests (running kernel $(uname -r))" tests/live/run-live.sh
-	run_suite "effect lab's guest model against the host side (running kernel)" bench/lab/selftest.sh
+	run_suite "effect lab's guest model against the host side (running kernel)" lab/selftest.sh
 fi
 
 case "$(uname -r)" in *-vcpufreq-vm) VCPUFREQ_SKIP_VM=1 ;; esac	# already in the VM

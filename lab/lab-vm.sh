@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# bench/lab/lab-vm.sh: the effect lab's part inside the test VM (started by
-# bench/lab/run.sh through tests/vm/run-in-vm.sh; root, project directory).
+# lab/lab-vm.sh: the effect lab's part inside the test VM (started by
+# lab/run.sh through tests/vm/run-in-vm.sh; root, project directory).
 #
 # Loads vcpufreq_labhost.ko (the emulated Pixel-6-like host), prints the
 # host it made, checks its speed against the emulated one per OPP, then
 # runs every workload under every row, rows in a new random order each
 # round.  Each result is one console line "LAB-RESULT {json}"; the host
-# side (bench/lab/report.py) turns them into the table.
+# side (lab/report.py) turns them into the table.
 #
 #   lab-vm.sh [--rounds N] [--seconds S] [--rows LIST] [--workloads LIST]
 #             [--fidelity all|ends|none] [--seed N]
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-. bench/lab/lab-lib.sh
+cd "$(dirname "$0")/.."
+. lab/lab-lib.sh
 
 ROUNDS=3 SECONDS_PER_RUN=4 FIDELITY=all SEED=$RANDOM
 ALL_ROWS="performance powersave baseline baseline-aa pinned crosvm observe scx uclamp cpufreq affinity boost"

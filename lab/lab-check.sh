@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# bench/lab/lab-check.sh: the effect lab's functional check, run inside the
+# lab/lab-check.sh: the effect lab's functional check, run inside the
 # test VM by tests/vm/effect-lab.sh (part of make test).  Not a benchmark:
 # it asserts that the emulated host is what the lab's figures rest on --
 # big.LITTLE capacities the scheduler uses, EAS possible, speed that follows
 # frequency -- and that a hinted workload ends on the big CPUs.
 # Last line: "RESULT passed failed skipped".
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-. bench/lab/lab-lib.sh
+cd "$(dirname "$0")/.."
+. lab/lab-lib.sh
 . tests/vm/report.sh
 # how far the achieved speed may stray from the emulated one (TCG, shared host)
 TOLERANCE=${LAB_SPEED_TOLERANCE:-0.25}

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-# Sourced inside the test VM by bench/lab/lab-vm.sh (the lab) and
-# bench/lab/lab-check.sh (its functional check in make test): load the
+# Sourced inside the test VM by lab/lab-vm.sh (the lab) and
+# lab/lab-check.sh (its functional check in make test): load the
 # emulated host and drive its frequencies.  Run from the project directory.
 OUT=${OUT:-build}
 CLI=$OUT/vcpufreq-bpf

@@ -44,7 +44,7 @@ static const char usage_text[] =
 "    run, like a KVM vCPU.  In between it models the guest kernel: PELT\n"
 "    util (32 ms half-life, frequency and capacity invariant), util_est,\n"
 "    schedutil with iowait boost, a 1 ms rate limit and 4 ms ticks; see\n"
-"    bench/lab/guestmodel.c.  vCPU i looks like host CPU i mod NR_CPUS:\n"
+"    lab/guestmodel.c.  vCPU i looks like host CPU i mod NR_CPUS:\n"
 "    its capacity and perf table come from the host topology, as a VMM\n"
 "    mirrors a big.LITTLE host to its guest.\n"
 "\n"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/lab/selftest.sh: lab-guest against the real host side on this
+# lab/selftest.sh: lab-guest against the real host side on this
 # kernel.  Loads vcpufreq-bpf under its own pin dir (backend affinity on a
 # big.LITTLE description: every CPU capacity 512 but the last, 1024; or
 # LAB_BACKEND), enrolls a cgroup, and runs every workload in every mode for
@@ -12,7 +12,7 @@
 # skipped".
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
 cd "$ROOT" || exit 1
 . "$ROOT/tests/vm/report.sh"
 VF=$ROOT/build/vcpufreq-bpf

@@ -420,7 +420,7 @@ static void run_unit(struct lab *lab, struct vcpu *v, uint64_t *x)
 	a = lab_now(lab);
 	*x = spin(lab->unit_iters, *x);
 	/*
-	 * End the unit with a system call: an emulated slow CPU (bench/lab/host)
+	 * End the unit with a system call: an emulated slow CPU (lab/host)
 	 * charges the time a burst owes at the next system call, and this one
 	 * puts it inside the unit rather than into the halt that may follow.
 	 */

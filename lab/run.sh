@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# bench/lab/run.sh: the effect lab (sudo make effect).  Does guest-driven
+# lab/run.sh: the effect lab (sudo make effect).  Does guest-driven
 # vcpufreq make VM work faster and cheaper than the host's own schedutil?
 #
 # Boots the test kernel under QEMU (TCG, -smp 4) as an emulated Pixel-6-like
-# host (bench/lab/host: big.LITTLE capacities, DVFS whose frequency sets
-# speed, EAS, Android-style energy accounting) and runs bench/lab/lab-vm.sh
+# host (lab/host: big.LITTLE capacities, DVFS whose frequency sets
+# speed, EAS, Android-style energy accounting) and runs lab/lab-vm.sh
 # there: three guest-shaped workloads (build/lab-guest: I/O-bound, frames,
 # mixed) under every configuration -- the governors' two ends, host
 # schedutil without hints (unpinned, pinned per cluster), crosvm's
@@ -15,12 +15,12 @@
 # table (ratios against the baseline of the same round) and writes
 # build/lab/: console.log, results.json, effect.md, effect.svg.
 #
-#   bench/lab/run.sh [--rounds N] [--seconds S] [--rows LIST]
+#   lab/run.sh [--rounds N] [--seconds S] [--rows LIST]
 #                    [--workloads LIST] [--fidelity all|ends|none] [--seed N]
 # Defaults: 3 rounds of 4 s runs, every row and workload, every OPP checked
 # (about 15 minutes on 2 host cores).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 OUT=build/lab
 case "${1:-}" in -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;; esac
@@ -42,18 +42,18 @@ while [ $# -gt 0 ]; do
 done
 timeout=$(( rounds * nrows * (nwork * (secs * 2 + 10) + 20) + 600 ))
 
-bench/lab/build-module.sh
+lab/build-module.sh
 mkdir -p "$OUT"
 echo "  LAB      booting the emulated host (QEMU TCG, -smp 4; budget ${timeout} s)"
 set +e
 # -cpu Skylake-Client: constant_tsc, so schedutil can fast-switch (see tests/vm/effect-lab.sh)
 tests/vm/run-in-vm.sh --smp 4 --cpu Skylake-Client --timeout "$timeout" -- \
-	bench/lab/lab-vm.sh ${args[@]+"${args[@]}"} 2>&1 | tee "$OUT/console.log" | grep --line-buffered -E '^lab: |^Error'
+	lab/lab-vm.sh ${args[@]+"${args[@]}"} 2>&1 | tee "$OUT/console.log" | grep --line-buffered -E '^lab: |^Error'
 rc=${PIPESTATUS[0]}
 set -e
 [ "$rc" = 0 ] || echo "warning: the lab VM exited with status $rc (console: $OUT/console.log)" >&2
 echo
-python3 bench/lab/report.py "$OUT/console.log" --svg "$OUT/effect.svg" \
+python3 lab/report.py "$OUT/console.log" --svg "$OUT/effect.svg" \
 	--markdown "$OUT/effect.md" --json "$OUT/results.json"
 echo
 echo "written: $OUT/effect.svg $OUT/effect.md $OUT/results.json $OUT/console.log"

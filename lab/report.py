@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""bench/lab/report.py: the effect lab's table from the lines lab-vm.sh printed.
+"""lab/report.py: the effect lab's table from the lines lab-vm.sh printed.
 
     report.py CONSOLE_OR_JSONL [--svg FILE] [--markdown FILE] [--json FILE]
 
