@@ -31,12 +31,37 @@
  *          for 1 unit every 100 ms (a mostly idle guest): the request
  *          stream shows the ramp up and the fall back.
  *
+ * The effect lab's workloads, shaped after the seed's table (io, frame and
+ * mixed above are the first lab's):
+ *
+ *   {seq,rand}-{read,write}-qd{1,8}  fio's shapes: 4 KiB, one job per vCPU
+ *          pair, iodepth 1 or 8 (a job submits until QD ops are at the
+ *          device, waits in iowait for the first completion, reaps every
+ *          completed op, submits again).  Per op (assumed figures, 50 us
+ *          units): read 1 unit submit + 1 completion; write 2 + 1 (the
+ *          data is copied in).  Device time (assumed, UFS-like): seq read
+ *          100 us, rand read 250 us, seq write 60 us, rand write 150 us;
+ *          ops at the device overlap (a queue).
+ *   infer-{cached,small,large}  a burst after idle: a leader (1 unit)
+ *          hands 4 workers 10 / 50 / 200 units each, the burst ends with
+ *          the last; 200 ms idle follows (PELT decays to ~1 %), as the
+ *          seed's cached / small / large sample inference.
+ *   pcmark  PCMark-like: four phases of 250 ms in turn -- web (UI 20
+ *          units + render 60 per 16.7 ms frame), writing (QD1 I/O: 2
+ *          units, 300 us device, 1 unit), photo (bursts of 4 x 60 units,
+ *          100 ms apart), data (20-unit chunks with 2 ms waits); each
+ *          phase scores work per second or 1 / latency.
+ *   game   a game loop at 60 FPS: a main thread (100 units of logic)
+ *          then 2 render workers (120 units each) per frame; a late
+ *          frame delays the next (FPS, and frames per mAh in the report).
+ *
  * A frame starts at its period boundary, or when the previous one ended
  * if that was late.  --seed varies the device latencies by up to +-5%.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lab.h"
 
@@ -60,16 +85,61 @@
 #define HOG_CHUNK_UNITS		20
 #define HOG_IDLE_WAKE_NS	100000000ULL
 
-struct io_shape { unsigned int submit, complete; uint64_t device_ns; bool bg; };
-struct frame_shape { uint64_t period_ns; unsigned int lead, chunk; int workers; };
+#define INFER_GAP_NS		200000000ULL
+#define INFER_WORKERS		4
+#define PC_PHASE_NS		250000000ULL
+#define PC_DATA_UNITS		20
+#define PC_DATA_WAIT_NS		2000000ULL
+#define MAX_WORKERS		16
+
+struct io_shape {
+	unsigned int submit, complete;
+	uint64_t device_ns;
+	int qd;
+	bool bg;
+	int phase;		/* pcmark: the phase it runs in, else -1 */
+};
+struct frame_shape {
+	uint64_t period_ns;	/* frames start on this period ... */
+	uint64_t gap_ns;	/* ... or this long after the last ended */
+	unsigned int lead, chunk;
+	int workers;
+	int phase;		/* pcmark: the phase it runs in, else -1 */
+};
 
 static const struct io_shape fio_job = {
-	IO_SUBMIT_UNITS, IO_COMPLETE_UNITS, IO_DEVICE_NS, false };
-static const struct io_shape bg_job = { BG_UNITS, 0, BG_DEVICE_NS, true };
+	IO_SUBMIT_UNITS, IO_COMPLETE_UNITS, IO_DEVICE_NS, 1, false, -1 };
+static const struct io_shape bg_job = { BG_UNITS, 0, BG_DEVICE_NS, 1, true, -1 };
+static const struct io_shape fio_shapes[8] = {
+	[WL_SEQ_READ_QD1 - WL_SEQ_READ_QD1]   = { 1, 1, 100000, 1, false, -1 },
+	[WL_SEQ_READ_QD8 - WL_SEQ_READ_QD1]   = { 1, 1, 100000, 8, false, -1 },
+	[WL_RAND_READ_QD1 - WL_SEQ_READ_QD1]  = { 1, 1, 250000, 1, false, -1 },
+	[WL_RAND_READ_QD8 - WL_SEQ_READ_QD1]  = { 1, 1, 250000, 8, false, -1 },
+	[WL_SEQ_WRITE_QD1 - WL_SEQ_READ_QD1]  = { 2, 1, 60000, 1, false, -1 },
+	[WL_SEQ_WRITE_QD8 - WL_SEQ_READ_QD1]  = { 2, 1, 60000, 8, false, -1 },
+	[WL_RAND_WRITE_QD1 - WL_SEQ_READ_QD1] = { 2, 1, 150000, 1, false, -1 },
+	[WL_RAND_WRITE_QD8 - WL_SEQ_READ_QD1] = { 2, 1, 150000, 8, false, -1 },
+};
+static const struct io_shape pc_writing = { 2, 1, 300000, 1, false, PC_WRITING };
 static const struct frame_shape frame_shape = {
-	FRAME_PERIOD_NS, FRAME_LEAD_UNITS, FRAME_CHUNK_UNITS, FRAME_CHUNKS };
+	FRAME_PERIOD_NS, 0, FRAME_LEAD_UNITS, FRAME_CHUNK_UNITS, FRAME_CHUNKS, -1 };
 static const struct frame_shape ui_shape = {
-	UI_PERIOD_NS, UI_UNITS, RENDER_UNITS, 1 };
+	UI_PERIOD_NS, 0, UI_UNITS, RENDER_UNITS, 1, -1 };
+static const struct frame_shape infer_shapes[3] = {
+	{ 0, INFER_GAP_NS, 1, 10, INFER_WORKERS, -1 },
+	{ 0, INFER_GAP_NS, 1, 50, INFER_WORKERS, -1 },
+	{ 0, INFER_GAP_NS, 1, 200, INFER_WORKERS, -1 },
+};
+static const struct frame_shape pc_web = { UI_PERIOD_NS, 0, 20, 60, 1, PC_WEB };
+static const struct frame_shape pc_photo = { 0, 100000000ULL, 1, 60, 4, PC_PHOTO };
+static const struct frame_shape game_shape = { UI_PERIOD_NS, 0, 100, 120, 2, -1 };
+
+static const char *const wl_names[WL_COUNT] = {
+	"io", "frame", "mixed", "hog",
+	"seq-read-qd1", "seq-read-qd8", "rand-read-qd1", "rand-read-qd8",
+	"seq-write-qd1", "seq-write-qd8", "rand-write-qd1", "rand-write-qd8",
+	"infer-cached", "infer-small", "infer-large", "pcmark", "game",
+};
 
 static struct action run(unsigned int units)
 {
@@ -100,7 +170,29 @@ void workload_record_latency(struct lab *lab, uint64_t ns)
 	lab->lat_us[lab->nr_lat++] = ns / 1e3;
 }
 
-/* ---- io ------------------------------------------------------------------ */
+/* pcmark: in its phase, or the time its phase comes round again */
+static bool in_phase(int phase, uint64_t now, uint64_t *next)
+{
+	uint64_t cycle = PC_PHASES * PC_PHASE_NS, base = now - now % cycle;
+
+	if (phase < 0 || (int)(now % cycle / PC_PHASE_NS) == phase)
+		return true;
+	*next = base + phase * PC_PHASE_NS;
+	if (*next <= now)
+		*next += cycle;
+	return false;
+}
+
+static void pc_score(struct lab *lab, int phase, double lat_us, uint64_t units)
+{
+	if (phase < 0)
+		return;
+	lab->pc_lat_us[phase] += lat_us;
+	lab->pc_n[phase]++;
+	lab->pc_units[phase] += units;
+}
+
+/* ---- io: a fio job at its iodepth ---------------------------------------- */
 
 static uint64_t device_ns(struct task *t, uint64_t ns)
 {
@@ -113,60 +205,102 @@ static struct action io_step(struct lab *lab, struct task *t, int vcpu,
 			     uint64_t now)
 {
 	const struct io_shape *s = t->param;
+	uint64_t next = UINT64_MAX;
+	int n, k;
 
-	switch (t->phase++) {
-	case 0:
-		t->t0 = now;
-		return run(s->submit);
-	case 1:
-		return sleep_until(now + device_ns(t, s->device_ns), true);
-	case 2:
-		return run(s->complete);
-	default:
-		if (s->bg) {
-			lab->bg_ops++;
-		} else {
-			lab->ops++;
-			workload_record_latency(lab, now - t->t0);
+	switch (t->phase) {
+	case 0:			/* submit until qd ops are at the device */
+		if (!t->nr_inflight && !in_phase(s->phase, now, &next))
+			return sleep_until(next, false);
+		t->t0 = s->qd - t->nr_inflight;
+		t->phase = 1;
+		return run(t->t0 * s->submit);
+	case 1:			/* submitted: the device starts them */
+		for (k = 0; k < (int)t->t0; k++) {
+			t->submitted[t->nr_inflight] = now;
+			t->done_at[t->nr_inflight++] = now + device_ns(t, s->device_ns);
 		}
+		t->phase = 2;
+		/* fall through */
+	case 2:			/* wait for the first completion */
+		for (k = 0; k < t->nr_inflight; k++)
+			next = t->done_at[k] < next ? t->done_at[k] : next;
+		t->phase = 3;
+		if (next > now)
+			return sleep_until(next, true);
+		/* fall through */
+	default:		/* reap what completed, then submit again */
+		for (k = n = 0; k < t->nr_inflight; k++) {
+			if (t->done_at[k] > now) {
+				t->submitted[n] = t->submitted[k];
+				t->done_at[n++] = t->done_at[k];
+				continue;
+			}
+			if (s->bg) {
+				lab->bg_ops++;
+				continue;
+			}
+			lab->ops++;
+			lab->io_bytes += IO_BLOCK_BYTES;
+			workload_record_latency(lab, now - t->submitted[k]);
+			pc_score(lab, s->phase, 0, 1);
+		}
+		k = t->nr_inflight - n;
+		t->nr_inflight = n;
 		t->phase = 0;
+		if (k && s->complete)
+			return run(k * s->complete);
 		return io_step(lab, t, vcpu, now);
 	}
 }
 
-/* ---- frame pipeline: a leader and its workers ---------------------------- */
+/* ---- pipelines: a leader and its workers (frames, bursts) ---------------- */
 
 static struct action leader_step(struct lab *lab, struct task *t, int vcpu,
 				 uint64_t now)
 {
-	const struct frame_shape *s = t->param;
-	uint64_t latency;
+	struct pipe *p = (struct pipe *)t->param;
+	const struct frame_shape *s = p->s;
+	uint64_t latency, next;
 
 	switch (t->phase) {
-	case 0:			/* the first frame is one period in */
-		t->t0 = s->period_ns;
+	case 0:			/* the first frame is one period (or gap) in */
+		t->t0 = s->period_ns ? s->period_ns : s->gap_ns / 4;
 		t->phase = 1;
 		return sleep_until(t->t0, false);
 	case 1:			/* the frame starts: prepare it */
-		lab->frame_start = t->t0;
+		if (!in_phase(s->phase, now, &next)) {
+			t->t0 = next;
+			return sleep_until(next, false);
+		}
+		p->start = now;
 		t->phase = 2;
 		return run(s->lead);
 	case 2:			/* hand out the chunks, wait for the last */
-		lab->frame_left = s->workers;
+		p->left = s->workers;
 		for (int i = 0; i < lab->nr_tasks; i++) {
-			if (lab->tasks[i].param == s && &lab->tasks[i] != t)
+			if (lab->tasks[i].param == p && &lab->tasks[i] != t)
 				lab_wake(lab, &lab->tasks[i], vcpu, false);
 		}
 		t->phase = 3;
 		return block();
 	default:		/* all chunks done */
-		latency = now - lab->frame_start;
-		workload_record_latency(lab, latency);
-		lab->frames++;
-		if (latency > s->period_ns)
-			lab->misses++;
-		t->t0 = lab->frame_start + s->period_ns;
+		latency = now - p->start;
 		t->phase = 1;
+		if (s->phase >= 0) {
+			pc_score(lab, s->phase, latency / 1e3,
+				 s->lead + (uint64_t)s->workers * s->chunk);
+		} else {
+			workload_record_latency(lab, latency);
+			lab->frames++;
+			if (s->period_ns && latency > s->period_ns)
+				lab->misses++;
+		}
+		if (s->gap_ns) {
+			t->t0 = now + s->gap_ns;
+			return sleep_until(t->t0, false);
+		}
+		t->t0 = p->start + s->period_ns;
 		if (t->t0 <= now) {
 			t->t0 = now;
 			return leader_step(lab, t, vcpu, now);
@@ -179,19 +313,19 @@ static struct action leader_step(struct lab *lab, struct task *t, int vcpu,
 static struct action worker_step(struct lab *lab, struct task *t, int vcpu,
 				 uint64_t now)
 {
-	const struct frame_shape *s = t->param;
+	struct pipe *p = (struct pipe *)t->param;
 
 	if (t->phase == 0) {
 		t->phase = 1;
-		return run(s->chunk);
+		return run(p->s->chunk);
 	}
-	if (--lab->frame_left == 0)
-		lab_wake(lab, lab->leader, vcpu, false);
+	if (--p->left == 0)
+		lab_wake(lab, p->leader, vcpu, false);
 	t->phase = 0;
 	return block();
 }
 
-/* ---- hog ----------------------------------------------------------------- */
+/* ---- hog, and pcmark's data phase ---------------------------------------- */
 
 static struct action hog_step(struct lab *lab, struct task *t, int vcpu,
 			      uint64_t now)
@@ -200,6 +334,22 @@ static struct action hog_step(struct lab *lab, struct task *t, int vcpu,
 		return run(HOG_CHUNK_UNITS);
 	t->phase = !t->phase;
 	return t->phase ? sleep_until(now + HOG_IDLE_WAKE_NS, false) : run(1);
+}
+
+static struct action data_step(struct lab *lab, struct task *t, int vcpu,
+			       uint64_t now)
+{
+	uint64_t next;
+
+	if (!in_phase(PC_DATA, now, &next)) {
+		t->phase = 0;
+		return sleep_until(next, false);
+	}
+	t->phase = !t->phase;
+	if (t->phase)
+		return run(PC_DATA_UNITS);
+	pc_score(lab, PC_DATA, 0, PC_DATA_UNITS);
+	return sleep_until(now + PC_DATA_WAIT_NS, false);
 }
 
 /* ---- setup --------------------------------------------------------------- */
@@ -217,18 +367,29 @@ static struct task *add_task(struct lab *lab, const char *name, step_fn step,
 	return t;
 }
 
-static void add_frame_pipeline(struct lab *lab, const struct frame_shape *s,
-			       const char *leader, const char *worker, int home)
+static void add_pipeline(struct lab *lab, const struct frame_shape *s,
+			 const char *leader, const char *worker, int home)
 {
-	lab->frame_period = s->period_ns;
-	lab->leader = add_task(lab, leader, leader_step, s, home);
+	struct pipe *p = &lab->pipes[lab->nr_pipes++];
+
+	p->s = s;
+	if (s->period_ns)
+		lab->frame_period = s->period_ns;
+	p->leader = add_task(lab, leader, leader_step, p, home);
 	for (int i = 0; i < s->workers; i++)
-		add_task(lab, worker, worker_step, s, home + 1 + i)->blocked = true;
+		add_task(lab, worker, worker_step, p, home + 1 + i)->blocked = true;
+}
+
+static void add_fio_jobs(struct lab *lab, const struct io_shape *s)
+{
+	for (int j = 0; j < (lab->nr_vcpus + 1) / 2; j++)
+		add_task(lab, "fio", io_step, s, 2 * j);
 }
 
 int workload_setup(struct lab *lab)
 {
-	int max = FRAME_CHUNKS + 2 + lab->nr_vcpus;
+	int max = 2 * MAX_WORKERS + 4 + lab->nr_vcpus;
+	int last2 = lab->nr_vcpus >= 2 ? lab->nr_vcpus - 2 : 0;
 
 	lab->tasks = calloc(max, sizeof(*lab->tasks));
 	lab->gm.tasks = calloc(max, sizeof(*lab->gm.tasks));
@@ -236,29 +397,57 @@ int workload_setup(struct lab *lab)
 		return -ENOMEM;
 	switch (lab->workload) {
 	case WL_IO:
-		for (int j = 0; j < (lab->nr_vcpus + 1) / 2; j++)
-			add_task(lab, "fio", io_step, &fio_job, 2 * j);
+		add_fio_jobs(lab, &fio_job);
 		break;
 	case WL_FRAME:
-		add_frame_pipeline(lab, &frame_shape, "frame", "chunk", 0);
+		add_pipeline(lab, &frame_shape, "frame", "chunk", 0);
 		break;
 	case WL_MIXED:
 		/* foreground on the last (big) vCPUs, background on vCPU 0 */
-		add_frame_pipeline(lab, &ui_shape, "ui", "render",
-				   lab->nr_vcpus >= 2 ? lab->nr_vcpus - 2 : 0);
+		add_pipeline(lab, &ui_shape, "ui", "render", last2);
 		add_task(lab, "bg-io", io_step, &bg_job, 0);
 		break;
 	case WL_HOG:
 		add_task(lab, "hog", hog_step, NULL, 0);
 		break;
+	case WL_SEQ_READ_QD1 ... WL_RAND_WRITE_QD8:
+		add_fio_jobs(lab, &fio_shapes[lab->workload - WL_SEQ_READ_QD1]);
+		break;
+	case WL_INFER_CACHED ... WL_INFER_LARGE:
+		add_pipeline(lab, &infer_shapes[lab->workload - WL_INFER_CACHED],
+			     "infer", "infer-worker", 0);
+		break;
+	case WL_PCMARK:
+		add_pipeline(lab, &pc_web, "web-ui", "web-render", last2);
+		add_pipeline(lab, &pc_photo, "photo", "photo-worker", 0);
+		add_task(lab, "writing", io_step, &pc_writing, 0);
+		add_task(lab, "data", data_step, NULL, 1);
+		break;
+	case WL_GAME:
+		add_pipeline(lab, &game_shape, "game-main", "game-render", last2);
+		break;
+	default:
+		return -EINVAL;
 	}
 	lab->gm.nr_tasks = lab->nr_tasks;
 	return 0;
 }
 
+bool workload_is_io(enum lab_workload w)
+{
+	return w == WL_IO || (w >= WL_SEQ_READ_QD1 && w <= WL_RAND_WRITE_QD8);
+}
+
+int workload_pick(const char *name)
+{
+	for (int i = 0; i < WL_COUNT; i++) {
+		if (!strcmp(name, wl_names[i]))
+			return i;
+	}
+	return -1;
+}
+
 const char *workload_name(enum lab_workload w)
 {
-	static const char *const names[] = { "io", "frame", "mixed", "hog" };
-
-	return names[w];
+	return w < WL_COUNT ? wl_names[w] : "?";
 }
