@@ -2,45 +2,63 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """lab/report.py: the effect lab's table from the lines lab-vm.sh printed.
 
-    report.py CONSOLE_OR_JSONL [--svg FILE] [--markdown FILE] [--json FILE]
+    report.py CONSOLE_OR_JSONL [--svg PATTERN] [--markdown FILE] [--json FILE]
+              [--resamples N]
 
 Reads the LAB-HOST, LAB-FIDELITY and LAB-RESULT lines (any other line is
-ignored), and prints: the emulated host, the fidelity of its speed per OPP,
-and per workload one row per configuration with every figure as a ratio
-against the baseline row of the same round (host schedutil, no hints,
-vCPUs unpinned), median over the rounds and [min..max] spread.
+ignored).  Per workload, per row, two figures from every run: perf (the
+workload's headline, higher is better: IOPS, 1 / burst latency, FPS, the
+PCMark-like score) and energy per unit of work (mAh by Android's CPU
+estimate / ops, bursts, frames or units).  Printed per row:
+
+  perf / native, energy / native   the row against the same work run as
+                                   host threads (1.00 = native)
+  perf / base, energy / base       against the pooled VM baseline (every
+                                   baseline run of every round together)
+  gap closed                       (row - baseline) / (native - baseline),
+                                   for perf and for energy per work
+                                   ("no gap" where native's interval
+                                   against the baseline holds 1)
+
+Each figure is the ratio of the means over the runs, with its 95 %
+bootstrap interval (runs resampled with replacement within each row,
+percentiles 2.5 and 97.5).  --svg PATTERN writes one performance-vs-energy
+plot per workload (PATTERN with %s for the workload's name).
 """
 import argparse
 import json
-import statistics
+import math
+import random
 import sys
 
-ROW_ORDER = ["performance", "powersave", "baseline", "baseline-aa", "pinned",
-             "crosvm", "observe", "scx", "uclamp", "cpufreq", "affinity", "boost"]
+ROW_ORDER = ["native", "baseline", "baseline-aa", "pinned", "crosvm", "crosvm68",
+             "observe", "scx", "scx-pinned", "uclamp", "uclamp-pinned",
+             "cpufreq", "cpufreq-pinned", "affinity", "boost",
+             "performance", "powersave"]
 ROW_TITLE = {
-    "performance": "performance governor",
-    "powersave": "powersave governor",
-    "baseline": "schedutil, no hints (baseline)",
+    "native": "host-native (the yardstick)",
+    "baseline": "VM, schedutil, no hints (baseline)",
     "baseline-aa": "baseline again (A/A)",
-    "pinned": "no hints, pinned per cluster",
-    "crosvm": "crosvm: uclamp_min, pinned",
-    "observe": "vcpufreq observe (cost)",
+    "pinned": "VM, no hints, pinned per cluster",
+    "crosvm": "crosvm as it is (x0.8), pinned",
+    "crosvm68": "crosvm as on a >=6.8 host (no x0.8), pinned",
+    "observe": "vcpufreq observe (acts on nothing)",
     "scx": "vcpufreq scx",
+    "scx-pinned": "vcpufreq scx, pinned",
     "uclamp": "vcpufreq uclamp",
+    "uclamp-pinned": "vcpufreq uclamp, pinned",
     "cpufreq": "vcpufreq cpufreq floor",
+    "cpufreq-pinned": "vcpufreq cpufreq floor, pinned",
     "affinity": "vcpufreq affinity",
     "boost": "boost everything (scx, 1024)",
+    "performance": "performance governor (VM)",
+    "powersave": "powersave governor (VM)",
 }
-BASELINE = "baseline"
-
-# per workload: (field, column title, higher is better)
-METRICS = {
-    "io": [("ops_per_s", "IOPS", True)],
-    "frame": [("lat_p50_us", "p50", False), ("lat_p99_us", "p99", False)],
-    "mixed": [("lat_p99_us", "UI p99", False), ("bg_ops_per_s", "bg ops/s", True)],
-}
-# work done in a run, for perf per energy
-WORK = {"io": "ops", "frame": "frames", "mixed": "frames"}
+BASELINE, NATIVE, AA = "baseline", "native", "baseline-aa"
+PERF_TITLE = {"game": "FPS", "pcmark": "score"}
+# rows drawn in the plots: the yardstick, the baselines, crosvm, ours
+PLOT_ROWS = ["native", "baseline", "pinned", "crosvm", "crosvm68", "scx",
+             "scx-pinned", "uclamp", "uclamp-pinned", "cpufreq", "affinity", "boost"]
 
 
 def parse(path):
@@ -64,183 +82,242 @@ def parse(path):
     return host, fidelity, results
 
 
-def work_done(r):
-    key = WORK.get(r["workload"])
-    if key and key in r:
-        return r[key]
-    if "ops_per_s" in r:
-        return r["ops_per_s"] * r.get("seconds", 1)
-    return None
+def perf_title(w):
+    if w in PERF_TITLE:
+        return PERF_TITLE[w]
+    if w.startswith("infer"):
+        return "1/latency"
+    return "IOPS" if "-qd" in w or w == "io" else "frames/s"
 
 
-def derived(r, host):
-    """add energy per work, perf per energy and the big CPUs' share"""
-    w = work_done(r)
-    if w and r.get("energy_mah"):
-        r["work_per_mah"] = w / r["energy_mah"]
-    busy = r.get("cpu_busy_ms")
-    if host and isinstance(busy, list) and sum(busy) > 0:
-        big = [int(c) for c in host["big"].split(",")]
-        r["big_share"] = sum(busy[c] for c in big if c < len(busy)) / sum(busy)
-    return r
-
-
-def ratios(results, workload, field):
-    """row -> per-round ratio value(row, round) / value(baseline, round)"""
-    base = {r["round"]: r.get(field) for r in results
-            if r["workload"] == workload and r["row"] == BASELINE}
+def samples(results):
+    """{workload: {row: {"perf": [...], "epw": [...]}}}"""
     out = {}
     for r in results:
-        if r["workload"] != workload:
+        perf, work, e = r.get("perf"), r.get("work"), r.get("energy_mah")
+        if perf is None or not work or not e:
             continue
-        b, v = base.get(r["round"]), r.get(field)
-        if b and v is not None:
-            out.setdefault(r["row"], []).append(v / b)
+        d = out.setdefault(r["workload"], {}).setdefault(r["row"], {"perf": [], "epw": []})
+        d["perf"].append(perf)
+        d["epw"].append(e / work)
     return out
 
 
-def fmt_ratio(vals):
-    if not vals:
+def mean(xs):
+    return sum(xs) / len(xs)
+
+
+def resample(xs, rng):
+    return [xs[rng.randrange(len(xs))] for _ in xs]
+
+
+def interval(fn, lists, rng, n):
+    """fn over the lists, and its 95 % bootstrap interval"""
+    if any(not xs for xs in lists):
+        return None
+    point = fn(*[mean(xs) for xs in lists])
+    if point is None:
+        return None
+    vals = []
+    for _ in range(n):
+        v = fn(*[mean(resample(xs, rng)) for xs in lists])
+        if v is not None:
+            vals.append(v)
+    if len(vals) < n // 2:
+        return (point, None, None)
+    vals.sort()
+    return (point, vals[int(0.025 * (len(vals) - 1))], vals[int(0.975 * (len(vals) - 1))])
+
+
+def ratio(a, b):
+    return a / b if b else None
+
+
+def gap(r, b, nat):
+    return (r - b) / (nat - b) if nat != b else None
+
+
+def figures(data, rng, n):
+    """per workload, per row: the figures with intervals"""
+    out = {}
+    for w, rows in data.items():
+        base, nat = rows.get(BASELINE), rows.get(NATIVE)
+        out[w] = {}
+        for row, d in rows.items():
+            f = {"runs": len(d["perf"]),
+                 "perf_mean": mean(d["perf"]), "epw_mean": mean(d["epw"])}
+            for k in ("perf", "epw"):
+                if nat:
+                    f[k + "_vs_native"] = interval(ratio, [d[k], nat[k]], rng, n)
+                if base:
+                    f[k + "_vs_base"] = interval(ratio, [d[k], base[k]], rng, n)
+                if base and nat and row not in (BASELINE, NATIVE):
+                    f[k + "_gap"] = interval(gap, [d[k], base[k], nat[k]], rng, n)
+                    # no gap to close: native's interval against the baseline holds 1
+                    g = out[w].get(NATIVE, {}).get(k + "_vs_base") or \
+                        interval(ratio, [nat[k], base[k]], rng, n)
+                    if g and g[1] is not None and g[1] <= 1 <= g[2]:
+                        f[k + "_gap"] = "no gap"
+            out[w][row] = f
+    return out
+
+
+def fmt(iv, pct=False):
+    if isinstance(iv, str):
+        return iv
+    if not iv:
         return "-"
-    m = statistics.median(vals)
-    if len(vals) == 1:
-        return f"{m:.2f}"
-    return f"{m:.2f} [{min(vals):.2f}..{max(vals):.2f}]"
+    p, lo, hi = iv
+    if pct:
+        s = f"{p * 100:+.0f}%"
+        return s + (f" [{lo * 100:+.0f},{hi * 100:+.0f}]" if lo is not None else "")
+    return f"{p:.2f}" + (f" [{lo:.2f},{hi:.2f}]" if lo is not None else "")
 
 
-def table(results, host):
-    """list of (workload, header, rows) with formatted cells"""
-    out = []
-    for w in ("io", "frame", "mixed"):
-        rs = [r for r in results if r["workload"] == w]
-        if not rs:
-            continue
-        cols = [(f, t) for f, t, _ in METRICS[w]]
-        cols += [("energy_mah", "energy"), ("work_per_mah", "perf/energy")]
-        header = ["configuration"] + [t + " ×" for _, t in cols] + ["on big"]
-        rat = {f: ratios(rs, w, f) for f, _ in cols}
-        rows = []
-        for row in [x for x in ROW_ORDER if any(r["row"] == x for r in rs)]:
-            shares = [r["big_share"] for r in rs if r["row"] == row and "big_share" in r]
-            cells = [ROW_TITLE.get(row, row)]
-            cells += [fmt_ratio(rat[f].get(row, [])) for f, _ in cols]
-            cells.append(f"{statistics.median(shares) * 100:.0f}%" if shares else "-")
-            rows.append((row, cells))
-        out.append((w, header, rows))
-    return out
+COLS = [("perf/native", "perf_vs_native", False), ("energy/native", "epw_vs_native", False),
+        ("perf/base", "perf_vs_base", False), ("energy/base", "epw_vs_base", False),
+        ("gap closed: perf", "perf_gap", True), ("gap closed: energy", "epw_gap", True)]
 
 
-def render_text(tables, host, fidelity, nrounds):
+def table_lines(w, rows, markdown):
     lines = []
-    if host:
-        lines.append(f"emulated host: {host['cpus']} CPUs, little {host['little']} "
-                     f"(capacity 499), big {host['big']} (1024), speed at big fmax "
-                     f"{host['speed_pct']}% of a vCPU, EAS {host['eas']}")
-    if fidelity:
-        devs = [f["achieved"] / f["expected"] - 1 for f in fidelity if f["expected"]]
-        lines.append(f"fidelity: achieved/emulated speed over {len(fidelity)} OPPs: "
-                     f"median {statistics.median(devs) * 100:+.1f}%, "
-                     f"worst {max(devs, key=abs) * 100:+.1f}%")
-    lines.append(f"ratios vs '{ROW_TITLE[BASELINE]}' of the same round, median "
-                 f"[min..max] over {nrounds} rounds; latency and energy: lower is better")
-    for w, header, rows in tables:
-        widths = [max(len(header[i]), *(len(c[i]) for _, c in rows))
-                  for i in range(len(header))]
-        lines.append("")
-        lines.append(f"== {w} ==")
-        lines.append("  ".join(h.ljust(widths[i]) for i, h in enumerate(header)))
-        for _, cells in rows:
-            lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(cells)))
-    return "\n".join(lines)
+    head = ["row", "runs", perf_title(w)] + [c[0] for c in COLS]
+    if markdown:
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+    else:
+        lines.append(f"{w}  (perf = {perf_title(w)}; energy = mAh per unit of work; "
+                     "ratios of means, 95 % bootstrap intervals)")
+    for row in ROW_ORDER:
+        f = rows.get(row)
+        if not f:
+            continue
+        cells = [ROW_TITLE.get(row, row), str(f["runs"]), f"{f['perf_mean']:.1f}"] + \
+                [fmt(f.get(k), pct) for _, k, pct in COLS]
+        if markdown:
+            lines.append("| " + " | ".join(cells) + " |")
+        else:
+            lines.append(f"  {cells[0]:<44} {cells[1]:>4} {cells[2]:>9}  " +
+                         "  ".join(f"{c:<20}" for c in cells[3:]))
+    return lines
 
 
-def render_markdown(tables):
-    md = []
-    for w, header, rows in tables:
-        md.append(f"**{w}**\n")
-        md.append("| " + " | ".join(header) + " |")
-        md.append("|" + "---|" * len(header))
-        for _, cells in rows:
-            md.append("| " + " | ".join(cells) + " |")
-        md.append("")
-    return "\n".join(md)
+def aa_summary(figs):
+    """the A/A row's widest interval, and what would reach +-5 %"""
+    worst, runs = 0.0, None
+    for w, rows in figs.items():
+        f = rows.get(AA)
+        if not f:
+            continue
+        runs = f["runs"]
+        for k in ("perf_vs_base", "epw_vs_base"):
+            iv = f.get(k)
+            if iv and iv[1] is not None:
+                worst = max(worst, (iv[2] - iv[1]) / 2)
+    if runs is None:
+        return None
+    need = math.ceil(runs * (worst / 0.05) ** 2) if worst > 0.05 else runs
+    return {"aa_halfwidth": worst, "aa_runs": runs, "runs_for_5pct": need}
 
 
-def render_svg(results):
-    """one panel per headline figure: bars of the median ratio per row"""
-    panels = [("io", "ops_per_s", "I/O: IOPS ×", True),
-              ("frame", "lat_p99_us", "frame: p99 latency ×", False),
-              ("mixed", "lat_p99_us", "mixed: UI p99 ×", False),
-              ("io", "work_per_mah", "I/O: ops per mAh ×", True)]
-    rows = [r for r in ROW_ORDER if any(x["row"] == r for x in results)]
-    pw, rh, left, top = 230, 18, 190, 40
-    width, height = left + pw * len(panels) + 20, top + rh * len(rows) + 40
-    s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-         f'font-family="sans-serif" font-size="11">',
-         f'<rect width="{width}" height="{height}" fill="white"/>']
-    for i, row in enumerate(rows):
-        y = top + i * rh + rh * 0.7
-        s.append(f'<text x="{left - 6}" y="{y:.0f}" text-anchor="end">{ROW_TITLE.get(row, row)}</text>')
-    for p, (w, field, title, higher) in enumerate(panels):
-        x0 = left + p * pw
-        rat = ratios([r for r in results if r["workload"] == w], w, field)
-        meds = {r: statistics.median(v) for r, v in rat.items() if v}
-        hi = max([2.0] + list(meds.values()))
-        scale = (pw - 40) / hi
-        s.append(f'<text x="{x0 + 10}" y="{top - 18}" font-weight="bold">{title}</text>')
-        s.append(f'<text x="{x0 + 10}" y="{top - 6}" fill="#555">'
-                 f'{"higher" if higher else "lower"} is better</text>')
-        one = x0 + 10 + scale
-        for i, row in enumerate(rows):
-            if row not in meds:
-                continue
-            v = meds[row]
-            good = (v >= 1) == higher
-            color = "#999" if row.startswith("baseline") else ("#2a7" if good else "#c54")
-            y = top + i * rh + 3
-            s.append(f'<rect x="{x0 + 10}" y="{y}" width="{v * scale:.1f}" height="{rh - 6}" fill="{color}"/>')
-            s.append(f'<text x="{x0 + 14 + v * scale:.1f}" y="{y + rh - 8}">{v:.2f}</text>')
-        s.append(f'<line x1="{one:.1f}" y1="{top}" x2="{one:.1f}" y2="{top + rh * len(rows)}" '
-                 f'stroke="black" stroke-dasharray="3,2"/>')
-    s.append(f'<text x="10" y="{height - 12}" fill="#555">vcpufreq-bpf effect lab: median ratio '
-             f'vs the baseline of the same round (dashed line: 1.0)</text>')
-    s.append("</svg>")
-    return "\n".join(s)
+def svg(w, rows, path):
+    """performance (y) against energy per work (x), both / native"""
+    pts = []
+    for row in PLOT_ROWS:
+        f = rows.get(row)
+        if not f or not f.get("perf_vs_native") or not f.get("epw_vs_native"):
+            continue
+        pts.append((row, f["epw_vs_native"], f["perf_vs_native"]))
+    if not pts:
+        return False
+    xs = [v for _, e, _ in pts for v in e if v is not None]
+    ys = [v for _, _, p in pts for v in p if v is not None]
+    x0, x1 = min(xs + [1.0]) * 0.9, max(xs + [1.0]) * 1.1
+    y0, y1 = min(ys + [1.0]) * 0.9, max(ys + [1.0]) * 1.1
+    W, H, L, B = 640, 420, 70, 50
+
+    def X(v):
+        return L + (v - x0) / (x1 - x0) * (W - L - 190)
+
+    def Y(v):
+        return H - B - (v - y0) / (y1 - y0) * (H - B - 30)
+    colour = {"native": "#000", "baseline": "#888", "pinned": "#aaa", "crosvm": "#d62728",
+              "crosvm68": "#ff7f0e", "boost": "#9467bd"}
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="11">',
+         f'<rect width="{W}" height="{H}" fill="white"/>',
+         f'<text x="{L}" y="18" font-size="13">{w}: performance vs energy, both / host-native (95 % intervals)</text>',
+         f'<line x1="{L}" y1="{H - B}" x2="{W - 190}" y2="{H - B}" stroke="black"/>',
+         f'<line x1="{L}" y1="{H - B}" x2="{L}" y2="30" stroke="black"/>',
+         f'<text x="{(L + W - 190) / 2}" y="{H - 12}" text-anchor="middle">energy per unit of work / native (lower is better)</text>',
+         f'<text x="16" y="{(H - B) / 2}" transform="rotate(-90 16 {(H - B) / 2})" text-anchor="middle">{perf_title(w)} / native (higher is better)</text>']
+    for i in range(6):
+        xv = x0 + (x1 - x0) * i / 5
+        yv = y0 + (y1 - y0) * i / 5
+        o.append(f'<text x="{X(xv):.0f}" y="{H - B + 15}" text-anchor="middle">{xv:.2f}</text>')
+        o.append(f'<text x="{L - 6}" y="{Y(yv) + 4:.0f}" text-anchor="end">{yv:.2f}</text>')
+    o.append(f'<line x1="{X(1):.1f}" y1="30" x2="{X(1):.1f}" y2="{H - B}" stroke="#ddd"/>')
+    o.append(f'<line x1="{L}" y1="{Y(1):.1f}" x2="{W - 190}" y2="{Y(1):.1f}" stroke="#ddd"/>')
+    for i, (row, e, p) in enumerate(pts):
+        c = colour.get(row, "#1f77b4" if "pinned" not in row else "#2ca02c")
+        if e[1] is not None:
+            o.append(f'<line x1="{X(e[1]):.1f}" y1="{Y(p[0]):.1f}" x2="{X(e[2]):.1f}" y2="{Y(p[0]):.1f}" stroke="{c}"/>')
+        if p[1] is not None:
+            o.append(f'<line x1="{X(e[0]):.1f}" y1="{Y(p[1]):.1f}" x2="{X(e[0]):.1f}" y2="{Y(p[2]):.1f}" stroke="{c}"/>')
+        o.append(f'<circle cx="{X(e[0]):.1f}" cy="{Y(p[0]):.1f}" r="4" fill="{c}"/>')
+        o.append(f'<text x="{X(e[0]) + 6:.1f}" y="{Y(p[0]) - 5:.1f}" fill="{c}">{i + 1}</text>')
+        o.append(f'<text x="{W - 180}" y="{40 + 15 * i}" fill="{c}">{i + 1} {ROW_TITLE.get(row, row)[:30]}</text>')
+    o.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(o) + "\n")
+    return True
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("input")
-    ap.add_argument("--svg")
+    ap.add_argument("--svg", help="plot per workload: a path with %%s for its name")
     ap.add_argument("--markdown")
     ap.add_argument("--json")
+    ap.add_argument("--resamples", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=1, help="the bootstrap's seed")
     a = ap.parse_args()
-    host, fidelity, results = parse(a.input)
+    try:
+        host, fidelity, results = parse(a.input)
+    except OSError as e:
+        sys.exit(f"Error: cannot read {a.input}: {e.strerror}; give the console log of lab/run.sh")
     if not results:
-        print(f"Error: no LAB-RESULT lines in {a.input}; see the VM's console output there",
-              file=sys.stderr)
-        return 1
-    results = [derived(r, host) for r in results]
-    nrounds = len({r["round"] for r in results})
-    tables = table(results, host)
-    print(render_text(tables, host, fidelity, nrounds))
+        sys.exit(f"Error: no LAB-RESULT lines in {a.input}; did the lab VM run (see its console)?")
+    rng = random.Random(a.seed)
+    data = samples(results)
+    figs = figures(data, rng, a.resamples)
+    aa = aa_summary(figs)
+    out, md = [], []
+    if host:
+        out.append("emulated host: " + json.dumps(host))
     if fidelity:
-        print("\nfidelity per OPP (speed relative to big at fmax):")
-        print("  cpu      kHz  emulated  achieved  achieved/emulated")
+        out.append("speed per OPP (achieved vs emulated, relative to the X1 at fmax):")
         for f in fidelity:
-            print(f"  {f['cpu']:>3} {f['khz']:>8}  {f['expected']:8.3f}  {f['achieved']:8.3f}"
-                  f"  {f['achieved'] / f['expected']:8.2f}")
+            out.append(f"  cpu{f['cpu']} {f['khz']:>8} kHz  {f['achieved']:.3f} vs {f['expected']:.3f}")
+    for w in sorted(figs):
+        out.append("")
+        out += table_lines(w, figs[w], False)
+        md += ["", f"**{w}** (perf = {perf_title(w)})", ""] + table_lines(w, figs[w], True)
+        if a.svg and "%s" in a.svg:
+            svg(w, figs[w], a.svg % w)
+    if aa:
+        line = (f"A/A: widest 95 % interval half-width {aa['aa_halfwidth'] * 100:.1f} % "
+                f"with {aa['aa_runs']} runs per row; about {aa['runs_for_5pct']} would reach +-5 %")
+        out += ["", line]
+        md += ["", line]
+    print("\n".join(out))
     if a.markdown:
         with open(a.markdown, "w") as f:
-            f.write(render_markdown(tables))
-    if a.svg:
-        with open(a.svg, "w") as f:
-            f.write(render_svg(results))
+            f.write("\n".join(md).lstrip() + "\n")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"host": host, "fidelity": fidelity, "results": results}, f, indent=1)
-    return 0
+            json.dump({"host": host, "fidelity": fidelity, "figures": figs, "aa": aa,
+                       "runs": results}, f, indent=1)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -4,21 +4,25 @@
 # lab/run.sh: the effect lab (sudo make effect).  Does guest-driven
 # vcpufreq make VM work faster and cheaper than the host's own schedutil?
 #
-# Boots the test kernel under QEMU (TCG, -smp 4) as an emulated Pixel-6-like
-# host (lab/host: big.LITTLE capacities, DVFS whose frequency sets
-# speed, EAS, Android-style energy accounting) and runs lab/lab-vm.sh
-# there: three guest-shaped workloads (build/lab-guest: I/O-bound, frames,
-# mixed) under every configuration -- the governors' two ends, host
-# schedutil without hints (unpinned, pinned per cluster), crosvm's
-# uclamp_min, each vcpufreq backend, boost-everything, and the baseline
-# again (A/A) -- interleaved, in a new random order each round.  Prints the
-# table (ratios against the baseline of the same round) and writes
-# build/lab/: console.log, results.json, effect.md, effect.svg.
+# Boots the test kernel under QEMU (TCG, -smp 6) as an emulated Google
+# Tensor host (lab/host: A55, A76 and X1 clusters, two CPUs each; DVFS
+# whose frequency sets speed; idle states; EAS; Android's CPU energy
+# terms) and runs lab/lab-vm.sh there: the seed's workloads (fio shapes,
+# bursty inference, a PCMark-like mix, a game loop) as host-native threads
+# (the yardstick) and as a VM (build/lab-guest) under every configuration
+# -- host schedutil without hints (unpinned, pinned per cluster), crosvm
+# as it is and as it would act on a >= 6.8 host, each vcpufreq backend
+# unpinned and pinned, boost-everything, the governors' two ends, and the
+# baseline again (A/A) -- interleaved, in a new random order each round.
+# Prints the table (VM / native, ratios against the pooled baseline, gap
+# closed, 95 % bootstrap intervals) and writes build/lab/: console.log,
+# results.json, effect.md, one SVG plot per workload (effect-*.svg).
 #
 #   lab/run.sh [--rounds N] [--seconds S] [--rows LIST]
-#                    [--workloads LIST] [--fidelity all|ends|none] [--seed N]
-# Defaults: 3 rounds of 4 s runs, every row and workload, every OPP checked
-# (about 15 minutes on 2 host cores).
+#              [--workloads LIST] [--fidelity all|ends|none] [--seed N]
+#              [--split tune|report]
+# Defaults: 3 rounds of 3 s runs, every row and workload, the ends of each
+# cluster's OPP range checked (about 60 minutes on 2 idle host cores).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -30,7 +34,7 @@ for f in build/vcpufreq-bpf build/lab-guest; do
 done
 
 # the VM's time budget: runs, row setups, boot and fidelity
-rounds=3 secs=4 nrows=12 nwork=3
+rounds=3 secs=3 nrows=18 nwork=13
 args=("$@")
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -40,20 +44,20 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-timeout=$(( rounds * nrows * (nwork * (secs * 2 + 10) + 20) + 600 ))
+timeout=$(( rounds * nrows * (nwork * (secs * 2 + 8) + 20) + 900 ))
 
 lab/build-module.sh
 mkdir -p "$OUT"
-echo "  LAB      booting the emulated host (QEMU TCG, -smp 4; budget ${timeout} s)"
+echo "  LAB      booting the emulated host (QEMU TCG, -smp 6; budget ${timeout} s)"
 set +e
 # -cpu Skylake-Client: constant_tsc, so schedutil can fast-switch (see tests/vm/effect-lab.sh)
-tests/vm/run-in-vm.sh --smp 4 --cpu Skylake-Client --timeout "$timeout" -- \
+tests/vm/run-in-vm.sh --smp 6 --cpu Skylake-Client --timeout "$timeout" -- \
 	lab/lab-vm.sh ${args[@]+"${args[@]}"} 2>&1 | tee "$OUT/console.log" | grep --line-buffered -E '^lab: |^Error'
 rc=${PIPESTATUS[0]}
 set -e
 [ "$rc" = 0 ] || echo "warning: the lab VM exited with status $rc (console: $OUT/console.log)" >&2
 echo
-python3 lab/report.py "$OUT/console.log" --svg "$OUT/effect.svg" \
+python3 lab/report.py "$OUT/console.log" --svg "$OUT/effect-%s.svg" \
 	--markdown "$OUT/effect.md" --json "$OUT/results.json"
 echo
-echo "written: $OUT/effect.svg $OUT/effect.md $OUT/results.json $OUT/console.log"
+echo "written: $OUT/effect-*.svg $OUT/effect.md $OUT/results.json $OUT/console.log"
