@@ -239,9 +239,10 @@ vm-bench: deps
 	$(Q)if [ -n "$(VM_BENCH_SMP)" ]; then bench/scx-curve.sh $(VM_BENCH_SMP); \
 	else tests/vm/run-in-vm.sh --smp 4 -- bench/run.sh; fi
 
-# the effect lab (lab/): guest hints against the host's own schedutil
-# and crosvm's uclamp_min on an emulated big.LITTLE host inside the test
-# kernel; EFFECT_ARGS="--rounds 5 ..." (lab/run.sh --help)
+# the effect lab (lab/): work in a VM against the same work as host
+# threads (native), with and without the guest's hints, crosvm's
+# uclamp_min and each backend, on an emulated Google Tensor inside the
+# test kernel; EFFECT_ARGS="--rounds 5 ..." (lab/run.sh --help)
 effect: deps
 	$(Q)scripts/deps.sh --vm
 	$(Q)$(MAKE) --no-print-directory all

@@ -3,7 +3,7 @@
 """lab/report.py: the effect lab's table from the lines lab-vm.sh printed.
 
     report.py CONSOLE_OR_JSONL [--svg PATTERN] [--markdown FILE] [--json FILE]
-              [--resamples N]
+              [--plot-link PATTERN] [--resamples N] [--seed N]
 
 Reads the LAB-HOST, LAB-FIDELITY and LAB-RESULT lines (any other line is
 ignored).  Per workload, per row, two figures from every run: perf (the
@@ -118,6 +118,8 @@ def interval(fn, lists, rng, n):
     point = fn(*[mean(xs) for xs in lists])
     if point is None:
         return None
+    if any(len(xs) < 2 for xs in lists):
+        return (point, None, None)	# one run: no interval
     vals = []
     for _ in range(n):
         v = fn(*[mean(resample(xs, rng)) for xs in lists])
@@ -278,6 +280,7 @@ def main():
     ap.add_argument("--svg", help="plot per workload: a path with %%s for its name")
     ap.add_argument("--markdown")
     ap.add_argument("--json")
+    ap.add_argument("--plot-link", help="markdown: link each table's plot (a path with %%s)")
     ap.add_argument("--resamples", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1, help="the bootstrap's seed")
     a = ap.parse_args()
@@ -302,6 +305,8 @@ def main():
         out.append("")
         out += table_lines(w, figs[w], False)
         md += ["", f"**{w}** (perf = {perf_title(w)})", ""] + table_lines(w, figs[w], True)
+        if a.plot_link and "%s" in a.plot_link:
+            md += ["", f"![{w}: performance vs energy]({a.plot_link % w})"]
         if a.svg and "%s" in a.svg:
             svg(w, figs[w], a.svg % w)
     if aa:

@@ -58,6 +58,6 @@ set -e
 [ "$rc" = 0 ] || echo "warning: the lab VM exited with status $rc (console: $OUT/console.log)" >&2
 echo
 python3 lab/report.py "$OUT/console.log" --svg "$OUT/effect-%s.svg" \
-	--markdown "$OUT/effect.md" --json "$OUT/results.json"
+	--markdown "$OUT/effect.md" --plot-link "effect-%s.svg" --json "$OUT/results.json"
 echo
 echo "written: $OUT/effect-*.svg $OUT/effect.md $OUT/results.json $OUT/console.log"
