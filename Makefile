@@ -65,7 +65,7 @@ HELPERS     := $(OUT)/standin-vmm $(OUT)/vcpufreq-qemu-bridge \
 	       $(OUT)/tests/vcpufreq-qemu-bridge $(OUT)/tests/spawn-threads \
 	       $(OUT)/tests/vmm-shell $(OUT)/tests/request-storm \
 	       $(OUT)/lab-guest
-LAB_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(wildcard bench/lab/*.c))
+LAB_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(wildcard lab/*.c))
 
 .PHONY: all deps demo test bench clean install fuzz vm-test vm-bench effect qemu
 .SECONDARY:
@@ -221,8 +221,8 @@ $(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/unit.h $(INTERNAL_LIB) $(LIB
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
 
-# the effect lab's VM (bench/lab): guest model + vCPU threads + workloads
-$(OUT)/bench/lab/%.o: bench/lab/%.c $(wildcard bench/lab/*.h lib/*.h common/*.h include/vcpufreq/*.h) $(LIBBPF_OBJ) | $(OUT)
+# the effect lab's VM (lab/): guest model + vCPU threads + workloads
+$(OUT)/lab/%.o: lab/%.c $(wildcard lab/*.h lib/*.h common/*.h include/vcpufreq/*.h) $(LIBBPF_OBJ) | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -c $< -o $@
 
@@ -230,9 +230,9 @@ $(OUT)/lab-guest: $(LAB_OBJS) $(INTERNAL_LIB) $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lm -o $@
 
-$(OUT)/tests/test_guestmodel: tests/unit/test_guestmodel.c tests/unit/unit.h $(OUT)/bench/lab/guestmodel.o
+$(OUT)/tests/test_guestmodel: tests/unit/test_guestmodel.c tests/unit/unit.h $(OUT)/lab/guestmodel.o
 	$(call msg,LINK,$@)
-	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit -Ibench/lab $(filter %.c %.o,$^) -lm -o $@
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit -Ilab $(filter %.c %.o,$^) -lm -o $@
 
 $(OUT)/bench-request: bench/bench-request.c tests/tool.h $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
@@ -293,13 +293,14 @@ vm-bench: deps
 	$(Q)if [ -n "$(VM_BENCH_SMP)" ]; then bench/scx-curve.sh $(VM_BENCH_SMP); \
 	else tests/vm/run-in-vm.sh --smp 4 -- bench/run.sh; fi
 
-# the effect lab (bench/lab): guest hints against the host's own schedutil
-# and crosvm's uclamp_min on an emulated big.LITTLE host inside the test
-# kernel; EFFECT_ARGS="--rounds 5 ..." (bench/lab/run.sh --help)
+# the effect lab (lab/): work in a VM against the same work as host
+# threads (native), with and without the guest's hints, crosvm's
+# uclamp_min and each backend, on an emulated Google Tensor inside the
+# test kernel; EFFECT_ARGS="--rounds 5 ..." (lab/run.sh --help)
 effect: deps
 	$(Q)scripts/deps.sh --vm
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)bench/lab/run.sh $(EFFECT_ARGS)
+	$(Q)lab/run.sh $(EFFECT_ARGS)
 
 # what `make install` ships as libvcpufreq.a: libbpf folded in and made
 # local too, so a VMM's own libbpf (any version) cannot clash with ours

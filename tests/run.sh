@@ -50,7 +50,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	skipped=$((skipped + 1))
 else
 	run_suite "live tests (running kernel $(uname -r))" tests/live/run-live.sh
-	run_suite "effect lab's guest model against the host side (running kernel)" bench/lab/selftest.sh
+	run_suite "effect lab's guest model against the host side (running kernel)" lab/selftest.sh
 fi
 
 case "$(uname -r)" in *-vcpufreq-vm) VCPUFREQ_SKIP_VM=1 ;; esac	# already in the VM
@@ -84,7 +84,7 @@ else
 	run_suite "libvirt: the hook, the bridge per domain, two TCG domains (virsh start/destroy)" tests/vm/libvirt.sh
 	run_suite "effect lab: the emulated big.LITTLE host (QEMU TCG, -smp 4)" tests/vm/effect-lab.sh
 	run_suite "live tests inside QEMU (Linux 6.12: sched_ext, uclamp; -smp 4)" \
-		tests/vm/run-in-vm.sh --smp 4 --timeout 1500 -- tests/live/run-live.sh
+		tests/vm/run-in-vm.sh --smp 4 --timeout 2400 -- tests/live/run-live.sh
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"

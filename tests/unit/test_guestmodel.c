@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The effect lab's guest model (bench/lab/guestmodel.c): what the guest's
+ * The effect lab's guest model (lab/guestmodel.c): what the guest's
  * schedutil asks for while tasks run, sleep, wait for I/O and migrate.
  */
 #include <math.h>

@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
 # tests/vm/effect-lab.sh: the effect lab's functional check (make test).
 # Builds the lab's host module, boots the test kernel under QEMU (TCG,
-# -smp 4) and runs bench/lab/lab-check.sh there: the emulated big.LITTLE
-# host's capacities, EAS, speed that follows frequency, and a hinted
-# workload on the big CPUs.  The benchmark itself is `sudo make effect`.
+# -smp 6) and runs lab/lab-check.sh there: the emulated Tensor's three
+# clusters and capacities, EAS, speed that follows frequency, Android's
+# energy terms, idle states, the host-native row, and a hinted workload
+# on the X1 CPUs.  The benchmark itself is `sudo make effect`.
 # Last line: "RESULT passed failed skipped".
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 . "$HERE/report.sh"
 
-if ! out=$("$ROOT/bench/lab/build-module.sh" 2>&1); then
-	bad "build the lab's host module (bench/lab/build-module.sh)" "$out"
+if ! out=$("$ROOT/lab/build-module.sh" 2>&1); then
+	bad "build the lab's host module (lab/build-module.sh)" "$out"
 	report; exit 1
 fi
 ok "build the lab's host module (W=1, no warnings)"
 # -cpu Skylake-Client: TCG's -cpu max lacks constant_tsc, and without it
 # x86 keeps a cpufreq transition notifier that rules out fast switching
-console=$("$HERE/run-in-vm.sh" --smp 4 --cpu Skylake-Client --timeout 600 -- bench/lab/lab-check.sh 2>&1)
+console=$("$HERE/run-in-vm.sh" --smp 6 --cpu Skylake-Client --timeout 600 -- lab/lab-check.sh 2>&1)
 rc=$?
 printf '%s\n' "$console" | grep -E '^  (ok|FAIL) |^      '
 r=$(printf '%s\n' "$console" | grep -a '^RESULT ' | tail -n1)

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,8 +32,8 @@ static const char usage_text[] =
 "    guest kernel and workload, asking the host for frequency\n"
 "\n"
 "SYNOPSIS\n"
-"    lab-guest --workload io|frame|mixed|hog [--seconds S] [--vcpus N]\n"
-"              [--mode none|hints|crosvm|boost] [--pin-dir DIR]\n"
+"    lab-guest --workload W [--seconds S] [--vcpus N]\n"
+"              [--mode none|hints|crosvm|crosvm68|boost|native] [--pin-dir DIR]\n"
 "              [--cgroup PATH] [--topology FILE] [--vcpu-affinity 'L0;L1;..']\n"
 "              [--unit-ns NS] [--iters-per-us X] [--seed N] [--trace] [-j]\n"
 "    lab-guest --calibrate [-j]\n"
@@ -44,7 +45,7 @@ static const char usage_text[] =
 "    run, like a KVM vCPU.  In between it models the guest kernel: PELT\n"
 "    util (32 ms half-life, frequency and capacity invariant), util_est,\n"
 "    schedutil with iowait boost, a 1 ms rate limit and 4 ms ticks; see\n"
-"    bench/lab/guestmodel.c.  vCPU i looks like host CPU i mod NR_CPUS:\n"
+"    lab/guestmodel.c.  vCPU i looks like host CPU i mod NR_CPUS:\n"
 "    its capacity and perf table come from the host topology, as a VMM\n"
 "    mirrors a big.LITTLE host to its guest.\n"
 "\n"
@@ -55,7 +56,12 @@ static const char usage_text[] =
 "            for the thread, registered as vCPU i of VM 1\n"
 "    crosvm  crosvm's virtcpufreq_v2: util = capacity x perf / fmax x 0.8,\n"
 "            set by the vCPU thread as its own uclamp_min (sched_setattr)\n"
+"    crosvm68  crosvm as it would act on a >= 6.8 host: the same without\n"
+"            the x 0.8 (uclamp_min is a floor there, no 25 %% headroom)\n"
 "    boost   each vCPU thread requests 1024 once at start (a control)\n"
+"    native  no VM: each guest task is a host thread of its own, placed\n"
+"            and clocked by the host alone (the yardstick); device waits\n"
+"            sleep in iowait through /proc/vcpufreq_labio (the lab host)\n"
 "\n"
 "WORKLOADS\n"
 "    io      fio-like 4 KiB reads, iodepth 1, one job per vCPU pair:\n"
@@ -66,6 +72,14 @@ static const char usage_text[] =
 "            background I/O of 4 units and 1 ms device waits\n"
 "    hog     one task flat out on vCPU 0 for S/2, then 1 unit per 100 ms;\n"
 "            prints every request\n"
+"    seq-read-qd1 seq-read-qd8 rand-read-qd1 rand-read-qd8 seq-write-qd1\n"
+"    seq-write-qd8 rand-write-qd1 rand-write-qd8\n"
+"            fio's shapes at iodepth 1 or 8, one job per vCPU pair\n"
+"    infer-cached infer-small infer-large\n"
+"            a burst (4 workers x 10 / 50 / 200 units) after 200 ms idle\n"
+"    pcmark  web, writing, photo and data phases of 250 ms in turn\n"
+"    game    a 60 FPS loop: 100 units of logic, then 2 x 120 of render\n"
+"    (sizes and device times: lab/workloads.c)\n"
 "\n"
 "OPTIONS\n"
 "    -w, --workload W        what the guest runs (required)\n"
@@ -97,6 +111,12 @@ static const char usage_text[] =
 "    io: ops, ops_per_s, mb_per_s, lat_p50_us, lat_p99_us (per op);\n"
 "    frame: frames, misses, lat_p50_us, lat_p99_us (per frame);\n"
 "    mixed: frames, janks, lat_p50_us, lat_p99_us, bg_ops_per_s;\n"
+"    every workload but hog: perf (the headline, higher is better: io\n"
+"    ops/s, infer bursts per s of p50 latency (1e6 / lat_p50_us), game\n"
+"    FPS, pcmark the geometric mean of its phase scores) and work (ops,\n"
+"    bursts, frames or units: what energy is divided by);\n"
+"    pcmark: pc_web_lat_us, pc_writing_ops_per_s, pc_photo_lat_us,\n"
+"    pc_data_units_per_s; game: fps;\n"
 "    hog or --trace: stream, [t_ms, vcpu, perf, capacity units] per\n"
 "    decision of the guest's schedutil (sent in hints and crosvm modes);\n"
 "    requests (written by the guest; boost: one per vCPU), mean_request\n"
@@ -150,8 +170,7 @@ static int pick(const char *s, const char *const *names, int n)
 
 static int parse_args(int argc, char **argv, struct lab *lab, struct opts *o)
 {
-	static const char *const modes[] = { "none", "hints", "crosvm", "boost" };
-	static const char *const wls[] = { "io", "frame", "mixed", "hog" };
+	static const char *const modes[] = { "none", "hints", "crosvm", "crosvm68", "boost", "native" };
 	static const struct option longopts[] = {
 		{ "workload", required_argument, NULL, 'w' },
 		{ "seconds", required_argument, NULL, 's' },
@@ -178,16 +197,16 @@ static int parse_args(int argc, char **argv, struct lab *lab, struct opts *o)
 				longopts, NULL)) != -1) {
 		switch (c) {
 		case 'w':
-			k = pick(optarg, wls, 4);
+			k = workload_pick(optarg);
 			if (k < 0)
-				return usage_error("unknown workload '%s' (io, frame, mixed or hog)", optarg);
+				return usage_error("unknown workload '%s' (see WORKLOADS in --help)", optarg);
 			lab->workload = k;
 			have_workload = true;
 			break;
 		case 'm':
-			k = pick(optarg, modes, 4);
+			k = pick(optarg, modes, 6);
 			if (k < 0)
-				return usage_error("unknown mode '%s' (none, hints, crosvm or boost)", optarg);
+				return usage_error("unknown mode '%s' (none, hints, crosvm, crosvm68, boost or native)", optarg);
 			lab->mode = k;
 			break;
 		case 's':
@@ -244,7 +263,7 @@ static int parse_args(int argc, char **argv, struct lab *lab, struct opts *o)
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (!have_workload && !o->calibrate)
-		return usage_error("%s", "say what to run: --workload io|frame|mixed|hog (or --calibrate)");
+		return usage_error("%s", "say what to run: --workload W (see WORKLOADS in --help; or --calibrate)");
 	return 0;
 }
 
@@ -438,14 +457,14 @@ static void summarize(struct lab *lab, struct summary *s)
 		s->p50 = lab->lat_us[(size_t)((lab->nr_lat - 1) * 0.50)];
 		s->p99 = lab->lat_us[(size_t)((lab->nr_lat - 1) * 0.99)];
 	}
-	s->units = 0;
-	for (int i = 0; i < lab->nr_vcpus; i++)
+	s->units = lab->native_units;
+	for (int i = 0; lab->vcpus && i < lab->nr_vcpus; i++)
 		s->units += lab->vcpus[i].units;
 }
 
 static const char *uclamp_word(const struct lab *lab)
 {
-	if (lab->mode != MODE_CROSVM)
+	if (lab->mode != MODE_CROSVM && lab->mode != MODE_CROSVM68)
 		return "n/a";
 	if (lab->uclamp == -EINVAL || lab->uclamp == -EOPNOTSUPP)
 		return "unsupported";
@@ -459,27 +478,92 @@ static double mean(uint64_t sum, uint64_t n)
 
 static uint64_t busy_ns(const struct lab *lab, int cpu)
 {
-	uint64_t ns = 0;
+	uint64_t ns = lab->native_busy_ns ? lab->native_busy_ns[cpu] : 0;
 
-	for (int i = 0; i < lab->nr_vcpus; i++)
-		ns += lab->vcpus[i].busy_ns[cpu];
+	for (int i = 0; lab->vcpus && i < lab->nr_vcpus; i++)
+		ns += lab->vcpus[i].busy_ns ? lab->vcpus[i].busy_ns[cpu] : 0;
 	return ns;
+}
+
+/* the headline figure (higher is better) and the work energy is divided by */
+static void headline(const struct lab *lab, const struct summary *s,
+		     double *perf, double *work)
+{
+	double logsum = 0, v;
+	int n = 0;
+
+	*perf = *work = 0;
+	switch (lab->workload) {
+	case WL_HOG:
+		return;
+	case WL_PCMARK:
+		for (int k = 0; k < PC_PHASES; k++) {
+			if (!lab->pc_n[k])
+				continue;
+			if (k == PC_WEB || k == PC_PHOTO)
+				v = 1e6 * lab->pc_n[k] / lab->pc_lat_us[k];
+			else
+				v = lab->pc_units[k] / s->secs;
+			logsum += log(v);
+			n++;
+			*work += lab->pc_units[k];
+		}
+		*perf = n ? exp(logsum / n) : 0;
+		return;
+	case WL_INFER_CACHED ... WL_INFER_LARGE:
+		*perf = s->p50 > 0 ? 1e6 / s->p50 : 0;
+		*work = lab->frames;
+		return;
+	case WL_GAME:
+		*perf = lab->frames / s->secs;
+		*work = lab->frames;
+		return;
+	default:
+		if (workload_is_io(lab->workload)) {
+			*perf = lab->ops / s->secs;
+			*work = lab->ops;
+		} else {
+			*perf = lab->frames / s->secs;
+			*work = lab->frames;
+		}
+	}
+}
+
+static void print_headline(const struct lab *lab, const struct summary *s)
+{
+	double perf, work;
+
+	if (lab->workload == WL_HOG)
+		return;
+	headline(lab, s, &perf, &work);
+	printf(",\"perf\":%.4f,\"work\":%.1f", perf, work);
+	if (lab->workload == WL_PCMARK)
+		printf(",\"pc_web_lat_us\":%.1f,\"pc_writing_ops_per_s\":%.1f,"
+		       "\"pc_photo_lat_us\":%.1f,\"pc_data_units_per_s\":%.1f",
+		       lab->pc_n[PC_WEB] ? lab->pc_lat_us[PC_WEB] / lab->pc_n[PC_WEB] : 0,
+		       lab->pc_units[PC_WRITING] / s->secs,
+		       lab->pc_n[PC_PHOTO] ? lab->pc_lat_us[PC_PHOTO] / lab->pc_n[PC_PHOTO] : 0,
+		       lab->pc_units[PC_DATA] / s->secs);
+	if (lab->workload == WL_GAME)
+		printf(",\"fps\":%.2f", perf);
 }
 
 static void print_json(struct lab *lab, const struct summary *s)
 {
-	static const char *const modes[] = { "none", "hints", "crosvm", "boost" };
+	static const char *const modes[] = { "none", "hints", "crosvm", "crosvm68", "boost", "native" };
 
 	printf("{\"workload\":\"%s\",\"mode\":\"%s\",\"seconds\":%.3f,\"vcpus\":%d,"
 	       "\"unit_ns\":%llu,\"iters_per_us\":%.2f",
 	       workload_name(lab->workload), modes[lab->mode], s->secs,
 	       lab->nr_vcpus, (unsigned long long)lab->unit_ns,
 	       lab->unit_iters * 1e3 / lab->unit_ns);
-	if (lab->workload == WL_IO)
+	if (workload_is_io(lab->workload))
 		printf(",\"ops\":%llu,\"ops_per_s\":%.1f,\"mb_per_s\":%.2f",
 		       (unsigned long long)lab->ops, lab->ops / s->secs,
 		       lab->ops * 4096.0 / 1e6 / s->secs);
-	if (lab->workload == WL_FRAME || lab->workload == WL_MIXED)
+	print_headline(lab, s);
+	if (lab->workload != WL_HOG && !workload_is_io(lab->workload) &&
+	    lab->workload != WL_PCMARK)
 		printf(",\"frames\":%llu,\"%s\":%llu", (unsigned long long)lab->frames,
 		       lab->workload == WL_FRAME ? "misses" : "janks",
 		       (unsigned long long)lab->misses);
@@ -496,7 +580,7 @@ static void print_json(struct lab *lab, const struct summary *s)
 	for (int c = 0; c < lab->nr_host_cpus; c++)
 		printf("%s%.1f", c ? "," : "", busy_ns(lab, c) / 1e6);
 	printf("],\"vcpu_capacity\":[");
-	for (int i = 0; i < lab->nr_vcpus; i++)
+	for (int i = 0; lab->mode != MODE_NATIVE && i < lab->nr_vcpus; i++)
 		printf("%s%u", i ? "," : "", lab->gm.vcpus[i].capacity);
 	printf("]");
 	if (lab->trace) {
@@ -514,13 +598,13 @@ static void print_json(struct lab *lab, const struct summary *s)
 
 static void print_text(struct lab *lab, const struct summary *s)
 {
-	static const char *const modes[] = { "none", "hints", "crosvm", "boost" };
+	static const char *const modes[] = { "none", "hints", "crosvm", "crosvm68", "boost", "native" };
 
 	printf("lab-guest: %s, mode %s, %d vCPUs, %.2f s, unit %llu ns = %llu iterations\n",
 	       workload_name(lab->workload), modes[lab->mode], lab->nr_vcpus,
 	       s->secs, (unsigned long long)lab->unit_ns,
 	       (unsigned long long)lab->unit_iters);
-	if (lab->workload == WL_IO)
+	if (workload_is_io(lab->workload))
 		printf("  %llu ops: %.0f IOPS, %.2f MB/s at 4 KiB\n",
 		       (unsigned long long)lab->ops, lab->ops / s->secs,
 		       lab->ops * 4096.0 / 1e6 / s->secs);
@@ -618,6 +702,7 @@ static void teardown(struct lab *lab)
 	free(lab->lat_us);
 	free(lab->stream);
 	free(lab->affinity);
+	free(lab->native_busy_ns);
 }
 
 int main(int argc, char **argv)
@@ -640,13 +725,17 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	ret = setup(&lab, &o);
-	if (!ret && lab_start_vcpus(&lab)) {
-		fprintf(stderr, "Error: cannot start the vCPU threads\n");
+	if (!ret && (lab.mode == MODE_NATIVE ? lab_start_native(&lab) :
+		     lab_start_vcpus(&lab))) {
+		fprintf(stderr, "Error: cannot start the vCPU (or task) threads\n");
 		ret = 1;
 	}
 	if (!ret) {
 		wait_run(lab.seconds, &sigs);
-		lab_stop_vcpus(&lab);
+		if (lab.mode == MODE_NATIVE)
+			lab_stop_native(&lab);
+		else
+			lab_stop_vcpus(&lab);
 		summarize(&lab, &s);
 		if (lab.json)
 			print_json(&lab, &s);

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-# bench/lab/build-module.sh: build the effect lab's host module,
+# lab/build-module.sh: build the effect lab's host module,
 # build/lab/vcpufreq_labhost.ko, against the test kernel (built first, or
 # taken from the cache, by tests/vm/build-kernel.sh).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$ROOT/build/lab
 "$ROOT/tests/vm/build-kernel.sh" >&2
 mkdir -p "$OUT/host"
-cp "$ROOT"/bench/lab/host/* "$OUT/host/"
+cp "$ROOT"/lab/host/* "$OUT/host/"
 if ! make -C "$ROOT/build/vm/obj" M="$OUT/host" W=1 modules >"$OUT/module.log" 2>&1 ||
 	grep -q 'warning:' "$OUT/module.log"; then
 	cat "$OUT/module.log" >&2

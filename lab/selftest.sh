@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/lab/selftest.sh: lab-guest against the real host side on this
+# lab/selftest.sh: lab-guest against the real host side on this
 # kernel.  Loads vcpufreq-bpf under its own pin dir (backend affinity on a
 # big.LITTLE description: every CPU capacity 512 but the last, 1024; or
 # LAB_BACKEND), enrolls a cgroup, and runs every workload in every mode for
@@ -7,12 +7,15 @@
 # object that shows work done; while it runs, `vcpufreq-bpf vcpus -j` lists
 # all its vCPU threads (hints, boost: every vCPU at 1024) or none of them
 # (none, crosvm); afterwards none is left.  Then --vcpu-affinity, SIGTERM
-# mid-run, and the hog's request stream (up while hogging, down after).
+# mid-run, the hog's request stream (up while hogging, down after), the
+# effect lab's workloads (each reports its headline), the native mode
+# (host threads, no vCPU registered; iodepth 8 beats 1) and crosvm68 (no
+# x 0.8).
 # Needs root; prints each run's JSON.  Last line: "RESULT passed failed
 # skipped".
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
 cd "$ROOT" || exit 1
 . "$ROOT/tests/vm/report.sh"
 VF=$ROOT/build/vcpufreq-bpf
@@ -142,6 +145,48 @@ test_vcpu_affinity_pins_and_sets_the_view() {
 		{ echo "not CPU 0's view: $json"; return 1; }
 }
 
+# every effect-lab workload runs and reports its headline and its work
+test_lab_workloads_report_a_headline() {
+	local wl json
+	for wl in seq-read-qd1 seq-read-qd8 rand-read-qd1 rand-read-qd8 seq-write-qd1 \
+		seq-write-qd8 rand-write-qd1 rand-write-qd8 infer-cached infer-small \
+		infer-large pcmark game; do
+		json=$("$LAB" -w "$wl" -m none -s 1.2 -T "$TOPO" -i "$ITERS" -j) || { echo "$wl: exit $?"; return 1; }
+		jq -e '.perf > 0 and .work > 0' <<<"$json" >/dev/null || { echo "$wl: $json"; return 1; }
+	done
+	json=$("$LAB" -w pcmark -m none -s 1.2 -T "$TOPO" -i "$ITERS" -j)
+	jq -e '.pc_web_lat_us > 0 and .pc_writing_ops_per_s > 0 and .pc_photo_lat_us > 0 and
+		.pc_data_units_per_s > 0' <<<"$json" >/dev/null || { echo "pcmark phases: $json"; return 1; }
+}
+
+# native: the tasks are host threads (no vCPU registered even in an
+# enrolled cgroup), and at iodepth 8 the device overlaps ops
+test_native_runs_host_threads() {
+	local q1 q8 pid live
+	"$LAB" -w rand-read-qd1 -m native -s 2 -c "/$CGNAME" -i "$ITERS" -j >"$TMP/q1" 2>/dev/null &
+	pid=$!
+	sleep 1
+	live=$(ours)
+	wait $pid || { echo "native exit $?"; return 1; }
+	[ "$live" = "[]" ] || { echo "native registered vCPUs: $live"; return 1; }
+	q1=$(jq .ops "$TMP/q1")
+	q8=$("$LAB" -w rand-read-qd8 -m native -s 2 -i "$ITERS" -j 2>/dev/null | jq .ops)
+	jq -e '.mode == "native" and .ops > 0 and ([.cpu_busy_ms[]] | add) > 0' "$TMP/q1" >/dev/null ||
+		{ echo "native qd1: $(cat "$TMP/q1")"; return 1; }
+	[ "$q8" -gt "$q1" ] || { echo "iodepth 8: $q8 ops, iodepth 1: $q1"; return 1; }
+}
+
+# crosvm takes 20 % off each request; crosvm68 passes it as it is
+test_crosvm68_has_no_discount() {
+	local a b
+	a=$("$LAB" -w frame -m crosvm -s 1.5 -T "$TOPO" -i "$ITERS" -j) || return 1
+	b=$("$LAB" -w frame -m crosvm68 -s 1.5 -T "$TOPO" -i "$ITERS" -j) || return 1
+	jq -e '.requests > 0 and .mean_host_request < 0.85 * .mean_request' <<<"$a" >/dev/null ||
+		{ echo "crosvm: $a"; return 1; }
+	jq -e '.requests > 0 and .mean_host_request > 0.95 * .mean_request' <<<"$b" >/dev/null ||
+		{ echo "crosvm68: $b"; return 1; }
+}
+
 vf unload >/dev/null 2>&1
 if ! out=$(vf --topology "$TOPO" load --backend "$BACKEND" 2>&1); then
 	bad "load --backend $BACKEND" "$out"; report; exit 1
@@ -162,4 +207,7 @@ out=$(test_sigterm_stops_and_unregisters 2>&1); result "SIGTERM stops, unregiste
 out=$(test_hog_request_stream_rises_then_falls 2>&1); result "hog: requests rise, then fall" $? "$out"
 out=$(test_hog_on_a_big_vcpu_asks_like_a_real_guest 2>&1)
 result "hog on a big vCPU: 900..1024 while hogging, <= 400 idle, as a real guest asks (e2e)" $? "$out"
+out=$(test_lab_workloads_report_a_headline 2>&1); result "effect-lab workloads: each reports perf and work" $? "$out"
+out=$(test_native_runs_host_threads 2>&1); result "native: host threads, no vCPU registered; iodepth 8 > 1" $? "$out"
+out=$(test_crosvm68_has_no_discount 2>&1); result "crosvm takes 20 % off a request, crosvm68 does not" $? "$out"
 report

@@ -25,8 +25,18 @@ struct vcpufreq_dev;
 
 #define VM_ID		1	/* the VM id the vCPUs register under */
 
-enum lab_mode { MODE_NONE, MODE_HINTS, MODE_CROSVM, MODE_BOOST };
-enum lab_workload { WL_IO, WL_FRAME, WL_MIXED, WL_HOG };
+enum lab_mode { MODE_NONE, MODE_HINTS, MODE_CROSVM, MODE_CROSVM68,
+		MODE_BOOST, MODE_NATIVE };
+enum lab_workload {
+	WL_IO, WL_FRAME, WL_MIXED, WL_HOG,
+	WL_SEQ_READ_QD1, WL_SEQ_READ_QD8, WL_RAND_READ_QD1, WL_RAND_READ_QD8,
+	WL_SEQ_WRITE_QD1, WL_SEQ_WRITE_QD8, WL_RAND_WRITE_QD1, WL_RAND_WRITE_QD8,
+	WL_INFER_CACHED, WL_INFER_SMALL, WL_INFER_LARGE, WL_PCMARK, WL_GAME,
+	WL_COUNT
+};
+#define IO_MAX_QD	8
+/* the PCMark-like mix's phases, each a score of its own */
+enum pc_phase { PC_WEB, PC_WRITING, PC_PHOTO, PC_DATA, PC_PHASES };
 
 /* what a guest task does next; its step function says */
 enum act_kind { ACT_RUN, ACT_SLEEP, ACT_BLOCK, ACT_EXIT };
@@ -41,6 +51,7 @@ enum task_state { T_SLEEPING, T_QUEUED, T_RUNNING, T_DONE };
 
 struct lab;
 struct task;
+struct frame_shape;
 typedef struct action (*step_fn)(struct lab *lab, struct task *t, int vcpu,
 				 uint64_t now);
 
@@ -63,6 +74,20 @@ struct task {
 	int phase;
 	uint64_t t0;
 	unsigned int seed;
+	int nr_inflight;		/* io: ops at the device */
+	uint64_t submitted[IO_MAX_QD], done_at[IO_MAX_QD];
+	/* --mode native: the task is a host thread of its own */
+	pthread_t thread;
+	pthread_cond_t wake;
+	bool woken;
+};
+
+/* a frame or burst pipeline: a leader hands out chunks to workers */
+struct pipe {
+	const struct frame_shape *s;
+	struct task *leader;
+	int left;
+	uint64_t start;
 };
 
 struct vcpu {
@@ -115,10 +140,16 @@ struct lab {
 	size_t nr_stream, cap_stream;
 	int uclamp;			/* 0 n/a, 1 ok, -errno failed */
 	int pipeline_err;		/* first error from libvcpufreq */
+	/* the PCMark-like mix: per phase, latency sum / count and work */
+	double pc_lat_us[PC_PHASES];
+	uint64_t pc_n[PC_PHASES], pc_units[PC_PHASES];
+	uint64_t io_bytes;
+	/* --mode native: busy wall time per host CPU, units run */
+	uint64_t *native_busy_ns, native_units;
 	/* the workload's shared state */
-	struct task *leader;
-	int frame_left;
-	uint64_t frame_start, frame_period;
+	struct pipe pipes[2];
+	int nr_pipes;
+	uint64_t frame_period;
 };
 
 /* vcpu.c */
@@ -128,8 +159,16 @@ void lab_stop_vcpus(struct lab *lab);
 void lab_wake(struct lab *lab, struct task *t, int waker, bool iowait);
 double lab_calibrate(double ms);
 
+/* native.c */
+int lab_start_native(struct lab *lab);
+void lab_stop_native(struct lab *lab);
+void native_wake(struct lab *lab, struct task *t);
+uint64_t lab_spin(uint64_t n, uint64_t x);
+
 /* workloads.c */
 int workload_setup(struct lab *lab);
+int workload_pick(const char *name);
+bool workload_is_io(enum lab_workload w);
 void workload_record_latency(struct lab *lab, uint64_t ns);
 const char *workload_name(enum lab_workload w);
 

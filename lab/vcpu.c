@@ -48,7 +48,7 @@ uint64_t lab_now(const struct lab *lab)
 }
 
 /* a serial chain of multiply-adds: its wall time follows the CPU's speed */
-static uint64_t spin(uint64_t n, uint64_t x)
+uint64_t lab_spin(uint64_t n, uint64_t x)
 {
 	while (n--) {
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -65,7 +65,7 @@ double lab_calibrate(double ms)
 
 	clock_gettime(CLOCK_MONOTONIC, &zero.epoch);
 	do {
-		sink = spin(100000, iters);
+		sink = lab_spin(100000, iters);
 		iters += 100000;
 		t = lab_now(&zero);
 	} while (t < ms * 1e6);
@@ -93,13 +93,15 @@ struct lab_sched_attr {
  * crosvm's virtcpufreq_v2.rs SET_PERF: util = capacity x value / fmax,
  * then x 80 / 100 for a schedutil host, each step rounded down; uclamp_max
  * is 1024 because our guest's table is the host CPU's own (vcpu_fmax ==
- * pcpu_fmax).  Returns the util set.
+ * pcpu_fmax).  Returns the util set.  MODE_CROSVM68: the same without the
+ * x 0.8, as crosvm would act on a >= 6.8 host, where uclamp_min is a floor
+ * that schedutil no longer adds its 25 % headroom to.
  */
 static unsigned int crosvm_set_perf(struct lab *lab, struct vcpu *v,
 				    unsigned int capacity, unsigned int perf)
 {
 	uint32_t util_raw = (uint64_t)capacity * perf / v->fmax;
-	uint32_t util = util_raw * 80 / 100;
+	uint32_t util = lab->mode == MODE_CROSVM68 ? util_raw : util_raw * 80 / 100;
 	struct lab_sched_attr attr = {
 		.size = sizeof(attr),
 		.sched_flags = SCHED_FLAG_KEEP_ALL | SCHED_FLAG_UTIL_CLAMP_MIN |
@@ -150,6 +152,7 @@ static void write_request(struct lab *lab, struct vcpu *v, unsigned int perf,
 		host = vcpufreq_dev_to_host(lab->dev, v->index, perf);
 		break;
 	case MODE_CROSVM:
+	case MODE_CROSVM68:
 		host = crosvm_set_perf(lab, v, gv->capacity, perf);
 		break;
 	default:
@@ -273,6 +276,10 @@ void lab_wake(struct lab *lab, struct task *t, int waker, bool iowait)
 {
 	int target;
 
+	if (lab->mode == MODE_NATIVE) {
+		native_wake(lab, t);
+		return;
+	}
 	if (t->state != T_SLEEPING)
 		return;
 	target = select_vcpu(lab, t);
@@ -418,9 +425,9 @@ static void run_unit(struct lab *lab, struct vcpu *v, uint64_t *x)
 	pthread_mutex_unlock(&lab->lock);
 	cpu = sched_getcpu();
 	a = lab_now(lab);
-	*x = spin(lab->unit_iters, *x);
+	*x = lab_spin(lab->unit_iters, *x);
 	/*
-	 * End the unit with a system call: an emulated slow CPU (bench/lab/host)
+	 * End the unit with a system call: an emulated slow CPU (lab/host)
 	 * charges the time a burst owes at the next system call, and this one
 	 * puts it inside the unit rather than into the halt that may follow.
 	 */

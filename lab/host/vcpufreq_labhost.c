@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vcpufreq_labhost: the effect lab's host.  Loaded into the test VM, it
- * turns the VM's CPUs into a Pixel-6-like big.LITTLE machine whose CPU
+ * turns the VM's CPUs into a Google Tensor (gs101, Pixel 6) whose CPU
  * frequency really sets execution speed.  Test-only; it needs the test
  * kernel's export patch (tests/vm/patches/).
  *
- * - Clusters: the first little_cpus CPUs are Cortex-A76-like (capacity 499),
- *   the others Cortex-X1-like (1024).  Their OPPs and per-core currents
- *   are Pixel 6's power profile.  One cpufreq policy per cluster; schedutil
- *   drives it through fast switch.
+ * - Clusters: the first a55_cpus CPUs are Cortex-A55 (capacity 161), the
+ *   next a76_cpus Cortex-A76 (499), the rest Cortex-X1 (1024): capacities
+ *   are gs101.dtsi's capacity-dmips-mhz x fmax, normalised.  OPPs and
+ *   per-core currents are Pixel 6's power profile (Perfetto oriole.sql).
+ *   One cpufreq policy per cluster; schedutil drives it by fast switch.
  * - The scheduler sees what Android's sees: per-CPU capacities, frequency
  *   invariant load tracking (arch_freq_scale = f / fmax) and an energy
  *   model, so capacity-aware wakeup, misfit migration and EAS all run.
@@ -23,9 +24,20 @@
  *   again would make every workload kernel-bound.  Its runtime, PELT signal and misfit state therefore see
  *   the longer run of a slower core, and the emulator's vCPU thread really
  *   frees its host core.  speed_pct keeps all CPUs busy within the host's.
- * - Energy as Android counts it: busy time per CPU at each OPP (stalls
- *   included: a slower core is busy longer), reported with each OPP's
- *   current in /proc/vcpufreq_labhost; writing "reset" there clears it.
+ * - Idle states, chosen as an oracle governor would (the deepest whose
+ *   target residency the idle period met): WFI, and gs101's "c2" (CPU off:
+ *   exit latency 160 / 190 / 220 us, min residency 2000 / 2500 / 3500 us,
+ *   gs101.dtsi).  Waking from c2 costs its exit latency: the woken task's
+ *   CPU owes that much stall.  A cluster all of whose CPUs are idle longer
+ *   than the c2 residency is off (cluster-off) for that time.
+ * - Energy as Android's CpuPowerCalculator counts it: busy time per CPU at
+ *   each OPP (stalls included: a slower core is busy longer) x the OPP's
+ *   per-core current; per cluster, the time it is awake (not cluster-off) x
+ *   its cluster current; the time any CPU is busy x cpu.active.  All in
+ *   /proc/vcpufreq_labhost; writing "reset" there clears them.
+ * - A device: a write of N to /proc/vcpufreq_labio sleeps N ns in iowait,
+ *   as a task waiting on a block device does (the host's schedutil gives
+ *   such a wakeup its iowait boost).  The lab's host-native row uses it.
  */
 #include <linux/cpu.h>
 #include <linux/cpufreq.h>
@@ -51,18 +63,31 @@
 #define LAB_MAX_DEBT_NS		(200 * NSEC_PER_MSEC)
 #define LAB_MAX_CREDIT_NS	(1 * NSEC_PER_MSEC)
 #define LAB_MAX_OPPS		17
+#define LAB_MAX_IO_NS		(1 * NSEC_PER_SEC)
+/* Android power_profile cpu.active (public gs101 profile), uA */
+#define LAB_CPU_ACTIVE_UA	12370
 
-static unsigned int little_cpus = 2;
-module_param(little_cpus, uint, 0444);
-MODULE_PARM_DESC(little_cpus, "how many of the first CPUs are little (default 2)");
+static unsigned int a55_cpus = 2;
+module_param(a55_cpus, uint, 0444);
+MODULE_PARM_DESC(a55_cpus, "how many of the first CPUs are Cortex-A55 (default 2)");
+static unsigned int a76_cpus = 2;
+module_param(a76_cpus, uint, 0444);
+MODULE_PARM_DESC(a76_cpus, "how many of the next CPUs are Cortex-A76 (default 2); the rest are X1");
 static unsigned int speed_pct = 50;
 module_param(speed_pct, uint, 0444);
-MODULE_PARM_DESC(speed_pct, "a big CPU at fmax runs at this % of a full-speed vCPU (5..100, default 50)");
+MODULE_PARM_DESC(speed_pct, "an X1 at fmax runs at this % of a full-speed vCPU (5..100, default 50)");
 
 /* Pixel 6 (oriole) power profile: kHz and per-core current in uA */
 struct lab_opp {
 	unsigned int khz;
 	unsigned int ua;
+};
+
+static const struct lab_opp a55_opps[] = {
+	{  300000,  1890 }, {  574000,  6150 }, {  738000,  9340 },
+	{  930000, 14220 }, { 1098000, 18940 }, { 1197000, 21980 },
+	{ 1328000, 26830 }, { 1401000, 30170 }, { 1598000, 41550 },
+	{ 1704000, 48360 }, { 1803000, 58450 },
 };
 
 static const struct lab_opp a76_opps[] = {
@@ -83,24 +108,41 @@ static const struct lab_opp x1_opps[] = {
 };
 
 /*
- * Capacity as arch_topology derives it from DT: capacity-dmips-mhz (620 for
- * the A76, 1024 for the X1, gs101.dtsi) x fmax, normalised to the biggest:
- * 620 * 2253 / 2802 = 499.
+ * Capacity as arch_topology derives it from DT: capacity-dmips-mhz (250 for
+ * the A55, 620 for the A76, 1024 for the X1, gs101.dtsi) x fmax, normalised
+ * to the biggest: 250 * 1803 / 2802 = 161, 620 * 2253 / 2802 = 499.
+ * cluster_ua: power_profile cpu.cluster_power.clusterN (public gs101
+ * profile).  c2: gs101.dtsi's idle state of the cluster's cores.
  */
 struct lab_cluster {
 	const char *name;
 	unsigned int capacity;
 	const struct lab_opp *opps;
 	unsigned int nr_opps;
+	unsigned int cluster_ua;
+	u64 c2_exit_ns, c2_residency_ns;
 	u32 speed_ppm[LAB_MAX_OPPS];
 	struct cpufreq_frequency_table table[LAB_MAX_OPPS + 1];
 	struct cpumask cpus;
+	/* under lab_idle_lock */
+	unsigned int nr_awake;	/* CPUs not running the idle task */
+	u64 idle_since;		/* when the last one went idle */
+	u64 off_ns, busy_any_ns, busy_since;
 };
 
 static struct lab_cluster lab_clusters[] = {
-	{ "little", 499, a76_opps, ARRAY_SIZE(a76_opps) },
-	{ "big", 1024, x1_opps, ARRAY_SIZE(x1_opps) },
+	{ "a55", 161, a55_opps, ARRAY_SIZE(a55_opps), 240,
+	  160 * NSEC_PER_USEC, 2000 * NSEC_PER_USEC },
+	{ "a76", 499, a76_opps, ARRAY_SIZE(a76_opps), 3230,
+	  190 * NSEC_PER_USEC, 2500 * NSEC_PER_USEC },
+	{ "x1", 1024, x1_opps, ARRAY_SIZE(x1_opps), 5940,
+	  220 * NSEC_PER_USEC, 3500 * NSEC_PER_USEC },
 };
+
+/* the whole system's idle bookkeeping (cluster-off, cpu.active) */
+static DEFINE_RAW_SPINLOCK(lab_idle_lock);
+static unsigned int lab_nr_busy;
+static u64 lab_busy_since, lab_active_ns, lab_reset_at;
 
 struct lab_cpu {
 	raw_spinlock_t lock;
@@ -115,6 +157,9 @@ struct lab_cpu {
 	s64 debt;		/* stall owed (ns); negative: overpaid */
 	u64 busy_ns[LAB_MAX_OPPS];
 	u64 stall_ns[LAB_MAX_OPPS];
+	u64 idle_since;		/* the idle task is current since */
+	u64 wfi_ns, c2_ns;	/* idle residency per state */
+	u64 c2_exits;
 	struct hrtimer tick;	/* runs while a user task does */
 	struct hrtimer wake;	/* ends a halt */
 	struct callback_head pay;
@@ -126,7 +171,49 @@ static bool lab_stopping;
 
 static struct lab_cluster *cluster_of(unsigned int cpu)
 {
-	return &lab_clusters[cpu < little_cpus ? 0 : 1];
+	if (cpu < a55_cpus)
+		return &lab_clusters[0];
+	return &lab_clusters[cpu < a55_cpus + a76_cpus ? 1 : 2];
+}
+
+/*
+ * A CPU goes idle (busy = false) or wakes: its idle residency by state,
+ * its cluster's cluster-off time and the system's active time.  Returns
+ * the exit latency the waking CPU owes (c2), 0 otherwise.
+ */
+static u64 lab_idle_transition(struct lab_cpu *lc, bool busy, u64 now)
+{
+	struct lab_cluster *cl = lc->cl;
+	u64 idle, exit_ns = 0;
+
+	raw_spin_lock(&lab_idle_lock);
+	if (busy) {
+		idle = now - max(lc->idle_since, lab_reset_at);
+		if (now - lc->idle_since >= cl->c2_residency_ns) {
+			lc->c2_ns += idle;
+			lc->c2_exits++;
+			exit_ns = cl->c2_exit_ns;
+		} else {
+			lc->wfi_ns += idle;
+		}
+		if (cl->nr_awake++ == 0) {
+			if (now - cl->idle_since >= cl->c2_residency_ns)
+				cl->off_ns += now - max(cl->idle_since, lab_reset_at);
+			cl->busy_since = now;
+		}
+		if (lab_nr_busy++ == 0)
+			lab_busy_since = now;
+	} else {
+		lc->idle_since = now;
+		if (cl->nr_awake && --cl->nr_awake == 0) {
+			cl->idle_since = now;
+			cl->busy_any_ns += now - max(cl->busy_since, lab_reset_at);
+		}
+		if (lab_nr_busy && --lab_nr_busy == 0)
+			lab_active_ns += now - max(lab_busy_since, lab_reset_at);
+	}
+	raw_spin_unlock(&lab_idle_lock);
+	return exit_ns;
 }
 
 /* close the segment since seg_start: busy time and stall paid */
@@ -293,12 +380,19 @@ static void lab_switch(void *data, bool preempt, struct task_struct *prev,
 	struct lab_cpu *lc = this_cpu_ptr(&lab_cpus);
 	u64 now = ktime_get_ns();
 
+	bool busy = !is_idle_task(next);
+	u64 exit_ns = 0;
+
+	if (busy != lc->busy)
+		exit_ns = lab_idle_transition(lc, busy, now);
 	raw_spin_lock(&lc->lock);
 	lab_account(lc, now);
 	lc->user_mark = 0;	/* prev is in the kernel: nothing to charge */
 	lc->switched_at = now;
-	lc->busy = !is_idle_task(next);
+	lc->busy = busy;
 	lc->user = lc->busy && !(next->flags & PF_KTHREAD);
+	if (exit_ns && lc->user)	/* the wakeup from c2 takes this long */
+		lc->debt = min_t(s64, lc->debt + exit_ns, LAB_MAX_DEBT_NS);
 	raw_spin_unlock(&lc->lock);
 	if (lc->user && !READ_ONCE(lab_stopping) && !hrtimer_is_queued(&lc->tick))
 		hrtimer_start(&lc->tick, ns_to_ktime(LAB_TICK_NS),
@@ -454,15 +548,53 @@ static struct cpufreq_driver lab_driver = {
 /* --- /proc/vcpufreq_labhost ------------------------------------------------ */
 static int lab_show(struct seq_file *m, void *v)
 {
+	unsigned long flags;
 	unsigned int cpu, i;
 
-	seq_printf(m, "# vcpufreq_labhost speed_pct %u little_cpus %u\n",
-		   speed_pct, little_cpus);
+	u64 now = ktime_get_ns(), active;
+	int c;
+
+	seq_printf(m, "# vcpufreq_labhost speed_pct %u a55_cpus %u a76_cpus %u\n",
+		   speed_pct, a55_cpus, a76_cpus);
+	raw_spin_lock_irqsave(&lab_idle_lock, flags);
+	active = lab_active_ns + (lab_nr_busy ? now - max(lab_busy_since, lab_reset_at) : 0);
+	seq_printf(m, "# system elapsed_ns %llu active_ns %llu active_ua %u\n",
+		   now - lab_reset_at, active, LAB_CPU_ACTIVE_UA);
+	seq_puts(m, "# cluster name cluster_ua awake_ns busy_any_ns off_ns c2_exit_ns c2_residency_ns\n");
+	for (c = 0; c < ARRAY_SIZE(lab_clusters); c++) {
+		struct lab_cluster *cl = &lab_clusters[c];
+		u64 off = cl->off_ns, busy = cl->busy_any_ns;
+
+		if (cpumask_empty(&cl->cpus))
+			continue;
+		if (cl->nr_awake)
+			busy += now - max(cl->busy_since, lab_reset_at);
+		else if (now - cl->idle_since >= cl->c2_residency_ns)
+			off += now - max(cl->idle_since, lab_reset_at);
+		seq_printf(m, "#cluster %s %u %llu %llu %llu %llu %llu\n", cl->name,
+			   cl->cluster_ua, now - lab_reset_at - off, busy, off,
+			   cl->c2_exit_ns, cl->c2_residency_ns);
+	}
+	seq_puts(m, "# idle cpu wfi_ns c2_ns c2_exits\n");
+	for_each_online_cpu(cpu) {
+		struct lab_cpu *lc = per_cpu_ptr(&lab_cpus, cpu);
+		u64 wfi = lc->wfi_ns, c2 = lc->c2_ns;
+
+		if (!lc->busy) {
+			u64 idle = now - max(lc->idle_since, lab_reset_at);
+
+			if (now - lc->idle_since >= lc->cl->c2_residency_ns)
+				c2 += idle;
+			else
+				wfi += idle;
+		}
+		seq_printf(m, "#idle %u %llu %llu %llu\n", cpu, wfi, c2, lc->c2_exits);
+	}
+	raw_spin_unlock_irqrestore(&lab_idle_lock, flags);
 	seq_puts(m, "# cpu cluster capacity khz speed_ppm current_ua busy_ns stall_ns\n");
 	for_each_online_cpu(cpu) {
 		struct lab_cpu *lc = per_cpu_ptr(&lab_cpus, cpu);
 		u64 busy[LAB_MAX_OPPS], stall[LAB_MAX_OPPS];
-		unsigned long flags;
 
 		raw_spin_lock_irqsave(&lc->lock, flags);
 		lab_account(lc, ktime_get_ns());
@@ -491,11 +623,13 @@ static ssize_t lab_write(struct file *file, const char __user *ubuf,
 
 	if (copy_from_user(buf, ubuf, min(len, sizeof(buf) - 1)))
 		return -EFAULT;
+	unsigned long flags;
+	int c;
+
 	if (strncmp(buf, "reset", 5))
 		return -EINVAL;
 	for_each_possible_cpu(cpu) {
 		struct lab_cpu *lc = per_cpu_ptr(&lab_cpus, cpu);
-		unsigned long flags;
 
 		raw_spin_lock_irqsave(&lc->lock, flags);
 		lab_account(lc, ktime_get_ns());
@@ -503,6 +637,18 @@ static ssize_t lab_write(struct file *file, const char __user *ubuf,
 		memset(lc->stall_ns, 0, sizeof(lc->stall_ns));
 		raw_spin_unlock_irqrestore(&lc->lock, flags);
 	}
+	/* the running intervals restart at lab_reset_at: max(since, reset) */
+	raw_spin_lock_irqsave(&lab_idle_lock, flags);
+	lab_reset_at = ktime_get_ns();
+	lab_active_ns = 0;
+	for (c = 0; c < ARRAY_SIZE(lab_clusters); c++)
+		lab_clusters[c].off_ns = lab_clusters[c].busy_any_ns = 0;
+	for_each_possible_cpu(cpu) {
+		struct lab_cpu *lc = per_cpu_ptr(&lab_cpus, cpu);
+
+		lc->wfi_ns = lc->c2_ns = lc->c2_exits = 0;
+	}
+	raw_spin_unlock_irqrestore(&lab_idle_lock, flags);
 	return len;
 }
 
@@ -512,6 +658,34 @@ static const struct proc_ops lab_proc_ops = {
 	.proc_lseek	= seq_lseek,
 	.proc_release	= single_release,
 	.proc_write	= lab_write,
+};
+
+/*
+ * /proc/vcpufreq_labio: a device whose every request takes the time
+ * written, waited for in iowait (what io_schedule() sets; its helpers are
+ * not exported), so the host's schedutil boosts the wakeup as it does
+ * after block I/O.
+ */
+static ssize_t lab_io_write(struct file *file, const char __user *ubuf,
+			    size_t len, loff_t *off)
+{
+	ktime_t t;
+	int old;
+	u64 ns;
+
+	if (kstrtou64_from_user(ubuf, len, 10, &ns))
+		return -EINVAL;
+	t = ns_to_ktime(min_t(u64, ns, LAB_MAX_IO_NS));
+	old = current->in_iowait;
+	current->in_iowait = 1;
+	set_current_state(TASK_UNINTERRUPTIBLE);
+	schedule_hrtimeout(&t, HRTIMER_MODE_REL);
+	current->in_iowait = old;
+	return len;
+}
+
+static const struct proc_ops lab_io_ops = {
+	.proc_write	= lab_io_write,
 };
 
 /* --- setup ------------------------------------------------------------------ */
@@ -541,6 +715,7 @@ static void lab_setup_clusters(void)
 		lc->opp = lc->cl->nr_opps - 1;	/* firmware leaves fmax */
 		raw_spin_lock_init(&lc->lock);
 		lc->seg_start = ktime_get_ns();
+		lc->idle_since = lc->seg_start;
 		hrtimer_init(&lc->tick, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
 		lc->tick.function = lab_tick_fn;
 		hrtimer_init(&lc->wake, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_PINNED_HARD);
@@ -581,9 +756,9 @@ static int __init lab_init(void)
 
 	if (speed_pct < 5 || speed_pct > 100)
 		return -EINVAL;
-	if (!little_cpus || little_cpus >= num_possible_cpus()) {
-		pr_err("little_cpus=%u: want 1..%u (some CPUs must be big)\n",
-		       little_cpus, num_possible_cpus() - 1);
+	if (a55_cpus + a76_cpus >= num_possible_cpus()) {
+		pr_err("a55_cpus=%u a76_cpus=%u: leave at least one of the %u CPUs for the X1\n",
+		       a55_cpus, a76_cpus, num_possible_cpus());
 		return -EINVAL;
 	}
 	if (cpufreq_get_current_driver()) {
@@ -592,6 +767,7 @@ static int __init lab_init(void)
 		return -EBUSY;
 	}
 	lab_setup_clusters();
+	lab_reset_at = ktime_get_ns();
 	if (!arch_enable_hybrid_capacity_scale())
 		return -ENOMEM;
 	/*
@@ -614,6 +790,11 @@ static int __init lab_init(void)
 		ret = -ENOMEM;
 		goto err_driver;
 	}
+	if (!proc_create("vcpufreq_labio", 0222, NULL, &lab_io_ops)) {
+		remove_proc_entry("vcpufreq_labhost", NULL);
+		ret = -ENOMEM;
+		goto err_driver;
+	}
 	for_each_online_cpu(cpu)
 		pr_info("cpu%u: %s, capacity %lu\n", cpu, cluster_of(cpu)->name,
 			arch_scale_cpu_capacity(cpu));
@@ -632,6 +813,7 @@ static void __exit lab_exit(void)
 {
 	unsigned int cpu;
 
+	remove_proc_entry("vcpufreq_labio", NULL);
 	remove_proc_entry("vcpufreq_labhost", NULL);
 	lab_set_capacities(false);
 	cpufreq_unregister_driver(&lab_driver);
@@ -645,5 +827,5 @@ static void __exit lab_exit(void)
 
 module_init(lab_init);
 module_exit(lab_exit);
-MODULE_DESCRIPTION("vcpufreq-bpf effect lab: an emulated big.LITTLE host with DVFS");
+MODULE_DESCRIPTION("vcpufreq-bpf effect lab: an emulated Google Tensor host with DVFS, idle states and energy");
 MODULE_LICENSE("GPL");
