@@ -175,6 +175,10 @@ storm_every_path() {
 	storm --path broker --user $VMM_USER --target sleeping --threads 2 --requests $((n / 4)) "$@"
 	storm --path broker --user $VMM_USER --target sleeping --threads 2 --requests "$n" --flood "$@"
 }
+load_enrolled() {	# load_enrolled BACKEND [GLOBAL_OPTION...]: loaded, $CGT enrolled
+	$VF "${@:2}" load --backend "$1" >/dev/null || fail "load --backend $1 failed"
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+}
 backend_or_skip() {	# backend_or_skip NAME: 0 when this kernel can run it
 	local why; why=$($VF status -j | jq -r ".backends.$1")
 	[ "$why" = available ] || { echo "    skipped: $1 $why" >&2; return 1; }

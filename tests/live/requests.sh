@@ -144,31 +144,26 @@ test_exited_thread_entry_is_gone() {
 # the latest request always takes effect, by every path, under every
 # backend (request-storm: lib.sh)
 test_latest_request_takes_effect_under_affinity_by_every_path() {
-	$VF --topology "$BIG_LITTLE" load --backend affinity >/dev/null
-	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	load_enrolled affinity --topology "$BIG_LITTLE"
 	storm_every_path --effect affinity --high "900:$BIG" --low "100:$ALL"
 }
 test_latest_request_takes_effect_under_observe_by_every_path() {
-	$VF load --backend observe >/dev/null
-	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	load_enrolled observe
 	storm_every_path --effect state
 }
 test_latest_request_takes_effect_under_uclamp_by_every_path() {
 	backend_or_skip uclamp || return $SKIP
-	$VF load --backend uclamp >/dev/null
-	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	load_enrolled uclamp
 	storm_every_path --effect uclamp
 }
 test_latest_request_takes_effect_under_scx_by_every_path() {
 	scx_or_skip || return $SKIP
-	$VF --topology "$SCX_TOPO" load --backend scx >/dev/null
-	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	load_enrolled scx --topology "$SCX_TOPO"
 	storm_every_path --effect state
 }
 test_latest_request_takes_effect_under_cpufreq_by_every_path() {
 	backend_or_skip cpufreq || return $SKIP
-	$VF load --backend cpufreq >/dev/null
-	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	load_enrolled cpufreq
 	storm_every_path --effect applied
 }
 test_request_storm_refuses_bad_arguments() {
