@@ -22,12 +22,19 @@ static struct vcpufreq_stats *global_stats(void)
 			__sync_fetch_and_add(&__s->field, 1);	\
 	} while (0)
 
-static __u64 *tid_word(__u32 tid, __u64 *bit)
+/* @tid's word and bit in @bitmap, an array of __u64 indexed tid / 64 */
+static __always_inline __u64 *tid_bitmap_word(void *bitmap, __u32 tid,
+					      __u64 *bit)
 {
 	__u32 idx = tid / 64;
 
 	*bit = 1ULL << (tid % 64);
-	return bpf_map_lookup_elem(&tid_bits, &idx);
+	return bpf_map_lookup_elem(bitmap, &idx);
+}
+
+static __u64 *tid_word(__u32 tid, __u64 *bit)
+{
+	return tid_bitmap_word(&tid_bits, tid, bit);
 }
 
 static bool tid_marked(__u32 tid)

@@ -71,29 +71,22 @@ struct {
 	__type(value, __u64);
 } tid_pending SEC(".maps");
 
-static __u64 *tid_pending_word(__u32 tid, __u64 *bit)
-{
-	__u32 idx = tid / 64;
-
-	*bit = 1ULL << (tid % 64);
-	return bpf_map_lookup_elem(&tid_pending, &idx);
-}
-
 /* set @tid's pending bit; true when it was clear (the agent must hear) */
 static bool tid_pending_set(__u32 tid)
 {
-	__u64 bit, *w = tid_pending_word(tid, &bit);
+	__u64 bit, *w = tid_bitmap_word(&tid_pending, tid, &bit);
 
 	/* no word: a TID past PID_MAX_LIMIT, tell the agent anyway */
 	return !w || !(__sync_fetch_and_or(w, bit) & bit);
 }
 
-/* clear @tid's pending bit; true when it was set */
-static bool tid_pending_take(__u32 tid)
+/* clear @tid's pending bit (an atomic only when it is set) */
+static void tid_pending_take(__u32 tid)
 {
-	__u64 bit, *w = tid_pending_word(tid, &bit);
+	__u64 bit, *w = tid_bitmap_word(&tid_pending, tid, &bit);
 
-	return w && (*w & bit) && (__sync_fetch_and_and(w, ~bit) & bit);
+	if (w && (*w & bit))
+		__sync_fetch_and_and(w, ~bit);
 }
 
 /* The map behind fd @fd of the current process, or NULL. */
@@ -252,11 +245,13 @@ int refresh_all(struct bpf_iter__task *ctx)
 
 	if (!p)
 		return 0;
-	/* the pending bit first: a write after this sets it again */
-	bool written = tid_pending_take(p->pid);
-
+	/*
+	 * the pending bit first: a write after this sets it again (an update
+	 * also marks tid_bits, which picks a thread without storage)
+	 */
+	tid_pending_take(p->pid);
 	s = bpf_task_storage_get(&vcpu_state, p, 0, 0);
-	if (s || written || tid_marked(p->pid))
+	if (s || tid_marked(p->pid))
 		s = refresh_thread(p, s, true, NULL);
 	if (s)
 		update_runtime(p, s);
