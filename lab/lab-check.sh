@@ -5,9 +5,9 @@
 # test VM by tests/vm/effect-lab.sh (part of make test).  Not a benchmark:
 # it asserts that the emulated host is what the lab's figures rest on --
 # a Tensor's three clusters with the capacities the scheduler uses, EAS
-# possible, speed that follows frequency, Android's energy terms and idle
-# states that count -- that the host-native row runs its device waits in
-# iowait, and that a hinted workload ends on the X1 CPUs.
+# possible, the emulated speed at each cluster's ends, Android's energy
+# terms and idle states that count -- that the host-native row runs its
+# device waits in iowait, and that a hinted workload ends on the X1 CPUs.
 # Last line: "RESULT passed failed skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -37,19 +37,20 @@ else
 	bad "EAS is possible: asymmetric capacities, frequency invariance, energy model, schedutil" "$err"
 fi
 
-# each cluster's slowest and fastest OPP: the fastest runs at least twice
-# as fast (every cluster's range is 5.6x or more).  Not against the
-# emulated speed itself: on a shared host the emulator's threads do not
-# get the cores they ask for (make effect prints those fidelity lines)
+# each cluster's slowest and fastest OPP run at the emulated speed (within
+# 15 %, relative to an X1 at fmax measured beside each): the lab's work
+# units declare their work and the module holds each for the time it
+# takes at that speed, so neither the host's load nor the emulator's
+# wakeup latency moves it much (tests/vm/effect-lab.sh runs QEMU --rt)
 for cpu in "$A550" "$A760" "$X10"; do
 	ends=$(opps | awk -v c="$cpu" '$1 == c { print $4 }' | sed -n '1p;$p' | paste -sd' ')
 	# shellcheck disable=SC2086
 	out=$(speed_ratios "$cpu" $ends 2>&1)
-	if awk 'NF != 3 { bad = 1 } { a[NR] = $3 } END { exit bad || NR != 2 || !(a[2] > 2 * a[1]) }' <<<"$out"; then
-		ok "cpu$cpu's speed follows its frequency (fastest OPP > 2x slowest): $(
+	if awk 'NF != 3 || $3 < 0.85 * $2 || $3 > 1.15 * $2 { bad = 1 } END { exit bad || NR != 2 }' <<<"$out"; then
+		ok "cpu$cpu's speed is the emulated one within 15 %: $(
 			awk '{ printf "%s%s kHz %s (emulated %s)", sep, $1, $3, $2; sep = ", " }' <<<"$out")"
 	else
-		bad "cpu$cpu's speed follows its frequency (fastest OPP > 2x slowest)" \
+		bad "cpu$cpu's speed is the emulated one within 15 %" \
 			"khz expected achieved:" "$out"
 	fi
 done

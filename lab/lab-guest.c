@@ -17,9 +17,12 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#ifndef LAB_NO_VMM
 #include "vcpufreq/vcpufreq.h"
 #include "topology.h"
 #include "guestview.h"
+#endif
+#include "cpulist.h"
 #include "lab.h"
 
 #define DEFAULT_UNIT_NS		50000
@@ -208,6 +211,10 @@ static int parse_args(int argc, char **argv, struct lab *lab, struct opts *o)
 			if (k < 0)
 				return usage_error("unknown mode '%s' (none, hints, crosvm, crosvm68, boost or native)", optarg);
 			lab->mode = k;
+#ifdef LAB_NO_VMM
+			if (k != MODE_NATIVE)
+				return usage_error("this lab-guest was built without the VMM (for a real guest): --mode native only, not '%s'", optarg);
+#endif
 			break;
 		case 's':
 			if (parse_num(optarg, 0.1, 86400, &lab->seconds))
@@ -344,6 +351,7 @@ static int parse_affinity(struct lab *lab, const char *s)
 	return 0;
 }
 
+#ifndef LAB_NO_VMM
 /* vCPU i: the view of its affinity, else of host CPU i mod the CPU count */
 static int build_views(struct lab *lab, const char *topo_file,
 		       struct vcpufreq_vcpu_config *cfg)
@@ -404,6 +412,8 @@ static int open_pipeline(struct lab *lab, const char *pin_dir,
 	}
 	return 0;
 }
+
+#endif
 
 /* ---- running ----------------------------------------------------------- */
 
@@ -631,6 +641,16 @@ static void print_text(struct lab *lab, const struct summary *s)
 
 /* ---- main -------------------------------------------------------------- */
 
+static int start_vcpus(struct lab *lab)
+{
+#ifndef LAB_NO_VMM
+	return lab_start_vcpus(lab);
+#else
+	(void)lab;
+	return -1;
+#endif
+}
+
 /* on the CPU it starts on (taskset picks one): that CPU's speed */
 static int calibrate_only(bool json)
 {
@@ -650,10 +670,30 @@ static int calibrate_only(bool json)
 	return 0;
 }
 
+/* the vCPUs' views of the host and the device (every mode but native) */
+static int vmm_setup(struct lab *lab, const struct opts *o)
+{
+#ifndef LAB_NO_VMM
+	const char *topo = o->topology ? o->topology : getenv("VCPUFREQ_TOPOLOGY");
+	struct vcpufreq_vcpu_config *cfg = calloc(lab->nr_vcpus, sizeof(*cfg));
+	int ret;
+
+	if (!cfg)
+		return 1;
+	ret = build_views(lab, topo && *topo ? topo : NULL, cfg);
+	if (!ret)
+		ret = open_pipeline(lab, o->pin_dir, cfg);
+	free(cfg);
+	return ret;
+#else
+	(void)lab;
+	(void)o;
+	return 0;
+#endif
+}
+
 static int setup(struct lab *lab, struct opts *o)
 {
-	struct vcpufreq_vcpu_config *cfg;
-	const char *topo = o->topology ? o->topology : getenv("VCPUFREQ_TOPOLOGY");
 	int ret;
 
 	if (o->affinity) {
@@ -666,14 +706,10 @@ static int setup(struct lab *lab, struct opts *o)
 	lab->nr_host_cpus = get_nprocs_conf();
 	lab->vcpus = calloc(lab->nr_vcpus, sizeof(*lab->vcpus));
 	lab->gm.vcpus = calloc(lab->nr_vcpus, sizeof(*lab->gm.vcpus));
-	cfg = calloc(lab->nr_vcpus, sizeof(*cfg));
-	if (!lab->vcpus || !lab->gm.vcpus || !cfg)
+	if (!lab->vcpus || !lab->gm.vcpus)
 		return 1;
 	lab->gm.nr_vcpus = lab->nr_vcpus;
-	ret = build_views(lab, topo && *topo ? topo : NULL, cfg);
-	if (!ret)
-		ret = open_pipeline(lab, o->pin_dir, cfg);
-	free(cfg);
+	ret = vmm_setup(lab, o);
 	if (ret)
 		return ret;
 	if (!o->iters_per_us) {
@@ -690,9 +726,11 @@ static int setup(struct lab *lab, struct opts *o)
 
 static void teardown(struct lab *lab)
 {
+#ifndef LAB_NO_VMM
 	vcpufreq_dev_free(lab->dev);
 	if (lab->vf)
 		vcpufreq_close(lab->vf);
+#endif
 	for (int i = 0; lab->vcpus && i < lab->nr_vcpus; i++)
 		free(lab->vcpus[i].busy_ns);
 	free(lab->vcpus);
@@ -725,8 +763,11 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	ret = setup(&lab, &o);
+#ifdef LAB_NO_VMM
+	lab.mode = MODE_NATIVE;
+#endif
 	if (!ret && (lab.mode == MODE_NATIVE ? lab_start_native(&lab) :
-		     lab_start_vcpus(&lab))) {
+		     start_vcpus(&lab))) {
 		fprintf(stderr, "Error: cannot start the vCPU (or task) threads\n");
 		ret = 1;
 	}
@@ -734,8 +775,10 @@ int main(int argc, char **argv)
 		wait_run(lab.seconds, &sigs);
 		if (lab.mode == MODE_NATIVE)
 			lab_stop_native(&lab);
+#ifndef LAB_NO_VMM
 		else
 			lab_stop_vcpus(&lab);
+#endif
 		summarize(&lab, &s);
 		if (lab.json)
 			print_json(&lab, &s);

@@ -7,6 +7,7 @@ OUT=${OUT:-build}
 CLI=$OUT/vcpufreq-bpf
 GUEST=$OUT/lab-guest
 MODULE=$OUT/lab/vcpufreq_labhost.ko
+IO_MODULE=$OUT/lab/vcpufreq_labio.ko
 PROC=/proc/vcpufreq_labhost
 CPU_SYS=/sys/devices/system/cpu
 TOPO=/run/lab.topology
@@ -19,17 +20,27 @@ say() { echo "lab: $*"; }
 opps() { grep -v '^#' "$PROC"; }
 cpus_of() { opps | awk -v c="$1" '$2 == c { print $1 }' | sort -un | paste -sd, -; }
 
-# insmod the module; sets A55, A76, X1 (cpulists), A550, A760, X10 (their
-# first CPUs), NCPU, IPU (loop iterations per us of an X1 at fmax:
-# lab-guest's work unit is defined at that speed) and writes $TOPO, the
+# insmod the modules (the host, its iowait device); sets A55, A76, X1
+# (cpulists), A550, A760, X10 (their first CPUs), NCPU, RAW_IPU (a
+# full-speed vCPU's loop iterations per us), IPU (loop iterations per us of
+# an X1 at fmax: lab-guest's work unit is defined at that speed) and writes
+# $TOPO, the
 # topology vcpufreq-bpf and lab-guest are given (x86 has no cpu_capacity in
 # sysfs)
 lab_host_up() {
 	local f
-	for f in "$CLI" "$GUEST" "$MODULE"; do
+	for f in "$CLI" "$GUEST" "$MODULE" "$IO_MODULE"; do
 		[ -e "$f" ] || die "$f is missing; run 'make effect' on the host"
 	done
-	insmod "$MODULE" || die "insmod $MODULE failed (is this the test kernel with tests/vm/patches?)"
+	# a full-speed vCPU's rate before the module slows any (the best of
+	# three: a sample the host slowed reads low): the lab's work units
+	# declare their iterations, and the module holds each for exactly the
+	# time it takes at the emulated speed (lab/host, "Declared work")
+	RAW_IPU=$(for i in 1 2 3; do calibrate "$(($(nproc) - 1))"; done | sort -g | tail -n1)
+	[ -n "$RAW_IPU" ] || die "lab-guest --calibrate printed nothing"
+	insmod "$MODULE" work_ipms="$(awk -v x="$RAW_IPU" 'BEGIN { printf "%d", x * 1000 }')" ||
+		die "insmod $MODULE failed (is this the test kernel with tests/vm/patches?)"
+	insmod "$IO_MODULE" || die "insmod $IO_MODULE failed"
 	A55=$(cpus_of a55) A76=$(cpus_of a76) X1=$(cpus_of x1) NCPU=$(nproc)
 	A550=${A55%%,*} A760=${A76%%,*} X10=${X1%%,*}
 	# power: each OPP's per-core current (uA), as the energy model has it

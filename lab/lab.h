@@ -6,8 +6,15 @@
  *
  *   vcpu.c       the guest scheduler and the vCPU threads: run work units,
  *                halt when idle, write the guest's frequency requests
- *   workloads.c  the guest tasks of each workload (io, frame, mixed, hog)
+ *   native.c     --mode native: each task a thread of the kernel it runs on
+ *   clock.c      lab time, the work unit and its calibration
+ *   workloads.c  the guest tasks of each workload (fio shapes, inference,
+ *                pcmark, game; the first lab's io, frame, mixed, hog)
  *   lab-guest.c  the command line, the VMM setup and the report
+ *
+ * Built twice: build/lab-guest (every mode), and with LAB_NO_VMM for an
+ * arm64 guest (build/lab/arm64/lab-guest, --mode native only): the same
+ * workloads as threads of a real guest kernel (lab/fidelity.sh).
  */
 #ifndef LAB_H
 #define LAB_H
@@ -129,6 +136,8 @@ struct lab {
 	struct task *tasks;
 	int nr_tasks;
 	bool started, stop;
+	/* wake a task (under the lock): lab_wake (the VM) or the native one */
+	void (*wake)(struct lab *lab, struct task *t, int waker, bool iowait);
 	struct timespec epoch;		/* lab time 0 */
 	uint64_t end;			/* lab time the run stopped */
 	/* results, under the lock */
@@ -153,17 +162,33 @@ struct lab {
 };
 
 /* vcpu.c */
-uint64_t lab_now(const struct lab *lab);
 int lab_start_vcpus(struct lab *lab);
 void lab_stop_vcpus(struct lab *lab);
 void lab_wake(struct lab *lab, struct task *t, int waker, bool iowait);
-double lab_calibrate(double ms);
 
 /* native.c */
 int lab_start_native(struct lab *lab);
 void lab_stop_native(struct lab *lab);
-void native_wake(struct lab *lab, struct task *t);
+
+/* clock.c */
+static inline uint64_t lab_ts_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000ULL + ts->tv_nsec;
+}
+/*
+ * End a work unit of @iters iterations begun at CLOCK_MONOTONIC @start_ns
+ * (lab_mono_ns()): getppid(LAB_WORK_MAGIC, iters, start).  The lab host's
+ * emulated slow CPU (lab/host) holds the unit until it has taken the time
+ * it would on that CPU, whatever the host made the spin itself take;
+ * anywhere else getppid ignores the arguments.  The stall is paid inside
+ * the unit rather than in a halt that may follow.
+ */
+#define LAB_WORK_MAGIC	0x1abf0c0d1abf0c0dULL
+void lab_work_done(uint64_t iters, uint64_t start_ns);
+uint64_t lab_mono_ns(void);
+uint64_t lab_now(const struct lab *lab);
 uint64_t lab_spin(uint64_t n, uint64_t x);
+double lab_calibrate(double ms);
 
 /* workloads.c */
 int workload_setup(struct lab *lab);

@@ -32,47 +32,6 @@
 #include "vcpufreq/vcpufreq.h"
 #include "lab.h"
 
-/* ---- time and work ------------------------------------------------------ */
-
-static uint64_t ts_ns(const struct timespec *ts)
-{
-	return (uint64_t)ts->tv_sec * 1000000000ULL + ts->tv_nsec;
-}
-
-uint64_t lab_now(const struct lab *lab)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts_ns(&ts) - ts_ns(&lab->epoch);
-}
-
-/* a serial chain of multiply-adds: its wall time follows the CPU's speed */
-uint64_t lab_spin(uint64_t n, uint64_t x)
-{
-	while (n--) {
-		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-		__asm__ volatile("" : "+r"(x));
-	}
-	return x;
-}
-
-double lab_calibrate(double ms)
-{
-	struct lab zero = { 0 };
-	uint64_t iters = 0, t;
-	volatile uint64_t sink;
-
-	clock_gettime(CLOCK_MONOTONIC, &zero.epoch);
-	do {
-		sink = lab_spin(100000, iters);
-		iters += 100000;
-		t = lab_now(&zero);
-	} while (t < ms * 1e6);
-	(void)sink;
-	return iters * 1e3 / t;
-}
-
 /* ---- the VM's frequency requests ---------------------------------------- */
 
 /* struct sched_attr (include/uapi/linux/sched/types.h, SCHED_ATTR_SIZE_VER1) */
@@ -276,10 +235,6 @@ void lab_wake(struct lab *lab, struct task *t, int waker, bool iowait)
 {
 	int target;
 
-	if (lab->mode == MODE_NATIVE) {
-		native_wake(lab, t);
-		return;
-	}
 	if (t->state != T_SLEEPING)
 		return;
 	target = select_vcpu(lab, t);
@@ -377,7 +332,7 @@ static void halt(struct lab *lab, struct vcpu *v)
 	if (deadline == UINT64_MAX) {
 		pthread_cond_wait(&v->kick, &lab->lock);
 	} else {
-		uint64_t abs = ts_ns(&lab->epoch) + deadline;
+		uint64_t abs = lab_ts_ns(&lab->epoch) + deadline;
 
 		ts.tv_sec = abs / 1000000000ULL;
 		ts.tv_nsec = abs % 1000000000ULL;
@@ -426,12 +381,7 @@ static void run_unit(struct lab *lab, struct vcpu *v, uint64_t *x)
 	cpu = sched_getcpu();
 	a = lab_now(lab);
 	*x = lab_spin(lab->unit_iters, *x);
-	/*
-	 * End the unit with a system call: an emulated slow CPU (lab/host)
-	 * charges the time a burst owes at the next system call, and this one
-	 * puts it inside the unit rather than into the halt that may follow.
-	 */
-	syscall(SYS_getppid);
+	lab_work_done(lab->unit_iters, a + lab_ts_ns(&lab->epoch));
 	b = lab_now(lab);
 	pthread_mutex_lock(&lab->lock);
 	if (cpu >= 0 && cpu < lab->nr_host_cpus)
@@ -591,6 +541,7 @@ int lab_start_vcpus(struct lab *lab)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&lab->lock, NULL);
 	pthread_barrier_init(&lab->ready, NULL, lab->nr_vcpus + 1);
+	lab->wake = lab_wake;
 	for (int i = 0; i < lab->nr_vcpus; i++) {
 		struct vcpu *v = &lab->vcpus[i];
 

@@ -280,7 +280,7 @@ static struct action leader_step(struct lab *lab, struct task *t, int vcpu,
 		p->left = s->workers;
 		for (int i = 0; i < lab->nr_tasks; i++) {
 			if (lab->tasks[i].param == p && &lab->tasks[i] != t)
-				lab_wake(lab, &lab->tasks[i], vcpu, false);
+				lab->wake(lab, &lab->tasks[i], vcpu, false);
 		}
 		t->phase = 3;
 		return block();
@@ -320,7 +320,7 @@ static struct action worker_step(struct lab *lab, struct task *t, int vcpu,
 		return run(p->s->chunk);
 	}
 	if (--p->left == 0)
-		lab_wake(lab, p->leader, vcpu, false);
+		lab->wake(lab, p->leader, vcpu, false);
 	t->phase = 0;
 	return block();
 }

@@ -24,6 +24,18 @@
  *   again would make every workload kernel-bound.  Its runtime, PELT signal and misfit state therefore see
  *   the longer run of a slower core, and the emulator's vCPU thread really
  *   frees its host core.  speed_pct keeps all CPUs busy within the host's.
+ * - Declared work: a wall-time charge is only right when the vCPU really
+ *   ran for that time; on a shared host the emulator's thread waits for a
+ *   core, and that wait would be charged as work.  So the lab's own work
+ *   units say what they did: each ends with getppid(LAB_WORK_MAGIC, ITERS,
+ *   START_NS) (lab/lab.h; getppid ignores its arguments elsewhere), and
+ *   with work_ipms (iterations per ms of a full-speed vCPU, measured before
+ *   the module loads) the unit is held until it has taken exactly
+ *   ITERS / work_ipms / speed since START_NS: what the spin itself took,
+ *   slowed by the host or not, is subtracted from the stall.  The emulated
+ *   speed is then exact whenever the vCPU gets at least that share of a
+ *   host core (half a core for an X1 at fmax with speed_pct 50).  Other
+ *   user code is charged by wall time as above.
  * - Idle states, chosen as an oracle governor would (the deepest whose
  *   target residency the idle period met): WFI, and gs101's "c2" (CPU off:
  *   exit latency 160 / 190 / 220 us, min residency 2000 / 2500 / 3500 us,
@@ -35,9 +47,8 @@
  *   per-core current; per cluster, the time it is awake (not cluster-off) x
  *   its cluster current; the time any CPU is busy x cpu.active.  All in
  *   /proc/vcpufreq_labhost; writing "reset" there clears them.
- * - A device: a write of N to /proc/vcpufreq_labio sleeps N ns in iowait,
- *   as a task waiting on a block device does (the host's schedutil gives
- *   such a wakeup its iowait boost).  The lab's host-native row uses it.
+ * The device the host-native row waits on in iowait is a module of its
+ * own, lab/io (vcpufreq_labio), so that a real arm64 guest has it too.
  */
 #include <linux/cpu.h>
 #include <linux/cpufreq.h>
@@ -54,6 +65,7 @@
 #include <linux/uaccess.h>
 #include <asm/irq_regs.h>
 #include <asm/ptrace.h>
+#include <asm/syscall.h>
 #include <asm/topology.h>
 
 #define LAB_PPM			1000000ULL
@@ -62,8 +74,9 @@
 #define LAB_MAX_STALL_NS	(4 * NSEC_PER_MSEC)	/* one halt at most */
 #define LAB_MAX_DEBT_NS		(200 * NSEC_PER_MSEC)
 #define LAB_MAX_CREDIT_NS	(1 * NSEC_PER_MSEC)
+#define LAB_WORK_MAGIC		0x1abf0c0d1abf0c0dULL	/* lab/lab.h */
+#define LAB_MAX_UNIT_NS		(1 * NSEC_PER_SEC)
 #define LAB_MAX_OPPS		17
-#define LAB_MAX_IO_NS		(1 * NSEC_PER_SEC)
 /* Android power_profile cpu.active (public gs101 profile), uA */
 #define LAB_CPU_ACTIVE_UA	12370
 
@@ -76,6 +89,9 @@ MODULE_PARM_DESC(a76_cpus, "how many of the next CPUs are Cortex-A76 (default 2)
 static unsigned int speed_pct = 50;
 module_param(speed_pct, uint, 0444);
 MODULE_PARM_DESC(speed_pct, "an X1 at fmax runs at this % of a full-speed vCPU (5..100, default 50)");
+static unsigned long work_ipms;
+module_param(work_ipms, ulong, 0444);
+MODULE_PARM_DESC(work_ipms, "lab-guest's work loop: iterations per ms of a full-speed vCPU; 0: declared work is charged by wall time");
 
 /* Pixel 6 (oriole) power profile: kHz and per-core current in uA */
 struct lab_opp {
@@ -155,6 +171,7 @@ struct lab_cpu {
 	u64 user_mark;		/* user-mode time since then is not charged (0: in kernel) */
 	u64 switched_at;
 	s64 debt;		/* stall owed (ns); negative: overpaid */
+	s64 carry;		/* debt at the last system call's return */
 	u64 busy_ns[LAB_MAX_OPPS];
 	u64 stall_ns[LAB_MAX_OPPS];
 	u64 idle_since;		/* the idle task is current since */
@@ -319,24 +336,67 @@ static void lab_pay_fn(struct callback_head *head)
 		lab_stall(true);
 }
 
+/*
+ * A declared unit (getppid(LAB_WORK_MAGIC, iters, start)): it owes what
+ * makes its time since @start iters / work_ipms / speed; user time before
+ * @start since the mark is charged by wall time.  False: not one.
+ */
+static bool lab_declared_unit(struct lab_cpu *lc, struct pt_regs *regs,
+			      long id, u64 now)
+{
+	unsigned long args[3];
+	u64 ppm, target, start;
+	s64 owed;
+
+	if (id != __NR_getppid || !work_ipms)
+		return false;
+	syscall_get_arguments(current, regs, args);
+	start = args[2];
+	if (args[0] != LAB_WORK_MAGIC || start > now || now - start > LAB_MAX_UNIT_NS)
+		return false;
+	ppm = lc->cl->speed_ppm[lc->opp];
+	target = div64_u64(div64_u64((u64)args[1] * NSEC_PER_MSEC, work_ipms) * LAB_PPM, ppm);
+	if (lc->user_mark && lc->user_mark < start)
+		lab_charge_user(lc, start);
+	lc->user_mark = 0;
+	owed = (s64)target - (s64)(now - start);
+	/*
+	 * What the tick charged during this unit is replaced, not added; what
+	 * was left when the last system call returned is kept: a credit (that
+	 * halt's overshoot: a wakeup under emulation comes late) or a stall
+	 * cut short by a task that had to run, so that the time per unit is
+	 * right on average
+	 */
+	lc->debt = clamp_t(s64, owed + lc->carry, -(s64)LAB_MAX_CREDIT_NS, LAB_MAX_DEBT_NS);
+	return true;
+}
+
 /* a burst between two system calls is paid before the next one runs */
 static void lab_sys_enter(void *data, struct pt_regs *regs, long id)
 {
 	struct lab_cpu *lc = this_cpu_ptr(&lab_cpus);
 	unsigned long flags;
+	u64 now;
 
 	if (!lab_may_stall())
 		return;
 	raw_spin_lock_irqsave(&lc->lock, flags);
-	lab_charge_user(lc, ktime_get_ns());
+	now = ktime_get_ns();
+	lab_account(lc, now);
+	if (!lab_declared_unit(lc, regs, id, now))
+		lab_charge_user(lc, now);
 	raw_spin_unlock_irqrestore(&lc->lock, flags);
 	lab_stall(false);
 }
 
 static void lab_sys_exit(void *data, struct pt_regs *regs, long ret)
 {
-	if (lab_may_stall())
-		lab_mark_user(this_cpu_ptr(&lab_cpus));
+	struct lab_cpu *lc = this_cpu_ptr(&lab_cpus);
+
+	if (lab_may_stall()) {
+		lab_mark_user(lc);
+		WRITE_ONCE(lc->carry, READ_ONCE(lc->debt));
+	}
 }
 
 /* a task computing without system calls pays at return from this tick */
@@ -554,8 +614,8 @@ static int lab_show(struct seq_file *m, void *v)
 	u64 now = ktime_get_ns(), active;
 	int c;
 
-	seq_printf(m, "# vcpufreq_labhost speed_pct %u a55_cpus %u a76_cpus %u\n",
-		   speed_pct, a55_cpus, a76_cpus);
+	seq_printf(m, "# vcpufreq_labhost speed_pct %u a55_cpus %u a76_cpus %u work_ipms %lu\n",
+		   speed_pct, a55_cpus, a76_cpus, work_ipms);
 	raw_spin_lock_irqsave(&lab_idle_lock, flags);
 	active = lab_active_ns + (lab_nr_busy ? now - max(lab_busy_since, lab_reset_at) : 0);
 	seq_printf(m, "# system elapsed_ns %llu active_ns %llu active_ua %u\n",
@@ -660,34 +720,6 @@ static const struct proc_ops lab_proc_ops = {
 	.proc_write	= lab_write,
 };
 
-/*
- * /proc/vcpufreq_labio: a device whose every request takes the time
- * written, waited for in iowait (what io_schedule() sets; its helpers are
- * not exported), so the host's schedutil boosts the wakeup as it does
- * after block I/O.
- */
-static ssize_t lab_io_write(struct file *file, const char __user *ubuf,
-			    size_t len, loff_t *off)
-{
-	ktime_t t;
-	int old;
-	u64 ns;
-
-	if (kstrtou64_from_user(ubuf, len, 10, &ns))
-		return -EINVAL;
-	t = ns_to_ktime(min_t(u64, ns, LAB_MAX_IO_NS));
-	old = current->in_iowait;
-	current->in_iowait = 1;
-	set_current_state(TASK_UNINTERRUPTIBLE);
-	schedule_hrtimeout(&t, HRTIMER_MODE_REL);
-	current->in_iowait = old;
-	return len;
-}
-
-static const struct proc_ops lab_io_ops = {
-	.proc_write	= lab_io_write,
-};
-
 /* --- setup ------------------------------------------------------------------ */
 static void lab_setup_clusters(void)
 {
@@ -790,11 +822,6 @@ static int __init lab_init(void)
 		ret = -ENOMEM;
 		goto err_driver;
 	}
-	if (!proc_create("vcpufreq_labio", 0222, NULL, &lab_io_ops)) {
-		remove_proc_entry("vcpufreq_labhost", NULL);
-		ret = -ENOMEM;
-		goto err_driver;
-	}
 	for_each_online_cpu(cpu)
 		pr_info("cpu%u: %s, capacity %lu\n", cpu, cluster_of(cpu)->name,
 			arch_scale_cpu_capacity(cpu));
@@ -813,7 +840,6 @@ static void __exit lab_exit(void)
 {
 	unsigned int cpu;
 
-	remove_proc_entry("vcpufreq_labio", NULL);
 	remove_proc_entry("vcpufreq_labhost", NULL);
 	lab_set_capacities(false);
 	cpufreq_unregister_driver(&lab_driver);
