@@ -34,8 +34,12 @@
  *   ITERS / work_ipms / speed since START_NS: what the spin itself took,
  *   slowed by the host or not, is subtracted from the stall.  The emulated
  *   speed is then exact whenever the vCPU gets at least that share of a
- *   host core (half a core for an X1 at fmax with speed_pct 50).  Other
- *   user code is charged by wall time as above.
+ *   host core (half a core for an X1 at fmax with speed_pct 50).  The rest
+ *   of the unit's process is charged by wall time as above.
+ * - Only the lab's workloads run slowed: the processes that ended a work
+ *   unit.  Every other process (the lab's scripts, jq, vcpufreq-bpf's
+ *   agent) runs at a full vCPU's speed: its busy time still counts for
+ *   energy at the CPU's OPP, but it is not stretched.
  * - Idle states, chosen as an oracle governor would (the deepest whose
  *   target residency the idle period met): WFI, and gs101's "c2" (CPU off:
  *   exit latency 160 / 190 / 220 us, min residency 2000 / 2500 / 3500 us,
@@ -322,9 +326,61 @@ static void lab_stall(bool to_user)
 	preempt_enable();
 }
 
+/*
+ * The processes the emulated speed applies to: those that ended a work
+ * unit (the lab's VM and native workloads, lab-guest --calibrate).  The
+ * rest -- the lab's scripts, jq, vcpufreq-bpf's agent -- run at a full
+ * vCPU's speed, so that what runs between two measured runs costs no
+ * minutes of emulated A55.  By mm and tgid: a recycled mm of another
+ * process does not match.
+ */
+#define LAB_MAX_WORKERS		16
+static struct lab_worker {
+	struct mm_struct *mm;
+	pid_t tgid;
+} lab_workers[LAB_MAX_WORKERS];
+static unsigned int lab_next_worker;
+static DEFINE_RAW_SPINLOCK(lab_worker_lock);
+
+static bool lab_is_worker(struct task_struct *p)
+{
+	struct mm_struct *mm = READ_ONCE(p->mm);
+
+	if (!mm)
+		return false;
+	for (int i = 0; i < LAB_MAX_WORKERS; i++)
+		if (READ_ONCE(lab_workers[i].mm) == mm &&
+		    READ_ONCE(lab_workers[i].tgid) == p->tgid)
+			return true;
+	return false;
+}
+
+static void lab_add_worker(void)
+{
+	unsigned long flags;
+	unsigned int i;
+
+	if (lab_is_worker(current))
+		return;
+	raw_spin_lock_irqsave(&lab_worker_lock, flags);
+	i = lab_next_worker++ % LAB_MAX_WORKERS;
+	WRITE_ONCE(lab_workers[i].mm, current->mm);
+	WRITE_ONCE(lab_workers[i].tgid, current->tgid);
+	raw_spin_unlock_irqrestore(&lab_worker_lock, flags);
+}
+
 static bool lab_may_stall(void)
 {
-	return current->mm && !(current->flags & (PF_KTHREAD | PF_EXITING));
+	return current->mm && !(current->flags & (PF_KTHREAD | PF_EXITING)) &&
+	       lab_is_worker(current);
+}
+
+static bool lab_is_work_unit(struct pt_regs *regs, long id, unsigned long *args)
+{
+	if (id != __NR_getppid)
+		return false;
+	syscall_get_arguments(current, regs, args);
+	return args[0] == LAB_WORK_MAGIC;
 }
 
 static void lab_pay_fn(struct callback_head *head)
@@ -348,11 +404,10 @@ static bool lab_declared_unit(struct lab_cpu *lc, struct pt_regs *regs,
 	u64 ppm, target, start;
 	s64 owed;
 
-	if (id != __NR_getppid || !work_ipms)
+	if (!work_ipms || !lab_is_work_unit(regs, id, args))
 		return false;
-	syscall_get_arguments(current, regs, args);
 	start = args[2];
-	if (args[0] != LAB_WORK_MAGIC || start > now || now - start > LAB_MAX_UNIT_NS)
+	if (start > now || now - start > LAB_MAX_UNIT_NS)
 		return false;
 	ppm = lc->cl->speed_ppm[lc->opp];
 	target = div64_u64(div64_u64((u64)args[1] * NSEC_PER_MSEC, work_ipms) * LAB_PPM, ppm);
@@ -371,15 +426,35 @@ static bool lab_declared_unit(struct lab_cpu *lc, struct pt_regs *regs,
 	return true;
 }
 
+static enum hrtimer_restart lab_tick_fn(struct hrtimer *t);
+
+/* the 1 ms timer that charges a unit's process computing without system calls */
+static void lab_start_tick(struct lab_cpu *lc)
+{
+	if (!READ_ONCE(lab_stopping) && !hrtimer_is_queued(&lc->tick))
+		hrtimer_start(&lc->tick, ns_to_ktime(LAB_TICK_NS),
+			      HRTIMER_MODE_REL_PINNED_HARD);
+}
+
 /* a burst between two system calls is paid before the next one runs */
 static void lab_sys_enter(void *data, struct pt_regs *regs, long id)
 {
 	struct lab_cpu *lc = this_cpu_ptr(&lab_cpus);
-	unsigned long flags;
+	unsigned long flags, args[3];
 	u64 now;
 
-	if (!lab_may_stall())
+	if (!lab_may_stall()) {
+		if (!current->mm || (current->flags & (PF_KTHREAD | PF_EXITING)) ||
+		    !lab_is_work_unit(regs, id, args))
+			return;
+		/* a process's first unit: from now on it runs at the emulated speed */
+		lab_add_worker();
+		raw_spin_lock_irqsave(&lc->lock, flags);
+		lc->user = lc->busy;
+		raw_spin_unlock_irqrestore(&lc->lock, flags);
+		lab_start_tick(lc);
 		return;
+	}
 	raw_spin_lock_irqsave(&lc->lock, flags);
 	now = ktime_get_ns();
 	lab_account(lc, now);
@@ -450,13 +525,12 @@ static void lab_switch(void *data, bool preempt, struct task_struct *prev,
 	lc->user_mark = 0;	/* prev is in the kernel: nothing to charge */
 	lc->switched_at = now;
 	lc->busy = busy;
-	lc->user = lc->busy && !(next->flags & PF_KTHREAD);
+	lc->user = lc->busy && !(next->flags & PF_KTHREAD) && lab_is_worker(next);
 	if (exit_ns && lc->user)	/* the wakeup from c2 takes this long */
 		lc->debt = min_t(s64, lc->debt + exit_ns, LAB_MAX_DEBT_NS);
 	raw_spin_unlock(&lc->lock);
-	if (lc->user && !READ_ONCE(lab_stopping) && !hrtimer_is_queued(&lc->tick))
-		hrtimer_start(&lc->tick, ns_to_ktime(LAB_TICK_NS),
-			      HRTIMER_MODE_REL_PINNED_HARD);
+	if (lc->user)
+		lab_start_tick(lc);
 }
 
 /* --- tracepoints (not exported to modules: found by name) ---------------- */
