@@ -230,6 +230,14 @@ $(OUT)/lab-guest: $(LAB_OBJS) $(INTERNAL_LIB) $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lm -o $@
 
+# the same workloads for a real arm64 guest (lab/fidelity.sh): static,
+# --mode native only, no VMM (LAB_NO_VMM)
+LAB_ARM64_SRCS := lab/lab-guest.c lab/native.c lab/workloads.c lab/clock.c common/cpulist.c common/util.c
+$(OUT)/lab/arm64/lab-guest: $(LAB_ARM64_SRCS) $(wildcard lab/*.h common/*.h include/vcpufreq/*.h)
+	$(call msg,CC-ARM64,$@)
+	$(Q)mkdir -p $(@D) && aarch64-linux-gnu-gcc -static -O2 -g -Wall -Wextra -Wno-unused-parameter \
+		-std=gnu11 -pthread -DLAB_NO_VMM -Iinclude -Icommon -Ilab $(LAB_ARM64_SRCS) -lm -o $@
+
 $(OUT)/tests/test_guestmodel: tests/unit/test_guestmodel.c tests/unit/unit.h $(OUT)/lab/guestmodel.o
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit -Ilab $(filter %.c %.o,$^) -lm -o $@

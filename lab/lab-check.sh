@@ -41,7 +41,7 @@ fi
 # 15 %, relative to an X1 at fmax measured beside each): the lab's work
 # units declare their work and the module holds each for the time it
 # takes at that speed, so neither the host's load nor the emulator's
-# wakeup latency moves it much (tests/vm/effect-lab.sh runs QEMU --rt)
+# wakeup latency moves it much (tests/vm/effect-lab.sh runs QEMU --favour)
 for cpu in "$A550" "$A760" "$X10"; do
 	ends=$(opps | awk -v c="$cpu" '$1 == c { print $4 }' | sed -n '1p;$p' | paste -sd' ')
 	# shellcheck disable=SC2086

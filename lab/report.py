@@ -4,6 +4,7 @@
 
     report.py CONSOLE_OR_JSONL [--svg PATTERN] [--markdown FILE] [--json FILE]
               [--plot-link PATTERN] [--resamples N] [--seed N]
+              [--guest-fidelity FIDELITY_JSON]
 
 Reads the LAB-HOST, LAB-FIDELITY and LAB-RESULT lines (any other line is
 ignored).  Per workload, per row, two figures from every run: perf (the
@@ -24,8 +25,11 @@ Each figure is the ratio of the means over the runs, with its 95 %
 bootstrap interval (runs resampled with replacement within each row,
 percentiles 2.5 and 97.5).  --svg PATTERN writes one performance-vs-energy
 plot per workload (PATTERN with %s for the workload's name).
+--guest-fidelity adds the guest model's fidelity against a real guest
+kernel per workload (lab/fidelity.sh's fidelity.json).
 """
 import argparse
+import os
 import json
 import math
 import random
@@ -283,6 +287,7 @@ def main():
     ap.add_argument("--plot-link", help="markdown: link each table's plot (a path with %%s)")
     ap.add_argument("--resamples", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1, help="the bootstrap's seed")
+    ap.add_argument("--guest-fidelity", help="lab/fidelity.sh's fidelity.json: the model against a real guest")
     a = ap.parse_args()
     try:
         host, fidelity, results = parse(a.input)
@@ -309,6 +314,19 @@ def main():
             md += ["", f"![{w}: performance vs energy]({a.plot_link % w})"]
         if a.svg and "%s" in a.svg:
             svg(w, figs[w], a.svg % w)
+    guest = None
+    if a.guest_fidelity and os.path.exists(a.guest_fidelity):
+        try:
+            with open(a.guest_fidelity) as f:
+                guest = json.load(f)
+        except (OSError, ValueError) as e:
+            out.append(f"warning: no guest model fidelity ({a.guest_fidelity}: {e})")
+    if guest:
+        from fidelity import markdown as fidelity_table
+        title = ("the guest model against a real arm64 6.12 guest (lab/fidelity.sh), "
+                 "requests in capacity units")
+        out += ["", title, fidelity_table(guest["results"])]
+        md += ["", f"**{title}**", "", fidelity_table(guest["results"])]
     if aa:
         line = (f"A/A: widest 95 % interval half-width {aa['aa_halfwidth'] * 100:.1f} % "
                 f"with {aa['aa_runs']} runs per row; about {aa['runs_for_5pct']} would reach +-5 %")
@@ -321,7 +339,7 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"host": host, "fidelity": fidelity, "figures": figs, "aa": aa,
-                       "runs": results}, f, indent=1)
+                       "guest_fidelity": guest, "runs": results}, f, indent=1)
 
 
 if __name__ == "__main__":

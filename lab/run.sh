@@ -14,15 +14,20 @@
 # as it is and as it would act on a >= 6.8 host, each vcpufreq backend
 # unpinned and pinned, boost-everything, the governors' two ends, and the
 # baseline again (A/A) -- interleaved, in a new random order each round.
+# Before it, lab/fidelity.sh checks the VM model's guest kernel against a
+# real one (the arm64 6.12 guest under the patched QEMU, the same
+# workloads as its threads) on this host.
 # Prints the table (VM / native, ratios against the pooled baseline, gap
 # closed, 95 % bootstrap intervals) and writes build/lab/: console.log,
-# results.json, effect.md, one SVG plot per workload (effect-*.svg).
+# results.json, effect.md, one SVG plot per workload (effect-*.svg),
+# fidelity.json (the model against the real guest).
 #
 #   lab/run.sh [--rounds N] [--seconds S] [--rows LIST]
 #              [--workloads LIST] [--fidelity all|ends|none] [--seed N]
-#              [--split tune|report]
+#              [--split tune|report] [--guest-check SECONDS|none]
 # Defaults: 3 rounds of 3 s runs, every row and workload, the ends of each
-# cluster's OPP range checked (about 60 minutes on 2 idle host cores).
+# cluster's OPP range checked, 8 s per workload in the real guest and in
+# the model (about 70 minutes on 2 idle host cores).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -34,30 +39,45 @@ for f in build/vcpufreq-bpf build/lab-guest; do
 done
 
 # the VM's time budget: runs, row setups, boot and fidelity
-rounds=3 secs=3 nrows=18 nwork=13
-args=("$@")
+rounds=3 secs=3 nrows=18 nwork=13 guest_check=8 workloads=''
+args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--guest-check) guest_check=${2:?}; shift 2; continue ;;
 	--rounds) rounds=$2 ;; --seconds) secs=$2 ;;
 	--rows) nrows=$(tr , ' ' <<<"$2" | wc -w) ;;
-	--workloads) nwork=$(tr , ' ' <<<"$2" | wc -w) ;;
+	--workloads) nwork=$(tr , ' ' <<<"$2" | wc -w) workloads=$2 ;;
 	esac
+	args+=("$1")
 	shift
 done
+case "$guest_check" in
+none) ;;
+*[!0-9]*|'') echo "Error: --guest-check takes seconds per workload or none, not '$guest_check'" >&2; exit 1 ;;
+esac
 timeout=$(( rounds * nrows * (nwork * (secs * 2 + 8) + 20) + 900 ))
 
 lab/build-module.sh
 mkdir -p "$OUT"
+rm -f "$OUT/fidelity.json"
+if [ "$guest_check" != none ]; then
+	echo "  LAB      the guest model against a real guest (lab/fidelity.sh, ${guest_check} s per workload)"
+	lab/fidelity.sh --seconds "$guest_check" ${workloads:+--workloads "$workloads"} --out "$OUT" |
+		grep -v '^LAB-GUEST-FIDELITY ' ||
+		echo "warning: lab/fidelity.sh failed; the report has no real-guest fidelity" >&2
+fi
 echo "  LAB      booting the emulated host (QEMU TCG, -smp 6; budget ${timeout} s)"
 set +e
-# -cpu Skylake-Client: constant_tsc, so schedutil can fast-switch (see tests/vm/effect-lab.sh)
-tests/vm/run-in-vm.sh --smp 6 --cpu Skylake-Client --timeout "$timeout" -- \
+# -cpu Skylake-Client: constant_tsc, so schedutil can fast-switch; --favour:
+# the vCPUs get most of the host cores (see tests/vm/effect-lab.sh)
+tests/vm/run-in-vm.sh --smp 6 --cpu Skylake-Client --favour --timeout "$timeout" -- \
 	lab/lab-vm.sh ${args[@]+"${args[@]}"} 2>&1 | tee "$OUT/console.log" | grep --line-buffered -E '^lab: |^Error'
 rc=${PIPESTATUS[0]}
 set -e
 [ "$rc" = 0 ] || echo "warning: the lab VM exited with status $rc (console: $OUT/console.log)" >&2
 echo
 python3 lab/report.py "$OUT/console.log" --svg "$OUT/effect-%s.svg" \
-	--markdown "$OUT/effect.md" --plot-link "effect-%s.svg" --json "$OUT/results.json"
+	--markdown "$OUT/effect.md" --plot-link "effect-%s.svg" --json "$OUT/results.json" \
+	--guest-fidelity "$OUT/fidelity.json"
 echo
-echo "written: $OUT/effect-*.svg $OUT/effect.md $OUT/results.json $OUT/console.log"
+echo "written: $OUT/effect-*.svg $OUT/effect.md $OUT/results.json $OUT/console.log $OUT/fidelity.json"

@@ -12,6 +12,7 @@ vm_pkgs=(
 	perl-base util-linux                                               # guest init: reboot(2), mounts
 	busybox-static                                                     # the end-to-end test's guest
 	linux-headers-amd64 gcc-aarch64-linux-gnu                          # guest driver builds (6.1, arm64)
+	libc6-dev-arm64-cross                                              # the lab's workloads in a real arm64 guest (static)
 	kmod                                                               # modinfo: the built module's metadata
 	libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients   # the libvirt test (libvirtd, virsh)
 	meson ninja-build libglib2.0-dev libpixman-1-dev libfdt-dev dpkg-dev patch  # the patched QEMU (qemu/build.sh)

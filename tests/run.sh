@@ -77,6 +77,8 @@ else
 	elif qemu/build.sh; then
 		run_suite "the patched QEMU's virtual-cpufreq device on arm64: its own devicetree, MMIO traps on the vCPU thread, bad accesses (qemu/patches)" \
 			tests/vm/qemu-device.sh
+		run_suite "effect lab: the guest model against a real arm64 guest (lab/fidelity.sh, one workload)" \
+			tests/vm/lab-fidelity.sh
 	else
 		echo "  FAIL build the patched QEMU (qemu/build.sh)"
 		failed=$((failed + 1))

@@ -23,11 +23,16 @@
  *                 utilization, then A64-TASKS-END (to see what runs)
  *   stop          A64-STOPPED (the hog killed)
  *   rmmod         A64-RMMOD ok | failed ERRNO
+ *   exec PROG [ARG...]
+ *                 runs /PROG with the words after it as arguments, its
+ *                 output on the console, and waits: A64-EXEC status=N
+ *                 (the effect lab's real-guest runs, lab/fidelity.sh)
  *   quit          power off
  */
 #include <linux/reboot.h>
 
 #define LINE_MAX_LEN	256
+#define EXEC_MAX_ARGS	32
 
 static int hog_pid;
 
@@ -258,6 +263,41 @@ static void stop(void)
 	printf("A64-STOPPED\n");
 }
 
+/* exec PROG ARG...: split at spaces; no quoting */
+static void exec_wait(char *args)
+{
+	char *argv[EXEC_MAX_ARGS + 1], path[LINE_MAX_LEN + 2] = "/";
+	char *envp[] = { "PATH=/", NULL };
+	int argc = 0, pid, status = 0;
+
+	while (*args && argc < EXEC_MAX_ARGS) {
+		while (*args == ' ')
+			*args++ = '\0';
+		if (!*args)
+			break;
+		argv[argc++] = args;
+		while (*args && *args != ' ')
+			args++;
+	}
+	argv[argc] = NULL;
+	if (!argc) {
+		printf("A64-EXEC status=-%d\n", EINVAL);
+		return;
+	}
+	strcpy(path + 1, argv[0]);
+	pid = fork();
+	if (pid == 0) {
+		execve(path, argv, envp);
+		printf("A64-EXEC cannot run %s: errno %d\n", path, errno);
+		exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+		printf("A64-EXEC status=-%d\n", errno);
+		return;
+	}
+	printf("A64-EXEC status=%d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
 static void run(char *cmd)
 {
 	if (!strcmp(cmd, "caps"))
@@ -278,6 +318,8 @@ static void run(char *cmd)
 		stop();
 	else if (!strcmp(cmd, "rmmod"))
 		rmmod();
+	else if (!strncmp(cmd, "exec ", 5))
+		exec_wait(cmd + 5);
 	else if (!strcmp(cmd, "quit"))
 		reboot(LINUX_REBOOT_CMD_POWER_OFF);
 	else if (cmd[0])
