@@ -167,7 +167,7 @@ flood() {	# flood COMMAND: start a flood.py writer, wait until it writes
 	local out=$TMP/flood.$RANDOM
 	$1 >"$out" 2>&1 &
 	echo $! >>"$PIDFILE"; FLOODERS+=("$!")
-	wait_for 20 grep -q flooding "$out" || fail "flood did not start: $1: $(cat "$out")"
+	wait_for 60 grep -q flooding "$out" || fail "flood did not start: $1: $(cat "$out")"
 }
 cpu_ticks_of() { local p t=0; for p in "$@"; do t=$((t + $(agent_cpu_ticks "$p"))); done; echo $t; }
 
