@@ -412,7 +412,9 @@ static int restore_recorded(const struct vcpufreq_config *cfg,
 	struct act_env env;
 	bool restored;
 
-	act_env_init(&env, cfg->topology);
+	/* an override file that is gone: sysfs will do (and say nothing) */
+	act_env_init(&env, *cfg->topology && !access(cfg->topology, R_OK) ?
+		     cfg->topology : NULL);
 	pin_path(path, sizeof(path), VCPUFREQ_PIN_ACTIONS);
 	if (access(path, F_OK)) {
 		/* what threads share (a cpufreq floor) is restored all the same */
