@@ -435,6 +435,11 @@ static int handle(struct broker *b, struct conn *c,
 			return -EPROTO;
 		if (!has_grant(b, &c->who))
 			return refuse(b, c, m->op, 0, -EPERM, "no grant");
+		if (!c->peer.start) {	/* granted since it connected */
+			c->peer.start = vf_thread_stat_field(c->peer.pid,
+							     VF_STAT_STARTTIME);
+			c->grant = grant_of_peer(b, &c->who, &c->peer);
+		}
 		c->hello = true;
 		return 0;
 	case VCPUFREQ_BROKER_REGISTER:
