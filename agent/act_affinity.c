@@ -69,7 +69,8 @@ static int restore(__u32 tid, struct vcpufreq_action *a)
 	if (!a->saved_valid)
 		return 0;
 	set_from_mask(a->saved_cpus, &saved);
-	if (still_ours(tid, a) &&
+	/* CHANGING: the agent died in the middle of setting cpus */
+	if ((still_ours(tid, a) || (a->flags & VCPUFREQ_ACTION_CHANGING)) &&
 	    sched_setaffinity(tid, sizeof(saved), &saved) && errno != ESRCH)
 		return -errno;
 	a->saved_valid = 0;
@@ -81,6 +82,7 @@ static int restore(__u32 tid, struct vcpufreq_action *a)
 static int affinity_apply(struct act_env *env, __u32 tid, __u32 perf,
 			  struct vcpufreq_action *a)
 {
+	struct vcpufreq_action before;
 	cpu_set_t saved, want;
 
 	if (!perf)
@@ -98,13 +100,17 @@ static int affinity_apply(struct act_env *env, __u32 tid, __u32 perf,
 		a->perf = perf;
 		return ret;
 	}
-	if (sched_setaffinity(tid, sizeof(want), &want))
-		return errno == ESRCH ? 0 : -errno;
+	before = *a;
 	if (!a->saved_valid)
 		mask_from_set(&saved, a->saved_cpus);
 	a->saved_valid = 1;
 	a->perf = perf;
 	mask_from_set(&want, a->cpus);
+	act_record(env, tid, a);
+	if (sched_setaffinity(tid, sizeof(want), &want)) {
+		*a = before;
+		return errno == ESRCH ? 0 : -errno;
+	}
 	return 0;
 }
 

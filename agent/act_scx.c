@@ -366,11 +366,17 @@ static int scx_apply(struct act_env *env, __u32 tid, __u32 perf,
 		if (policy != SCHED_OTHER && policy != SCHED_BATCH &&
 		    policy != SCHED_IDLE)
 			return -EPERM;	/* real-time threads are left alone */
-		ret = set_policy(tid, SCHED_EXT);
-		if (ret)
-			return ret;
 		a->saved_policy = policy;
 		a->saved_valid = 1;
+		a->policy = SCHED_EXT;
+		a->perf = perf;
+		act_record(env, tid, a);
+		ret = set_policy(tid, SCHED_EXT);
+		if (ret) {
+			a->saved_valid = 0;
+			a->policy = 0;
+			return ret;
+		}
 	} else if (!perf && a->saved_valid) {
 		ret = set_policy(tid, a->saved_policy);
 		if (ret)

@@ -89,28 +89,40 @@ static __u32 uclamp_min_for(__u32 perf)
 static int uclamp_apply(struct act_env *env, __u32 tid, __u32 perf,
 			struct vcpufreq_action *a)
 {
-	__u32 want = perf ? uclamp_min_for(perf) : 0;
+	__u32 want = perf ? uclamp_min_for(perf) : 0, before_valid;
+	struct vcpufreq_action before;
 	struct sched_attr attr;
 
 	if (sys_sched_getattr(tid, &attr))
 		return errno == ESRCH ? 0 : -errno;
 	/* someone else set uclamp_min since: that is the value to keep */
-	if (a->saved_valid && attr.sched_util_min != a->uclamp_min) {
+	if (a->saved_valid && attr.sched_util_min != a->uclamp_min &&
+	    !(a->flags & VCPUFREQ_ACTION_CHANGING)) {
 		a->saved_valid = 0;
 		if (!perf) {
 			a->perf = 0;
 			return 0;
 		}
 	}
+	before_valid = a->saved_valid;
 	if (perf && !a->saved_valid) {
 		a->saved_uclamp_min = attr.sched_util_min;
 		a->saved_valid = 1;
 	}
 	if (!perf && !a->saved_valid)
 		return 0;
+	if (perf) {
+		before = *a;
+		before.saved_valid = before_valid;
+		a->uclamp_min = want;
+		act_record(env, tid, a);
+	}
 	if (set_uclamp_min(tid, perf ? want : a->saved_uclamp_min) &&
-	    errno != ESRCH)
+	    errno != ESRCH) {
+		if (perf)
+			*a = before;
 		return -errno;
+	}
 	a->perf = perf;
 	a->uclamp_min = want;
 	if (!perf)

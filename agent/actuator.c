@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <bpf/bpf.h>
 #include "actuator.h"
 #include "base.h"
 #include "cpulist.h"
@@ -42,6 +43,16 @@ const struct actuator *actuator_after(const struct actuator *act,
 		if (!actuators[i]->probe(env, why, sizeof(why)))
 			return actuators[i];
 	return &act_observe;
+}
+
+void act_record(struct act_env *env, __u32 tid,
+		const struct vcpufreq_action *a)
+{
+	struct vcpufreq_action rec = *a;
+
+	rec.flags |= VCPUFREQ_ACTION_CHANGING;
+	if (env->record_first && env->actions_fd >= 0)
+		bpf_map_update_elem(env->actions_fd, &tid, &rec, BPF_ANY);
 }
 
 int act_env_init(struct act_env *env, const char *topology_override)

@@ -7,6 +7,7 @@
 #ifndef VCPUFREQ_ACTUATOR_H
 #define VCPUFREQ_ACTUATOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
 #include "vcpufreq/abi.h"
@@ -19,7 +20,18 @@ struct act_env {
 	const char *sysfs_cpu_dir;	/* VF_SYSFS_CPU_DIR unless overridden */
 	const char *state_dir;		/* where global saved state is kept */
 	int actions_fd;			/* pinned actions map, -1 when none */
+	bool record_first;		/* the agent: act_record() writes */
 };
+
+/*
+ * Record first, then apply: an actuator calls this with @a saying what it
+ * is about to set (and what to restore) right before the system call
+ * that changes the thread.  An agent that dies between the two leaves a
+ * record whose restore finds the thread unchanged and leaves it so,
+ * never a change nobody restores.
+ */
+void act_record(struct act_env *env, __u32 tid,
+		const struct vcpufreq_action *a);
 
 struct actuator {
 	const char *name;

@@ -87,8 +87,23 @@ void agent_log(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/*
+ * The broker's lines: it limits them per uid itself (BROKER_LOG_RATE), so
+ * that one tenant's flood cannot use up an allowance another's refusals
+ * need; agent.log's rollover bounds the disk they take.
+ */
+static void broker_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 /* the broker logs through the agent (broker.h) */
-static const struct broker_ops broker_ops = { .log = agent_log };
+static const struct broker_ops broker_ops = { .log = broker_log };
 
 /* agent.log past LOG_MAX_BYTES: keep one older file, start a new one */
 static void cap_log(const char *state_dir)
@@ -699,6 +714,7 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
 		goto out;
 	}
 	ag.stats = log_stats = stats;
+	env->record_first = true;	/* act_record(): before each change */
 	ag.events_lost = ag.stats->events_lost;
 	rb = ring_buffer__new(events_fd, on_event, &ag, NULL);
 	ep_fd = epoll_create1(EPOLL_CLOEXEC);

@@ -17,12 +17,21 @@
  *     is never steered by the old registration.
  * A registration belongs to the user, not the connection: it outlives a
  * VMM restart (or `vcpufreq-bpf request`), and ends with the thread, an
- * unregister, or the grant's revocation.  Requests are coalesced per
- * thread and applied at most every BROKER_THREAD_GAP per thread and
- * BROKER_RATE per second per user.  The socket is open to every user, so
- * no user may hold more than its share of the connections: a refused
- * HELLO closes the connection, and each user has a cap, lower without a
- * grant, with room kept for root.
+ * unregister, the grant's revocation, or the thread leaving the grant's
+ * cgroup (ownership follows the cgroup: a thread root moves into another
+ * VM's cgroup is no longer the first VM's).  A grant's quota counts the
+ * threads registered under that grant (one VM), never all of its user's.
+ * Requests are coalesced per thread and applied at most every
+ * BROKER_THREAD_GAP per thread and BROKER_RATE per second per user.  The
+ * socket is open to every user, so what a user without a grant can cost
+ * is bounded: its connection's first message is answered "no grant" and
+ * the connection closed, at most BROKER_UNGRANTED_RATE times a second per
+ * uid (beyond that it is closed at accept, unanswered); a granted
+ * connection must say HELLO before anything else, or it is closed (only
+ * HELLO is processed before it succeeds); each user has a
+ * cap of connections, with room kept for root; and each uid has its own
+ * log allowance (BROKER_LOG_RATE lines a second), so one tenant's flood
+ * never hides another's refusals.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -57,6 +66,8 @@
 #define BROKER_THREAD_GAP	0.01	/* s between two applies for a thread */
 #define BROKER_MSG_RATE		10000	/* messages read per second per user */
 #define BROKER_MAX_GROUPS	16
+#define BROKER_UNGRANTED_RATE	20	/* answered refusals per second per uid */
+#define BROKER_LOG_RATE		10	/* log lines per second per uid */
 
 struct creds {
 	uid_t uid;
@@ -73,6 +84,7 @@ struct peer {
 struct conn {
 	int fd;
 	bool paused;			/* its user sent too much: not read */
+	bool hello;			/* its HELLO succeeded */
 	int grant;			/* the VM it is in (grants[]), -1: any */
 	struct creds who;
 	struct peer peer;
@@ -93,6 +105,8 @@ struct bucket {				/* what one user may still do now */
 	uid_t uid;
 	double applies;			/* BROKER_RATE a second */
 	double msgs;			/* BROKER_MSG_RATE a second */
+	double ungranted;		/* BROKER_UNGRANTED_RATE a second */
+	double logs;			/* BROKER_LOG_RATE a second */
 	double last;
 };
 
@@ -122,12 +136,18 @@ static void count(struct broker *b, __u64 *field)
 
 /* ---- the registrations, by TID ------------------------------------------ */
 
-static int owned_by(struct broker *b, uid_t uid)
+/*
+ * The threads registered under grant @which: one VM's.  A grant without a
+ * cgroup covers one VMM process at a time, so there it is per process.
+ */
+static int owned_under(struct broker *b, int which, const struct peer *p)
 {
+	bool per_process = which >= 0 && !*b->grants[which].cgroup;
 	int n = 0;
 
 	for (int i = 0; i < b->nr_owned; i++)
-		n += b->owned[i].who.uid == uid;
+		n += b->owned[i].grant == which &&
+		     (!per_process || b->owned[i].peer.pid == p->pid);
 	return n;
 }
 
@@ -190,9 +210,9 @@ static int grant_of_peer(struct broker *b, const struct creds *who,
 
 /*
  * May @who, calling from process @p, steer @tid?  0, -EPERM (not a thread
- * of its VM) or -EACCES (no grant at all); @quota gets the largest quota
- * among its grants, @which the grant that allows it.  A process inside
- * a granted cgroup has that grant only.
+ * of its VM) or -EACCES (no grant at all); @which gets the grant that
+ * allows it and @quota that grant's quota.  A process inside a granted
+ * cgroup has that grant only.
  */
 static int may_steer(struct broker *b, const struct creds *who,
 		     const struct peer *p, __u32 tid, __u32 *quota,
@@ -215,15 +235,13 @@ static int may_steer(struct broker *b, const struct creds *who,
 		if (!grant_applies(g, who) || (only >= 0 && i != only))
 			continue;
 		any = true;
-		if (g->max_vcpus > *quota)
-			*quota = g->max_vcpus;
 		if (*g->cgroup ? *cg && cgroup_within(cg, g->cgroup) :
 		    is_peer_thread(p, tid)) {
 			*which = i;
+			*quota = g->max_vcpus;
 			return 0;
 		}
 	}
-	*quota = 0;
 	return any ? -EPERM : -EACCES;
 }
 
@@ -237,7 +255,47 @@ static bool has_grant(struct broker *b, const struct creds *who)
 	return false;
 }
 
+/*
+ * A thread registered under a grant with a cgroup is that VM's while it
+ * stays in the cgroup: one that root moved elsewhere (another tenant's
+ * VM) is no longer the first VM's to steer.
+ */
+static bool still_in_its_vm(struct broker *b, const struct owned *o)
+{
+	char cg[PATH_MAX] = "";
+
+	if (o->grant < 0 || o->grant >= b->nr_grants ||
+	    !*b->grants[o->grant].cgroup)
+		return true;
+	return !thread_cgroup_path(o->tid, cg, sizeof(cg)) &&
+	       cgroup_within(cg, b->grants[o->grant].cgroup);
+}
+
+/* a registration that is no longer the VM's: its request goes too */
+static void drop_moved(struct broker *b, struct owned *o)
+{
+	b->ops->log("broker: TID %u left the cgroup of uid %u's grant: its "
+		    "registration and request are dropped", o->tid, o->who.uid);
+	bpf_map_delete_elem(b->requests_fd, &o->tid);
+	vf_tid_remove(&b->tids, o);
+}
+
 /* ---- operations -------------------------------------------------------------- */
+
+static struct bucket *bucket_of(struct broker *b, uid_t uid);
+
+/* one of @uid's log lines (BROKER_LOG_RATE a second each), else counted */
+static bool may_log(struct broker *b, uid_t uid)
+{
+	struct bucket *k = bucket_of(b, uid);
+
+	if (k->logs >= 1) {
+		k->logs -= 1;
+		return true;
+	}
+	count(b, &b->stats->log_suppressed);
+	return false;
+}
 
 static int refuse(struct broker *b, const struct conn *c, __u32 op,
 		  __u32 tid, int error, const char *why)
@@ -247,8 +305,9 @@ static int refuse(struct broker *b, const struct conn *c, __u32 op,
 		count(b, &b->stats->broker_cross_vm);
 	if (error == -EDQUOT)
 		count(b, &b->stats->broker_quota);
-	b->ops->log("broker: refused op %u on TID %u for uid %u (pid %d): %s",
-		  op, tid, c->who.uid, c->peer.pid, why);
+	if (may_log(b, c->who.uid))
+		b->ops->log("broker: refused op %u on TID %u for uid %u (pid "
+			    "%d): %s", op, tid, c->who.uid, c->peer.pid, why);
 	return error;
 }
 
@@ -267,6 +326,10 @@ static int do_register(struct broker *b, struct conn *c,
 		vf_tid_remove(&b->tids, o);
 		o = NULL;
 	}
+	if (o && !still_in_its_vm(b, o)) {
+		drop_moved(b, o);
+		o = NULL;
+	}
 	ret = may_steer(b, &c->who, &c->peer, m->tid, &quota, &which);
 	if (ret)
 		return refuse(b, c, m->op, m->tid, ret,
@@ -275,7 +338,7 @@ static int do_register(struct broker *b, struct conn *c,
 	if (o && o->who.uid != c->who.uid && c->who.uid != 0)
 		return refuse(b, c, m->op, m->tid, -EBUSY,
 			      "registered by another user's VMM");
-	if (!o && owned_by(b, c->who.uid) >= (int)quota)
+	if (!o && owned_under(b, which, &c->peer) >= (int)quota)
 		return refuse(b, c, m->op, m->tid, -EDQUOT, "quota used up");
 	if (!o && b->nr_owned >= BROKER_MAX_TIDS)
 		return refuse(b, c, m->op, m->tid, -ENOSPC, "broker full");
@@ -361,12 +424,24 @@ static int reload_grants(struct broker *b);
 static int handle(struct broker *b, struct conn *c,
 		  const struct vcpufreq_broker_msg *m)
 {
+	if (!c->hello && !has_grant(b, &c->who))
+		return refuse(b, c, m->op, m->tid, -EPERM, "no grant");
+	if (!c->hello && m->op != VCPUFREQ_BROKER_HELLO)
+		return refuse(b, c, m->op, m->tid, -EPROTO,
+			      "no HELLO first: the connection is closed");
 	switch (m->op) {
 	case VCPUFREQ_BROKER_HELLO:
 		if (m->tid != VCPUFREQ_BROKER_VERSION)
 			return -EPROTO;
-		return has_grant(b, &c->who) ? 0 :
-		       refuse(b, c, m->op, 0, -EPERM, "no grant");
+		if (!has_grant(b, &c->who))
+			return refuse(b, c, m->op, 0, -EPERM, "no grant");
+		if (!c->peer.start) {	/* granted since it connected */
+			c->peer.start = vf_thread_stat_field(c->peer.pid,
+							     VF_STAT_STARTTIME);
+			c->grant = grant_of_peer(b, &c->who, &c->peer);
+		}
+		c->hello = true;
+		return 0;
 	case VCPUFREQ_BROKER_REGISTER:
 		return do_register(b, c, m);
 	case VCPUFREQ_BROKER_REQUEST:
@@ -416,7 +491,9 @@ static struct bucket *bucket_of(struct broker *b, uid_t uid)
 		if (b->nr_buckets >= BROKER_MAX_CONNS)
 			b->nr_buckets = 0;	/* forget them all: a fresh start */
 		k = &b->buckets[b->nr_buckets++];
-		*k = (struct bucket){ .uid = uid, .last = now };
+		*k = (struct bucket){ .uid = uid, .last = now,
+				      .ungranted = BROKER_UNGRANTED_RATE,
+				      .logs = BROKER_LOG_RATE };
 	}
 	dt = now - k->last;
 	k->last = now;
@@ -427,6 +504,13 @@ static struct bucket *bucket_of(struct broker *b, uid_t uid)
 	k->msgs += dt * BROKER_MSG_RATE;
 	if (k->msgs > BROKER_MSG_RATE / 10)
 		k->msgs = BROKER_MSG_RATE / 10;
+	/* these two: a second's worth */
+	k->ungranted += dt * BROKER_UNGRANTED_RATE;
+	if (k->ungranted > BROKER_UNGRANTED_RATE)
+		k->ungranted = BROKER_UNGRANTED_RATE;
+	k->logs += dt * BROKER_LOG_RATE;
+	if (k->logs > BROKER_LOG_RATE)
+		k->logs = BROKER_LOG_RATE;
 	return k;
 }
 
@@ -487,7 +571,6 @@ static int peer_creds(int fd, struct conn *c)
 	c->peer.pid = uc.pid;
 	c->who.uid = uc.uid;
 	c->who.gid = uc.gid;
-	c->peer.start = vf_thread_stat_field(uc.pid, VF_STAT_STARTTIME);
 	len = sizeof(groups);
 	if (!getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len)) {
 		c->who.ngroups = len / sizeof(gid_t);
@@ -515,6 +598,26 @@ static bool conn_fits(struct broker *b, const struct creds *who)
 		       BROKER_UNGRANTED_CONNS);
 }
 
+/*
+ * A user without a grant may do nothing: its first message (HELLO, or
+ * anything) is answered "no grant" and the connection closed, and past
+ * BROKER_UNGRANTED_RATE connections a second it is closed at accept,
+ * unanswered (no /proc read, no log line: a few system calls).
+ */
+static bool ungranted_spent(struct broker *b, const struct creds *who)
+{
+	struct bucket *k;
+
+	if (has_grant(b, who))
+		return false;
+	k = bucket_of(b, who->uid);
+	if (k->ungranted >= 1) {
+		k->ungranted -= 1;
+		return false;
+	}
+	return true;
+}
+
 static void accept_conns(struct broker *b, int ep_fd)
 {
 	for (int i = 0; i < BROKER_READ_BATCH; i++) {
@@ -526,18 +629,26 @@ static void accept_conns(struct broker *b, int ep_fd)
 		if (fd < 0)
 			return;
 		c = calloc(1, sizeof(*c));
-		if (!c || peer_creds(fd, c) || !conn_fits(b, &c->who)) {
+		if (!c || peer_creds(fd, c) || ungranted_spent(b, &c->who) ||
+		    !conn_fits(b, &c->who)) {
 			count(b, &b->stats->broker_refused);
 			count(b, &b->stats->broker_conns_refused);
-			b->ops->log("broker: connection of uid %d refused (%d "
-				  "open)", c ? (int)c->who.uid : -1,
-				  b->nr_conns);
+			if (!c || (has_grant(b, &c->who) && may_log(b, c->who.uid)))
+				b->ops->log("broker: connection of uid %d "
+					    "refused (%d open)", c ?
+					    (int)c->who.uid : -1, b->nr_conns);
 			free(c);
 			close(fd);
 			continue;
 		}
 		c->fd = fd;
-		c->grant = grant_of_peer(b, &c->who, &c->peer);
+		if (has_grant(b, &c->who)) {	/* else it is only refused */
+			c->peer.start = vf_thread_stat_field(c->peer.pid,
+							     VF_STAT_STARTTIME);
+			c->grant = grant_of_peer(b, &c->who, &c->peer);
+		} else {
+			c->grant = -1;
+		}
 		ev.data.ptr = c;
 		if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, fd, &ev)) {
 			free(c);
@@ -582,19 +693,25 @@ static void read_conn(struct broker *b, int i)
 	for (int k = 0; k < n; k++) {
 		int error;
 
-		if (h[k].msg_len != sizeof(m[k])) {
+		if (h[k].msg_len != sizeof(m[k]) ||
+		    (h[k].msg_hdr.msg_flags & MSG_TRUNC)) {
 			if (!h[k].msg_len) {	/* the peer closed */
 				close_conn(b, i);
 				return;
 			}
+			/* longer (cut to our size: MSG_TRUNC) or shorter */
 			refuse(b, c, 0, 0, -EINVAL, "bad message size");
+			if (!c->hello) {
+				close_conn(b, i);
+				return;
+			}
 			continue;
 		}
 		error = handle(b, c, &m[k]);
 		if (m[k].op != VCPUFREQ_BROKER_REQUEST || (error &&
 		    !answered_refusal))
 			answer(c, &m[k], error);
-		if (m[k].op == VCPUFREQ_BROKER_HELLO && error) {
+		if (!c->hello) {
 			close_conn(b, i);	/* it may do nothing: no slot */
 			return;
 		}
@@ -643,6 +760,11 @@ bool broker_apply(struct broker *b)
 		o->dirty = false;
 		o->applied = now;
 		done++;
+		if (same_thread(o) && !still_in_its_vm(b, o)) {
+			drop_moved(b, o);
+			i--;
+			continue;
+		}
 		/* BPF_EXIST: a thread that exited took its entry with it */
 		if (!same_thread(o) ||
 		    bpf_map_update_elem(b->requests_fd, &o->tid, &o->req,

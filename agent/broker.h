@@ -17,7 +17,7 @@ struct broker;
 
 /*
  * What the broker needs of whoever runs it (the agent): where its lines
- * go, rate limited there
+ * go (the broker limits them per uid itself)
  */
 struct broker_ops {
 	void (*log)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

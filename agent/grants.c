@@ -22,10 +22,12 @@ void grants_path(char *buf, size_t len)
 static bool parse_grant(const char *line, struct grant *g)
 {
 	char kind[8], cg[sizeof(g->cgroup)];
+	int end = 0;
 
 	memset(g, 0, sizeof(*g));
-	if (sscanf(line, "%7s %u %255s %u", kind, &g->id, cg,
-		   &g->max_vcpus) != 4)
+	/* exactly four words: anything else is not a grant we wrote */
+	if (sscanf(line, "%7s %u %255s %u %n", kind, &g->id, cg,
+		   &g->max_vcpus, &end) != 4 || line[end])
 		return false;
 	g->group = !strcmp(kind, "group");
 	if (strcmp(cg, "-"))

@@ -52,6 +52,18 @@ int pin_dir_ours(void);
  * write, else -1 with Error: (someone else's directory is never used).
  */
 int state_dir_check(const char *dir);
+/*
+ * One agent per pin dir: the agent holds an flock on STATE_DIR/NAME.lock
+ * for as long as it runs (a crash releases it), and `load` and `unload`
+ * take it before they change anything.  The file holds the pid of whoever
+ * holds it (the agent once it runs).  instance_lock: the fd, or -EAGAIN
+ * while someone holds it, or another -errno with Error: printed.
+ */
+int instance_lock(void);
+void instance_lock_set_pid(int fd, int pid);
+int instance_lock_holder(void);	/* the pid in the file, or 0 */
+/* the pins a load makes that are not there: how many, their names in @buf */
+int missing_pins(char *buf, size_t len);
 int read_settings(struct vcpufreq_config *cfg);
 int write_settings(const struct vcpufreq_config *cfg);
 int read_stats(struct vcpufreq_stats *st);

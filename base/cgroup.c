@@ -92,6 +92,30 @@ static bool is_dir(const char *path)
 }
 
 /*
+ * What names a cgroup is checked where it enters: an empty path would
+ * name the mount itself, the root cgroup (every thread on the host), and
+ * ".." could climb out of what was meant.
+ */
+static int cgroup_arg_check(const char *arg)
+{
+	const char *p = arg;
+
+	if (!*arg)
+		return err("an empty cgroup path names no cgroup; give one such "
+			   "as /vms/vm1 (the root cgroup is never implied)");
+	if (strlen(arg) >= PATH_MAX)
+		return err("cgroup path '%.64s...' is longer than %d bytes",
+			   arg, PATH_MAX - 1);
+	while ((p = strstr(p, ".."))) {
+		if ((p == arg || p[-1] == '/') && (!p[2] || p[2] == '/'))
+			return err("cgroup path '%s' has a '..' component; give "
+				   "the cgroup's own path", arg);
+		p += 2;
+	}
+	return 0;
+}
+
+/*
  * @arg is a cgroup v2 directory, or a path relative to the cgroup v2
  * mount ("/vms/vm1").  Fills the canonical absolute @path and the id.
  */
@@ -104,6 +128,8 @@ int cgroup_resolve(const char *arg, char *path, size_t len, __u64 *id)
 	if (!*mnt)
 		return err("no cgroup v2 hierarchy is mounted; mount one with "
 			   "'mount -t cgroup2 none /sys/fs/cgroup/unified'");
+	if (cgroup_arg_check(arg))
+		return -1;
 	snprintf(tried, sizeof(tried), "%s/%s", mnt, arg + (*arg == '/'));
 	/* a cgroup directory as given, else the same path below the mount */
 	if (is_dir(arg) && (on_cgroupfs(arg) || !is_dir(tried)))

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <limits.h>
@@ -15,6 +16,7 @@
 #include <bpf/bpf.h>
 #include "base.h"
 #include "pins.h"
+#include "procstat.h"
 #include "vcpufreq/vcpufreq.h"
 
 void pin_path(char *buf, size_t len, const char *name)
@@ -26,9 +28,16 @@ bool is_loaded(void)
 {
 	char path[PATH_MAX];
 
+	/*
+	 * The pin dir, not one pin: a pin removed by hand must not make a
+	 * load whose agent still runs look like none (status and unload say
+	 * what is missing).  EACCES: there, but not for us (open_pinned_map
+	 * will say so).
+	 */
 	pin_path(path, sizeof(path), VCPUFREQ_PIN_REQUESTS);
-	/* EACCES: there, but not for us (open_pinned_map will say so) */
-	return access(path, F_OK) == 0 || errno == EACCES;
+	if (access(path, F_OK) == 0 || errno == EACCES)
+		return true;
+	return access(opts.pin_dir, F_OK) == 0 || errno == EACCES;
 }
 
 int pin_dir_ours(void)
@@ -59,6 +68,10 @@ int open_pinned_map(const char *name)
 		return -1;
 	pin_path(path, sizeof(path), name);
 	fd = bpf_obj_get(path);
+	if (fd < 0 && errno == ENOENT)
+		return err("%s is missing (removed by hand?): this load is "
+			   "damaged; 'vcpufreq-bpf unload' puts the host back, "
+			   "then load again", path);
 	if (fd < 0)
 		return err("cannot open %s: %s%s", path, strerror(errno),
 			   errno == EPERM || errno == EACCES ?
@@ -214,3 +227,79 @@ int state_dir_check(const char *dir)
 	return 0;
 }
 
+
+static void lock_path(char *buf, size_t len)
+{
+	vf_instance_file(opts.pin_dir, ".lock", buf, len);
+}
+
+int instance_lock(void)
+{
+	char path[PATH_MAX];
+	int fd, ret;
+
+	if (state_dir_check(NULL))
+		return -EPERM;
+	lock_path(path, sizeof(path));
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && (errno == EROFS || errno == EACCES))	/* read-only */
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		ret = -errno;
+		err("cannot open the lock %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (!flock(fd, LOCK_EX | LOCK_NB)) {
+		instance_lock_set_pid(fd, getpid());
+		return fd;
+	}
+	ret = errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	close(fd);
+	if (ret != -EAGAIN)
+		err("cannot lock %s: %s", path, strerror(-ret));
+	return ret;
+}
+
+void instance_lock_set_pid(int fd, int pid)
+{
+	char buf[24];
+	int n = snprintf(buf, sizeof(buf), "%d\n", pid);
+
+	if (ftruncate(fd, 0) || pwrite(fd, buf, n, 0) != n)
+		return;	/* the lock holds all the same; unload falls back */
+}
+
+int instance_lock_holder(void)
+{
+	char path[PATH_MAX], line[24];
+
+	lock_path(path, sizeof(path));
+	if (vf_read_line(path, line, sizeof(line)))
+		return 0;
+	return atoi(line);
+}
+
+/* every object a load pins (links: the link pins, a directory) */
+static const char *const pinned_names[] = {
+	VCPUFREQ_PIN_REQUESTS, VCPUFREQ_PIN_CGROUPS, VCPUFREQ_PIN_VCPU_STATE,
+	VCPUFREQ_PIN_ACTIONS, VCPUFREQ_PIN_STATS, VCPUFREQ_PIN_SETTINGS,
+	VCPUFREQ_PIN_EVENTS, VCPUFREQ_PIN_TID_BITS, VCPUFREQ_PIN_SLOTS,
+	VCPUFREQ_PIN_TID_PENDING, VCPUFREQ_PIN_TASK_SEEN, VCPUFREQ_PIN_LINKS,
+};
+
+int missing_pins(char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	int n = 0;
+
+	*buf = 0;
+	for (size_t i = 0; i < sizeof(pinned_names) / sizeof(*pinned_names);
+	     i++) {
+		pin_path(path, sizeof(path), pinned_names[i]);
+		if (!access(path, F_OK) || errno == EACCES)
+			continue;
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s",
+			 n++ ? ", " : "", pinned_names[i]);
+	}
+	return n;
+}

@@ -11,6 +11,14 @@ void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* after getopt_long returned '?' or ':' (optstring ":..."): the option */
 const char *refused_option(char **argv);
 
+/*
+ * --topology checked where it enters (a regular file, not too big), made
+ * canonical; 0 or -1 with Error:.  @text, when not NULL, gets its contents
+ * (TOPOLOGY_MAX_BYTES + 1 bytes of room) and @n their length.
+ */
+#define TOPOLOGY_MAX_BYTES	(1 << 20)
+int topology_checked(char *text, size_t *n);
+
 /* JSON writer for -j/-p, NULL without -j */
 struct json *cli_json(void);
 

@@ -81,7 +81,18 @@ static int grant_cgroup(const char *arg, char *out, size_t len)
 	if (strncmp(path, mnt, n) || (path[n] && path[n] != '/'))
 		return err("cgroup %s is not below the cgroup2 mount %s",
 			   path, mnt);
-	snprintf(out, len, "%s", path[n] ? path + n : "/");
+	if (!path[n])
+		return err("--cgroup %s is the root cgroup: that would grant "
+			   "every thread on the host; give the VM's own cgroup",
+			   arg);
+	for (const char *c = path + n; *c; c++)
+		if (*c <= ' ' || *c == 0x7f)	/* the grants file is by words */
+			return err("--cgroup %s has a space or control character; "
+				   "a granted cgroup's name may not", path);
+	if (strlen(path + n) >= len)
+		return err("--cgroup %s is longer than the %zu bytes a grant "
+			   "holds", path, len - 1);
+	snprintf(out, len, "%s", path + n);
 	return 0;
 }
 

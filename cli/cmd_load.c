@@ -7,6 +7,13 @@
  * that finds the pins of an agent that died restores what it applied and
  * starts a new agent on the same pins: programs, requests and the VMMs'
  * handles carry on.
+ *
+ * One agent per pin dir: `load` and `unload` first take the instance
+ * lock (instance_lock(), an flock in the state dir), and the agent holds
+ * it for as long as it runs, so a crash releases it.  A second `load`
+ * started while the first runs finds it held and refuses; `unload` finds
+ * the agent by the pid in the lock file, not by the settings pin (which
+ * may have been removed), and goes on only once it holds the lock.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -97,6 +104,27 @@ static int ensure_tracefs(void)
 		   dir);
 }
 
+/* the instance lock while this process holds it (the agent inherits it) */
+static int lock_fd = -1;
+
+static int lock_or_refuse(void)
+{
+	char path[PATH_MAX];
+	int fd = instance_lock(), pid;
+
+	if (fd >= 0) {
+		lock_fd = fd;
+		return 0;
+	}
+	if (fd != -EAGAIN)
+		return -1;
+	pid = instance_lock_holder();
+	vf_instance_file(opts.pin_dir, ".lock", path, sizeof(path));
+	return err("vcpufreq-bpf is already loaded or being loaded for %s "
+		   "(pid %d holds %s); run 'vcpufreq-bpf unload' first",
+		   opts.pin_dir, pid, path);
+}
+
 static void remove_dir_entries(const char *dir)
 {
 	char path[PATH_MAX];
@@ -171,6 +199,64 @@ static int pin_all(struct vcpufreq_bpf *skel)
 		}
 	}
 	return 0;
+}
+
+static void topology_copy_path(char *buf, size_t len)
+{
+	vf_instance_file(opts.pin_dir, ".topology", buf, len);
+}
+
+static int write_all(int fd, const char *buf, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, buf, n);
+
+		if (w <= 0)
+			return -1;
+		buf += w;
+		n -= w;
+	}
+	return 0;
+}
+
+/*
+ * What is saved is what was checked: the --topology file's contents as
+ * load read them, kept in the state dir (written aside, renamed in).  The
+ * agent, status and unload read this copy, so the file given may move,
+ * change or go away, and its path may be relative or of any length.
+ */
+static int save_topology(void)
+{
+	static char saved[PATH_MAX];
+	char tmp[PATH_MAX + 8], *text = malloc(TOPOLOGY_MAX_BYTES + 1);
+	size_t n;
+	int fd, ret = -1;
+
+	if (!text)
+		return err("out of memory");
+	if (topology_checked(text, &n))
+		goto out;
+	topology_copy_path(saved, sizeof(saved));
+	if (strlen(saved) >= sizeof(((struct vcpufreq_config *)0)->topology)) {
+		err("the state dir's path is too long to record the topology "
+		    "copy %s; set VCPUFREQ_STATE_DIR to a shorter one", saved);
+		goto out;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.new", saved);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0644);
+	if (fd < 0 || write_all(fd, text, n) | close(fd) || rename(tmp, saved)) {
+		err("cannot keep a copy of the topology in %s: %s", saved,
+		    strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	opts.topology = saved;
+	ret = 0;
+out:
+	free(text);
+	return ret;
 }
 
 static int write_load_settings(__u32 backend, __u32 agent_pid)
@@ -280,8 +366,10 @@ static pid_t start_agent(const struct actuator **act, struct act_env *env,
 			      O_NOFOLLOW, 0644);
 
 		close(ready[0]);
-		close_inherited_fds();
+		close_inherited_fds();	/* not lock_fd: ours, close-on-exec */
 		setsid();
+		/* the agent holds the lock from now on: unload finds it here */
+		instance_lock_set_pid(lock_fd, getpid());
 		if (fd >= 0) {
 			dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
@@ -317,12 +405,28 @@ static pid_t start_agent(const struct actuator **act, struct act_env *env,
  * stopped); restoring needs no topology, so a vanished override file is
  * no reason to skip it.
  */
-static int restore_recorded(const struct vcpufreq_config *cfg)
+static int restore_recorded(const struct vcpufreq_config *cfg,
+			    int stopped_agent)
 {
+	char path[PATH_MAX];
 	struct act_env env;
 	bool restored;
 
-	act_env_init(&env, cfg->topology);
+	/* an override file that is gone: sysfs will do (and say nothing) */
+	act_env_init(&env, *cfg->topology && !access(cfg->topology, R_OK) ?
+		     cfg->topology : NULL);
+	pin_path(path, sizeof(path), VCPUFREQ_PIN_ACTIONS);
+	if (access(path, F_OK)) {
+		/* what threads share (a cpufreq floor) is restored all the same */
+		env.actions_fd = -1;
+		restore_all_actions(&env);
+		if (stopped_agent)
+			return 0;	/* it restored from its own fd */
+		return err("%s was removed and no agent was running: what the "
+			   "agent applied to threads (affinity, uclamp_min, "
+			   "policy) cannot be restored from it; check the vCPU "
+			   "threads by hand", path);
+	}
 	env.actions_fd = open_pinned_map(VCPUFREQ_PIN_ACTIONS);
 	if (env.actions_fd < 0)
 		return -1;
@@ -340,17 +444,25 @@ static int restore_recorded(const struct vcpufreq_config *cfg)
 static int take_over_pins(bool *adopt)
 {
 	struct vcpufreq_config cfg = { 0 };
+	char missing[256];
 
 	*adopt = false;
 	if (!is_loaded())
 		return 0;
-	if (pin_dir_ours() || read_settings(&cfg))
+	if (pin_dir_ours())
 		return -1;
-	if (agent_running(cfg.agent_pid))
+	if (missing_pins(missing, sizeof(missing)))
+		return err("the pins under %s are incomplete (missing: %s); run "
+			   "'vcpufreq-bpf unload' to put the host back, then "
+			   "load", opts.pin_dir, missing);
+	if (read_settings(&cfg))
+		return -1;
+	/* we hold the lock: this is an agent of an older load, without it */
+	if (agent_running(cfg.agent_pid) && cfg.agent_pid != (__u32)getpid())
 		return err("vcpufreq-bpf is already loaded (pins under %s, agent "
 			   "pid %u); run 'vcpufreq-bpf unload' first",
 			   opts.pin_dir, cfg.agent_pid);
-	if (restore_recorded(&cfg))
+	if (restore_recorded(&cfg, 0))
 		return -1;
 	note("the agent of the earlier load (pid %u) had stopped: restored "
 	     "what it applied; starting a new one on the same pins",
@@ -403,7 +515,8 @@ int cmd_load(int argc, char **argv)
 
 	if (parse_load_args(argc, argv, &backend, &foreground))
 		return -1;
-	if (take_over_pins(&adopt))
+	if (lock_or_refuse() || take_over_pins(&adopt) ||
+	    (opts.topology && save_topology()))
 		return -1;
 	if (act_env_init(&env, opts.topology))
 		return -1;
@@ -465,10 +578,10 @@ out:
  */
 static int restore_only(const struct vcpufreq_config *cfg)
 {
-	if (agent_running(cfg->agent_pid))
+	if (agent_running(cfg->agent_pid) && cfg->agent_pid != (__u32)getpid())
 		return err("the agent (pid %u) is running: it restores on its "
 			   "own; use 'vcpufreq-bpf unload'", cfg->agent_pid);
-	if (restore_recorded(cfg))
+	if (restore_recorded(cfg, 0))
 		return -1;
 	note("restored every setting; the pins under %s stay for the next "
 	     "load", opts.pin_dir);
@@ -480,11 +593,64 @@ static const struct option unload_options[] = {
 	{ 0 }
 };
 
+#define UNLOAD_LOCK_WAIT_MS	20000
+
+/*
+ * Take the instance lock, stopping the agent that holds it (found by the
+ * pid in the lock file); *stopped: its pid.  With --restore-only a
+ * running agent is left alone and refused.  0 once we hold the lock (or
+ * when the state dir cannot hold one: then settings name the agent).
+ */
+static int stop_lock_holder(bool only_restore, int *stopped)
+{
+	char path[PATH_MAX];
+	int pid = 0;
+
+	*stopped = 0;
+	vf_instance_file(opts.pin_dir, ".lock", path, sizeof(path));
+	for (int ms = 0;; ms += 50) {
+		int fd = instance_lock();
+
+		if (fd >= 0) {
+			lock_fd = fd;
+			return 0;
+		}
+		if (fd != -EAGAIN) {
+			note("going on without the lock %s", path);
+			return 0;
+		}
+		pid = instance_lock_holder();
+		if (only_restore)
+			return err("the agent (pid %d) is running: it restores on "
+				   "its own; use 'vcpufreq-bpf unload'", pid);
+		if (pid > 0 && pid != *stopped && is_our_process(pid)) {
+			stop_agent(pid);
+			*stopped = pid;
+			continue;
+		}
+		if (ms >= UNLOAD_LOCK_WAIT_MS)
+			break;
+		usleep(50000);
+	}
+	return err("pid %d still holds %s after %d s: the agent of %s is still "
+		   "running; stop it ('kill %d') and unload again", pid, path,
+		   UNLOAD_LOCK_WAIT_MS / 1000, opts.pin_dir, pid);
+}
+
+static bool settings_pinned(void)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), VCPUFREQ_PIN_SETTINGS);
+	return !access(path, F_OK);
+}
+
 int cmd_unload(int argc, char **argv)
 {
 	struct vcpufreq_config cfg = { 0 };
 	bool only_restore = false;
-	int opt;
+	int opt, stopped = 0, ret = 0;
+	char path[PATH_MAX];
 
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, ":", unload_options, NULL)) != -1) {
@@ -494,22 +660,40 @@ int cmd_unload(int argc, char **argv)
 	}
 	if (optind < argc)
 		return err("unload takes no arguments but --restore-only");
-	if (!is_loaded())
-		return err("vcpufreq-bpf is not loaded (no pins under %s); "
-			   "nothing to unload", opts.pin_dir);
-	if (pin_dir_ours())
+	if (is_loaded() && pin_dir_ours())
 		return -1;	/* never remove what someone else put there */
-	read_settings(&cfg);
+	if (lock_fd < 0 && stop_lock_holder(only_restore, &stopped))
+		return -1;
+	if (!is_loaded()) {
+		if (!stopped)
+			return err("vcpufreq-bpf is not loaded (no pins under %s); "
+				   "nothing to unload", opts.pin_dir);
+		grants_remove();
+		note("unloaded: the agent (pid %d) stopped and restored what it "
+		     "applied; the pins under %s had been removed", stopped,
+		     opts.pin_dir);
+		return 0;
+	}
+	if (settings_pinned())
+		read_settings(&cfg);
 	if (only_restore)
 		return restore_only(&cfg);
-	stop_agent(cfg.agent_pid);
+	/* an agent of a load before the lock, named by the settings alone */
+	if (cfg.agent_pid != (__u32)stopped)
+		stop_agent(cfg.agent_pid);
 	/* whatever the agent could not restore (it crashed) is restored here */
-	if (restore_recorded(&cfg))
-		return -1;
+	ret = restore_recorded(&cfg, stopped);
+	if (ret && access(opts.pin_dir, F_OK) == 0 &&
+	    !missing_pins((char[256]){ 0 }, 256))
+		return -1;	/* complete pins: kept, so unload can retry */
 	remove_pins();
 	grants_remove();
+	topology_copy_path(path, sizeof(path));
+	unlink(path);
 	if (is_loaded())
 		return err("could not remove every pin under %s", opts.pin_dir);
+	if (ret)
+		return -1;
 	note("unloaded: every setting restored, pins under %s removed",
 	     opts.pin_dir);
 	return 0;

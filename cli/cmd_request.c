@@ -121,7 +121,12 @@ static int report(__u32 tid, __u32 perf)
 		return report_written(tid, perf);
 	if (fd < 0)
 		return err("cannot open %s: %s", path, strerror(errno));
-	v.tracked = !read_vcpu_state(fd, tid, &s);
+	/*
+	 * BPF keeps no state for a thread it never had to decide on (one
+	 * outside every enrolled cgroup that did not run since, PID 1): it
+	 * is still there, just not enrolled -- "gone" only when it is
+	 */
+	v.tracked = !read_vcpu_state(fd, tid, &s) || thread_exists(tid);
 	v.enrolled = s.enrolled;
 	close(fd);
 	return print_verdict(&v);

@@ -21,6 +21,9 @@
 /* what status shows, read once for either printer */
 struct status {
 	bool loaded;
+	int nr_missing;			/* pins removed by hand */
+	char missing[256];		/* their names */
+	char topology_note[PATH_MAX + 128];	/* why sysfs is shown instead */
 	struct vcpufreq_config cfg;
 	struct vcpufreq_stats st;
 	struct act_env env;
@@ -65,7 +68,11 @@ static int each_cgroup(struct json *j, cgroup_fn fn)
 {
 	struct vcpufreq_cgroup val;
 	__u64 key, *prev = NULL;
-	int fd = open_pinned_map(VCPUFREQ_PIN_CGROUPS), n = 0;
+	char path[PATH_MAX];
+	int fd, n = 0;
+
+	pin_path(path, sizeof(path), VCPUFREQ_PIN_CGROUPS);
+	fd = bpf_obj_get(path);	/* a missing pin: status says so above */
 
 	while (fd >= 0 && !bpf_map_get_next_key(fd, prev, &key)) {
 		prev = &key;
@@ -161,6 +168,12 @@ static void text_head(const struct status *s)
 		return;
 	}
 	printf("vcpufreq-bpf: loaded (pins under %s)\n", opts.pin_dir);
+	if (s->nr_missing)
+		printf("DAMAGED: pins missing: %s; 'vcpufreq-bpf unload' puts "
+		       "the host back (the agent restores what it applied), "
+		       "then load again\n", s->missing);
+	if (*s->topology_note)
+		printf("topology: %s\n", s->topology_note);
 	printf("backend: %s, agent: %s\n", backend_name(s->cfg.backend),
 	       !s->cfg.agent_pid ? "none (not needed)" :
 	       agent_running(s->cfg.agent_pid) ? "running" : "NOT RUNNING");
@@ -284,6 +297,12 @@ static void json_head(struct json *j, const struct status *s)
 	json_kbool(j, "agent_running", agent_running(s->cfg.agent_pid));
 	json_kstr(j, "topology", s->env.topo.from_override ?
 		  s->cfg.topology : "sysfs");
+	if (*s->topology_note)
+		json_kstr(j, "topology_problem", s->topology_note);
+	if (s->loaded) {
+		json_kbool(j, "damaged", s->nr_missing > 0);
+		json_kstr(j, "missing_pins", s->missing);
+	}
 }
 
 static void json_backends(struct json *j, const struct status *s)
@@ -457,6 +476,45 @@ static void print_json(struct json *j, const struct status *s,
 	json_obj_close(j);
 }
 
+static bool pinned(const char *name)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), name);
+	return !access(path, F_OK) || errno == EACCES;
+}
+
+/*
+ * What a load left, even a damaged one (pins removed by hand): the
+ * settings and stats when their pins are there, else the agent named by
+ * the instance lock.  -1 only when a pin that is there cannot be read.
+ */
+static int read_loaded(struct status *s)
+{
+	if (geteuid() == 0 && pin_dir_ours())
+		return -1;
+	s->nr_missing = missing_pins(s->missing, sizeof(s->missing));
+	if (pinned(VCPUFREQ_PIN_SETTINGS) ? read_settings(&s->cfg) :
+	    (s->cfg.agent_pid = instance_lock_holder(), 0))
+		return -1;
+	return pinned(VCPUFREQ_PIN_STATS) ? read_stats(&s->st) : 0;
+}
+
+/* the topology file the load saved, unreadable now: why, and sysfs instead */
+static bool topology_unreadable(struct status *s)
+{
+	struct vf_topology t;
+	char why[256];
+
+	if (!vf_topology_load(&t, VF_SYSFS_CPU_DIR, s->cfg.topology, why,
+			      sizeof(why)))
+		return false;
+	snprintf(s->topology_note, sizeof(s->topology_note),
+		 "the saved override %s cannot be read (%s); showing sysfs",
+		 s->cfg.topology, why);
+	return true;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	struct status s = { .loaded = is_loaded() };
@@ -466,8 +524,10 @@ int cmd_status(int argc, char **argv)
 
 	if (argc > 1)
 		return err("status: unexpected argument '%s'", argv[1]);
-	if (s.loaded && (read_settings(&s.cfg) || read_stats(&s.st)))
+	if (s.loaded && read_loaded(&s))
 		return -1;
+	if (s.loaded && *s.cfg.topology && topology_unreadable(&s))
+		*s.cfg.topology = 0;	/* sysfs, and the reason said above */
 	if (act_env_init(&s.env, s.loaded ? s.cfg.topology : opts.topology))
 		return -1;
 	have_scx = !scx_view_read(&scx, &s);
@@ -479,5 +539,5 @@ int cmd_status(int argc, char **argv)
 	json_free(j);
 	if (scx.cpus_fd >= 0)
 		close(scx.cpus_fd);
-	return 0;
+	return s.nr_missing ? -1 : 0;	/* a readiness probe sees it */
 }

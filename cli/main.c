@@ -141,7 +141,7 @@ int main(int argc, char **argv)
 	if (env && *env)
 		opts.topology = env;
 	argc = take_common_options(argc, argv, &help);
-	if (argc < 0)
+	if (argc < 0 || (opts.topology && topology_checked(NULL, NULL)))
 		return 1;
 	if (help == HELP_LIST || (argc && !strcmp(argv[0], "help"))) {
 		usage(stdout);

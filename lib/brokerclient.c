@@ -40,6 +40,15 @@ int vf_broker_call(int fd, uint32_t op, uint32_t tid, uint32_t vm_id,
 	struct vcpufreq_broker_reply r;
 	int ret = send_msg(fd, &m, 0);
 
+	/*
+	 * The broker answers a user without a grant before it reads anything
+	 * and closes: our send then fails, but its answer is there to read
+	 */
+	if (ret == -EPIPE || ret == -ECONNRESET) {
+		if (recv(fd, &r, sizeof(r), MSG_DONTWAIT) == (ssize_t)sizeof(r))
+			return r.error;
+		return ret;
+	}
 	while (!ret) {
 		ssize_t n = recv(fd, &r, sizeof(r), 0);
 

@@ -23,7 +23,7 @@ pkgs=(
 	libjansson-dev libxml2-dev                              # the QEMU bridge: QMP JSON, libvirt status XML
 	linux-source-6.12                                       # libbpf 1.5 + bpftool sources
 	bpftool                                                 # for users: bpftool map dump
-	iproute2 procps util-linux jq python3 xz-utils          # tests
+	iproute2 procps util-linux jq python3 xz-utils strace   # tests (strace: a kill between apply and record)
 	device-tree-compiler dt-schema                          # guest DT checks
 )
 

@@ -186,6 +186,13 @@ struct vcpufreq_action {
  * scheduler would not honour.
  */
 #define VCPUFREQ_ACTION_CGROUP_LIMITED	1
+/*
+ * Recorded before the system call that sets what the record says (record
+ * first, then apply), cleared in the record after it: a restore that
+ * finds it restores the saved value whatever the thread has now (the
+ * change may or may not have been made when the agent died).
+ */
+#define VCPUFREQ_ACTION_CHANGING	2
 
 /*
  * stats: BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE, one entry (key 0); counters

@@ -169,22 +169,9 @@ test_pin_dir_or_state_dir_planted_by_another_user_is_never_used() {
 	[ "$(stat -c '%u %a' "$fs/vcpufreq")" = "0 700" ] || fail "pin dir $(stat -c '%u %a' "$fs/vcpufreq")"
 	$VF --pin-dir "$fs/vcpufreq" unload >/dev/null || fail "unload"
 }
-agent_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-flood() {	# flood COMMAND: start a flood.py writer, wait until it writes
-	local out=$TMP/flood.$RANDOM
-	$1 >"$out" 2>&1 &
-	echo $! >>"$PIDFILE"; FLOODERS+=("$!")
-	wait_for 20 grep -q flooding "$out" || fail "flood did not start: $1: $(cat "$out")"
-}
-cpu_ticks_of() { local p t=0; for p in "$@"; do t=$((t + $(agent_cpu_ticks "$p"))); done; echo $t; }
 test_agent_keeps_control_under_a_request_flood_and_sigterm_still_restores() {
-	two_users
-	$VF --topology "$BIG_LITTLE" load --backend affinity >/dev/null
-	mkdir -p "$CGT/vm1" "$CGT/vm2"; $VF enroll "$CGT" >/dev/null
-	$VF grant --user $VMM_USER --cgroup "$CGT/vm1" >/dev/null
-	$VF grant --user $VMM_USER2 --cgroup "$CGT/vm2" >/dev/null
-	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT/vm1"; local a=${TIDS[0]}
-	SPAWN_AS=$AS_VMM2 spawn 1 0 "$CGT/vm2"; local b=${TIDS[0]}
+	two_tenants --topology "$BIG_LITTLE" --backend affinity
+	local a=$A b=$B
 	local agent; agent=$($VF status -j | jq -r .agent_pid)
 	# tenant 1 floods its own vCPU's requests, and tenant 2's (refused)
 	local sock=$VCPUFREQ_STATE_DIR/vcpufreq.sock; FLOODERS=()

@@ -141,6 +141,35 @@ two_users() {
 	done
 }
 PY3=$(PATH=/usr/bin:/bin command -v python3)	# not root's own (pyenv)
+# two_tenants [LOAD OPTION...]: loaded, $CGT enrolled, $VMM_USER granted
+# $CGT/vm1 and $VMM_USER2 $CGT/vm2, a vCPU thread of each: $A and $B
+two_tenants() {
+	two_users
+	$VF load "$@" >/dev/null || fail "load $* failed"
+	mkdir -p "$CGT/vm1" "$CGT/vm2"; $VF enroll "$CGT" >/dev/null
+	$VF grant --user $VMM_USER --cgroup "$CGT/vm1" >/dev/null || fail "grant vm1"
+	$VF grant --user $VMM_USER2 --cgroup "$CGT/vm2" >/dev/null || fail "grant vm2"
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT/vm1"; A=${TIDS[0]}
+	SPAWN_AS=$AS_VMM2 spawn 1 0 "$CGT/vm2"; B=${TIDS[0]}
+}
+# granted_vcpu: loaded, $CGT enrolled and granted to $VMM_USER, its vCPU thread $T there
+granted_vcpu() {
+	two_users
+	$VF load >/dev/null || fail "load failed"
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	$VF grant --user $VMM_USER --cgroup "$CGT" >/dev/null || fail "grant failed"
+	SPAWN_AS=$AS_VMM spawn 1 0 "$CGT"; T=${TIDS[0]}
+}
+
+# ---- floods: isolation.sh and faults.sh ------------------------------------
+agent_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+flood() {	# flood COMMAND: start a flood.py writer, wait until it writes
+	local out=$TMP/flood.$RANDOM
+	$1 >"$out" 2>&1 &
+	echo $! >>"$PIDFILE"; FLOODERS+=("$!")
+	wait_for 60 grep -q flooding "$out" || fail "flood did not start: $1: $(cat "$out")"
+}
+cpu_ticks_of() { local p t=0; for p in "$@"; do t=$((t + $(agent_cpu_ticks "$p"))); done; echo $t; }
 
 # ---- request-storm: the latest request always takes effect ---------------
 # Thousands of requests through bpf(), the fast path and the broker, to

@@ -14,6 +14,7 @@ AREAS=(
 	"backends:backends (uclamp, sched_ext)"
 	"vmm:VMM and broker"
 	"isolation:one VM cannot touch another"
+	"faults:hostile and faulty hosts"
 	"bridge:the QEMU bridge"
 	"install:install and pkg-config"
 )
