@@ -93,8 +93,8 @@ int main(int argc, char **argv)
 
 	if (n < 1 || n >= MAX_PHASES ||
 	    (strcmp(argv[1], "mark") && strcmp(argv[1], "images"))) {
-		fprintf(stderr, "usage: bench-insn mark|images N (1..%d)\n",
-			MAX_PHASES - 1);
+		fail("want 'bench-insn mark N' or 'bench-insn images N', N "
+		     "1..%d", MAX_PHASES - 1);
 		return 1;
 	}
 	return (!strcmp(argv[1], "mark") ? mark(n) : images(n)) ? 1 : 0;

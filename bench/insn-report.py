@@ -20,7 +20,7 @@ import sys
 
 CALLBACKS = ["select_cpu", "enqueue", "dispatch", "running", "stopping"]
 SCHEDS = {"vcpufreq": "vf_", "scx_simple": "simple_", "scx_central": "central_"}
-HOOKS = ["on_switch", "on_exit", "bench_switch"]	# bench_switch: the empty program
+HOOKS = ["on_switch", "on_exit", "bench_switch", "bench_exit"]	# bench_*: empty programs
 
 
 def kernel_symbols(vmlinux):
