@@ -21,9 +21,10 @@
  *    agent hears every change through the `events` ring buffer.
  *  - sched_switch costs every other thread on the host one test of its
  *    own local storage pointer (task_has_storage): one line of the task,
- *    no helper call, no wakeup or switch-out hook at all.  A tracked thread re-reads
- *    its request (drop, change, fast-path slot) at switch-in, before it
- *    runs; its runtime is the kernel's own (se.sum_exec_runtime), read
+ *    no helper call, no wakeup or switch-out hook at all.  A tracked
+ *    thread re-reads its request (drop, change, fast-path slot) at
+ *    switch-in, before it runs, when its tid_pending bit, its slot or its
+ *    cgroup says something may have moved; its runtime is the kernel's own (se.sum_exec_runtime), read
  *    there and by the iterator.  A new TID is taken in by the iterator
  *    the agent runs on PENDING (and by the scheduler when it wakes).
  *  - When a tracked thread exits, its request is deleted and its slot
@@ -165,19 +166,12 @@ static void update_runtime(struct task_struct *p, struct vcpufreq_vcpu *s)
 }
 
 /*
- * The work for a thread that may be tracked, out of line: a BPF subprogram
- * is JITed as an image of its own, so the hooks' own images stay a few
- * cache lines long, their early return next to their test.  Every other
- * thread's switch or exit runs only those lines, which at a cold exit
- * (the task ran exec and its own work since) are what the hook costs.
- */
-/*
  * Has nothing moved for tracked @p since its request was last taken in?
  * A bpf() write or delete of its request sets its tid_pending bit, which
  * stays set until the iterator takes it in; a fast-path request moves its
  * slot, a move to another cgroup its cgroup id.  While none did, the
- * `requests` lookup (a hash and two cold lines per thread, which grew the
- * tracked switch 2x from 1 to 4096 threads) would find what @s holds.
+ * `requests` lookup (a hash and two cold lines per thread: a third to a
+ * half of a tracked switch-in, bench section 1) would find what @s holds.
  */
 static bool request_unchanged(struct task_struct *p, struct vcpufreq_vcpu *s)
 {
@@ -196,6 +190,13 @@ static bool request_unchanged(struct task_struct *p, struct vcpufreq_vcpu *s)
 	       slot->taken_perf == perf && slot->guest_perf == s->guest_perf;
 }
 
+/*
+ * The work for a thread that may be tracked, out of line: a BPF subprogram
+ * is JITed as an image of its own, so the hooks' own images stay a few
+ * cache lines long, their early return next to their test.  Every other
+ * thread's switch or exit runs only those lines, which at a cold exit
+ * (the task ran exec and its own work since) are what the hook costs.
+ */
 static __noinline int switch_in_tracked(struct task_struct *next)
 {
 	struct vcpufreq_vcpu *s;
@@ -250,9 +251,10 @@ static __noinline int exit_tracked(struct task_struct *p)
 /*
  * A tracked thread exits: its request and fast-path slot go with it, so a
  * thread that gets the TID next inherits neither.  Every other exit costs
- * one test of the task's storage pointer, as on_switch.  A thread whose request was written
- * but which exited before it was taken in (no storage) is the agent's: it
- * deletes requests of dead TIDs on PENDING, and frees their slots.
+ * one test of the task's storage pointer, as on_switch.  A thread whose
+ * request was written but which exited before it was taken in (no
+ * storage) is the agent's: it deletes requests of dead TIDs on PENDING,
+ * and frees their slots.
  */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p)
