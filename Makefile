@@ -242,6 +242,19 @@ $(OUT)/tests/test_guestmodel: tests/unit/test_guestmodel.c tests/unit/unit.h $(O
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit -Ilab $(filter %.c %.o,$^) -lm -o $@
 
+$(OUT)/bench-insn: bench/bench-insn.c tests/tool.h $(LIBBPF_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $(filter %.c %.a,$^) $(LDLIBS) -o $@
+
+# the instruction-counting TCG plugin, against Debian's QEMU 7.2 source
+# (qemu/build.sh unpacks it: `make qemu`)
+QEMU_PLUGIN_H := $(OUT)/qemu/src/qemu-7.2+dfsg/include/qemu/qemu-plugin.h
+$(OUT)/insncount.so: bench/insncount.c
+	$(Q)[ -r $(QEMU_PLUGIN_H) ] || $(MAKE) --no-print-directory qemu
+	$(call msg,PLUGIN,$@)
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Wno-unused-parameter -fPIC -shared \
+		-I$(dir $(QEMU_PLUGIN_H)) $< -lpthread -o $@
+
 $(OUT)/bench-request: bench/bench-request.c tests/tool.h $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $(filter %.c %.a,$^) $(LDLIBS) -o $@
@@ -289,17 +302,21 @@ bench: deps
 	$(Q)bench/run.sh
 
 # the benchmarks inside the sched_ext/uclamp test kernel (section 5 needs it,
-# and the kernel's own scx_simple and scx_central, built from its tree);
-# VM_BENCH_SMP="4 8 16": only the sched_ext callbacks, at each vCPU count
-# (bench/scx-curve.sh)
+# and the kernel's own scx_simple and scx_central, built from its tree):
+# sections 1-4 at 4 vCPUs, then the sched_ext callbacks at 4, 8 and 16
+# vCPUs, in ns and in guest instructions (bench/scx-curve.sh, the
+# bench/insncount.c plugin); VM_BENCH_SMP="4 8": only the callbacks, at
+# those vCPU counts
 VM_BENCH_SMP ?=
 vm-bench: deps
 	$(Q)scripts/deps.sh --vm
-	$(Q)$(MAKE) --no-print-directory all $(OUT)/bench-sched $(OUT)/bench-request
+	$(Q)$(MAKE) --no-print-directory all $(OUT)/bench-sched $(OUT)/bench-request \
+		$(OUT)/bench-insn $(OUT)/insncount.so
 	$(Q)tests/vm/build-kernel.sh
 	$(Q)bench/scx-peers.sh
 	$(Q)if [ -n "$(VM_BENCH_SMP)" ]; then bench/scx-curve.sh $(VM_BENCH_SMP); \
-	else tests/vm/run-in-vm.sh --smp 4 -- bench/run.sh; fi
+	else tests/vm/run-in-vm.sh --smp 4 -- env BENCH_SECTIONS="1 2 3 4" bench/run.sh && \
+	     bench/scx-curve.sh 4 8 16; fi
 
 # the effect lab (lab/): work in a VM against the same work as host
 # threads (native), with and without the guest's hints, crosvm's

@@ -4,7 +4,7 @@
  * against an instance loaded with its own --pin-dir.
  *
  *   bench-sched switch  --cgroup DIR [--pin-dir DIR] [--counts 0,1,64,4096]
- *                       [--window-ms MS] [--reps N] [--cpu CPU]
+ *                       [--churn N] [--window-ms MS] [--reps N] [--cpu CPU]
  *
  *     What on_switch costs per sched_switch, from bpf_stats (run_time_ns /
  *     run_cnt), against an empty tp_btf/sched_switch program attached for
@@ -21,6 +21,9 @@
  *                  switch has a tracked thread on one side and the switch
  *                  rate does not depend on N.
  *     Both loads run on one CPU (--cpu, default 0; -1: anywhere).
+ *     --churn N: before each count, N more threads are tracked and exit
+ *     (their TIDs come back to later threads), so the threads ever
+ *     tracked since load grow from row to row while those alive are N.
  *
  *   (Request -> effect latency, section 2, is tests/live/request-storm's.)
  *
@@ -490,6 +493,7 @@ struct row {
 	int n, load;
 	bool valid;
 	double empty_ns, ours_ns, ratio, rate;
+	long ever;	/* threads tracked since load, the row's own included */
 };
 
 static int measure_rows(struct sw_ctx *c, int n, struct herd *h,
@@ -525,11 +529,11 @@ static int measure_rows(struct sw_ctx *c, int n, struct herd *h,
 	}
 	*ru = (struct row){ n, LOAD_UNTRACKED, true, median_d(eu, reps),
 			    median_d(ou, reps), median_d(xu, reps),
-			    median_d(ru_rate, reps) };
+			    median_d(ru_rate, reps), 0 };
 	if (n)
 		*rt = (struct row){ n, LOAD_TRACKED, true, median_d(et, reps),
 				    median_d(ot, reps), median_d(xt, reps),
-				    median_d(rt_rate, reps) };
+				    median_d(rt_rate, reps), 0 };
 	return 0;
 }
 
@@ -573,10 +577,37 @@ static int track_herd(struct herd *h, int n, int cpu, int req_fd, int stats_fd,
 	return 0;
 }
 
+/* exiting threads take their requests with them; the count left after 1 s */
+static int requests_drained(int req_fd)
+{
+	int left = 0;
+
+	for (int t = 0; t < 100 && (left = count_keys(req_fd)); t++)
+		sleep_ms(10);
+	if (left)
+		fprintf(stderr, "bench-sched: note: %d requests left in the map "
+			"after the threads exited\n", left);
+	return left;
+}
+
+/* Churn: @n threads tracked, then gone (they exit with their requests). */
+static int churn_herd(int n, int cpu, int req_fd, int stats_fd, __u64 *lost)
+{
+	struct herd h = { 0 };
+	__u64 l = 0;
+	int ret = track_herd(&h, n, cpu, req_fd, stats_fd, &l);
+
+	herd_stop(&h);
+	*lost += l;
+	if (!ret)
+		requests_drained(req_fd);
+	return ret;
+}
+
 static void print_row(const struct row *r, bool judge, double target)
 {
-	printf("  %7d  %-22s %10.0f  %9.1f  %12.1f  %6.2fx",
-	       r->n, r->load == LOAD_UNTRACKED ? "untracked ping-pong" :
+	printf("  %7d %7ld  %-20s %10.0f  %9.1f  %12.1f  %6.2fx",
+	       r->n, r->ever, r->load == LOAD_UNTRACKED ? "untracked ping-pong" :
 	       "tracked round-robin", r->rate, r->empty_ns, r->ours_ns,
 	       r->ratio);
 	if (judge)
@@ -593,22 +624,29 @@ static double row_field(const struct row *r, int field)
 	       field == F_OURS ? r->ours_ns : r->empty_ns;
 }
 
-/* largest x_N / x_ref - 1 (by magnitude) over the rows of @load, N > ref */
-static double spread(const struct row *rows, int nr, int load, int ref_n,
-		     int field, int *worst_n)
+/*
+ * largest x_i / x_ref - 1 (by magnitude) over the rows of @load, against
+ * its first row (the fewest tracked, none ever tracked before)
+ */
+static double spread(const struct row *rows, int nr, int load, int field,
+		     int *ref_n, int *worst_n)
 {
 	double ref = 0, worst = 0;
+	int first = -1;
 
-	for (int i = 0; i < nr; i++)
-		if (rows[i].valid && rows[i].load == load && rows[i].n == ref_n)
-			ref = row_field(&rows[i], field);
-	*worst_n = ref_n;
+	for (int i = 0; i < nr && first < 0; i++)
+		if (rows[i].valid && rows[i].load == load)
+			first = i;
+	if (first < 0)
+		return 0;
+	ref = row_field(&rows[first], field);
+	*ref_n = *worst_n = rows[first].n;
 	if (ref <= 0)
 		return 0;
-	for (int i = 0; i < nr; i++) {
+	for (int i = first + 1; i < nr; i++) {
 		double d;
 
-		if (!rows[i].valid || rows[i].load != load || rows[i].n <= ref_n)
+		if (!rows[i].valid || rows[i].load != load)
 			continue;
 		d = row_field(&rows[i], field) / ref - 1;
 		if (d * d > worst * worst) {
@@ -624,6 +662,8 @@ static int cmd_switch(int argc, char **argv)
 	struct sw_ctx c = { .window_ms = 1000, .reps = 5, .cpu = 0 };
 	const char *counts = "0,1,64,4096";
 	struct bench_empty_bpf *skel = NULL;
+	int churn = 0;
+	long ever = 0;
 	int stats_on = -1, req_fd = -1, stats_fd = -1, ret = -1;
 	struct row rows[64];
 	int nr_rows = 0, ns[16], nr_ns = 0, max_n = 0;
@@ -635,6 +675,8 @@ static int cmd_switch(int argc, char **argv)
 
 		if (!strcmp(a, "--counts") && v)
 			counts = v, i++;
+		else if (!strcmp(a, "--churn") && v)
+			churn = atoi(v), i++;
 		else if (!strcmp(a, "--window-ms") && v)
 			c.window_ms = atoi(v), i++;
 		else if (!strcmp(a, "--reps") && v)
@@ -644,8 +686,10 @@ static int cmd_switch(int argc, char **argv)
 		else
 			return fail("switch: unexpected argument '%s'", a);
 	}
-	if (c.window_ms < 10 || c.reps < 1 || c.reps > 64)
-		return fail("switch: --window-ms >= 10, --reps 1..64");
+	if (c.window_ms < 10 || c.reps < 1 || c.reps > 64 || churn < 0 ||
+	    churn > MAX_HERD)
+		return fail("switch: --window-ms >= 10, --reps 1..64, "
+			    "--churn 0..%d", MAX_HERD);
 	dup = strdup(counts);
 	for (tok = strtok_r(dup, ",", &save); tok && nr_ns < 16;
 	     tok = strtok_r(NULL, ",", &save)) {
@@ -687,15 +731,23 @@ static int cmd_switch(int argc, char **argv)
 	       "attached over the same windows (median of %d x %d ms;\nload "
 	       "%s).\n\n", c.reps, c.window_ms,
 	       c.cpu >= 0 ? "pinned to one CPU" : "unpinned");
-	printf("  %7s  %-22s %10s  %9s  %12s  %7s\n", "tracked", "switches by",
-	       "switches/s", "empty ns", "on_switch ns", "ratio");
+	if (churn)
+		printf("Churn: before each row %d more threads were tracked and "
+		       "exited.\n\n", churn);
+	printf("  %7s %7s  %-20s %10s  %9s  %12s  %7s\n", "tracked", "ever",
+	       "switches by", "switches/s", "empty ns", "on_switch ns",
+	       "ratio");
 	fflush(stdout);
 	for (int k = 0; k < nr_ns; k++) {
 		struct herd h = { 0 };
 		struct row ru, rt;
 		__u64 lost = 0;
-		int n = ns[k], left;
+		int n = ns[k];
 
+		if (churn && churn_herd(churn, c.cpu, req_fd, stats_fd,
+					&lost_total))
+			goto out;
+		ever += churn + n;
 		if (n && track_herd(&h, n, c.cpu, req_fd, stats_fd, &lost)) {
 			herd_stop(&h);
 			goto out;
@@ -706,6 +758,7 @@ static int cmd_switch(int argc, char **argv)
 			goto out;
 		}
 		herd_stop(&h);
+		ru.ever = rt.ever = ever;
 		rows[nr_rows++] = ru;
 		print_row(&ru, true, 1.5);
 		if (n) {
@@ -713,29 +766,25 @@ static int cmd_switch(int argc, char **argv)
 			print_row(&rt, false, 0);
 		}
 		fflush(stdout);
-		/* exiting threads take their requests with them */
-		for (int t = 0; t < 100 && (left = count_keys(req_fd)); t++)
-			sleep_ms(10);
-		if (left)
-			fprintf(stderr, "bench-sched: note: %d requests left in "
-				"the map after the threads exited\n", left);
+		requests_drained(req_fd);
 	}
 
 	if (max_n > 1) {
-		printf("\n  flat from 1 to %d tracked (target +-10%%): largest "
-		       "change vs 1 tracked, judged on\n  the ratio (the empty "
-		       "program's ns move too when thousands of threads crowd "
-		       "the caches):\n", max_n);
+		printf("\n  flat up to %d tracked (target +-10%%): largest "
+		       "change vs the first row, judged on\n  the ratio (the "
+		       "empty program's ns move too when thousands of threads "
+		       "crowd the caches):\n", max_n);
 		for (int load = LOAD_UNTRACKED; load <= LOAD_TRACKED; load++) {
-			int nx, no, ne;
-			double dx = spread(rows, nr_rows, load, 1, F_RATIO, &nx);
-			double dout = spread(rows, nr_rows, load, 1, F_OURS, &no);
-			double de = spread(rows, nr_rows, load, 1, F_EMPTY, &ne);
+			int r, nx, no, ne;
+			double dx = spread(rows, nr_rows, load, F_RATIO, &r, &nx);
+			double dout = spread(rows, nr_rows, load, F_OURS, &r, &no);
+			double de = spread(rows, nr_rows, load, F_EMPTY, &r, &ne);
 
-			printf("    %-10s ratio %+5.1f%% (at %d): %-6s  on_switch "
-			       "ns %+5.1f%% (at %d), empty ns %+5.1f%% (at %d)\n",
+			printf("    %-10s (vs %d) ratio %+5.1f%% (at %d): %-6s  "
+			       "on_switch ns %+5.1f%% (at %d), empty ns %+5.1f%% "
+			       "(at %d)\n",
 			       load == LOAD_UNTRACKED ? "untracked" : "tracked",
-			       dx * 100, nx,
+			       r, dx * 100, nx,
 			       dx <= 0.10 && dx >= -0.10 ? "ok" : "MISSED",
 			       dout * 100, no, de * 100, ne);
 		}
@@ -761,7 +810,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: bench-sched [--pin-dir DIR] --cgroup DIR switch "
-		"[--counts 0,1,64,4096] [--window-ms MS] [--reps N] [--cpu CPU]\n"
+		"[--counts 0,1,64,4096] [--churn N] [--window-ms MS] [--reps N]\n"
+		"       [--cpu CPU]\n"
 		"Run as root with vcpufreq-bpf loaded on --pin-dir and DIR "
 		"(a cgroup v2 directory) enrolled.\n");
 }

@@ -4,7 +4,9 @@
 # bench/run.sh: the vcpufreq-bpf benchmarks (run by `sudo make bench`).
 #
 #   1. sched_switch cost of on_switch vs an empty tp_btf/sched_switch
-#      program (bpf_stats), for 0, 1, 64 and 4096 tracked threads.
+#      program (bpf_stats), for 0, 1, 64, 4096 and 16384 tracked threads,
+#      with churn: before each count 4096 more threads are tracked and
+#      exit, so the threads ever tracked grow past 36,000.
 #   2. request -> effect latency with the affinity backend on a host
 #      described as big.LITTLE (CPU 0 capacity 512, CPU 1 capacity 1024),
 #      through bpf(), libvcpufreq's fast path and the broker (an
@@ -27,14 +29,18 @@
 # on exit, whatever happens.  Exit 0 when the benchmarks ran (a missed
 # target is reported, not a failure).
 #
-# Environment: BENCH_COUNTS (default 0,1,64,4096), BENCH_WINDOW_MS (1000),
+# Environment: BENCH_COUNTS (default 0,1,64,4096,16384), BENCH_CHURN (4096;
+# 0: none), BENCH_WINDOW_MS (1000),
 # BENCH_REPS (5), BENCH_REQUESTS (10000; the broker gets a fifth),
 # BENCH_CPU (0; -1 = unpinned),
 # BENCH_SCX_SECONDS (5), BENCH_FORK_SECONDS (5), BENCH_SECTIONS ("1 2 3 4 5":
 # which to run), SCX_PEERS
 # (where scx_simple and scx_central are; default build/scx-peers/build/bin),
 # BENCH_SCX_JSON (1: section 5 also prints each callback's figures as a
-# line "scx-json {...}", which bench/scx-curve.sh reads off the VM console).
+# line "scx-json {...}", which bench/scx-curve.sh reads off the VM console),
+# BENCH_INSN (1: section 5 marks each scheduler's window as a phase for
+# the instruction-counting QEMU plugin, bench/insncount.c, and prints its
+# programs' JIT addresses; bench/scx-curve.sh sets it).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -51,7 +57,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "Error: the benchmarks load BPF programs; run 'sudo make bench'" >&2
 	exit 1
 fi
-for f in "$CLI" "$BENCH" "$STORM"; do
+for f in "$CLI" "$BENCH" "$STORM" ${BENCH_INSN:+"$OUT/bench-insn"}; do
 	[ -x "$f" ] || { echo "Error: $f is missing; run 'make' first" >&2; exit 1; }
 done
 
@@ -136,7 +142,8 @@ echo "== 1. sched_switch cost (backend observe) =="
 cli load --backend observe >/dev/null
 cli enroll "$CG" >/dev/null
 bench switch \
-	--counts "${BENCH_COUNTS:-0,1,64,4096}" \
+	--counts "${BENCH_COUNTS:-0,1,64,4096,16384}" \
+	--churn "${BENCH_CHURN:-4096}" \
 	--window-ms "${BENCH_WINDOW_MS:-1000}" --reps "${BENCH_REPS:-5}" \
 	--cpu "${BENCH_CPU:-0}"
 cli unload >/dev/null
@@ -309,7 +316,9 @@ stop_load() { kill "$BENCH_PID"; wait "$BENCH_PID" 2>/dev/null || true; BENCH_PI
 # BENCH_SCX_SECONDS; one JSON object per callback to $TMP/scx.json
 measure() {
 	sleep 1
+	insn_phase_start "$1"
 	stats_window sleep "${BENCH_SCX_SECONDS:-5}"
+	insn_phase_end
 	jq -c -n --arg sched "$1" --arg prefix "$2" \
 		--slurpfile a "$TMP/before.json" --slurpfile b "$TMP/after.json" "$JQ_PER"'
 		per(.name == "bench_switch").ns as $base
@@ -318,6 +327,22 @@ measure() {
 		| {sched: $sched, callback: $cb, ns: per(.name == $name).ns,
 		   calls: per(.name == $name).n, empty_ns: $base}
 		| . + {x_empty: (if .empty_ns > 0 then .ns / .empty_ns else null end)}' >>"$TMP/scx.json"
+}
+
+# under bench/insncount.c (BENCH_INSN=1, bench/scx-curve.sh): each
+# scheduler's window is a phase of its own, its programs' JIT addresses
+# printed while they are loaded ("insn-phase N SCHED", "insn-image N ...")
+INSN_PHASE=0
+insn_phase_start() {
+	[ "${BENCH_INSN:-0}" = 1 ] || return 0
+	INSN_PHASE=$((INSN_PHASE + 1))
+	echo "insn-phase $INSN_PHASE $1"
+	"$OUT/bench-insn" mark "$INSN_PHASE"
+}
+insn_phase_end() {
+	[ "${BENCH_INSN:-0}" = 1 ] || return 0
+	"$OUT/bench-insn" mark 63	# the idle phase: not reported
+	"$OUT/bench-insn" images "$INSN_PHASE"
 }
 
 # sched_up NAME PID: wait until the kernel runs scheduler NAME (while its

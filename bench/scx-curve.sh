@@ -21,13 +21,22 @@
 # the ratio to scx_simple at the same N is the figure to compare between
 # sizes.
 #
+# Instructions (BENCH_INSN=1, the default when build/insncount.so is
+# built): each VM also runs under bench/insncount.c, a TCG plugin that
+# counts the guest instructions executed inside each BPF program's JITed
+# image and in the kernel functions it calls, per scheduler's window
+# (build/scx-curve/insn-N.txt); bench/insn-report.py prints instructions
+# per call of every callback of the three schedulers and of our tracking
+# hooks, which neither the host's load nor the other vCPUs change.
+#
 # Each boot is bounded by BENCH_CURVE_TIMEOUT (default 600 s); the window
 # per scheduler is BENCH_SCX_SECONDS (default 3).  TCG runs every vCPU on
 # the host's cores: at 16 vCPUs on 2 cores a boot takes a few minutes.
 # SCX_PEERS=/none measures ours alone (at 16 vCPUs on 2 host cores, 6.12's
 # scx_simple starved the RCU kthread and never finished its window).
 # Every VM's console is kept in build/scx-curve/smp-N.log, the plot of ours
-# / scx_simple against N in build/scx-curve/curve.svg (BENCH_CURVE_SVG);
+# / scx_simple in instructions per call against N in
+# build/scx-curve/curve.svg (BENCH_CURVE_SVG);
 # BENCH_CURVE_REPORT=1 prints the tables from those logs without a VM.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,16 +47,24 @@ ICOUNT=${BENCH_ICOUNT-0}
 read -r -a SIZES <<<"${SIZES[*]}"
 LOGS=$ROOT/build/scx-curve
 mkdir -p "$LOGS"
+PLUGIN_SO=$ROOT/build/insncount.so
+INSN=${BENCH_INSN-$([ -r "$PLUGIN_SO" ] && echo 1)}
 
 for n in "${SIZES[@]}"; do
 	[ "${BENCH_CURVE_REPORT:-0}" = 1 ] && break
 	echo "== scx callbacks at $n vCPUs =="
 	start=$SECONDS
-	tests/vm/run-in-vm.sh --smp "$n" ${ICOUNT:+--icount "$ICOUNT"} --timeout "${BENCH_CURVE_TIMEOUT:-600}" -- \
-		env BENCH_SECTIONS=5 BENCH_SCX_JSON=1 ${SCX_PEERS:+SCX_PEERS="$SCX_PEERS"} \
+	plugin=()
+	if [ "$INSN" = 1 ]; then
+		rm -f "$LOGS/insn-$n.txt"
+		plugin=(--plugin "file=$PLUGIN_SO,out=$LOGS/insn-$n.txt")
+	fi
+	tests/vm/run-in-vm.sh --smp "$n" ${ICOUNT:+--icount "$ICOUNT"} --timeout "${BENCH_CURVE_TIMEOUT:-600}" \
+		"${plugin[@]}" -- \
+		env BENCH_SECTIONS=5 BENCH_SCX_JSON=1 BENCH_INSN="${INSN:-0}" ${SCX_PEERS:+SCX_PEERS="$SCX_PEERS"} \
 		BENCH_SCX_SECONDS="${BENCH_SCX_SECONDS:-3}" bench/run.sh \
 		>"$LOGS/smp-$n.log" 2>&1 || echo "  (the VM at $n vCPUs failed: $LOGS/smp-$n.log)"
-	tr -d '\r' <"$LOGS/smp-$n.log" | sed -n '/^== 5\./,/^stopping /{/^== 5\./d;/^scx-json /d;p}'
+	tr -d '\r' <"$LOGS/smp-$n.log" | sed -n '/^== 5\./,/^stopping /{/^== 5\./d;/^scx-json /d;/^insn-/d;p}'
 	echo "  ($((SECONDS - start)) s)"
 done
 
@@ -93,40 +110,10 @@ for cb in cbs:
     if lo in r and hi in r:
         line += f"{r[hi] / r[lo]:>8.2f}"
     print(line)
-
-# the plot: ours / scx_simple per callback against the vCPU count
-import os
-svg = os.environ.get("BENCH_CURVE_SVG") or f"{logs}/curve.svg"
-pts = {cb: [(n, ns[("vcpufreq", cb, n)] / ns[("scx_simple", cb, n)]) for n in sizes
-            if ns.get(("vcpufreq", cb, n)) and ns.get(("scx_simple", cb, n))]
-       for cb in cbs if cb != "dispatch"}
-top = max([2.5] + [v for p in pts.values() for _, v in p])
-W, H, L, B, T, R = 560, 320, 50, 40, 20, 130
-xs = lambda n: L + (W - L - R) * (sizes.index(n) / max(1, len(sizes) - 1))
-ys = lambda v: H - B - (H - B - T) * v / top
-colors = {"select_cpu": "#1f77b4", "enqueue": "#ff7f0e", "running": "#2ca02c", "stopping": "#d62728"}
-o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="11">',
-     f'<rect width="{W}" height="{H}" fill="white"/>',
-     f'<text x="{L}" y="13">vcpufreq / scx_simple, ns per call at the same vCPU count (QEMU -icount)</text>',
-     f'<line x1="{L}" y1="{H - B}" x2="{W - R}" y2="{H - B}" stroke="black"/>',
-     f'<line x1="{L}" y1="{T}" x2="{L}" y2="{H - B}" stroke="black"/>',
-     f'<line x1="{L}" y1="{ys(2):.1f}" x2="{W - R}" y2="{ys(2):.1f}" stroke="gray" stroke-dasharray="4 3"/>',
-     f'<text x="{W - R + 4}" y="{ys(2) + 4:.1f}" fill="gray">goal: 2x</text>']
-for n in sizes:
-    o.append(f'<text x="{xs(n):.1f}" y="{H - B + 15}" text-anchor="middle">{n} vCPUs</text>')
-step = 5 if top > 12 else 1
-for v in range(0, int(top) + 1, step):
-    o.append(f'<text x="{L - 6}" y="{ys(v) + 4:.1f}" text-anchor="end">{v}x</text>')
-for i, (cb, p) in enumerate(pts.items()):
-    if not p:
-        continue
-    c = colors.get(cb, "black")
-    o.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>' %
-             (c, " ".join(f"{xs(n):.1f},{ys(v):.1f}" for n, v in p)))
-    o.extend(f'<circle cx="{xs(n):.1f}" cy="{ys(v):.1f}" r="3" fill="{c}"/>' for n, v in p)
-    o.append(f'<text x="{W - R + 4}" y="{T + 30 + 16 * i}" fill="{c}">{cb}</text>')
-o.append("</svg>")
-with open(svg, "w") as f:
-    f.write("\n".join(o) + "\n")
-print(f"plot: {svg}")
 PY
+
+# instructions per call, and the plot of ours / scx_simple in instructions
+if [ "${INSN:-0}" = 1 ]; then
+	BENCH_CURVE_SVG=${BENCH_CURVE_SVG:-$LOGS/curve.svg} \
+		python3 bench/insn-report.py "$LOGS" "$ROOT/build/vm/obj/vmlinux" "${SIZES[@]}"
+fi

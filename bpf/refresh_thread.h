@@ -57,29 +57,6 @@ static void tid_mark(__u32 tid, bool on)
 }
 
 /*
- * @p's word and bit in task_seen: a multiplicative hash of its address.
- * The verifier turns no pointer into a number but the difference of two
- * (for root), so the address is taken relative to the map's.
- */
-static __u64 *task_seen_word(struct task_struct *p, __u64 *bit)
-{
-	__u64 off = (__u64)(void *)p - (__u64)(void *)&task_seen;
-	__u64 h = (off >> 6) * 0x9e3779b97f4a7c15ULL;
-	__u32 idx = (h >> 52) % VCPUFREQ_TASK_SEEN_WORDS;
-
-	*bit = 1ULL << (h >> 58);
-	return bpf_map_lookup_elem(&task_seen, &idx);
-}
-
-static void task_mark_seen(struct task_struct *p)
-{
-	__u64 bit, *w = task_seen_word(p, &bit);
-
-	if (w && !(*w & bit))
-		__sync_fetch_and_or(w, bit);
-}
-
-/*
  * Plain loads, not BPF_CORE_READ's helper call per hop: every caller holds
  * a trusted task in an RCU section (tp_btf, iter/task, struct_ops), which
  * the verifier turns into faulting loads.  Each sync re-reads it.
@@ -299,7 +276,6 @@ static struct vcpufreq_vcpu *refresh_thread(struct task_struct *p,
 			return NULL;
 		if (!s->taken)	/* new: its runtime counts from here */
 			s->runtime_base_ns = p->se.sum_exec_runtime;
-		task_mark_seen(p);
 	}
 	old = s->taken ? s->perf : 0;	/* what the agent was last told */
 	if (claim_change(s, perf))
@@ -309,6 +285,11 @@ static struct vcpufreq_vcpu *refresh_thread(struct task_struct *p,
 	/* for the agent's pass: this slot's value is in (written on change) */
 	if (slot && slot->taken_perf != perf)
 		slot->taken_perf = perf;
+	/* what switch-in compares to know that nothing moved */
+	if (s->slot != req->slot)
+		s->slot = req->slot;
+	if (slot && s->guest_perf != slot->guest_perf)
+		s->guest_perf = slot->guest_perf;
 	return s;
 }
 

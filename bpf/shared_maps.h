@@ -60,13 +60,6 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VCPUFREQ_TASK_SEEN_WORDS);
-	__type(key, __u32);
-	__type(value, __u64);
-} task_seen SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct vcpufreq_config);

@@ -19,12 +19,12 @@
  *    dies with it and a reused TID inherits nothing); it is accepted when
  *    its cgroup v2 or an ancestor is enrolled, else counted rejected.  The
  *    agent hears every change through the `events` ring buffer.
- *  - sched_switch costs every other thread on the host one test of a
- *    128-byte filter keyed by the task's address (task_seen), which every
- *    thread that got storage is set in: no read of the task, no helper
- *    call, no wakeup or switch-out hook at all.  A tracked thread re-reads
- *    its request (drop, change, fast-path slot) at switch-in, before it
- *    runs; its runtime is the kernel's own (se.sum_exec_runtime), read
+ *  - sched_switch costs every other thread on the host one test of its
+ *    own local storage pointer (task_has_storage): one line of the task,
+ *    no helper call, no wakeup or switch-out hook at all.  A tracked
+ *    thread re-reads its request (drop, change, fast-path slot) at
+ *    switch-in, before it runs, when its tid_pending bit, its slot or its
+ *    cgroup says something may have moved; its runtime is the kernel's own (se.sum_exec_runtime), read
  *    there and by the iterator.  A new TID is taken in by the iterator
  *    the agent runs on PENDING (and by the scheduler when it wakes).
  *  - When a tracked thread exits, its request is deleted and its slot
@@ -145,18 +145,49 @@ int on_bpf_syscall(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-/* may @p have vcpu_state?  false: it certainly has none */
-static bool task_maybe_seen(struct task_struct *p)
+/*
+ * May @p have vcpu_state?  false: it certainly has none.  The task's own
+ * local storage pointer, set when any task-storage map first gives it an
+ * entry and freed with the task: one line of the task itself, so the test
+ * answers for this task alone however many threads were ever tracked (a
+ * shared filter fills up as tracked threads come and go).  A task that
+ * has storage of another map (another BPF tool's, the scheduler's
+ * task_ctxs) pays one storage lookup more.
+ */
+static __always_inline bool task_has_storage(struct task_struct *p)
 {
-	__u64 bit, *w = task_seen_word(p, &bit);
-
-	return w && (*w & bit);
+	return p->bpf_storage;
 }
 
 /* runtime_ns as of now: the kernel's own account, since the first request */
 static void update_runtime(struct task_struct *p, struct vcpufreq_vcpu *s)
 {
 	s->runtime_ns = p->se.sum_exec_runtime - s->runtime_base_ns;
+}
+
+/*
+ * Has nothing moved for tracked @p since its request was last taken in?
+ * A bpf() write or delete of its request sets its tid_pending bit, which
+ * stays set until the iterator takes it in; a fast-path request moves its
+ * slot, a move to another cgroup its cgroup id.  While none did, the
+ * `requests` lookup (a hash and two cold lines per thread: a third to a
+ * half of a tracked switch-in, bench section 1) would find what @s holds.
+ */
+static bool request_unchanged(struct task_struct *p, struct vcpufreq_vcpu *s)
+{
+	__u32 tid = p->pid, perf = s->perf;
+	struct vcpufreq_slot *slot;
+	__u64 bit, *w = tid_bitmap_word(&tid_pending, tid, &bit);
+
+	if (!w || (*w & bit) || !s->taken ||
+	    s->cgroup_id != task_cgroup_id(p))
+		return false;
+	if (!s->slot)
+		return true;
+	/* a slot it does not own (yet): read the request */
+	slot = tid_slot(s->slot, tid);
+	return slot && perf_in_range(slot->perf) == perf &&
+	       slot->taken_perf == perf && slot->guest_perf == s->guest_perf;
 }
 
 /*
@@ -171,7 +202,7 @@ static __noinline int switch_in_tracked(struct task_struct *next)
 	struct vcpufreq_vcpu *s;
 
 	s = bpf_task_storage_get(&vcpu_state, next, 0, 0);
-	if (s)
+	if (s && !request_unchanged(next, s))
 		s = refresh_thread(next, s, false, NULL);
 	if (!s)
 		return 0;
@@ -186,7 +217,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next)
 {
 	/* take in a change or a drop before it runs */
-	if (!task_maybe_seen(next))
+	if (!task_has_storage(next))
 		return 0;
 	return switch_in_tracked(next);
 }
@@ -220,14 +251,15 @@ static __noinline int exit_tracked(struct task_struct *p)
 /*
  * A tracked thread exits: its request and fast-path slot go with it, so a
  * thread that gets the TID next inherits neither.  Every other exit costs
- * one test of task_seen, as on_switch.  A thread whose request was written
- * but which exited before it was taken in (no storage) is the agent's: it
- * deletes requests of dead TIDs on PENDING, and frees their slots.
+ * one test of the task's storage pointer, as on_switch.  A thread whose
+ * request was written but which exited before it was taken in (no
+ * storage) is the agent's: it deletes requests of dead TIDs on PENDING,
+ * and frees their slots.
  */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p)
 {
-	if (!task_maybe_seen(p))
+	if (!task_has_storage(p))
 		return 0;
 	return exit_tracked(p);
 }

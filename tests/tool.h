@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * What the test and benchmark tools share (tests/live/request-storm.c,
- * bench/bench-sched.c, bench/bench-request.c): the error printer, the
- * clock, and the uapi sched_attr (glibc's <sched.h> has none).
+ * bench/bench-sched.c, bench/bench-request.c, bench/bench-insn.c): the
+ * error printer, the clock, and the uapi sched_attr (glibc's <sched.h>
+ * has none).
  */
 #ifndef VCPUFREQ_TESTS_TOOL_H
 #define VCPUFREQ_TESTS_TOOL_H

@@ -114,6 +114,10 @@ struct vcpufreq_vcpu {
 	__u32 perf;		/* request as last seen by BPF */
 	__u32 enrolled;		/* 1 when its cgroup or an ancestor is enrolled */
 	__u32 taken;		/* 1 once a request was taken in */
+	__u32 slot;		/* the slot its request names (0: none) and */
+	__u32 guest_perf;	/* that slot's guest perf, as last taken in:
+				 * switch-in skips the `requests` lookup
+				 * while neither moved */
 };
 
 /*
@@ -131,20 +135,6 @@ struct vcpufreq_vcpu {
  * no thread has).  A write after a take-in always wakes the agent again.
  */
 #define VCPUFREQ_PIN_TID_PENDING	"tid_pending"
-
-/*
- * task_seen: BPF_MAP_TYPE_ARRAY of __u64, VCPUFREQ_TASK_SEEN_WORDS words:
- * a filter keyed by the address of a task_struct, set for every thread
- * that has had vcpu_state (never cleared before unload, so it may answer
- * yes for a thread we do not track, never no for one we do).  sched_switch
- * tests it first: unlike a thread's TID it needs no read of the task, and
- * two cache lines stay in cache under a fork-heavy load where 512 bytes
- * did not (bench section 4: 2.0-2.4x an empty program with 64 words,
- * 1.7-2.0x with 8).  1024 bits: with 100 vCPU threads seen since load,
- * 9% of other threads take a needless storage probe (~10 ns).
- */
-#define VCPUFREQ_PIN_TASK_SEEN		"task_seen"
-#define VCPUFREQ_TASK_SEEN_WORDS	16
 
 /*
  * actions: BPF_MAP_TYPE_HASH, key __u32 TID, value struct vcpufreq_action.

@@ -27,6 +27,8 @@
 #                  throttled or preempted inside a translated block runs
 #                  code the guest already patched (text_poke's int3: an
 #                  oops seen twice when BPF attached to sched_switch)
+#   --plugin SPEC  load a TCG plugin: QEMU's -plugin SPEC (file=LIB.so,ARG=...;
+#                  bench/scx-curve.sh passes bench/insncount.c's)
 #   -C DIR         run COMMAND in DIR (default: the project directory)
 #   -e NAME=VALUE  set an environment variable for COMMAND (repeatable)
 #   --kernel FILE  boot FILE instead of build/vm/bzImage (no build step)
@@ -35,7 +37,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-SMP=4 MEM=2G TIMEOUT=900 ACCEL=tcg DIR=$ROOT KERNEL='' VERBOSE=0 CPU=max ICOUNT='' FAVOUR=()
+SMP=4 MEM=2G TIMEOUT=900 ACCEL=tcg DIR=$ROOT KERNEL='' VERBOSE=0 CPU=max ICOUNT='' PLUGIN='' FAVOUR=()
 ENVS=()
 
 die() { echo "Error: $*" >&2; exit 125; }
@@ -48,6 +50,7 @@ while [ $# -gt 0 ]; do
 	--mem) MEM=${2:?}; shift 2 ;;
 	--accel) ACCEL=${2:?}; shift 2 ;;
 	--icount) ICOUNT=${2:?}; shift 2 ;;
+	--plugin) PLUGIN=${2:?}; shift 2 ;;
 	--timeout) TIMEOUT=${2:?}; shift 2 ;;
 	-C) DIR=$(realpath "${2:?}"); shift 2 ;;
 	-e) ENVS+=("${2:?}"); shift 2 ;;
@@ -74,6 +77,11 @@ if [ -n "$ICOUNT" ]; then
 	[ "$ACCEL" = tcg ] || die "--icount needs --accel tcg (KVM runs instructions natively)"
 fi
 [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--timeout $TIMEOUT: want a number of seconds"
+if [ -n "$PLUGIN" ]; then
+	[ "$ACCEL" = tcg ] || die "--plugin needs --accel tcg (plugins instrument TCG's translation)"
+	[[ $PLUGIN == file=* ]] && [ -r "$(f=${PLUGIN#file=}; echo "${f%%,*}")" ] ||
+		die "--plugin '$PLUGIN': want file=LIB.so[,ARG=VALUE...] naming a readable plugin"
+fi
 [ -d "$DIR" ] || die "-C $DIR: not a directory"
 case "$DIR/" in
 /dev/*|/proc/*|/sys/*)
@@ -143,7 +151,7 @@ fi
 {
 	qst=0
 	timeout -k 10 "$TIMEOUT" ${FAVOUR[@]+"${FAVOUR[@]}"} qemu-system-x86_64 \
-		-name vcpufreq-vm -M q35 -accel "$ACCEL" ${ICOUNT:+-icount shift=$ICOUNT,sleep=on} -cpu "$CPU" -smp "$SMP" -m "$MEM" \
+		-name vcpufreq-vm -M q35 -accel "$ACCEL" ${ICOUNT:+-icount shift=$ICOUNT,sleep=on} ${PLUGIN:+-plugin "$PLUGIN"} -cpu "$CPU" -smp "$SMP" -m "$MEM" \
 		-nographic -no-reboot -nic none -bios qboot.rom -pidfile "$TMP/qemu.pid" \
 		-kernel "$KERNEL" -append "$APPEND" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
