@@ -67,7 +67,7 @@ static void usage(FILE *f)
 
 static void command_usage(const struct command *c)
 {
-	printf("Usage: %s %s %s\n  %s\n", opts.prog, c->name, c->args,
+	printf("Usage: %s %s %s\n\n  %s\n", opts.prog, c->name, c->args,
 	       c->summary);
 }
 
