@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,6 +62,7 @@ static struct {
 int metrics_configure(const char *dir)
 {
 	struct stat st;
+	char *real;
 
 	if (stat(dir, &st) || !S_ISDIR(st.st_mode))
 		return err("--metrics: '%s' is not a directory; give node_exporter's "
@@ -69,7 +71,9 @@ int metrics_configure(const char *dir)
 	if (access(dir, W_OK))
 		return err("--metrics: cannot write in '%s': %s", dir,
 			   strerror(errno));
-	snprintf(m.dir, sizeof(m.dir), "%s", dir);
+	real = realpath(dir, NULL);	/* the agent may not keep our cwd */
+	snprintf(m.dir, sizeof(m.dir), "%s", real ? real : dir);
+	free(real);
 	return 0;
 }
 
