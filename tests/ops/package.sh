@@ -25,8 +25,8 @@ OURS=(/usr/sbin/vcpufreq-bpf /usr/sbin/vcpufreq-qemu-bridge /usr/sbin/vcpufreq-l
       /usr/share/doc/libvcpufreq-dev /usr/include/vcpufreq /run/vcpufreq $PIN
       /etc/systemd/system/multi-user.target.wants/vcpufreq-bpf.service)
 
-cleanup() {
-	[ -n "${SPAWNED:-}" ] && kill "$SPAWNED" 2>/dev/null
+cleanup() {	# what the tests started ($TMP/pids: they run in subshells)
+	[ -f "$TMP/pids" ] && xargs -r kill <"$TMP/pids" 2>/dev/null
 	[ -x /usr/sbin/vcpufreq-bpf ] && /usr/sbin/vcpufreq-bpf unload >/dev/null 2>&1
 	dpkg -P vcpufreq-bpf libvcpufreq-dev >/dev/null 2>&1
 	sleep 0.2; rmdir "$CGT" 2>/dev/null
@@ -73,7 +73,7 @@ test_installed_package_loads_steers_a_thread_and_unloads() {
 	zcat /usr/share/man/man8/vcpufreq-bpf-load.8.gz | grep -q -- '--metrics DIR' || fail "vcpufreq-bpf-load(8) lacks --metrics"
 	/usr/sbin/vcpufreq-bpf load >"$TMP/load.out" 2>&1 || fail "load: $(cat "$TMP/load.out")"
 	mkdir -p "$CGT"; /usr/sbin/vcpufreq-bpf enroll "$CGT" >/dev/null || fail "enroll"
-	sh -c "echo \$\$ > $CGT/cgroup.procs && exec $SPAWN 1 0" >"$TMP/tids" & SPAWNED=$!
+	sh -c "echo \$\$ > $CGT/cgroup.procs && exec $SPAWN 1 0" >"$TMP/tids" & echo $! >>"$TMP/pids"
 	wait_for 5 test -s "$TMP/tids" || fail "no thread"
 	/usr/sbin/vcpufreq-bpf request "$(head -n1 "$TMP/tids")" 700 >/dev/null || fail "request"
 	wait_for 5 sh -c "/usr/sbin/vcpufreq-bpf vcpus -j | jq -e '.[0].enrolled and .[0].perf == 700' >/dev/null" ||
@@ -82,6 +82,7 @@ test_installed_package_loads_steers_a_thread_and_unloads() {
 		fail "status: $(/usr/sbin/vcpufreq-bpf status -j)"
 	/usr/sbin/vcpufreq-bpf unload >/dev/null || fail "unload"
 	[ ! -e $PIN ] || fail "pins left after unload"
+	xargs -r kill <"$TMP/pids"; : >"$TMP/pids"	# the thread, so its cgroup can go
 	# the installed library links through the installed .pc
 	printf '#include <vcpufreq/vcpufreq.h>\nint main(void){struct vcpufreq *v;return vcpufreq_open("/nonexistent",&v)==-2?0:1;}\n' >"$TMP/t.c"
 	# shellcheck disable=SC2046
@@ -102,7 +103,7 @@ test_removing_while_loaded_unloads_and_purge_leaves_nothing_of_ours() {
 	# the hook stays until purge (a conffile), and then lets every domain start
 	sh /etc/libvirt/hooks/qemu.d/vcpufreq vm1 prepare begin - </dev/null || fail "the left hook fails a domain's start"
 	dpkg -P vcpufreq-bpf libvcpufreq-dev >"$TMP/dpkg.out" 2>&1 || fail "dpkg -P: $(cat "$TMP/dpkg.out")"
-	rmdir "$CGT" || fail "the test's cgroup is busy"
+	wait_for 5 rmdir "$CGT" || fail "the test's cgroup is busy: $(cat "$CGT/cgroup.procs")"
 	for f in "${OURS[@]}" /usr/share/man/man8/vcpufreq*.8.gz /usr/lib/*/libvcpufreq.a /usr/lib/*/pkgconfig/vcpufreq.pc; do
 		[ -e "$f" ] && left+=("$f")
 	done
