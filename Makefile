@@ -322,7 +322,7 @@ PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 LIBVIRT_HOOK_DIR ?= /etc/libvirt/hooks/qemu.d
 SYSTEMD_UNIT_DIR ?= /etc/systemd/system
-install: all $(OUT)/libvcpufreq-full.a man
+install: $(OUT)/vcpufreq-bpf $(OUT)/vcpufreq-qemu-bridge $(OUT)/libvcpufreq-full.a man
 	$(Q)install -D -m 0755 $(OUT)/vcpufreq-bpf $(DESTDIR)$(PREFIX)/sbin/vcpufreq-bpf
 	$(Q)install -D -m 0755 $(OUT)/vcpufreq-qemu-bridge $(DESTDIR)$(PREFIX)/sbin/vcpufreq-qemu-bridge
 	$(Q)sed 's|@SBINDIR@|$(PREFIX)/sbin|' libvirt/vcpufreq-libvirt > $(OUT)/vcpufreq-libvirt
