@@ -16,6 +16,7 @@ TMP=$(mktemp -d)
 SPAWN=$PWD/build/tests/spawn-threads
 export VCPUFREQ_STATE_DIR=	# the installed defaults, as an operator has them
 fail() { echo "    $*" >&2; exit 1; }
+gone() { [ ! -e /proc/$1 ] || grep -q '^State:.*Z' /proc/$1/status 2>/dev/null; }
 wait_for() { local i; for i in $(seq $(($1 * 10))); do "${@:2}" && return 0; sleep 0.1; done; return 1; }
 
 # every path the packages put on the machine, and the state they make
@@ -99,7 +100,8 @@ test_removing_while_loaded_unloads_and_purge_leaves_nothing_of_ours() {
 	mkdir -p "$CGT"; /usr/sbin/vcpufreq-bpf enroll "$CGT" >/dev/null || fail "enroll"
 	dpkg -r vcpufreq-bpf libvcpufreq-dev >"$TMP/dpkg.out" 2>&1 || fail "dpkg -r: $(cat "$TMP/dpkg.out")"
 	[ ! -e $PIN ] || fail "removing left the pins: $(ls $PIN)"
-	[ "$agent" != null ] && kill -0 "$agent" 2>/dev/null && fail "the agent (pid $agent) outlived its package"
+	# gone, or a zombie its new parent has not reaped yet
+	[ "$agent" = null ] || wait_for 5 gone "$agent" || fail "the agent (pid $agent) outlived its package"
 	# the hook stays until purge (a conffile), and then lets every domain start
 	sh /etc/libvirt/hooks/qemu.d/vcpufreq vm1 prepare begin - </dev/null || fail "the left hook fails a domain's start"
 	dpkg -P vcpufreq-bpf libvcpufreq-dev >"$TMP/dpkg.out" 2>&1 || fail "dpkg -P: $(cat "$TMP/dpkg.out")"
