@@ -111,7 +111,7 @@ test_removing_while_loaded_unloads_and_purge_leaves_nothing_of_ours() {
 	done
 	[ ${#left[@]} -eq 0 ] || fail "left after purge: ${left[*]}"
 	dpkg -s vcpufreq-bpf >/dev/null 2>&1 && fail "dpkg still knows vcpufreq-bpf"
-	pgrep -x vcpufreq-bpf >/dev/null && fail "a vcpufreq-bpf process is left: $(pgrep -ax vcpufreq-bpf)"
+	ps -C vcpufreq-bpf -o stat= | grep -qv '^Z' && fail "a vcpufreq-bpf process is left: $(ps -C vcpufreq-bpf -o pid,stat,args)"
 	true
 }
 
