@@ -67,7 +67,7 @@ HELPERS     := $(OUT)/standin-vmm $(OUT)/vcpufreq-qemu-bridge \
 	       $(OUT)/lab-guest
 LAB_OBJS    := $(patsubst %.c,$(OUT)/%.o,$(wildcard lab/*.c))
 
-.PHONY: all deps demo test bench clean install fuzz vm-test vm-bench effect qemu
+.PHONY: all deps demo test bench clean install fuzz vm-test vm-bench effect qemu man deb
 .SECONDARY:
 all: $(OUT)/vcpufreq-bpf $(OUT)/libvcpufreq.a $(HELPERS) $(UNIT_BINS)
 
@@ -178,7 +178,7 @@ $(OUT)/libvcpufreq.a: $(LIB_OBJS) $(COMMON_OBJS) scripts/check-exports.sh
 
 $(OUT)/vcpufreq-bpf: $(CLI_OBJS) $(AGENT_OBJS) $(BASE_OBJS) $(INTERNAL_LIB) $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUT)/standin-vmm: examples/standin-vmm.c $(INTERNAL_LIB) $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
@@ -194,7 +194,7 @@ $(OUT)/tests/bridge/%.o: bridge/%.c bridge/bridge.h $(wildcard common/*.h includ
 
 $(OUT)/vcpufreq-qemu-bridge: $(BRIDGE_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(BRIDGE_LIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(BRIDGE_LIBS) $(LDLIBS) -o $@
 
 $(OUT)/tests/vcpufreq-qemu-bridge: $(BRIDGE_TEST_OBJS) $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 	$(call msg,LINK,$@)
@@ -344,9 +344,10 @@ $(OUT)/libvcpufreq-full.a: $(OUT)/libvcpufreq.a $(LIBBPF_OBJ)
 # of ours), headers, pkg-config file.  The hook goes to libvirt's qemu.d,
 # beside any hook already there; libvirtd reads it when it starts.
 PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
 LIBVIRT_HOOK_DIR ?= /etc/libvirt/hooks/qemu.d
 SYSTEMD_UNIT_DIR ?= /etc/systemd/system
-install: all $(OUT)/libvcpufreq-full.a
+install: $(OUT)/vcpufreq-bpf $(OUT)/vcpufreq-qemu-bridge $(OUT)/libvcpufreq-full.a man
 	$(Q)install -D -m 0755 $(OUT)/vcpufreq-bpf $(DESTDIR)$(PREFIX)/sbin/vcpufreq-bpf
 	$(Q)install -D -m 0755 $(OUT)/vcpufreq-qemu-bridge $(DESTDIR)$(PREFIX)/sbin/vcpufreq-qemu-bridge
 	$(Q)sed 's|@SBINDIR@|$(PREFIX)/sbin|' libvirt/vcpufreq-libvirt > $(OUT)/vcpufreq-libvirt
@@ -357,11 +358,26 @@ install: all $(OUT)/libvcpufreq-full.a
 		examples/vcpufreq-bpf.service > $(OUT)/vcpufreq-bpf.service
 	$(Q)install -D -m 0644 $(OUT)/vcpufreq-bpf.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/vcpufreq-bpf.service
 	$(Q)install -D -m 0644 docs/usage.md $(DESTDIR)$(PREFIX)/share/doc/vcpufreq-bpf/usage.md
-	$(Q)install -D -m 0644 $(OUT)/libvcpufreq-full.a $(DESTDIR)$(PREFIX)/lib/libvcpufreq.a
+	$(Q)install -D -m 0644 $(OUT)/libvcpufreq-full.a $(DESTDIR)$(LIBDIR)/libvcpufreq.a
 	$(Q)install -D -m 0644 -t $(DESTDIR)$(PREFIX)/include/vcpufreq include/vcpufreq/*.h
-	$(Q)mkdir -p $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	$(Q)sed 's|@PREFIX@|$(PREFIX)|' lib/vcpufreq.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vcpufreq.pc
+	$(Q)mkdir -p $(DESTDIR)$(LIBDIR)/pkgconfig
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' lib/vcpufreq.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/vcpufreq.pc
+	$(Q)install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/man/man8 $(OUT)/man/*.8
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+
+# the man pages, from each program's --help (scripts/gen-man.sh)
+man: $(OUT)/vcpufreq-bpf $(OUT)/vcpufreq-qemu-bridge scripts/gen-man.sh libvirt/vcpufreq-libvirt
+	$(call msg,MAN,$(OUT)/man)
+	$(Q)sed 's|@SBINDIR@|$(PREFIX)/sbin|' libvirt/vcpufreq-libvirt > $(OUT)/vcpufreq-libvirt
+	$(Q)chmod 0755 $(OUT)/vcpufreq-libvirt
+	$(Q)rm -rf $(OUT)/man && scripts/gen-man.sh $(OUT)/man $(OUT)/vcpufreq-bpf \
+		$(OUT)/vcpufreq-qemu-bridge $(OUT)/vcpufreq-libvirt
+
+# the Debian packages (debian/), built by dpkg-buildpackage from a copy of
+# the tree in $(OUT)/deb/src, so the tree's build/ is left alone; the
+# .debs and lintian's report land in $(OUT)/deb
+deb:
+	$(Q)scripts/deb.sh $(OUT)/deb
 
 clean:
 	rm -rf $(OUT)

@@ -36,6 +36,7 @@
 #include <bpf/libbpf.h>
 #include "agent.h"
 #include "broker.h"
+#include "metrics.h"
 #include "base.h"
 #include "pins.h"
 #include "procstat.h"
@@ -228,6 +229,7 @@ static void fall_back(struct agent *ag, __u32 kind)
 	FILE *f;
 
 	scx_exit_reason(why, sizeof(why));
+	metrics_ejected();
 	restore_all_actions(ag->env);
 	ag->act->stop(ag->env);
 	next = actuator_after(ag->act, ag->env);
@@ -680,6 +682,8 @@ static bool agent_turn(struct agent *ag, int ep_fd, struct ring_buffer *rb)
 		clock_gettime(CLOCK_MONOTONIC_COARSE, &ag->last_log_check);
 		cap_log(ag->env->state_dir);
 	}
+	metrics_pass(ag->stats, ag->act, ag->requests_fd, ag->state_fd,
+		     ag->env->actions_fd);
 	return true;
 }
 
@@ -756,6 +760,7 @@ int agent_run(const struct actuator *act, struct act_env *env, int ready_fd,
 	ret = restore_all_actions(env);
 out:
 	broker_close(ag.broker);
+	metrics_stop();
 	log_stats = NULL;
 	if (started && ag.act->stop)
 		ag.act->stop(env);

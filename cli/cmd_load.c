@@ -39,6 +39,7 @@
 #include "agent.h"
 #include "cli.h"
 #include "grants.h"
+#include "metrics.h"
 #include "procstat.h"
 #include "vcpufreq.skel.h"
 
@@ -471,11 +472,12 @@ static int take_over_pins(bool *adopt)
 	return 0;
 }
 
-enum { OPT_BACKEND = 256, OPT_FOREGROUND };
+enum { OPT_BACKEND = 256, OPT_FOREGROUND, OPT_METRICS };
 
 static const struct option load_options[] = {
 	{ "backend",	required_argument,	NULL, OPT_BACKEND },
 	{ "foreground",	no_argument,		NULL, OPT_FOREGROUND },
+	{ "metrics",	required_argument,	NULL, OPT_METRICS },
 	{ 0 }
 };
 
@@ -485,7 +487,7 @@ static int unexpected(const char *arg)
 		   "--help'", arg);
 }
 
-/* load [--backend NAME] [--foreground]; 0, or -1 with Error: */
+/* load [--backend NAME] [--foreground] [--metrics DIR]; 0, or -1 with Error: */
 static int parse_load_args(int argc, char **argv, const char **backend,
 			   bool *foreground)
 {
@@ -497,7 +499,10 @@ static int parse_load_args(int argc, char **argv, const char **backend,
 			*backend = optarg;
 		else if (opt == OPT_FOREGROUND)
 			*foreground = true;
-		else
+		else if (opt == OPT_METRICS) {
+			if (metrics_configure(optarg))
+				return -1;
+		} else
 			return unexpected(refused_option(argv));
 	}
 	if (optind < argc)

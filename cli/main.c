@@ -21,8 +21,11 @@ struct command {
 
 static const struct command commands[] = {
 	{ "load", cmd_load,
-	  "[--backend auto|scx|uclamp|affinity|cpufreq|observe] [--foreground]",
-	  "load and pin the BPF programs, start the agent (auto: the\n  first usable of scx, uclamp, affinity, cpufreq, observe)" },
+	  "[--backend auto|scx|uclamp|affinity|cpufreq|observe] [--foreground]\n"
+	  "  [--metrics DIR]",
+	  "load and pin the BPF programs, start the agent (auto: the\n  first usable of scx, uclamp, affinity, cpufreq, observe);\n"
+	  "  --metrics: the agent writes DIR/vcpufreq-bpf.prom every 5 s for\n"
+	  "  node_exporter's textfile collector" },
 	{ "unload", cmd_unload, "[--restore-only]",
 	  "stop the agent, restore every setting, remove the pins" },
 	{ "status", cmd_status, "[-j|-p]",
@@ -64,7 +67,7 @@ static void usage(FILE *f)
 
 static void command_usage(const struct command *c)
 {
-	printf("Usage: %s %s %s\n  %s\n", opts.prog, c->name, c->args,
+	printf("Usage: %s %s %s\n\n  %s\n", opts.prog, c->name, c->args,
 	       c->summary);
 }
 

@@ -25,9 +25,15 @@ pkgs=(
 	bpftool                                                 # for users: bpftool map dump
 	iproute2 procps util-linux jq python3 xz-utils strace   # tests (strace: a kill between apply and record)
 	device-tree-compiler dt-schema                          # guest DT checks
+	debhelper lintian                                       # make deb (debhelper brings dpkg-dev)
+	prometheus prometheus-node-exporter curl                # the metrics test: a real scrape
+	python3-kubernetes python3-yaml                         # the fleet manifests' schema check
 )
 
 [ "${1:-}" = --vm ] && pkgs=("${vm_pkgs[@]}")
+# kubectl for the manifests' dry run: Debian's kubernetes-client, unless
+# a kubectl of another origin is there (its /usr/bin/kubectl would clash)
+[ "${1:-}" = --vm ] || command -v kubectl >/dev/null || pkgs+=(kubernetes-client)
 
 missing=()
 for p in "${pkgs[@]}"; do

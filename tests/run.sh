@@ -44,6 +44,7 @@ run_suite() {
 }
 
 run_suite "guest devicetree (topology --dts, dtc, dt-validate)" tests/live/dts.sh build/vcpufreq-bpf
+run_suite "fleet manifests (deploy/kubernetes) against the Kubernetes API types" tests/ops/manifests.sh
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "== live tests: skipped, they load BPF programs; run 'sudo make test'"
@@ -51,6 +52,8 @@ if [ "$(id -u)" -ne 0 ]; then
 else
 	run_suite "live tests (running kernel $(uname -r))" tests/live/run-live.sh
 	run_suite "effect lab's guest model against the host side (running kernel)" lab/selftest.sh
+	run_suite "metrics: node_exporter's textfile collector, scraped by a real Prometheus" tests/ops/metrics.sh
+	run_suite "Debian packages: make deb, lintian, installed, run, removed and purged" tests/ops/package.sh
 fi
 
 case "$(uname -r)" in *-vcpufreq-vm) VCPUFREQ_SKIP_VM=1 ;; esac	# already in the VM

@@ -7,8 +7,8 @@ test_systemd_unit_is_installed_sandboxed_and_its_capabilities_suffice() {
 	make -s install DESTDIR="$TMP/inst" PREFIX=/usr >/dev/null || fail "make install failed"
 	local unit=$TMP/inst/etc/systemd/system/vcpufreq-bpf.service
 	[ -f "$unit" ] || fail "no unit installed"
-	grep -qx 'ExecStart=/usr/sbin/vcpufreq-bpf load --foreground --backend auto' "$unit" || fail "ExecStart: $(grep ExecStart "$unit")"
-	for k in 'ExecStopPost=-/usr/sbin/vcpufreq-bpf unload --restore-only' NoNewPrivileges=yes \
+	grep -qx 'ExecStart=/usr/sbin/vcpufreq-bpf load --foreground --backend auto $VCPUFREQ_LOAD_OPTIONS' "$unit" || fail "ExecStart: $(grep ExecStart "$unit")"
+	for k in 'ConditionPathExists=/sys/kernel/btf/vmlinux' 'ExecStopPost=-/usr/sbin/vcpufreq-bpf unload --restore-only' NoNewPrivileges=yes \
 		 ProtectSystem=strict ProtectHome=yes PrivateNetwork=yes 'CapabilityBoundingSet=CAP_'; do
 		grep -q "^$k" "$unit" || fail "the unit lacks $k"
 	done
