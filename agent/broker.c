@@ -26,7 +26,9 @@
  * socket is open to every user, so what a user without a grant can cost
  * is bounded: its connection's first message is answered "no grant" and
  * the connection closed, at most BROKER_UNGRANTED_RATE times a second per
- * uid (beyond that it is closed at accept, unanswered); a granted
+ * uid (beyond that it is closed at accept, unanswered; and past
+ * BROKER_SHUT_RATE such connections a second, all users together, the
+ * socket waits before it accepts again: a flood costs the flooders); a granted
  * connection must say HELLO before anything else, or it is closed (only
  * HELLO is processed before it succeeds); each user has a
  * cap of connections, with room kept for root; and each uid has its own
@@ -68,6 +70,7 @@
 #define BROKER_MAX_GROUPS	16
 #define BROKER_UNGRANTED_RATE	20	/* answered refusals per second per uid */
 #define BROKER_LOG_RATE		10	/* log lines per second per uid */
+#define BROKER_SHUT_RATE	100	/* ungranted connections per second, all users */
 
 struct creds {
 	uid_t uid;
@@ -127,6 +130,8 @@ struct broker {
 	struct grant grants[VCPUFREQ_MAX_GRANTS];
 	int nr_buckets;
 	struct bucket buckets[BROKER_MAX_CONNS];
+	double shut, shut_last;		/* BROKER_SHUT_RATE a second, all users */
+	bool listen_paused;		/* shut allowance spent: not accepting */
 };
 
 static void count(struct broker *b, __u64 *field)
@@ -618,14 +623,55 @@ static bool ungranted_spent(struct broker *b, const struct creds *who)
 	return true;
 }
 
+/*
+ * What connections of users with nothing to do here may still cost us
+ * now.  Each is a few system calls and the freeing of what its peer
+ * queued before we took it (up to net.unix.max_dgram_qlen messages), so
+ * a flood of connects (from many uids, or from one over its cap) would
+ * cost the agent in proportion to the flooders' CPU.  Past
+ * BROKER_SHUT_RATE such connections a second, all users together
+ * (answered "no grant" or closed at accept), the socket is not accepted
+ * from until the allowance has grown back a fiftieth of a second's
+ * worth: the connects wait in the kernel's backlog, their senders
+ * blocked (their CPU, not ours), and a VMM's or root's connect waits
+ * behind at most the backlog's 64 of them (0.64 s).
+ */
+static double shut_allowance(struct broker *b)
+{
+	double now = now_s();
+
+	b->shut += (now - b->shut_last) * BROKER_SHUT_RATE;
+	b->shut_last = now;
+	if (b->shut > BROKER_SHUT_RATE / 10)
+		b->shut = BROKER_SHUT_RATE / 10;
+	return b->shut;
+}
+
+static void listen_pause(struct broker *b, bool pause)
+{
+	struct epoll_event ev = { .events = pause ? 0 : EPOLLIN, .data.ptr = b };
+
+	if (b->listen_paused == pause)
+		return;
+	b->listen_paused = pause;
+	if (pause)
+		count(b, &b->stats->broker_rate_limited);
+	epoll_ctl(b->ep_fd, EPOLL_CTL_MOD, b->listen_fd, &ev);
+}
+
 static void accept_conns(struct broker *b, int ep_fd)
 {
 	for (int i = 0; i < BROKER_READ_BATCH; i++) {
 		struct epoll_event ev = { .events = EPOLLIN };
-		int fd = accept4(b->listen_fd, NULL, NULL,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct conn *c;
+		int fd;
 
+		if (shut_allowance(b) < 1) {
+			listen_pause(b, true);
+			return;
+		}
+		fd = accept4(b->listen_fd, NULL, NULL,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
 		c = calloc(1, sizeof(*c));
@@ -633,6 +679,7 @@ static void accept_conns(struct broker *b, int ep_fd)
 		    !conn_fits(b, &c->who)) {
 			count(b, &b->stats->broker_refused);
 			count(b, &b->stats->broker_conns_refused);
+			b->shut -= 1;
 			if (!c || (has_grant(b, &c->who) && may_log(b, c->who.uid)))
 				b->ops->log("broker: connection of uid %d "
 					    "refused (%d open)", c ?
@@ -648,6 +695,7 @@ static void accept_conns(struct broker *b, int ep_fd)
 			c->grant = grant_of_peer(b, &c->who, &c->peer);
 		} else {
 			c->grant = -1;
+			b->shut -= 1;	/* to be answered "no grant" and closed */
 		}
 		ev.data.ptr = c;
 		if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, fd, &ev)) {
@@ -745,6 +793,9 @@ bool broker_apply(struct broker *b)
 	for (int i = 0; i < b->nr_conns; i++)
 		if (b->conns[i]->paused)
 			pause_if_spent(b, b->conns[i]);
+	if (b->listen_paused && shut_allowance(b) >= BROKER_SHUT_RATE / 50)
+		listen_pause(b, false);
+	waiting = b->listen_paused;	/* come back to listen again */
 
 	for (int i = 0; i < b->nr_owned && done < BROKER_APPLY_BATCH; i++) {
 		struct owned *o = &b->owned[i];

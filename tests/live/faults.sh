@@ -15,8 +15,12 @@ our_agents() {
 nothing_of_ours_left() {	# no pins, no agent, no program of ours attached
 	[ ! -e "$PIN" ] || fail "pins left: $(ls -R "$PIN")"
 	[ "$(our_agents)" = 0 ] || fail "an agent still runs: $(pgrep -ax vcpufreq-bpf)"
-	[ "$(on_switch_progs)" = 0 ] || fail "our programs are still attached"
+	# the agent's exit drops the last reference to its links and
+	# programs; the kernel frees them after an RCU grace period, which
+	# a loaded machine stretches: a moment, not forever
+	wait_for 5 no_on_switch_progs || fail "our programs are still loaded 5 s after unload"
 }
+no_on_switch_progs() { [ "$(on_switch_progs)" = 0 ]; }
 test_two_loads_a_tenth_of_a_second_apart_leave_one_agent() {
 	local gap ok
 	for gap in 0.1 0; do
@@ -131,7 +135,7 @@ test_users_without_a_grant_get_a_refusal_and_cost_the_agent_no_cpu() {
 	echo "    three ungranted users flooding: agent $pct% of one CPU" >&2
 	local most=15; case "$(uname -r)" in *-vcpufreq-vm) most=40 ;; esac
 	[ "$pct" -lt "$most" ] || fail "the agent used $pct% of a CPU (at most $most%)"
-	jq -e '.broker.refused_connections > 100' <<<"$($VF status -j)" >/dev/null || fail "refusals not counted: $($VF status -j | jq -c .broker)"
+	jq -e '.broker.refused > 100' <<<"$($VF status -j)" >/dev/null || fail "refusals not counted: $($VF status -j | jq -c .broker)"
 	request_gone 1 || fail "an ungranted user's REGISTER was taken in"
 	[ "$(wc -l <"$VCPUFREQ_STATE_DIR/agent.log")" -lt 300 ] || fail "agent.log grew to $(wc -l <"$VCPUFREQ_STATE_DIR/agent.log") lines"
 }
