@@ -79,7 +79,7 @@ done
 tests/vm/build-kernel.sh --arch arm64 >&2 || die "could not build the arm64 test kernel"
 [ -f "$MODULE" ] || make -s -C guest-driver arm64 >&2 || die "could not build the guest driver for arm64"
 lab/build-module.sh --arm64 || die "could not build vcpufreq_labio.ko for arm64"
-make -s "$GUEST_BIN" >&2 || die "could not build $GUEST_BIN"
+make -s "${GUEST_BIN#"$ROOT"/}" >&2 || die "could not build $GUEST_BIN"
 need_files "$KERNEL" "$MODULE" "$LABIO" "$GUEST_BIN" "$MODEL" "$VF" >/dev/null
 
 # the host: an A76 and an X1 of the lab's Tensor (lab/host), both at fmax
