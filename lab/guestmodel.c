@@ -11,11 +11,14 @@
  *   capacity scaling give on arm64.  A task that runs flat out at half
  *   speed thus settles at 512, on whichever vCPU.
  *
- * A vCPU's util (cpu_util)
+ * A vCPU's util (cpu_util_cfs_boost, what schedutil reads)
  *   The sum of the util of every task attached to its runqueue, sleeping
  *   ones included (their util decays in place, as blocked util does), or,
- *   if larger, the sum of the util_est of its queued tasks; capped at the
- *   vCPU's capacity.  A task that wakes or is pulled onto another vCPU
+ *   if larger, the sum of their runnable_avg (runnable boost: a task
+ *   waiting in the queue accrues it at the same invariant rate as the
+ *   running one accrues util, so tasks that queue behind each other ask
+ *   for more), or the sum of the util_est of its queued tasks; capped at
+ *   the vCPU's capacity.  A task that wakes or is pulled onto another vCPU
  *   takes its util along: the new vCPU's request jumps at once.
  *   util_est (fair.c util_est_update): at each sleep, a rise is taken at
  *   once, a fall by a quarter of the difference, changes under 1% ignored.
@@ -24,7 +27,10 @@
  *   A tick, an enqueue or a dequeue updates the frequency only when the
  *   runqueue's util changed: a new 1024 us PELT period began, or a task
  *   was attached (a migration).  A wakeup after I/O always does, with the
- *   iowait flag (enqueue_task_fair), after the other one.
+ *   iowait flag, before the other one (enqueue_task_fair() calls
+ *   cpufreq_update_util(SCHED_CPUFREQ_IOWAIT) before it updates the load:
+ *   with the other order, an update that only finds a new PELT period
+ *   consumes the evaluation and halves the boost first).
  *
  * schedutil (kernel/sched/cpufreq_schedutil.c, single policy path)
  *   iowait boost: a wakeup after I/O starts the boost at 128, each further
@@ -38,7 +44,7 @@
  *   evaluated at most once per 1 ms after the last change (the driver's
  *   transition_delay_us), written only when it changes, and a lower value
  *   is held while the vCPU has not been idle since the last evaluation
- *   (sugov_hold_freq, NO_HZ).  Not modelled: runnable boost, uclamp,
+ *   (sugov_hold_freq, NO_HZ).  Not modelled: uclamp,
  *   RT/DL/IRQ util, shared policies.
  */
 #include <math.h>
@@ -69,7 +75,7 @@ void gm_vcpu_init(struct gm_vcpu *v, unsigned int capacity,
 
 void gm_task_init(struct gm_task *t, uint64_t now)
 {
-	*t = (struct gm_task){ .last_ns = now, .vcpu = -1 };
+	*t = (struct gm_task){ .last_ns = now, .rlast_ns = now, .vcpu = -1 };
 }
 
 unsigned int gm_vcpu_fmax(const struct gm_vcpu *v)
@@ -77,9 +83,14 @@ unsigned int gm_vcpu_fmax(const struct gm_vcpu *v)
 	return v->perf[v->nr_perf - 1];
 }
 
-void gm_task_ran(struct gm_task *t, uint64_t now, uint64_t ref_ns)
+/*
+ * A PELT signal @avg (as of *@last) after @ref_ns of reference work done
+ * by its CPU since then: it moves towards GM_SCALE x that work's share of
+ * the time
+ */
+static void accrue(double *avg, uint64_t *last, uint64_t now, uint64_t ref_ns)
 {
-	uint64_t dt = elapsed(t->last_ns, now);
+	uint64_t dt = elapsed(*last, now);
 	double speed, d;
 
 	if (!dt)
@@ -88,8 +99,25 @@ void gm_task_ran(struct gm_task *t, uint64_t now, uint64_t ref_ns)
 	if (speed > 1)
 		speed = 1;
 	d = decay(dt);
-	t->util = t->util * d + GM_SCALE * speed * (1 - d);
-	t->last_ns = now;
+	*avg = *avg * d + GM_SCALE * speed * (1 - d);
+	*last = now;
+}
+
+/* @t ran: its util (and its runnable_avg: gm_task_runnable) */
+void gm_task_ran(struct gm_task *t, uint64_t now, uint64_t ref_ns)
+{
+	accrue(&t->util, &t->last_ns, now, ref_ns);
+}
+
+/* @t was runnable (running or waiting) while its vCPU did @ref_ns */
+void gm_task_runnable(struct gm_task *t, uint64_t now, uint64_t ref_ns)
+{
+	accrue(&t->runnable, &t->rlast_ns, now, ref_ns);
+}
+
+static double runnable_at(const struct gm_task *t, uint64_t now)
+{
+	return t->runnable * decay(elapsed(t->rlast_ns, now));
 }
 
 void gm_task_idle(struct gm_task *t, uint64_t now)
@@ -107,6 +135,9 @@ double gm_task_util_at(const struct gm_task *t, uint64_t now)
 void gm_task_enqueue(struct gm_task *t, int vcpu, uint64_t now)
 {
 	gm_task_idle(t, now);
+	t->runnable = runnable_at(t, now);	/* it decayed while asleep */
+	if (now > t->rlast_ns)
+		t->rlast_ns = now;
 	t->vcpu = vcpu;
 	t->queued = true;
 }
@@ -129,7 +160,7 @@ void gm_task_dequeue(struct gm_task *t, uint64_t now)
 
 double gm_vcpu_util(const struct gm *g, int vcpu, uint64_t now)
 {
-	double util = 0, est = 0, cap = g->vcpus[vcpu].capacity;
+	double util = 0, runnable = 0, est = 0, cap = g->vcpus[vcpu].capacity;
 
 	for (int i = 0; i < g->nr_tasks; i++) {
 		const struct gm_task *t = &g->tasks[i];
@@ -137,9 +168,12 @@ double gm_vcpu_util(const struct gm *g, int vcpu, uint64_t now)
 		if (t->vcpu != vcpu)
 			continue;
 		util += gm_task_util_at(t, now);
+		runnable += runnable_at(t, now);
 		if (t->queued)
 			est += t->util_est;
 	}
+	if (runnable > util)
+		util = runnable;
 	if (est > util)
 		util = est;
 	return util < cap ? util : cap;

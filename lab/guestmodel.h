@@ -28,7 +28,9 @@
 struct gm_task {
 	double util;		/* util_avg as of last_ns */
 	double util_est;	/* util_est: smoothed util at each sleep */
+	double runnable;	/* runnable_avg as of rlast_ns */
 	uint64_t last_ns;
+	uint64_t rlast_ns;
 	int vcpu;		/* vCPU whose runqueue holds its util, -1: none */
 	bool queued;		/* runnable: running or waiting on that vCPU */
 };
@@ -67,6 +69,7 @@ unsigned int gm_vcpu_fmax(const struct gm_vcpu *v);
  * not run (slept or waited) from its last update to @now.
  */
 void gm_task_ran(struct gm_task *t, uint64_t now, uint64_t ref_ns);
+void gm_task_runnable(struct gm_task *t, uint64_t now, uint64_t ref_ns);
 void gm_task_idle(struct gm_task *t, uint64_t now);
 double gm_task_util_at(const struct gm_task *t, uint64_t now);
 

@@ -273,9 +273,9 @@ static uint64_t next_timer(const struct lab *lab, const struct vcpu *v)
 }
 
 /*
- * enqueue_task_fair() for tasks woken or pulled onto @v: a frequency
- * update when the runqueue's util moved (a new PELT period, or the task
- * came from elsewhere), then one with the iowait flag after I/O.
+ * enqueue_task_fair() for tasks woken or pulled onto @v: after I/O, a
+ * frequency update with the iowait flag, then one when the runqueue's
+ * util moved (a new PELT period, or the task came from elsewhere).
  */
 static void account_arrivals(struct lab *lab, struct vcpu *v, uint64_t now)
 {
@@ -288,12 +288,12 @@ static void account_arrivals(struct lab *lab, struct vcpu *v, uint64_t now)
 		if (!t->arrived)
 			continue;
 		t->arrived = false;
-		gm_task_enqueue(m, v->index, now);
-		if (gm_vcpu_pelt_decayed(gv, now) || attached)
-			update_freq(lab, v, now, 0);
 		if (t->iowait)
 			update_freq(lab, v, now, GM_IOWAIT);
 		t->iowait = false;
+		gm_task_enqueue(m, v->index, now);
+		if (gm_vcpu_pelt_decayed(gv, now) || attached)
+			update_freq(lab, v, now, 0);
 	}
 }
 
@@ -429,6 +429,9 @@ static void vcpu_loop(struct lab *lab, struct vcpu *v)
 		run_unit(lab, v, &x);
 		now = lab_now(lab);
 		gm_task_ran(&lab->gm.tasks[v->cur->id], now, lab->unit_ns);
+		gm_task_runnable(&lab->gm.tasks[v->cur->id], now, lab->unit_ns);
+		for (struct task *q = v->rq_head; q; q = q->next)
+			gm_task_runnable(&lab->gm.tasks[q->id], now, lab->unit_ns);
 		v->cur->units_left--;
 		if (now >= v->next_tick)
 			tick(lab, v, now);

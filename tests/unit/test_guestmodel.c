@@ -134,6 +134,35 @@ TEST(iowait_boost_doubles_once_per_evaluation_and_resets_after_a_tick)
 	CHECK_EQ(vcpus[0].iowait_boost, 0);
 }
 
+TEST(tasks_queued_behind_each_other_ask_for_their_runnable_time)
+{
+	double util, sum;
+
+	/* two tasks share vCPU 0 in 4 ms turns for 20 ms, from idle */
+	setup_continuous();
+	gm_task_enqueue(&tasks[0], 0, 0);
+	gm_task_enqueue(&tasks[1], 0, 0);
+	for (uint64_t now = 50 * US; now <= 20 * MS; now += 50 * US) {
+		struct gm_task *cur = &tasks[(now - 1) / (4 * MS) % 2];
+
+		gm_task_ran(cur, now, 50 * US);
+		gm_task_runnable(&tasks[0], now, 50 * US);
+		gm_task_runnable(&tasks[1], now, 50 * US);
+		if (now % (4 * MS) == 0)
+			gm_task_idle(&tasks[(now / (4 * MS)) % 2], now);
+	}
+	/*
+	 * Each ran half the time, so their util adds up to one hog's
+	 * (1024 x (1 - 2^(-20/32)) = 360); each was runnable all the time,
+	 * so schedutil's runnable boost asks for about twice that
+	 */
+	sum = gm_task_util_at(&tasks[0], 20 * MS) + gm_task_util_at(&tasks[1], 20 * MS);
+	util = gm_vcpu_util(&g, 0, 20 * MS);
+	CHECK(fabs(sum - 360) < 40);
+	CHECK(util > 1.8 * sum);
+	CHECK(util < 2.2 * sum);
+}
+
 TEST(a_migrating_task_takes_its_util_along)
 {
 	double before;
@@ -246,6 +275,7 @@ TEST(util_moves_once_per_pelt_period)
 RUN_TESTS(CASE(hog_ramps_the_request_to_the_max_within_the_pelt_bound),
 	  CASE(an_idle_vcpu_falls_back_at_its_next_wakeup),
 	  CASE(a_waking_task_brings_its_util_est),
+	  CASE(tasks_queued_behind_each_other_ask_for_their_runnable_time),
 	  CASE(iowait_boost_doubles_per_iowait_wakeup_and_halves_without),
 	  CASE(iowait_boost_doubles_once_per_evaluation_and_resets_after_a_tick),
 	  CASE(a_migrating_task_takes_its_util_along),

@@ -30,7 +30,7 @@ if jq -e '.workload == "rand-read-qd1" and .real_perf > 0 and .model_perf > 0' <
 else
 	bad "the guest's workload did I/O as its own threads" "$r" "$(tail -n 15 "$log")"
 fi
-if jq -e '.real_rate > 0 and .model_rate > 0 and .real_mean > 0 and .model_mean > 0 and
+if jq -e '.real_rate >= 0 and .model_rate >= 0 and .real_mean > 0 and .model_mean > 0 and
 	.overlap >= 0 and .overlap <= 1 and (.vcpus | length) == 2' <<<"$r" >/dev/null 2>&1; then
 	ok "both request streams compared per vCPU: $(jq -r '"mean \(.real_mean | floor) vs \(.model_mean | floor), \(.real_rate | floor) vs \(.model_rate | floor) requests/s, overlap \(.overlap * 100 | floor) %"' <<<"$r")"
 else
