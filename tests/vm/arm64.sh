@@ -205,7 +205,9 @@ writer_scope_continuous() {
 }
 
 # vCPU 16 is MPIDR 0x100: only a cpu node with that reg starts it
-policy_shown() { ask show A64-SHOWN 60 && [ -n "$(policy "$1")" ]; }
+# (a long wait for the answer: asking again while a starved guest is
+# still printing the last one glues the echoed command into its lines)
+policy_shown() { ask show A64-SHOWN 170 && [ -n "$(policy "$1")" ]; }
 seventeen_vcpus() {
 	local p
 	host_speed 100
