@@ -109,7 +109,6 @@ cur_khz_between() {	# cur_khz_between POLICY LO HI
 	c=$(field "$(policy "$1")" cur)
 	[ -n "$c" ] && [ "$c" -ge "$2" ] && [ "$c" -le "$3" ]
 }
-all_low() { is_low 0 300 && is_low 1 300 && is_low 2 400 && is_low 3 400; }
 # TCG on two shared host cores: a guest's housekeeping on an idle vCPU
 # whose thread waits for a host CPU looks like load for a while, so a
 # request is judged by most of 10 samples over 5 s, not by one
@@ -134,6 +133,12 @@ halted() {
 # a burst just before it halts leaves its request up), which boosts
 # nothing while its thread sleeps; a vCPU that runs must be low
 low_or_halted() { is_low "$1" "$2" || halted "${T[$1]}"; }
+all_low() {
+	low_or_halted 0 300 && low_or_halted 1 300 && low_or_halted 2 400 && low_or_halted 3 400
+}
+idle_guest_low() {	# every vCPU low (or halted) within 90 s, or all requests shown
+	wait_for 90 all_low || { requests 0 1 2 3; return 1; }
+}
 only_3_high() {
 	mostly is_high 3 950 && mostly low_or_halted 0 300 &&
 		mostly low_or_halted 1 300 && mostly low_or_halted 2 400
