@@ -176,7 +176,7 @@ writer_thread_high() {
 	local w; w=$(domain0_top_writer)
 	[ -n "$w" ] && [ "$(vcpu_thread "$w")" = "${T[$w]}" ] && is_high "$w" 460
 }
-others_low() { mostly low_or_halted 2 400 && mostly low_or_halted 3 400; }
+others_low() { mostly low_or_quiet 2 400 && mostly low_or_quiet 3 400; }
 badio_answers() {	# the binding's answers, read back by the module
 	local l; l=$(last_line A64-BADIO)
 	[ "$(field "$l" unaligned)" = 0 ] && [ "$(field "$l" read64)" = 0 ] &&
@@ -223,7 +223,7 @@ four_vcpus() {
 		policies_show_the_host
 	check "big.LITTLE capacities reach the guest's scheduler (cpu_capacity 512 512 768 1024)" \
 		caps_are "cpu0=512 cpu1=512 cpu2=768 cpu3=1024"
-	check "idle guest: every vCPU thread's request is low, or its thread halted" idle_guest_low
+	check "idle guest: every vCPU thread's request is low, or its thread quiet" shown wait_for 90 all_low
 
 	hog_raises_only_vcpu_3 "QEMU's device"
 	frequency_invariance_follows_cur_perf "QEMU's device"
@@ -233,7 +233,7 @@ four_vcpus() {
 	ask "hog 1" A64-HOG
 	check "hog on vCPU 1: policy {0, 1}'s top request (written into vCPU 0's block) raises the thread of the vCPU that wrote it" \
 		wait_for 90 writer_thread_high
-	check "hog on vCPU 1: vCPUs 2 and 3 stay low or halted" others_low
+	check "hog on vCPU 1: vCPUs 2 and 3 stay low or quiet" others_low
 	ask stop A64-STOPPED
 	check "every request was served on the trapping vCPU's thread and submitted for that thread (device trace)" \
 		requests_served_on_their_own_thread
