@@ -120,11 +120,13 @@ mostly() {	# mostly CMD...: true in at least 6 of 10 samples
 	[ $n -ge 6 ]
 }
 # cpu_pct TID: the share of a CPU (%) the vCPU thread used over 0.5 s
+# (/proc/TID/stat would be all of QEMU's threads: the thread's own is
+# under task/)
 cpu_pct() {
 	local a b
-	a=$(awk '{print $14 + $15}' "/proc/$1/stat") || return 1
+	a=$(awk '{print $14 + $15}' "/proc/$1/task/$1/stat") || return 1
 	sleep 0.5
-	b=$(awk '{print $14 + $15}' "/proc/$1/stat") || return 1
+	b=$(awk '{print $14 + $15}' "/proc/$1/task/$1/stat") || return 1
 	echo $(((b - a) * 100 / 50))	# USER_HZ ticks of 10 ms
 }
 # requests VCPU...: each one's request and how busy its thread is
