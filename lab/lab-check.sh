@@ -38,19 +38,24 @@ else
 fi
 
 # each cluster's slowest and fastest OPP run at the emulated speed (within
-# 15 %, relative to an X1 at fmax measured beside each): the lab's work
+# 30 %, relative to an X1 at fmax measured beside each): the lab's work
 # units declare their work and the module holds each for the time it
 # takes at that speed, so neither the host's load nor the emulator's
-# wakeup latency moves it much (tests/vm/effect-lab.sh runs QEMU --favour)
+# wakeup latency moves it much (tests/vm/effect-lab.sh runs QEMU --favour).
+# Much, not nothing: a quiet machine gives 1-6 %, one busy moment of a
+# shared one 26 % at the A76's 400 MHz (2026-12-07), while an OPP whose
+# speed is not applied runs at fmax (5.6x at that OPP) and the next OPP
+# up is 1.38x away; the lab's own report prints the figures, this only
+# checks the mechanism
 for cpu in "$A550" "$A760" "$X10"; do
 	ends=$(opps | awk -v c="$cpu" '$1 == c { print $4 }' | sed -n '1p;$p' | paste -sd' ')
 	# shellcheck disable=SC2086
 	out=$(speed_ratios "$cpu" $ends 2>&1)
-	if awk 'NF != 3 || $3 < 0.85 * $2 || $3 > 1.15 * $2 { bad = 1 } END { exit bad || NR != 2 }' <<<"$out"; then
-		ok "cpu$cpu's speed is the emulated one within 15 %: $(
+	if awk 'NF != 3 || $3 < 0.7 * $2 || $3 > 1.3 * $2 { bad = 1 } END { exit bad || NR != 2 }' <<<"$out"; then
+		ok "cpu$cpu's speed is the emulated one within 30 %: $(
 			awk '{ printf "%s%s kHz %s (emulated %s)", sep, $1, $3, $2; sep = ", " }' <<<"$out")"
 	else
-		bad "cpu$cpu's speed is the emulated one within 15 %" \
+		bad "cpu$cpu's speed is the emulated one within 30 %" \
 			"khz expected achieved:" "$out"
 	fi
 done
