@@ -138,7 +138,7 @@ four_vcpus() {
 
 	ask "hog 0" A64-HOG
 	check "hog on vCPU 0: its perf domain's threads (vCPU 0 and 1) carry the request, the others not" \
-		raised 0 460 only_domain_0_high
+		shown raised 0 460 only_domain_0_high
 	ask stop A64-STOPPED
 	send rmmod
 	if expect "A64-RMMOD ok" 30; then ok "module unloads"
@@ -196,7 +196,7 @@ writer_scope_continuous() {
 	check "continuous mode: idle, vCPU 3's request is low" wait_for 90 quiet_3
 	ask "hog 3" A64-HOG
 	check "continuous mode: a hog on vCPU 3 raises its request to the top" \
-		raised 3 950 mostly_3_high
+		shown raised 3 950 mostly_3_high
 	ask stop A64-STOPPED
 	check "continuous mode: the hog stops, vCPU 3's request falls" wait_for 90 quiet_3
 	send rmmod
