@@ -94,5 +94,6 @@ int scx_exit_kind(void);
 int scx_capacity_levels(const struct vf_topology *t, __u32 *caps);
 bool scx_energy_levels(const struct vf_topology *t, const __u32 *caps,
 		       __u32 n, __u8 *eff);
+__u32 scx_knee_capacity(const struct vf_topology *t);
 
 #endif

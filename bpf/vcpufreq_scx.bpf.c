@@ -4,11 +4,29 @@
  *
  * Only tasks the agent switched to SCHED_EXT run here: the vCPU threads of
  * enrolled cgroups that carry a request; every other task stays in the
- * fair class.  The policy -- a vCPU's demand, capacity levels and the
- * energy preference, placement, dispatch, frequency targets and their
- * hold, and what tick, cpu_release, enable and exit do, with the reason
- * for each choice -- is written once, in docs/design.md ("The sched_ext
- * backend").  The callbacks follow in lifecycle order.
+ * fair class.
+ *
+ * The policy in plain words.  A vCPU gets what its own load needs, as the
+ * host's schedutil would give the thread, or what its guest asks, if that
+ * is more.  What the guest asks is priced by energy: it is served up to
+ * the host's efficiency knee (the OPP past which a unit of work costs far
+ * more), since a guest asking for its top speed is most often a guest's
+ * iowait boost for a vCPU that halts between short runs, and running those
+ * runs at the top OPP costs several times the energy for little I/O.
+ * Above the knee only two things take a vCPU: its own measured load, and
+ * a burst after idle -- a vCPU that slept LONG_SLEEP_NS or more and whose
+ * guest asks high gets the full request at once, until it halts again.
+ * The recent peak of a guest's requests is kept, halving at each halt of
+ * the vCPU (as schedutil's iowait boost halves at an update without new
+ * I/O) and every 32 ms.  A demand runs on the capacity level that does it
+ * for the least energy, else the lowest that fits; the CPU's frequency
+ * target is set for it while it runs and kept 4 ms after it stops.
+ *
+ * The details -- demand, capacity levels and the energy preference,
+ * placement, dispatch, frequency targets and their hold, and what tick,
+ * cpu_release, enable and exit do, with the reason for each choice -- are
+ * in docs/design.md ("The sched_ext backend").  The callbacks follow in
+ * lifecycle order.
  */
 /*
  * The kernel's own sched_ext headers (tools/sched_ext/include/scx, taken
@@ -78,11 +96,21 @@ static __always_inline bool dsq_move_to_local(u64 dsq_id)
 #define DEMAND_STEP		16
 /* a thread's own load halves every 2^25 ns (33.6 ms; PELT's is 32 ms) */
 #define UTIL_HALFLIFE_SHIFT	25
+/*
+ * a halt this long makes the next wakeup a burst after idle: the host's
+ * own view of the thread has lost half of its load by then
+ */
+#define LONG_SLEEP_NS		DEMAND_HALFLIFE_NS
 
 /* set by the loader before load, from the host topology */
 const volatile __u32 nr_levels = 1;
 const volatile __u32 level_cap[VCPUFREQ_SCX_MAX_LEVELS] = { VCPUFREQ_PERF_MAX };
 const volatile __u8 cpu_level[VCPUFREQ_MAX_CPUS];
+/*
+ * the highest efficiency knee of the host's OPP tables (the loader's
+ * scx_knee_capacity): what a request alone is served up to
+ */
+const volatile __u32 knee_cap = VCPUFREQ_PERF_MAX;
 
 /* why the scheduler stopped, for the agent (written once, in exit) */
 UEI_DEFINE(uei);
@@ -97,7 +125,8 @@ struct {
 /*
  * per task: the highest level its cpumask reaches, its request peak, and
  * its own load as the fair class would track it (util, as of util_at),
- * and the slot its request named when select_cpu last took it in
+ * the slot its request named when select_cpu last took it in, when it
+ * last halted and whether it runs a burst after idle
  */
 struct task_ctx {
 	u32 max_level;
@@ -106,6 +135,10 @@ struct task_ctx {
 	u64 util_at;
 	u32 util;
 	u32 slot;	/* its request's fast-path slot when last taken in */
+	u64 halted_at;	/* when it last stopped without being runnable, 0
+			 * once a wakeup took the halt in */
+	u32 burst;	/* woke after LONG_SLEEP_NS, has not halted since */
+	u32 pad;
 };
 
 struct {
@@ -178,6 +211,12 @@ static struct task_ctx *task_ctx_of(struct task_struct *p)
 	return bpf_task_storage_get(&task_ctxs, p, 0, 0);
 }
 
+/* signed: another CPU may have written @then after @now was read */
+static bool older_than(u64 then, u64 now, u64 ns)
+{
+	return (s64)(now - then) > (s64)ns;
+}
+
 /* @v after @dt ns of decay: v * 2^(-dt / 2^UTIL_HALFLIFE_SHIFT) */
 static u32 decayed(u32 v, u64 dt)
 {
@@ -214,18 +253,34 @@ static void update_util(struct task_ctx *tctx, s32 cpu, bool ran, u64 now)
 }
 
 /*
- * A vCPU's demand: its request, or the recent peak of its requests (halved
- * every DEMAND_HALFLIFE_NS since), or what the host would give the thread
- * on its own load (schedutil's 25% over util), whichever is highest, as
- * of *@clock: the callback's one read of the clock, made here if it is 0.  A
- * request adds to the host's own view of the thread, as uclamp_min does;
- * it never takes away from it: a guest whose tasks are spread over its
- * vCPUs asks little for each, while they all must finish together.
+ * The first look at a vCPU since it halted: it wakes.  The peak of its
+ * requests halves once per idle interval, as schedutil's iowait boost
+ * halves at an update without a new I/O wakeup; after a halt of
+ * LONG_SLEEP_NS or more, it runs a burst after idle until it halts again.
+ */
+static void take_wakeup(struct task_ctx *tctx, u64 now)
+{
+	tctx->burst = older_than(tctx->halted_at, now, LONG_SLEEP_NS);
+	tctx->peak >>= 1;
+	tctx->halted_at = 0;
+}
+
+/*
+ * A vCPU's demand, as of *@clock (the callback's one read of the clock,
+ * made here if it is 0): the higher of what the host would give the
+ * thread on its own load (schedutil's 25% over util) and what its guest
+ * asks -- its request, or the recent peak of its requests (halved at
+ * each idle interval and every DEMAND_HALFLIFE_NS) -- priced by energy:
+ * served up to the efficiency knee (knee_cap), in full only in a burst
+ * after idle.  A request adds to the host's own view of the thread, as
+ * uclamp_min does; it never takes away from it: a guest whose tasks are
+ * spread over its vCPUs asks little for each, while they all must finish
+ * together.
  */
 static u32 vcpu_demand(struct vcpufreq_vcpu *vcpu, struct task_ctx *tctx,
 		       u64 *clock)
 {
-	u32 req = vcpu_request(vcpu), peak, own;
+	u32 req = vcpu_request(vcpu), peak, own, asked;
 	u64 now, halvings;
 
 	if (!tctx || !req)
@@ -233,6 +288,8 @@ static u32 vcpu_demand(struct vcpufreq_vcpu *vcpu, struct task_ctx *tctx,
 	if (!*clock)
 		*clock = bpf_ktime_get_ns();
 	now = *clock;
+	if (tctx->halted_at)
+		take_wakeup(tctx, now);
 	own = decayed(tctx->util, now - tctx->util_at) * CPUPERF_DEN /
 	      CPUPERF_NUM;
 	if (own > SCX_CPUPERF_ONE)
@@ -244,7 +301,8 @@ static u32 vcpu_demand(struct vcpufreq_vcpu *vcpu, struct task_ctx *tctx,
 		tctx->peak_at = now;
 		peak = req;
 	}
-	return peak > own ? peak : own;
+	asked = !tctx->burst && peak > knee_cap ? knee_cap : peak;
+	return asked > own ? asked : own;
 }
 
 static u32 fit_level(struct task_ctx *tctx, u32 demand)
@@ -450,12 +508,6 @@ static bool demand_moved(u32 demand, u32 was)
 	if (!demand || !was)
 		return demand != was;
 	return demand > was + DEMAND_STEP || demand + DEMAND_STEP < was;
-}
-
-/* signed: another CPU may have written @then after @now was read */
-static bool older_than(u64 then, u64 now, u64 ns)
-{
-	return (s64)(now - then) > (s64)ns;
 }
 
 /* no fitting CPU has taken from @level's waiting queue for STARVE_NS */
@@ -746,6 +798,24 @@ static void account_run(struct vcpufreq_scx_cpu *rec, u64 now)
 		rec->run_ns[level] += now - rec->running_at;
 }
 
+/*
+ * @p halts on @cpu: a burst after idle ends, and what is held is its
+ * demand without the burst
+ */
+static void end_burst(struct task_struct *p, struct task_ctx *tctx,
+		      struct vcpufreq_scx_cpu *rec, s32 cpu, u64 now)
+{
+	u32 demand;
+
+	if (tctx->burst) {
+		tctx->burst = 0;
+		demand = vcpu_demand(vcpu_of(p), tctx, &now);
+		if (demand_moved(demand, rec->demand))
+			set_cpuperf(rec, cpu, demand);
+	}
+	tctx->halted_at = now;
+}
+
 void BPF_STRUCT_OPS(vf_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx = task_ctx_of(p);
@@ -762,6 +832,8 @@ void BPF_STRUCT_OPS(vf_stopping, struct task_struct *p, bool runnable)
 	mark_below_level(rec, cpu, false);
 	rec->running_at = 0;
 	rec->running_level = 0;
+	if (tctx && !runnable)
+		end_burst(p, tctx, rec, cpu, now);
 	if (rec->demand)
 		hold_cpuperf(rec, now);
 }

@@ -41,6 +41,7 @@ struct scx_view {
 	unsigned int cgroup_limited;
 	struct demand_range energy[VCPUFREQ_SCX_DEMAND_BUCKETS];
 	int nr_energy;		/* 0: no power figures */
+	unsigned int knee;	/* scx_knee_capacity: 1024 without figures */
 	int cpus_fd;		/* the scx_cpus map, -1 when not pinned */
 };
 
@@ -156,6 +157,7 @@ static int scx_view_read(struct scx_view *v, const struct status *s)
 	vf_read_line(path, v->last_exit, sizeof(v->last_exit));
 	v->cgroup_limited = cgroup_limited();
 	v->nr_energy = energy_ranges(&s->env.topo, v->energy);
+	v->knee = scx_knee_capacity(&s->env.topo);
 	pin_path(path, sizeof(path), VCPUFREQ_PIN_SCX_CPUS);
 	v->cpus_fd = bpf_obj_get(path);
 	return 0;
@@ -267,7 +269,8 @@ static void text_scx(const struct scx_view *v, const struct vcpufreq_stats *st)
 		       v->energy[i].from, v->energy[i].to,
 		       v->energy[i].capacity);
 	if (v->nr_energy)
-		printf("\n");
+		printf("\n  efficiency knee: capacity %u (a request is served "
+		       "up to it, but for a burst after idle)\n", v->knee);
 	if (v->cpus_fd < 0)
 		return;
 	printf("  CPU  CPUPERF_TARGET  SETS      RUN_MS by level (-: no request)\n");
@@ -441,6 +444,7 @@ static void json_scx(struct json *j, const struct scx_view *v,
 	json_kstr(j, "last_exit", v->last_exit);
 	json_kuint(j, "cgroup_limited", v->cgroup_limited);
 	json_kuint(j, "foreign_reset", st->scx_foreign_reset);
+	json_kuint(j, "knee_capacity", v->knee);
 	json_key(j, "energy_levels");
 	json_arr_open(j);
 	for (int i = 0; i < v->nr_energy; i++) {

@@ -111,6 +111,16 @@ test_scx_places_by_capacity_and_cpuperf_follows_the_running_vcpu() {
 	wait_for 10 sh -c "$VF status -j | jq -e '[.sched_ext.cpus[].cpuperf_target] | add == 0'" \
 		|| fail "a CPU stayed boosted: $($VF status -j | jq -c .sched_ext.cpus)"
 }
+# the issue's big.LITTLE with power figures: each cluster's energy per unit
+# of work rises steepest from 1 to 2 GHz, so its knee is at 1 GHz (256 on
+# the little CPUs, 512 on the big ones: the host's knee is 512)
+energy_topology() {
+	local c
+	for c in $(seq 0 $(($(nproc) - 1))); do
+		if [ $c -lt $HALF ]; then echo "cpu $c capacity 512 cluster 0 freqs 500000,1000000,2000000 power 10,40,200"
+		else echo "cpu $c capacity 1024 cluster 1 freqs 500000,1000000,2000000 power 20,60,400"; fi
+	done >"$1"
+}
 # split_run LEVEL SECONDS: "LITTLE BIG", the ns the vCPUs of demand level
 # LEVEL (run_ns index) ran on little and on big CPUs over SECONDS
 split_run() {
@@ -125,11 +135,8 @@ split_run() {
 test_scx_runs_a_demand_where_it_costs_least_energy_and_makes_way() {
 	scx_or_skip || return $SKIP
 	[ "$(nproc)" -ge 4 ] || { echo "    skipped: needs 4 CPUs" >&2; return $SKIP; }
-	local topo=$TMP/energy.topology c
-	for c in $(seq 0 $(($(nproc) - 1))); do
-		if [ $c -lt $HALF ]; then echo "cpu $c capacity 512 cluster 0 freqs 500000,1000000,2000000 power 10,40,200"
-		else echo "cpu $c capacity 1024 cluster 1 freqs 500000,1000000,2000000 power 20,60,400"; fi
-	done >"$topo"
+	local topo=$TMP/energy.topology
+	energy_topology "$topo"
 	# without figures, 300 fits the little CPUs and runs there
 	scx_vcpus 1; local t=${TIDS[0]}
 	$VF request "$t" 300 >/dev/null
@@ -193,6 +200,100 @@ test_scx_follows_a_fast_path_request_change_without_a_syscall() {
 	sleep 0.5
 	read -r little big < <(split_run 1 2)
 	[ "$little" -gt "$big" ] || fail "back at 100 the vCPU ran $big ns on big CPUs, $little ns on little ones"
+}
+# the highest target any CPU carries over SECONDS (samples of status)
+max_target_over() {
+	local end=$((SECONDS + $1)) max=0 t
+	while [ $SECONDS -lt $end ]; do
+		t=$($VF status -j | jq '[.sched_ext.cpus[].cpuperf_target] | max')
+		[ "$t" -gt "$max" ] && max=$t
+		sleep 0.05
+	done
+	echo "$max"
+}
+# a guest's saturated iowait boost asks 1024 for a vCPU that halts between
+# short runs: the host serves it up to the efficiency knee (512 here), on
+# the CPU that does 512 cheapest (a big one at 1 GHz), not at 1024; a vCPU
+# whose own load needs more still gets it
+test_scx_serves_a_halting_vcpus_request_up_to_the_efficiency_knee() {
+	scx_or_skip || return $SKIP
+	[ "$(nproc)" -ge 4 ] || { echo "    skipped: needs 4 CPUs" >&2; return $SKIP; }
+	local topo=$TMP/energy.topology little big max
+	energy_topology "$topo"
+	$VF --topology "$topo" load --backend scx >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	jq_is "$($VF status -j)" .sched_ext.knee_capacity 512
+	spawn 1 0 "$CGT" io; local t=${TIDS[0]}	# 0.2 ms runs, 5 ms halts
+	$VF request "$t" 1024 >/dev/null
+	wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t"), want 7 (SCHED_EXT)"
+	sleep 1
+	# demand 512 is level 0's (index 1), 1024 level 1's (index 2)
+	read -r little big < <(split_run 2 2)
+	[ $((little + big)) -lt 20000000 ] || fail "the halting 1024 vCPU ran $((little + big)) ns in 2 s at demand 1024"
+	read -r little big < <(split_run 1 2)
+	[ "$big" -gt 50000000 ] && [ "$big" -gt $((4 * little)) ] \
+		|| fail "at the knee the vCPU ran $big ns on big CPUs, $little ns on little ones in 2 s"
+	max=$(max_target_over 2)
+	[ "$max" -le 409 ] && [ "$max" -ge 300 ] || fail "a target of $max while it ran (want 4/5 of the knee, 409, at most)"
+	# the same request on a vCPU that never halts: its own load needs more
+	spawn 1 0 "$CGT" hog; local h=${TIDS[0]}
+	$VF request "$h" 1024 >/dev/null
+	wait_for 5 policy_is "$h" 7 || fail "TID $h policy $(policy_of "$h"), want 7 (SCHED_EXT)"
+	wait_for 10 sh -c "$VF status -j | jq -e '[.sched_ext.cpus[] | select(.cpu >= $HALF and .cpuperf_target >= 720)] | length == 1'" \
+		|| fail "the busy 1024 vCPU got no target above the knee: $($VF status -j | jq -c .sched_ext.cpus)"
+}
+# an I/O-bound guest lowers its request as its iowait boost decays: the
+# peak of its requests halves at each halt, as the host's own iowait boost
+# does, not after 32 ms; requests 900 and 100 in turn every 40 ms leave it
+# at demand 100 (level 0) for most of each 100 phase
+test_scx_request_peak_halves_at_each_halt_like_iowait_boost() {
+	scx_or_skip || return $SKIP
+	[ "$(nproc)" -ge 4 ] || { echo "    skipped: needs 4 CPUs" >&2; return $SKIP; }
+	scx_vcpus 1 io; local t=${TIDS[0]} l0 l1 r0 r1 i
+	vmm_shell a
+	[ "$(vmm_do a "register $t 1 0")" = ok ] && [ "$(vmm_do a "request $t 900")" = ok ] \
+		|| fail "VMM a: $(cat "$TMP/a.out")"
+	wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t"), want 7 (SCHED_EXT)"
+	sleep 0.5
+	l0=$(scx_cpu_sum '.run_ns[1]' true); r0=$(scx_cpu_sum '.run_ns[2]' true)
+	local fdv=VMMFD_a
+	for i in $(seq 50); do
+		echo "request $t 100" >&"${!fdv}"; sleep 0.04
+		echo "request $t 900" >&"${!fdv}"; sleep 0.04
+	done
+	l1=$(($(scx_cpu_sum '.run_ns[1]' true) - l0)); r1=$(($(scx_cpu_sum '.run_ns[2]' true) - r0))
+	# halving per halt: ~half of the run at level 0; per 32 ms: ~a tenth
+	[ $((l1 + r1)) -gt 0 ] && [ $((100 * l1 / (l1 + r1))) -ge 30 ] \
+		|| fail "at 100 after 900 the vCPU ran ${l1} ns at level 0, ${r1} ns at level 1"
+}
+# a burst after idle (an inference request: 200 ms asleep, 100 ms busy)
+# whose guest asks 1024 gets 1024 from its first run, not after the host's
+# view of its load caught up; the short runs that follow are served at the
+# knee again
+test_scx_runs_a_burst_after_idle_at_its_request_at_once_and_only_while_busy() {
+	scx_or_skip || return $SKIP
+	[ "$(nproc)" -ge 4 ] || { echo "    skipped: needs 4 CPUs" >&2; return $SKIP; }
+	local topo=$TMP/energy.topology little big knee full
+	energy_topology "$topo"
+	$VF --topology "$topo" load --backend scx >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	spawn 1 0 "$CGT" burst; local t=${TIDS[0]}
+	$VF request "$t" 1024 >/dev/null
+	wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t"), want 7 (SCHED_EXT)"
+	sleep 1
+	local k0 f0 b0
+	k0=$(scx_cpu_sum '.run_ns[1]' true); f0=$(scx_cpu_sum '.run_ns[2]' true)
+	b0=$(scx_cpu_sum '.run_ns[2]' ".cpu >= $HALF")
+	sleep 4	# about ten bursts
+	knee=$(($(scx_cpu_sum '.run_ns[1]' true) - k0)); full=$(($(scx_cpu_sum '.run_ns[2]' true) - f0))
+	big=$(($(scx_cpu_sum '.run_ns[2]' ".cpu >= $HALF") - b0))
+	[ "$full" -gt 500000000 ] || fail "the bursts ran only $full ns at demand 1024 in 4 s"
+	[ "$big" -gt $((9 * full / 10)) ] || fail "of $full ns at 1024, only $big ns on big CPUs"
+	# at once: under a tenth at the knee (waiting for its own load: a third)
+	[ $((100 * knee / (knee + full))) -lt 10 ] \
+		|| fail "the bursts ran $knee ns at the knee before their request, $full ns at it"
+	# only while busy: the short runs after each burst come back to the knee
+	[ "$knee" -gt 0 ] || fail "the short runs after the bursts never ran at the knee"
 }
 test_scx_demanding_vcpu_runs_elsewhere_when_fair_tasks_hold_every_fitting_cpu() {
 	scx_or_skip || return $SKIP

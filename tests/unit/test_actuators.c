@@ -197,7 +197,52 @@ TEST(json_strings_are_escaped)
 	free(out);
 }
 
+/* the sched_ext backend's efficiency knee (scx_knee_capacity) */
+static struct vf_topology knee_topo;
+
+static void knee_cpu(int c, unsigned int cap, const unsigned int *khz,
+		     const unsigned int *ua, unsigned int n)
+{
+	struct vf_cpu *cpu = &knee_topo.cpu[c];
+
+	cpu->present = true;
+	cpu->capacity = cap;
+	cpu->nr_freqs = n;
+	cpu->nr_power = ua ? n : 0;
+	for (unsigned int i = 0; i < n; i++) {
+		cpu->freqs_khz[i] = khz[i];
+		cpu->power[i] = ua ? ua[i] : 0;
+	}
+	knee_topo.nr_cpus = c + 1;
+}
+
+TEST(knee_is_the_opp_below_the_steepest_rise_in_energy_per_work)
+{
+	/* Pixel 6's A55 and X1 (power profile, uA) */
+	static const unsigned int a55_khz[] = { 300000, 574000, 738000, 930000,
+		1098000, 1197000, 1328000, 1401000, 1598000, 1704000, 1803000 };
+	static const unsigned int a55_ua[] = { 1890, 6150, 9340, 14220, 18940,
+		21980, 26830, 30170, 41550, 48360, 58450 };
+	static const unsigned int x1_khz[] = { 500000, 851000, 984000, 1106000,
+		1277000, 1426000, 1582000, 1745000, 1826000, 2048000, 2188000,
+		2252000, 2401000, 2507000, 2630000, 2704000, 2802000 };
+	static const unsigned int x1_ua[] = { 8360, 16330, 19440, 36710, 41420,
+		48240, 54770, 65320, 69580, 128490, 142150, 149740, 164780,
+		188680, 193150, 227980, 254250 };
+
+	memset(&knee_topo, 0, sizeof(knee_topo));
+	knee_cpu(0, 161, a55_khz, a55_ua, 11);
+	knee_cpu(1, 1024, x1_khz, x1_ua, 17);
+	/* X1 at 984 MHz, rounded down so schedutil lands on that OPP */
+	CHECK_EQ(scx_knee_capacity(&knee_topo), 1024 * 984 / 2802);
+	knee_cpu(1, 1024, x1_khz, NULL, 17);	/* a CPU without figures */
+	CHECK_EQ(scx_knee_capacity(&knee_topo), VCPUFREQ_PERF_MAX);
+	knee_cpu(1, 1024, x1_khz + 16, x1_ua + 16, 1);	/* one OPP: no knee */
+	CHECK_EQ(scx_knee_capacity(&knee_topo), 1024);
+}
+
 RUN_TESTS(CASE(tid_argument_must_be_a_positive_decimal),
+	  CASE(knee_is_the_opp_below_the_steepest_rise_in_energy_per_work),
 	  CASE(cpu_lists_are_printed_as_ranges),
 	  CASE(json_strings_are_escaped),
 	  CASE(cpufreq_floor_rises_for_the_biggest_request_and_is_restored),
