@@ -799,10 +799,10 @@ static void account_run(struct vcpufreq_scx_cpu *rec, u64 now)
 }
 
 /*
- * @p halts on @cpu: a burst after idle ends, and what is held is its
- * demand without the burst
+ * @p halts on @cpu: note when, for the wakeup that takes the halt in; a
+ * burst after idle ends, and what is held is its demand without the burst
  */
-static void end_burst(struct task_struct *p, struct task_ctx *tctx,
+static void note_halt(struct task_struct *p, struct task_ctx *tctx,
 		      struct vcpufreq_scx_cpu *rec, s32 cpu, u64 now)
 {
 	u32 demand;
@@ -833,7 +833,7 @@ void BPF_STRUCT_OPS(vf_stopping, struct task_struct *p, bool runnable)
 	rec->running_at = 0;
 	rec->running_level = 0;
 	if (tctx && !runnable)
-		end_burst(p, tctx, rec, cpu, now);
+		note_halt(p, tctx, rec, cpu, now);
 	if (rec->demand)
 		hold_cpuperf(rec, now);
 }
