@@ -120,6 +120,7 @@ perfs_seen() {
 # holding its libvcpufreq handle; vmm_do NAME COMMAND prints its answer
 vmm_shell() {
 	local name=$1 fd; shift
+	rm -f "$TMP/$name.in" "$TMP/$name.out"	# a name an earlier test of the suite used
 	mkfifo "$TMP/$name.in"
 	"$@" "$PWD/build/tests/vmm-shell" <"$TMP/$name.in" >"$TMP/$name.out" 2>&1 &
 	echo $! >>"$PIDFILE"
