@@ -13,9 +13,11 @@
  * more), since a guest asking for its top speed is most often a guest's
  * iowait boost for a vCPU that halts between short runs, and running those
  * runs at the top OPP costs several times the energy for little I/O.
- * Above the knee only two things take a vCPU: its own measured load, and
- * a burst after idle -- a vCPU that slept LONG_SLEEP_NS or more and whose
- * guest asks high gets the full request at once, until it halts again.
+ * Above the knee only three things take a vCPU: its own measured load, a
+ * burst after idle -- a vCPU that slept LONG_SLEEP_NS or more and whose
+ * guest asks high gets the full request at once, until it halts again --
+ * and a busy run: a vCPU that ran BUSY_RUN_NS without a halt gets its
+ * full request until it halts.
  * The recent peak of a guest's requests is kept, halving at each halt of
  * the vCPU (as schedutil's iowait boost halves at an update without new
  * I/O) and every 32 ms.  A demand runs on the capacity level that does it
@@ -101,6 +103,12 @@ static __always_inline bool dsq_move_to_local(u64 dsq_id)
  * own view of the thread has lost half of its load by then
  */
 #define LONG_SLEEP_NS		DEMAND_HALFLIFE_NS
+/*
+ * a vCPU that has run this long since it last woke, without a halt, is
+ * busy: what its guest asks is its load (a hog, a long frame), not an
+ * iowait boost for runs between device waits, and is served in full
+ */
+#define BUSY_RUN_NS		(8 * 1000 * 1000ULL)
 
 /* set by the loader before load, from the host topology */
 const volatile __u32 nr_levels = 1;
@@ -139,6 +147,8 @@ struct task_ctx {
 			 * once a wakeup took the halt in */
 	u32 burst;	/* woke after LONG_SLEEP_NS, has not halted since */
 	u32 pad;
+	u64 woke_at;	/* when a wakeup last took a halt in (0: never
+			 * halted here, so busy) */
 };
 
 struct {
@@ -263,6 +273,13 @@ static void take_wakeup(struct task_ctx *tctx, u64 now)
 	tctx->burst = older_than(tctx->halted_at, now, LONG_SLEEP_NS);
 	tctx->peak >>= 1;
 	tctx->halted_at = 0;
+	tctx->woke_at = now;
+}
+
+/* in a burst after idle, or busy: BUSY_RUN_NS without a halt */
+static bool runs_flat_out(struct task_ctx *tctx, u64 now)
+{
+	return tctx->burst || older_than(tctx->woke_at, now, BUSY_RUN_NS);
 }
 
 /*
@@ -272,7 +289,7 @@ static void take_wakeup(struct task_ctx *tctx, u64 now)
  * asks -- its request, or the recent peak of its requests (halved at
  * each idle interval and every DEMAND_HALFLIFE_NS) -- priced by energy:
  * served up to the efficiency knee (knee_cap), in full only in a burst
- * after idle.  A request adds to the host's own view of the thread, as
+ * after idle or a busy run (runs_flat_out).  A request adds to the host's own view of the thread, as
  * uclamp_min does; it never takes away from it: a guest whose tasks are
  * spread over its vCPUs asks little for each, while they all must finish
  * together.
@@ -301,7 +318,7 @@ static u32 vcpu_demand(struct vcpufreq_vcpu *vcpu, struct task_ctx *tctx,
 		tctx->peak_at = now;
 		peak = req;
 	}
-	asked = !tctx->burst && peak > knee_cap ? knee_cap : peak;
+	asked = peak > knee_cap && !runs_flat_out(tctx, now) ? knee_cap : peak;
 	return asked > own ? asked : own;
 }
 
@@ -800,15 +817,18 @@ static void account_run(struct vcpufreq_scx_cpu *rec, u64 now)
 
 /*
  * @p halts on @cpu: note when, for the wakeup that takes the halt in; a
- * burst after idle ends, and what is held is its demand without the burst
+ * burst after idle or a busy run ends, and what is held is its demand
+ * priced again
  */
 static void note_halt(struct task_struct *p, struct task_ctx *tctx,
 		      struct vcpufreq_scx_cpu *rec, s32 cpu, u64 now)
 {
+	bool flat_out = runs_flat_out(tctx, now);
 	u32 demand;
 
-	if (tctx->burst) {
-		tctx->burst = 0;
+	tctx->burst = 0;
+	tctx->woke_at = now;	/* not busy until it runs BUSY_RUN_NS again */
+	if (flat_out) {
 		demand = vcpu_demand(vcpu_of(p), tctx, &now);
 		if (demand_moved(demand, rec->demand))
 			set_cpuperf(rec, cpu, demand);

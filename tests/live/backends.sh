@@ -242,6 +242,24 @@ test_scx_serves_a_halting_vcpus_request_up_to_the_efficiency_knee() {
 	wait_for 10 sh -c "$VF status -j | jq -e '[.sched_ext.cpus[] | select(.cpu >= $HALF and .cpuperf_target >= 720)] | length == 1'" \
 		|| fail "the busy 1024 vCPU got no target above the knee: $($VF status -j | jq -c .sched_ext.cpus)"
 }
+# a vCPU that runs 8 ms without a halt is busy, not between device waits:
+# a guest that asks 1024 for it (20 ms runs, 20 ms halts: too short for a
+# burst, half a CPU of own load) gets 1024 in each run, not the knee plus
+# what its own load proves (5/4 of half a CPU's speed, under 800)
+test_scx_serves_a_busy_run_its_full_request_above_the_knee() {
+	scx_or_skip || return $SKIP
+	[ "$(nproc)" -ge 4 ] || { echo "    skipped: needs 4 CPUs" >&2; return $SKIP; }
+	local topo=$TMP/energy.topology max
+	energy_topology "$topo"
+	$VF --topology "$topo" load --backend scx >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	spawn 1 0 "$CGT" half; local t=${TIDS[0]}
+	$VF request "$t" 1024 >/dev/null
+	wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t"), want 7 (SCHED_EXT)"
+	sleep 1
+	max=$(max_target_over 3)
+	[ "$max" -ge 1000 ] || fail "the busy runs' highest target in 3 s was $max (want 1024)"
+}
 # an I/O-bound guest lowers its request as its iowait boost decays: the
 # peak of its requests halves at each halt, as the host's own iowait boost
 # does, not after 32 ms; requests 900 and 100 in turn every 40 ms leave it

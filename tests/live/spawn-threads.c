@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * spawn-threads N [LIFETIME_MS [hog|io|burst]]: start N real threads that
+ * spawn-threads N [LIFETIME_MS [hog|io|burst|half]]: start N real threads that
  * alternate a short busy phase with a 1 ms sleep (so they wake and switch
  * often, as a vCPU thread does), print each TID on its own line, and run
  * until killed; with LIFETIME_MS (0: forever) each thread exits after that
@@ -9,7 +9,8 @@
  * vCPU that halts between I/Os (busy a few percent).  "burst": a burst
  * after idle, as an inference request: 200 ms asleep, 100 ms busy, then 20
  * short runs of 0.2 ms 5 ms apart (the busy phase's tail of I/O), again
- * and again.
+ * and again.  "half": 20 ms busy, 20 ms asleep, a guest busy half the time
+ * in long runs (frames), whose halts are too short to make a burst.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -22,6 +23,7 @@
 static long lifetime_ms;
 static int hog, burst;
 static unsigned int nap_us = 1000;	/* the sleep between busy phases */
+static double busy_ms = 0.2;		/* each busy phase */
 
 static double now_ms(void)
 {
@@ -66,7 +68,7 @@ static void *vcpu(void *arg)
 		return NULL;
 	}
 	while (!lifetime_ms || now_ms() - start < lifetime_ms) {
-		double busy_until = now_ms() + 0.2;
+		double busy_until = now_ms() + busy_ms;
 
 		while (hog || now_ms() < busy_until) {
 			spin++;
@@ -87,7 +89,7 @@ int main(int argc, char **argv)
 	int n;
 
 	if (argc < 2 || (n = atoi(argv[1])) <= 0) {
-		fprintf(stderr, "usage: spawn-threads N [LIFETIME_MS [hog|io|burst]]\n");
+		fprintf(stderr, "usage: spawn-threads N [LIFETIME_MS [hog|io|burst|half]]\n");
 		return 2;
 	}
 	lifetime_ms = argc > 2 ? atol(argv[2]) : 0;
@@ -95,6 +97,8 @@ int main(int argc, char **argv)
 	burst = argc > 3 && !strcmp(argv[3], "burst");
 	if (argc > 3 && !strcmp(argv[3], "io"))
 		nap_us = 5000;
+	if (argc > 3 && !strcmp(argv[3], "half"))
+		nap_us = 20000, busy_ms = 20;
 	t = calloc(n, sizeof(*t));
 	pthread_barrier_init(&started, NULL, n + 1);
 	for (int i = 0; i < n; i++)
