@@ -244,8 +244,11 @@ test_scx_serves_a_halting_vcpus_request_up_to_the_efficiency_knee() {
 }
 # a vCPU that runs 8 ms without a halt is busy, not between device waits:
 # a guest that asks 1024 for it (20 ms runs, 20 ms halts: too short for a
-# burst, half a CPU of own load) gets 1024 in each run, not the knee plus
-# what its own load proves (5/4 of half a CPU's speed, under 800)
+# burst, half a CPU of own load) gets 1024 from the 8th ms of each run, not
+# the knee (512) plus what its own load proves (5/4 of half a CPU's speed).
+# The level of a run is taken when it starts, so the target tells: demand
+# x 4/5 (schedutil's headroom off), 819 for 1024; without the rule the
+# highest seen was 528
 test_scx_serves_a_busy_run_its_full_request_above_the_knee() {
 	scx_or_skip || return $SKIP
 	[ "$(nproc)" -ge 4 ] || { echo "    skipped: needs 4 CPUs" >&2; return $SKIP; }
@@ -257,8 +260,8 @@ test_scx_serves_a_busy_run_its_full_request_above_the_knee() {
 	$VF request "$t" 1024 >/dev/null
 	wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t"), want 7 (SCHED_EXT)"
 	sleep 1
-	max=$(max_target_over 3)
-	[ "$max" -ge 1000 ] || fail "the busy runs' highest target in 3 s was $max (want 1024)"
+	max=$(max_target_over 6)	# samples: a third of the time is past 8 ms of a run
+	[ "$max" -ge 800 ] || fail "the busy runs' highest target in 6 s was $max (want 819)"
 }
 # an I/O-bound guest lowers its request as its iowait boost decays: the
 # peak of its requests halves at each halt, as the host's own iowait boost
