@@ -146,7 +146,7 @@ struct task_ctx {
 	u64 halted_at;	/* when it last stopped without being runnable, 0
 			 * once a wakeup took the halt in */
 	u32 burst;	/* woke after LONG_SLEEP_NS, has not halted since */
-	u32 pad;
+	u32 util_est;	/* util at its halts, as the fair class's util_est */
 	u64 woke_at;	/* when a wakeup last took a halt in (0: never
 			 * halted here, so busy) */
 };
@@ -285,14 +285,15 @@ static bool runs_flat_out(struct task_ctx *tctx, u64 now)
 /*
  * A vCPU's demand, as of *@clock (the callback's one read of the clock,
  * made here if it is 0): the higher of what the host would give the
- * thread on its own load (schedutil's 25% over util) and what its guest
- * asks -- its request, or the recent peak of its requests (halved at
- * each idle interval and every DEMAND_HALFLIFE_NS) -- priced by energy:
- * served up to the efficiency knee (knee_cap), in full only in a burst
- * after idle or a busy run (runs_flat_out).  A request adds to the host's own view of the thread, as
- * uclamp_min does; it never takes away from it: a guest whose tasks are
- * spread over its vCPUs asks little for each, while they all must finish
- * together.
+ * thread on its own load (schedutil's 25% over the higher of util and
+ * util_est) and what its guest asks -- its request, or the recent peak
+ * of its requests (halved at each idle interval and every
+ * DEMAND_HALFLIFE_NS) -- priced by energy: served up to the efficiency
+ * knee (knee_cap), in full only in a burst after idle or a busy run
+ * (runs_flat_out).  A request adds to the host's own view of the thread,
+ * as uclamp_min does; it never takes away from it: a guest whose tasks
+ * are spread over its vCPUs asks little for each, while they all must
+ * finish together.
  */
 static u32 vcpu_demand(struct vcpufreq_vcpu *vcpu, struct task_ctx *tctx,
 		       u64 *clock)
@@ -307,8 +308,10 @@ static u32 vcpu_demand(struct vcpufreq_vcpu *vcpu, struct task_ctx *tctx,
 	now = *clock;
 	if (tctx->halted_at)
 		take_wakeup(tctx, now);
-	own = decayed(tctx->util, now - tctx->util_at) * CPUPERF_DEN /
-	      CPUPERF_NUM;
+	own = decayed(tctx->util, now - tctx->util_at);
+	if (own < tctx->util_est)
+		own = tctx->util_est;
+	own = own * CPUPERF_DEN / CPUPERF_NUM;
 	if (own > SCX_CPUPERF_ONE)
 		own = SCX_CPUPERF_ONE;
 	halvings = (now - tctx->peak_at) / DEMAND_HALFLIFE_NS;
@@ -824,8 +827,15 @@ static void note_halt(struct task_struct *p, struct task_ctx *tctx,
 		      struct vcpufreq_scx_cpu *rec, s32 cpu, u64 now)
 {
 	bool flat_out = runs_flat_out(tctx, now);
-	u32 demand;
+	u32 demand, est = tctx->util_est;
 
+	/*
+	 * util_est as the fair class keeps it for the same thread at each
+	 * dequeue (util_est_update): up at once, down by a quarter of the
+	 * difference
+	 */
+	tctx->util_est = tctx->util >= est ? tctx->util :
+			 est - ((est - tctx->util) >> 2);
 	tctx->burst = 0;
 	tctx->woke_at = now;	/* not busy until it runs BUSY_RUN_NS again */
 	if (flat_out) {
