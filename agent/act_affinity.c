@@ -94,7 +94,8 @@ static int affinity_apply(struct act_env *env, __u32 tid, __u32 perf,
 	} else if (sched_getaffinity(tid, sizeof(saved), &saved)) {
 		return errno == ESRCH ? 0 : -errno;
 	}
-	if (!pick_fitting_cpus(&env->topo, perf, &saved, &want)) {
+	if (!pick_fitting_cpus(&env->topo, act_priced(env, perf), &saved,
+			       &want)) {
 		int ret = restore(tid, a);
 
 		a->perf = perf;

@@ -199,6 +199,7 @@ static int cpufreq_apply(struct act_env *env, __u32 tid, __u32 perf,
 {
 	cpu_set_t allowed;
 
+	perf = act_priced(env, perf);	/* the floor, as the apply_shared pass reads it */
 	a->perf = perf;
 	a->floor_khz = 0;
 	memset(a->cpus, 0, sizeof(a->cpus));

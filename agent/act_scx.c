@@ -139,57 +139,6 @@ bool scx_energy_levels(const struct vf_topology *t, const __u32 *caps,
 }
 
 /*
- * The efficiency knee of @c's OPP table, in capacity units: the capacity
- * at the OPP just below the steepest rise of energy per unit of work
- * (power / frequency) from one OPP to the next.  Up to there work costs
- * about the same per unit; past it each unit costs that much more (on
- * Pixel 6's X1: 984 MHz, where the next OPP costs 1.7x as much per unit).
- * Rounded down, so that schedutil's frequency for it is the knee's OPP.
- * @c's capacity without power figures or with one OPP.
- */
-static __u32 opp_knee(const struct vf_cpu *c)
-{
-	unsigned int fmax, knee;
-	double steepest = 0;
-
-	if (!c->nr_power || c->nr_freqs < 2)
-		return c->capacity;
-	fmax = c->freqs_khz[c->nr_freqs - 1];
-	knee = c->nr_freqs - 1;
-	for (unsigned int i = 0; i + 1 < c->nr_freqs; i++) {
-		double here = (double)c->power[i] / c->freqs_khz[i];
-		double next = (double)c->power[i + 1] / c->freqs_khz[i + 1];
-
-		if (here > 0 && next / here > steepest) {
-			steepest = next / here;
-			knee = i;
-		}
-	}
-	return (__u32)((unsigned long long)c->capacity * c->freqs_khz[knee] /
-		       fmax);
-}
-
-/*
- * The highest efficiency knee among @t's present CPUs (opp_knee): above
- * it no CPU of the host does a unit of work at its efficient price.
- * VCPUFREQ_PERF_MAX (no knee) unless every present CPU has power figures.
- */
-__u32 scx_knee_capacity(const struct vf_topology *t)
-{
-	__u32 knee = 0;
-
-	for (int c = 0; c < t->nr_cpus; c++) {
-		if (!t->cpu[c].present)
-			continue;
-		if (!t->cpu[c].nr_power)
-			return VCPUFREQ_PERF_MAX;
-		if (opp_knee(&t->cpu[c]) > knee)
-			knee = opp_knee(&t->cpu[c]);
-	}
-	return knee ? knee : VCPUFREQ_PERF_MAX;
-}
-
-/*
  * @caps: the distinct capacities of @t's present CPUs, ascending (at most
  * VCPUFREQ_SCX_MAX_LEVELS); returns how many, or -1 after an error.
  */
@@ -219,8 +168,9 @@ int scx_capacity_levels(const struct vf_topology *t, __u32 *caps)
 }
 
 /* capacity levels and the energy table, into the scheduler's rodata */
-static int set_levels(struct vcpufreq_scx_bpf *s, const struct vf_topology *t)
+static int set_levels(struct vcpufreq_scx_bpf *s, const struct act_env *env)
 {
+	const struct vf_topology *t = &env->topo;
 	__u32 caps[VCPUFREQ_SCX_MAX_LEVELS];
 	__u8 eff[VCPUFREQ_SCX_DEMAND_BUCKETS];
 	int n = scx_capacity_levels(t, caps);
@@ -237,7 +187,7 @@ static int set_levels(struct vcpufreq_scx_bpf *s, const struct vf_topology *t)
 		memcpy((void *)s->rodata->efficient_level, eff, sizeof(eff));
 		s->rodata->energy_levels = true;
 	}
-	s->rodata->knee_cap = scx_knee_capacity(t);
+	s->rodata->knee_cap = env->knee;
 	return 0;
 }
 
@@ -308,7 +258,7 @@ static int scx_start(struct act_env *env)
 		    "user_exit_info of agent/act_scx.c: rebuild vcpufreq-bpf");
 		goto fail;
 	}
-	if (set_levels(scx_skel, &env->topo) || reuse_shared_maps(scx_skel))
+	if (set_levels(scx_skel, env) || reuse_shared_maps(scx_skel))
 		goto fail;
 	ret = vcpufreq_scx_bpf__load(scx_skel);
 	if (ret) {

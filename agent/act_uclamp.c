@@ -3,6 +3,16 @@
  * uclamp: the thread's uclamp_min set to its request with sched_setattr(),
  * as crosvm does.  schedutil then picks a frequency for at least that
  * utilization and EAS/capacity-aware placement treats it as that big.
+ * Priced by energy (`load --power balanced`, the default): the request
+ * is a floor up to the efficiency knee of the host's OPP tables
+ * (env->knee), where a unit of work still costs about what it costs at
+ * the lowest OPP.  Past it the thread's own load decides, as it does for
+ * every other thread: a vCPU that runs flat out rises above the knee by
+ * itself, and one that halts between I/Os (a guest's saturated iowait
+ * boost asks 1024) is not run at the top OPP for the few percent of the
+ * time it runs.  Unlike the scx backend it cannot tell a burst after
+ * idle from a halt in time to serve it in full: the agent applies a
+ * request, it does not see the thread run.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -89,7 +99,8 @@ static __u32 uclamp_min_for(__u32 perf)
 static int uclamp_apply(struct act_env *env, __u32 tid, __u32 perf,
 			struct vcpufreq_action *a)
 {
-	__u32 want = perf ? uclamp_min_for(perf) : 0, before_valid;
+	__u32 want = perf ? uclamp_min_for(act_priced(env, perf)) : 0;
+	__u32 before_valid;
 	struct vcpufreq_action before;
 	struct sched_attr attr;
 

@@ -21,6 +21,12 @@ struct act_env {
 	const char *state_dir;		/* where global saved state is kept */
 	int actions_fd;			/* pinned actions map, -1 when none */
 	bool record_first;		/* the agent: act_record() writes */
+	/*
+	 * what a request alone is served up to (enum vcpufreq_power):
+	 * topo_knee_capacity() when balanced, VCPUFREQ_PERF_MAX for
+	 * performance
+	 */
+	__u32 knee;
 };
 
 /*
@@ -82,6 +88,21 @@ const struct actuator *actuator_auto(const struct act_env *env);
 const struct actuator *actuator_after(const struct actuator *act,
 				      const struct act_env *env);
 int act_env_init(struct act_env *env, const char *topology_override);
+/* the efficiency knee of the host's OPP tables; VCPUFREQ_PERF_MAX without */
+__u32 topo_knee_capacity(const struct vf_topology *t);
+/* @env's knee for a power mode (enum vcpufreq_power) */
+void act_env_set_power(struct act_env *env, __u32 power);
+
+/*
+ * What the uclamp, affinity and cpufreq backends give a request of @perf:
+ * at most the knee (`load --power`).  They act on the request alone, at
+ * the agent's pace; the scx backend prices it in BPF, where it sees the
+ * vCPU halt and run.
+ */
+static inline __u32 act_priced(const struct act_env *env, __u32 perf)
+{
+	return perf < env->knee ? perf : env->knee;
+}
 
 void cpulist_format(const __u64 *mask, char *buf, size_t len);
 
@@ -94,6 +115,5 @@ int scx_exit_kind(void);
 int scx_capacity_levels(const struct vf_topology *t, __u32 *caps);
 bool scx_energy_levels(const struct vf_topology *t, const __u32 *caps,
 		       __u32 n, __u8 *eff);
-__u32 scx_knee_capacity(const struct vf_topology *t);
 
 #endif

@@ -260,12 +260,13 @@ out:
 	return ret;
 }
 
-static int write_load_settings(__u32 backend, __u32 agent_pid)
+static int write_load_settings(__u32 backend, __u32 agent_pid, __u32 power)
 {
 	struct vcpufreq_config cfg = {
 		.backend = backend,
 		.agent_pid = agent_pid,
 		.loaded_ns = realtime_ns(),
+		.power = power,
 	};
 
 	if (opts.topology)
@@ -472,12 +473,13 @@ static int take_over_pins(bool *adopt)
 	return 0;
 }
 
-enum { OPT_BACKEND = 256, OPT_FOREGROUND, OPT_METRICS };
+enum { OPT_BACKEND = 256, OPT_FOREGROUND, OPT_METRICS, OPT_POWER };
 
 static const struct option load_options[] = {
 	{ "backend",	required_argument,	NULL, OPT_BACKEND },
 	{ "foreground",	no_argument,		NULL, OPT_FOREGROUND },
 	{ "metrics",	required_argument,	NULL, OPT_METRICS },
+	{ "power",	required_argument,	NULL, OPT_POWER },
 	{ 0 }
 };
 
@@ -487,9 +489,26 @@ static int unexpected(const char *arg)
 		   "--help'", arg);
 }
 
-/* load [--backend NAME] [--foreground] [--metrics DIR]; 0, or -1 with Error: */
+/* "balanced" or "performance": enum vcpufreq_power, or -1 with Error: */
+static int parse_power(const char *name, __u32 *power)
+{
+	if (!strcmp(name, "balanced"))
+		*power = VCPUFREQ_POWER_BALANCED;
+	else if (!strcmp(name, "performance"))
+		*power = VCPUFREQ_POWER_PERFORMANCE;
+	else
+		return err("load: unknown power mode '%s'; choose balanced "
+			   "(a request served up to the efficiency knee) or "
+			   "performance (in full)", name);
+	return 0;
+}
+
+/*
+ * load [--backend NAME] [--foreground] [--metrics DIR] [--power MODE];
+ * 0, or -1 with Error:
+ */
 static int parse_load_args(int argc, char **argv, const char **backend,
-			   bool *foreground)
+			   bool *foreground, __u32 *power)
 {
 	int opt;
 
@@ -501,6 +520,9 @@ static int parse_load_args(int argc, char **argv, const char **backend,
 			*foreground = true;
 		else if (opt == OPT_METRICS) {
 			if (metrics_configure(optarg))
+				return -1;
+		} else if (opt == OPT_POWER) {
+			if (parse_power(optarg, power))
 				return -1;
 		} else
 			return unexpected(refused_option(argv));
@@ -516,15 +538,17 @@ int cmd_load(int argc, char **argv)
 	const struct actuator *act;
 	struct act_env env;
 	bool foreground = false, auto_pick, adopt;
+	__u32 power = VCPUFREQ_POWER_BALANCED;
 	pid_t pid;
 
-	if (parse_load_args(argc, argv, &backend, &foreground))
+	if (parse_load_args(argc, argv, &backend, &foreground, &power))
 		return -1;
 	if (lock_or_refuse() || take_over_pins(&adopt) ||
 	    (opts.topology && save_topology()))
 		return -1;
 	if (act_env_init(&env, opts.topology))
 		return -1;
+	act_env_set_power(&env, power);
 	act = pick_backend(backend, &env);
 	if (!act || (!adopt && (ensure_bpffs() || ensure_tracefs() ||
 				load_programs())))
@@ -532,7 +556,7 @@ int cmd_load(int argc, char **argv)
 	/* even observe needs the agent: it takes in requests right away */
 	auto_pick = !strcmp(backend, "auto");
 	pid = foreground ? getpid() : start_agent(&act, &env, auto_pick);
-	if (pid < 0 || write_load_settings(act->backend, pid)) {
+	if (pid < 0 || write_load_settings(act->backend, pid, power)) {
 		if (pid > 0 && !foreground)
 			stop_agent(pid);
 		if (!adopt)

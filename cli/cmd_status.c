@@ -41,7 +41,7 @@ struct scx_view {
 	unsigned int cgroup_limited;
 	struct demand_range energy[VCPUFREQ_SCX_DEMAND_BUCKETS];
 	int nr_energy;		/* 0: no power figures */
-	unsigned int knee;	/* scx_knee_capacity: 1024 without figures */
+	unsigned int knee;	/* act_env.knee: 1024 without figures */
 	int cpus_fd;		/* the scx_cpus map, -1 when not pinned */
 };
 
@@ -49,6 +49,11 @@ typedef void (*cgroup_fn)(struct json *j, __u64 id,
 			  const struct vcpufreq_cgroup *cg);
 typedef void (*scx_cpu_fn)(struct json *j, __u32 cpu,
 			   const struct vcpufreq_scx_cpu *c);
+
+static const char *power_name(__u32 power)
+{
+	return power == VCPUFREQ_POWER_PERFORMANCE ? "performance" : "balanced";
+}
 
 /* "in use", "available" or "unavailable: why" */
 static void backend_state(const struct actuator *a, const struct status *s,
@@ -157,7 +162,7 @@ static int scx_view_read(struct scx_view *v, const struct status *s)
 	vf_read_line(path, v->last_exit, sizeof(v->last_exit));
 	v->cgroup_limited = cgroup_limited();
 	v->nr_energy = energy_ranges(&s->env.topo, v->energy);
-	v->knee = scx_knee_capacity(&s->env.topo);
+	v->knee = s->env.knee;
 	pin_path(path, sizeof(path), VCPUFREQ_PIN_SCX_CPUS);
 	v->cpus_fd = bpf_obj_get(path);
 	return 0;
@@ -179,6 +184,14 @@ static void text_head(const struct status *s)
 	printf("backend: %s, agent: %s\n", backend_name(s->cfg.backend),
 	       !s->cfg.agent_pid ? "none (not needed)" :
 	       agent_running(s->cfg.agent_pid) ? "running" : "NOT RUNNING");
+	printf("power: %s", power_name(s->cfg.power));
+	if (s->env.knee < VCPUFREQ_PERF_MAX)
+		printf(" (a request is served up to capacity %u, the efficiency "
+		       "knee of the host's OPP tables)\n", s->env.knee);
+	else
+		printf(" (every request in full%s)\n",
+		       s->cfg.power == VCPUFREQ_POWER_PERFORMANCE ? "" :
+		       ": the topology has no power figures, so no knee");
 }
 
 static void text_backends(const struct status *s)
@@ -269,8 +282,8 @@ static void text_scx(const struct scx_view *v, const struct vcpufreq_stats *st)
 		       v->energy[i].from, v->energy[i].to,
 		       v->energy[i].capacity);
 	if (v->nr_energy)
-		printf("\n  efficiency knee: capacity %u (a request is served "
-		       "up to it, but for a burst after idle)\n", v->knee);
+		printf("\n  a request is served up to capacity %u, but in a "
+		       "burst after idle or a busy run\n", v->knee);
 	if (v->cpus_fd < 0)
 		return;
 	printf("  CPU  CPUPERF_TARGET  SETS      RUN_MS by level (-: no request)\n");
@@ -297,6 +310,8 @@ static void json_head(struct json *j, const struct status *s)
 	json_kstr(j, "backend", s->loaded ? backend_name(s->cfg.backend) :
 		  "none");
 	json_kuint(j, "agent_pid", s->cfg.agent_pid);
+	json_kstr(j, "power", s->loaded ? power_name(s->cfg.power) : "none");
+	json_kuint(j, "knee_capacity", s->env.knee);
 	json_kbool(j, "agent_running", agent_running(s->cfg.agent_pid));
 	json_kstr(j, "topology", s->env.topo.from_override ?
 		  s->cfg.topology : "sysfs");
@@ -534,6 +549,8 @@ int cmd_status(int argc, char **argv)
 		*s.cfg.topology = 0;	/* sysfs, and the reason said above */
 	if (act_env_init(&s.env, s.loaded ? s.cfg.topology : opts.topology))
 		return -1;
+	if (s.loaded)
+		act_env_set_power(&s.env, s.cfg.power);
 	have_scx = !scx_view_read(&scx, &s);
 	j = cli_json();
 	if (j)

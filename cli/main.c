@@ -22,10 +22,13 @@ struct command {
 static const struct command commands[] = {
 	{ "load", cmd_load,
 	  "[--backend auto|scx|uclamp|affinity|cpufreq|observe] [--foreground]\n"
-	  "  [--metrics DIR]",
+	  "  [--metrics DIR] [--power balanced|performance]",
 	  "load and pin the BPF programs, start the agent (auto: the\n  first usable of scx, uclamp, affinity, cpufreq, observe);\n"
 	  "  --metrics: the agent writes DIR/vcpufreq-bpf.prom every 5 s for\n"
-	  "  node_exporter's textfile collector" },
+	  "  node_exporter's textfile collector;\n"
+	  "  --power: balanced (default) serves a request up to the efficiency\n"
+	  "  knee of the host's OPP tables (scx: in full in a burst after idle\n"
+	  "  or a busy run), performance in full" },
 	{ "unload", cmd_unload, "[--restore-only]",
 	  "stop the agent, restore every setting, remove the pins" },
 	{ "status", cmd_status, "[-j|-p]",

@@ -229,6 +229,19 @@ struct vcpufreq_config {
 	__u32 agent_pid;	/* the agent `load` started (every backend has one) */
 	__u64 loaded_ns;	/* CLOCK_REALTIME of load */
 	char topology[VCPUFREQ_CGROUP_PATH_LEN]; /* override file, "" = sysfs */
+	__u32 power;		/* enum vcpufreq_power of `load --power` */
+};
+
+/*
+ * How a request is priced (`load --power`).  Balanced: a request alone is
+ * served up to the efficiency knee of the host's OPP tables (past it each
+ * unit of work costs much more); the scx backend serves it in full in a
+ * burst after idle or a busy run.  Performance: every request in full.
+ * Hosts without power figures have no knee: the two are the same there.
+ */
+enum vcpufreq_power {
+	VCPUFREQ_POWER_BALANCED = 0,
+	VCPUFREQ_POWER_PERFORMANCE = 1,
 };
 
 /* events: BPF_MAP_TYPE_RINGBUF of struct vcpufreq_event. */

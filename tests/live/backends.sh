@@ -36,6 +36,31 @@ test_uclamp_backend_sets_and_restores_uclamp_min() {
 	uclamp_is "$u" "$before" || fail "unload: uclamp_min $(uclamp_min "$u"), want $before"
 }
 
+# load --power balanced (the default): a request is a floor up to the
+# efficiency knee (512 here, the big CPUs' 1 GHz), where the thread's own
+# load takes over; --power performance: the whole request
+test_uclamp_serves_a_request_up_to_the_efficiency_knee_unless_performance() {
+	local why; why=$($VF status -j | jq -r .backends.uclamp)
+	[ "$why" = available ] || { echo "    skipped: uclamp $why" >&2; return $SKIP; }
+	local topo=$TMP/knee-uclamp.topology c
+	for c in $(seq 0 $(($(nproc) - 1))); do
+		echo "cpu $c capacity 1024 cluster 0 freqs 500000,1000000,2000000 power 20,60,400"
+	done >"$topo"
+	$VF --topology "$topo" load --backend uclamp >/dev/null
+	jq_is "$($VF status -j)" .knee_capacity 512
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	spawn 1 0 "$CGT"; local t=${TIDS[0]}
+	$VF request "$t" 900 >/dev/null
+	wait_for 3 uclamp_is "$t" 512 || fail "balanced, 900: uclamp_min $(uclamp_min "$t"), want 512"
+	$VF request "$t" 300 >/dev/null
+	wait_for 3 uclamp_is "$t" 300 || fail "balanced, 300: uclamp_min $(uclamp_min "$t"), want 300"
+	$VF unload >/dev/null
+	$VF --topology "$topo" load --backend uclamp --power performance >/dev/null
+	$VF enroll "$CGT" >/dev/null
+	$VF request "$t" 900 >/dev/null
+	wait_for 3 uclamp_is "$t" 900 || fail "performance, 900: uclamp_min $(uclamp_min "$t"), want 900"
+}
+
 # ---- sched_ext backend (kernels with CONFIG_SCHED_CLASS_EXT: make vm-test) --
 # the issue's big.LITTLE: the first half of the CPUs capacity 512, the rest 1024
 SCX_TOPO=$TMP/scx.topology

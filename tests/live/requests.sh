@@ -48,6 +48,34 @@ test_affinity_follows_request_and_drop_restores() {
 	$VF request "$t" --drop >/dev/null
 	wait_for 3 affinity_is "$t" "$ALL" || fail "drop did not restore: $(cpus_of "$t")"
 }
+# the big.LITTLE description with power figures: the knee is the big
+# CPUs' 1 GHz, capacity 512, where the next OPP costs 3.3x as much per unit
+KNEE_TOPO=$TMP/knee.topology
+for c in $(seq 0 $BIG); do
+	if [ $c = $BIG ]; then echo "cpu $c capacity 1024 cluster 1 freqs 500000,1000000,2000000 power 20,60,400"
+	else echo "cpu $c capacity 512 cluster 0 freqs 500000,1000000,2000000 power 10,40,200"; fi
+done >"$KNEE_TOPO"
+# load --power balanced (the default) places a request of 900 as one of
+# 512, which the little CPUs hold; --power performance on the big CPU
+test_affinity_places_a_request_by_the_efficiency_knee_unless_performance() {
+	$VF --topology "$KNEE_TOPO" load --backend affinity >/dev/null
+	jq_is "$($VF status -j)" .power balanced
+	jq_is "$($VF status -j)" .knee_capacity 512
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	spawn 1 0 "$CGT"; local t=${TIDS[0]}
+	$VF request "$t" 900 >/dev/null
+	wait_for 3 sh -c "$VF vcpus | grep -q 'affinity unchanged (all fit)'" \
+		|| fail "balanced: 900 not placed as the knee's 512: $($VF vcpus)"
+	affinity_is "$t" "$ALL" || fail "balanced: affinity $(cpus_of "$t"), want $ALL"
+	$VF unload >/dev/null
+	$VF --topology "$KNEE_TOPO" load --backend affinity --power performance >/dev/null
+	jq_is "$($VF status -j)" .power performance
+	jq_is "$($VF status -j)" .knee_capacity 1024
+	$VF enroll "$CGT" >/dev/null
+	$VF request "$t" 900 >/dev/null
+	wait_for 3 affinity_is "$t" "$BIG" || fail "performance: affinity $(cpus_of "$t"), want $BIG"
+	expect_fail "unknown power mode 'eco'" $VF --topology "$KNEE_TOPO" load --power eco
+}
 test_affinity_within_what_the_vmm_allowed() {
 	affinity_vcpu; local t=${TIDS[0]}
 	taskset -cp 0 "$t" >/dev/null

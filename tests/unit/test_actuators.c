@@ -197,7 +197,7 @@ TEST(json_strings_are_escaped)
 	free(out);
 }
 
-/* the sched_ext backend's efficiency knee (scx_knee_capacity) */
+/* the efficiency knee a request is served up to (topo_knee_capacity) */
 static struct vf_topology knee_topo;
 
 static void knee_cpu(int c, unsigned int cap, const unsigned int *khz,
@@ -234,11 +234,20 @@ TEST(knee_is_the_opp_below_the_steepest_rise_in_energy_per_work)
 	knee_cpu(0, 161, a55_khz, a55_ua, 11);
 	knee_cpu(1, 1024, x1_khz, x1_ua, 17);
 	/* X1 at 984 MHz, rounded down so schedutil lands on that OPP */
-	CHECK_EQ(scx_knee_capacity(&knee_topo), 1024 * 984 / 2802);
+	CHECK_EQ(topo_knee_capacity(&knee_topo), 1024 * 984 / 2802);
+	/* load --power: balanced is that knee, performance none */
+	{
+		struct act_env env = { .topo = knee_topo };
+
+		act_env_set_power(&env, VCPUFREQ_POWER_BALANCED);
+		CHECK_EQ(env.knee, 1024 * 984 / 2802);
+		act_env_set_power(&env, VCPUFREQ_POWER_PERFORMANCE);
+		CHECK_EQ(env.knee, VCPUFREQ_PERF_MAX);
+	}
 	knee_cpu(1, 1024, x1_khz, NULL, 17);	/* a CPU without figures */
-	CHECK_EQ(scx_knee_capacity(&knee_topo), VCPUFREQ_PERF_MAX);
+	CHECK_EQ(topo_knee_capacity(&knee_topo), VCPUFREQ_PERF_MAX);
 	knee_cpu(1, 1024, x1_khz + 16, x1_ua + 16, 1);	/* one OPP: no knee */
-	CHECK_EQ(scx_knee_capacity(&knee_topo), 1024);
+	CHECK_EQ(topo_knee_capacity(&knee_topo), 1024);
 }
 
 RUN_TESTS(CASE(tid_argument_must_be_a_positive_decimal),
