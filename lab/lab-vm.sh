@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 . lab/lab-lib.sh
 
 ROUNDS=3 SECONDS_PER_RUN=3 FIDELITY=ends SEED= SPLIT=report
-ALL_ROWS="native baseline baseline-aa pinned crosvm crosvm68 observe scx scx-pinned uclamp uclamp-pinned cpufreq cpufreq-pinned affinity boost performance powersave"
+ALL_ROWS="native baseline baseline-aa pinned crosvm crosvm68 observe scx scx-pinned scx-perf uclamp uclamp-pinned uclamp-perf cpufreq cpufreq-pinned affinity boost performance powersave"
 ALL_WORKLOADS="seq-read-qd1 seq-read-qd8 rand-read-qd1 rand-read-qd8 seq-write-qd1 seq-write-qd8 rand-write-qd1 rand-write-qd8 infer-cached infer-small infer-large pcmark game"
 ROWS=$ALL_ROWS WORKLOADS=$ALL_WORKLOADS
 
@@ -103,7 +103,7 @@ cluster_pins() {
 
 # row -> governor, backend, lab-guest mode, pinning
 row_setup() {
-	GOV=schedutil BACKEND= MODE=none PIN=
+	GOV=schedutil BACKEND= MODE=none PIN= POWER=balanced
 	case "$1" in
 	native) MODE=native ;;
 	performance|powersave) GOV=$1 ;;
@@ -113,11 +113,12 @@ row_setup() {
 	crosvm68) MODE=crosvm68 PIN=$(cluster_pins) ;;
 	observe|scx|uclamp|cpufreq|affinity) BACKEND=$1 MODE=hints ;;
 	*-pinned) BACKEND=${1%-pinned} MODE=hints PIN=$(cluster_pins) ;;
+	*-perf) BACKEND=${1%-perf} MODE=hints POWER=performance ;;
 	boost) BACKEND=scx MODE=boost ;;
 	esac
 	set_governor "$GOV"
 	if [ -n "$BACKEND" ]; then
-		"$CLI" --topology "$TOPO" load --backend "$BACKEND" >/dev/null || return 1
+		"$CLI" --topology "$TOPO" load --backend "$BACKEND" --power "$POWER" >/dev/null || return 1
 		LOADED=1
 		"$CLI" enroll "$CG" >/dev/null || return 1
 	fi

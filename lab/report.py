@@ -36,7 +36,8 @@ import random
 import sys
 
 ROW_ORDER = ["native", "baseline", "baseline-aa", "pinned", "crosvm", "crosvm68",
-             "observe", "scx", "scx-pinned", "uclamp", "uclamp-pinned",
+             "observe", "scx", "scx-pinned", "scx-perf", "uclamp", "uclamp-pinned",
+             "uclamp-perf",
              "cpufreq", "cpufreq-pinned", "affinity", "boost",
              "performance", "powersave"]
 ROW_TITLE = {
@@ -49,8 +50,10 @@ ROW_TITLE = {
     "observe": "vcpufreq observe (acts on nothing)",
     "scx": "vcpufreq scx",
     "scx-pinned": "vcpufreq scx, pinned",
+    "scx-perf": "vcpufreq scx, --power performance",
     "uclamp": "vcpufreq uclamp",
     "uclamp-pinned": "vcpufreq uclamp, pinned",
+    "uclamp-perf": "vcpufreq uclamp, --power performance",
     "cpufreq": "vcpufreq cpufreq floor",
     "cpufreq-pinned": "vcpufreq cpufreq floor, pinned",
     "affinity": "vcpufreq affinity",
@@ -62,7 +65,8 @@ BASELINE, NATIVE, AA = "baseline", "native", "baseline-aa"
 PERF_TITLE = {"game": "FPS", "pcmark": "score"}
 # rows drawn in the plots: the yardstick, the baselines, crosvm, ours
 PLOT_ROWS = ["native", "baseline", "pinned", "crosvm", "crosvm68", "scx",
-             "scx-pinned", "uclamp", "uclamp-pinned", "cpufreq", "affinity", "boost"]
+             "scx-pinned", "scx-perf", "uclamp", "uclamp-pinned", "uclamp-perf",
+             "cpufreq", "affinity", "boost"]
 
 
 def parse(path):

@@ -39,7 +39,7 @@ for f in build/vcpufreq-bpf build/lab-guest; do
 done
 
 # the VM's time budget: runs, row setups, boot and fidelity
-rounds=3 secs=3 nrows=18 nwork=13 guest_check=8 workloads=''
+rounds=3 secs=3 nrows=20 nwork=13 guest_check=8 workloads=''
 args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
