@@ -288,6 +288,26 @@ test_scx_serves_a_busy_run_its_full_request_above_the_knee() {
 	max=$(max_target_over 6)	# samples: a third of the time is past 8 ms of a run
 	[ "$max" -ge 800 ] || fail "the busy runs' highest target in 6 s was $max (want 819)"
 }
+# a vCPU that runs 100 ms and halts 150 ms, again and again, with a low
+# request (100): its own load at each start is what the fair class's
+# util_est keeps for it (~900, demand 1024: a big CPU from the start), not
+# what PELT decayed to in the halt (~35: a little CPU until its load has
+# grown back).  Measured in the test VM: 100 % of 2.6 s of runs at the big
+# level with util_est, 3 % without
+test_scx_starts_a_recurring_run_at_the_load_it_had_like_util_est() {
+	scx_or_skip || return $SKIP
+	[ "$(nproc)" -ge 4 ] || { echo "    skipped: needs 4 CPUs" >&2; return $SKIP; }
+	scx_vcpus 1 long; local t=${TIDS[0]} l0 b0 l1 b1
+	$VF request "$t" 100 >/dev/null
+	wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t"), want 7 (SCHED_EXT)"
+	sleep 1
+	l0=$(scx_cpu_sum '.run_ns[1]' true); b0=$(scx_cpu_sum '.run_ns[2]' true)
+	sleep 5	# 20 runs
+	l1=$(($(scx_cpu_sum '.run_ns[1]' true) - l0)); b1=$(($(scx_cpu_sum '.run_ns[2]' true) - b0))
+	[ $((l1 + b1)) -gt 1000000000 ] || fail "the runs took only $((l1 + b1)) ns in 5 s (want ~2 s)"
+	[ $((100 * b1 / (l1 + b1))) -ge 70 ] \
+		|| fail "of $((l1 + b1)) ns of runs, $b1 ns at the big level (want 70 % or more)"
+}
 # an I/O-bound guest lowers its request as its iowait boost decays: the
 # peak of its requests halves at each halt, as the host's own iowait boost
 # does, not after 32 ms; requests 900 and 100 in turn every 40 ms leave it

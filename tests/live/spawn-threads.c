@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * spawn-threads N [LIFETIME_MS [hog|io|burst|half]]: start N real threads that
+ * spawn-threads N [LIFETIME_MS [hog|io|burst|half|long]]: start N real threads that
  * alternate a short busy phase with a 1 ms sleep (so they wake and switch
  * often, as a vCPU thread does), print each TID on its own line, and run
  * until killed; with LIFETIME_MS (0: forever) each thread exits after that
@@ -11,6 +11,9 @@
  * short runs of 0.2 ms 5 ms apart (the busy phase's tail of I/O), again
  * and again.  "half": 20 ms busy, 20 ms asleep, a guest busy half the time
  * in long runs (frames), whose halts are too short to make a burst.
+ * "long": 100 ms busy, 150 ms asleep, the same work again and again, whose
+ * load at each start the fair class's util_est remembers and PELT has
+ * forgotten (it decays to a thirtieth in 150 ms).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -89,7 +92,7 @@ int main(int argc, char **argv)
 	int n;
 
 	if (argc < 2 || (n = atoi(argv[1])) <= 0) {
-		fprintf(stderr, "usage: spawn-threads N [LIFETIME_MS [hog|io|burst|half]]\n");
+		fprintf(stderr, "usage: spawn-threads N [LIFETIME_MS [hog|io|burst|half|long]]\n");
 		return 2;
 	}
 	lifetime_ms = argc > 2 ? atol(argv[2]) : 0;
@@ -99,6 +102,8 @@ int main(int argc, char **argv)
 		nap_us = 5000;
 	if (argc > 3 && !strcmp(argv[3], "half"))
 		nap_us = 20000, busy_ms = 20;
+	if (argc > 3 && !strcmp(argv[3], "long"))
+		nap_us = 150000, busy_ms = 100;
 	t = calloc(n, sizeof(*t));
 	pthread_barrier_init(&started, NULL, n + 1);
 	for (int i = 0; i < n; i++)
