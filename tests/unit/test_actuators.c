@@ -120,6 +120,25 @@ TEST(cpufreq_floor_rises_for_the_biggest_request_and_is_restored)
 	drop_sysfs(&env);
 }
 
+/* load --power balanced: the floor is the knee's at most, not the request's */
+TEST(cpufreq_floor_stops_at_the_efficiency_knee)
+{
+	struct act_env env;
+	__u32 me = gettid();
+	cpu_set_t only1;
+
+	make_sysfs(&env);
+	env.knee = 512;	/* as topo_knee_capacity gives with power figures */
+	CPU_ZERO(&only1);
+	CPU_SET(1, &only1);
+	sched_setaffinity(0, sizeof(only1), &only1);
+	set_perf(&env, me, 1024);	/* 2 GHz in full, 1 GHz at the knee */
+	CHECK_EQ(get_khz("cpufreq/policy1/scaling_min_freq"), 1000000);
+	set_perf(&env, me, 0);
+	CHECK_EQ(get_khz("cpufreq/policy1/scaling_min_freq"), 500000);
+	drop_sysfs(&env);
+}
+
 TEST(cpufreq_shutdown_restores_every_policy)
 {
 	struct act_env env;
@@ -255,5 +274,6 @@ RUN_TESTS(CASE(tid_argument_must_be_a_positive_decimal),
 	  CASE(cpu_lists_are_printed_as_ranges),
 	  CASE(json_strings_are_escaped),
 	  CASE(cpufreq_floor_rises_for_the_biggest_request_and_is_restored),
+	  CASE(cpufreq_floor_stops_at_the_efficiency_knee),
 	  CASE(cpufreq_shutdown_restores_every_policy),
 	  CASE(cpufreq_is_unavailable_without_policies))
