@@ -7,8 +7,9 @@
  * fair class.
  *
  * The policy in plain words.  A vCPU gets what its own load needs, as the
- * host's schedutil would give the thread, or what its guest asks, if that
- * is more.  What the guest asks is priced by energy: it is served up to
+ * host's schedutil would give the thread (its load at its recent halts
+ * remembered, as the fair class's util_est remembers it), or what its
+ * guest asks, if that is more.  What the guest asks is priced by energy: it is served up to
  * the host's efficiency knee (the OPP past which a unit of work costs far
  * more), since a guest asking for its top speed is most often a guest's
  * iowait boost for a vCPU that halts between short runs, and running those
@@ -23,6 +24,7 @@
  * I/O) and every 32 ms.  A demand runs on the capacity level that does it
  * for the least energy, else the lowest that fits; the CPU's frequency
  * target is set for it while it runs and kept 4 ms after it stops.
+ * `load --power performance` sets the knee to 1024: every request in full.
  *
  * The details -- demand, capacity levels and the energy preference,
  * placement, dispatch, frequency targets and their hold, and what tick,
