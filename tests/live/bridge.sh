@@ -38,7 +38,18 @@ test_bridge_rate_limits_a_guest_ringing_the_doorbell_in_a_loop() {
 	wait_for 15 grep -q '^rang' "$TMP/fake.out" || fail "the guest did not ring: $(cat "$TMP/fake.out")"
 	local rang; rang=$(sed -n 's/^rang //p' "$TMP/fake.out")
 	# while it runs, its counters are in SOCKET.stats for the admin
-	wait_for 3 sh -c "awk '{exit !(\$6 > 0)}' $BSOCK.stats" || fail "no deferred doorbells in $BSOCK.stats: $(cat "$BSOCK.stats" 2>&1)"
+	if ! wait_for 3 sh -c "awk '{exit !(\$6 > 0)}' $BSOCK.stats"; then
+		local st; st=$(cat "$BSOCK.stats" 2>&1)
+		# a bridge that saw no more doorbells than the limit lets through
+		# (about 3050 in 3 s) had nothing to defer: under a slow emulation
+		# (one run: 1806) the loop cannot test the limit
+		if awk '{exit !($4 <= 3050)}' <<<"$st"; then
+			kill $FAKE_PID
+			echo "    skipped: the bridge saw only the doorbells the limit allows ($st)" >&2
+			return $SKIP
+		fi
+		fail "no deferred doorbells in $BSOCK.stats: $st"
+	fi
 	kill $FAKE_PID
 	wait_for 10 sh -c "! kill -0 $BRIDGE_PID" || fail "the bridge outlived QEMU"
 	[ ! -e "$BSOCK.stats" ] || fail "$BSOCK.stats left behind"
