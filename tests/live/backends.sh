@@ -226,6 +226,17 @@ test_scx_follows_a_fast_path_request_change_without_a_syscall() {
 	read -r little big < <(split_run 1 2)
 	[ "$little" -gt "$big" ] || fail "back at 100 the vCPU ran $big ns on big CPUs, $little ns on little ones"
 }
+# scx_energy_vcpu MODE PERF: scx on energy_topology, one vCPU thread of
+# spawn-threads MODE enrolled, asking PERF, in SCHED_EXT; its TID in T
+scx_energy_vcpu() {
+	local topo=$TMP/energy.topology
+	energy_topology "$topo"
+	$VF --topology "$topo" load --backend scx >/dev/null
+	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
+	spawn 1 0 "$CGT" "$1"; T=${TIDS[0]}
+	$VF request "$T" "$2" >/dev/null
+	wait_for 5 policy_is "$T" 7 || fail "TID $T policy $(policy_of "$T"), want 7 (SCHED_EXT)"
+}
 # the highest target any CPU carries over SECONDS (samples of status)
 max_target_over() {
 	local end=$((SECONDS + $1)) max=0 t
@@ -277,13 +288,8 @@ test_scx_serves_a_halting_vcpus_request_up_to_the_efficiency_knee() {
 test_scx_serves_a_busy_run_its_full_request_above_the_knee() {
 	scx_or_skip || return $SKIP
 	[ "$(nproc)" -ge 4 ] || { echo "    skipped: needs 4 CPUs" >&2; return $SKIP; }
-	local topo=$TMP/energy.topology max
-	energy_topology "$topo"
-	$VF --topology "$topo" load --backend scx >/dev/null
-	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
-	spawn 1 0 "$CGT" half; local t=${TIDS[0]}
-	$VF request "$t" 1024 >/dev/null
-	wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t"), want 7 (SCHED_EXT)"
+	local max
+	scx_energy_vcpu half 1024
 	sleep 1
 	max=$(max_target_over 6)	# samples: a third of the time is past 8 ms of a run
 	[ "$max" -ge 800 ] || fail "the busy runs' highest target in 6 s was $max (want 819)"
@@ -339,13 +345,8 @@ test_scx_request_peak_halves_at_each_halt_like_iowait_boost() {
 test_scx_runs_a_burst_after_idle_at_its_request_at_once_and_only_while_busy() {
 	scx_or_skip || return $SKIP
 	[ "$(nproc)" -ge 4 ] || { echo "    skipped: needs 4 CPUs" >&2; return $SKIP; }
-	local topo=$TMP/energy.topology little big knee full
-	energy_topology "$topo"
-	$VF --topology "$topo" load --backend scx >/dev/null
-	mkdir -p "$CGT"; $VF enroll "$CGT" >/dev/null
-	spawn 1 0 "$CGT" burst; local t=${TIDS[0]}
-	$VF request "$t" 1024 >/dev/null
-	wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t"), want 7 (SCHED_EXT)"
+	local little big knee full
+	scx_energy_vcpu burst 1024
 	sleep 1
 	local k0 f0 b0
 	k0=$(scx_cpu_sum '.run_ns[1]' true); f0=$(scx_cpu_sum '.run_ns[2]' true)
