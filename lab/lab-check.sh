@@ -99,30 +99,25 @@ big_share() {
 	jq -r --arg big "$X1" '($big | split(",") | map(tonumber)) as $b
 		| .cpu_busy_ms as $t | ([$b[] | $t[.]] | add) / ([$t[]] | add)' <<<"$1"
 }
-# --power performance: the hint's placement, without the energy pricing
-# (under the default, balanced, the hog read 0.20 and 0.43 in two runs of
-# 2026-12-07: an open bug of issue 21, where the knee is the suspect)
-"$CLI" --topology "$TOPO" load --backend scx --power performance >/dev/null || bad "load --backend scx" "$("$CLI" status 2>&1)"
+"$CLI" --topology "$TOPO" load --backend scx >/dev/null || bad "load --backend scx" "$("$CLI" status 2>&1)"
 "$CLI" enroll "$CG" >/dev/null
 # a VM of one X1 vCPU (its view: host CPU X10's capacity and table) whose
-# guest hogs it asks for the most, and the scx backend runs it on an X1
-# for more of its busy time than placement blind to capacity would (the
-# X1s are a third of the CPUs: about 0.33).  Not all of it: it asks less
-# than an A76 holds for its first ~0.2 s, and in the runs of this check
-# on this 2-core machine on 2026-12-07 the share was 0.43, 0.56, 0.57,
-# 0.72, 0.79, 0.82, 0.87, 0.97 and 0.98: the lab VM's six vCPUs share two
-# cores, and where the hog's time off the X1s goes in the low runs (0.73 s
-# on an A76 in the 0.43 one) is an open bug, noted in issue 21.  0.4 is
-# the bound those runs allow, still above where a scheduler blind to
-# capacity would sit.
+# guest hogs it asks for the most, and the scx backend (default power
+# mode, balanced) runs it on an X1 for more of its busy time than
+# placement blind to capacity would (the X1s are a third of the CPUs:
+# about 0.33).  Not all of it: it asks less than an A76 holds for its
+# first ~0.2 s.  0.5: the runs of 2026-12-07 read 0.56-0.98 and, before a
+# vCPU alone on its CPU could move when its demand outgrew it
+# (SCX_OPS_ENQ_LAST), also 0.20 and 0.43 -- the lab VM's six vCPUs share
+# two cores, so what wakes on the hog's CPU is rare and late
 sed -n "s/^cpu $X10 /cpu 0 /p" "$TOPO" >/run/lab-big-vcpu.topology
 hint=$("$GUEST" --workload hog --seconds 3 --vcpus 1 --mode hints --cgroup "$CG" \
 	--topology /run/lab-big-vcpu.topology --iters-per-us "$IPU" -j 2>&1)
 "$CLI" unload >/dev/null
 h=$(big_share "$hint" 2>/dev/null)
-if awk -v h="$h" 'BEGIN { exit !(h != "" && h >= 0.4) }'; then
+if awk -v h="$h" 'BEGIN { exit !(h != "" && h >= 0.5) }'; then
 	ok "a hinted hog runs on the X1 CPUs (scx): X1 share of its busy time $h"
 else
-	bad "a hinted hog runs on the X1 CPUs (scx): X1 share of its busy time '$h' (want >= 0.4)" "$hint"
+	bad "a hinted hog runs on the X1 CPUs (scx): X1 share of its busy time '$h' (want >= 0.5)" "$hint"
 fi
 report

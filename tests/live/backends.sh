@@ -136,6 +136,37 @@ test_scx_places_by_capacity_and_cpuperf_follows_the_running_vcpu() {
 	wait_for 10 sh -c "$VF status -j | jq -e '[.sched_ext.cpus[].cpuperf_target] | add == 0'" \
 		|| fail "a CPU stayed boosted: $($VF status -j | jq -c .sched_ext.cpus)"
 }
+# "LITTLE BIG": the ns all vCPUs ran on little and on big CPUs, from one status
+scx_run_split() {
+	$VF status -j | jq -r --argjson h "$HALF" '[.sched_ext.cpus[] | {l: (.cpu < $h), ns: (.run_ns | add)}]
+		| "\([.[] | select(.l) | .ns] | add) \([.[] | select(.l | not) | .ns] | add)"'
+}
+# a vCPU running alone on its CPU keeps running when its slice ends, and
+# without SCX_OPS_ENQ_LAST the kernel calls no enqueue for it: a tick that
+# finds its demand past its CPU's capacity, with a fitting CPU idle, could
+# only ask, and the vCPU moved when something else happened to wake on its
+# CPU.  A hog (request 900) held on a little CPU by its affinity, then let
+# go, must move to an idle big CPU within a slice, three times out of
+# three.  Without ENQ_LAST it ran on there 0.42 s and 0.22 s of the next
+# second (two runs, failing the first and the second time), as the effect
+# lab's hinted hog ran 0.3 s on an A76 with an X1 idle
+test_scx_moves_a_vcpu_alone_on_its_cpu_once_its_demand_outgrows_it() {
+	scx_or_skip || return $SKIP
+	[ "$(nproc)" -ge 4 ] || { echo "    skipped: needs 4 CPUs" >&2; return $SKIP; }
+	scx_vcpus 1 hog; local t=${TIDS[0]} l0 b0 l1 b1 i
+	$VF request "$t" 900 >/dev/null
+	wait_for 5 policy_is "$t" 7 || fail "TID $t policy $(policy_of "$t"), want 7 (SCHED_EXT)"
+	for i in 1 2 3; do
+		taskset -pc 0 "$t" >/dev/null
+		sleep 0.3
+		taskset -pc "0-$(($(nproc) - 1))" "$t" >/dev/null
+		read -r l0 b0 < <(scx_run_split)
+		sleep 1
+		read -r l1 b1 < <(scx_run_split)
+		[ $((b1 - b0)) -gt 500000000 ] && [ $((l1 - l0)) -lt 100000000 ] \
+			|| fail "let go (time $i), the 900 hog ran $((l1 - l0)) ns on little CPUs in 1 s (want under 100 ms), $((b1 - b0)) ns on big ones"
+	done
+}
 # the issue's big.LITTLE with power figures: each cluster's energy per unit
 # of work rises steepest from 1 to 2 GHz, so its knee is at 1 GHz (256 on
 # the little CPUs, 512 on the big ones: the host's knee is 512)
