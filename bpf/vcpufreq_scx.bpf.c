@@ -466,6 +466,33 @@ static s32 idle_fitting_cpu(struct task_struct *p, s32 prev_cpu, u32 level)
 	return best;
 }
 
+/* the CPUs seen running their idle task since load, as cpumask words */
+__u64 idle_seen[VCPUFREQ_CPUMASK_WORDS];
+
+/*
+ * Is claimed @cpu really idle?  The kernel marks every CPU idle when the
+ * scheduler loads, and one that has run fair tasks since without a pause
+ * stays marked: a vCPU put on its local queue would wait there behind them
+ * for good (seen: a waking vCPU queued on a big CPU a fair hog held, never
+ * to run).  Once a CPU is seen idle, its mark follows it from then on, so
+ * it is looked at only until then.  True where the kernel does not let us
+ * look (scx_bpf_cpu_rq, gone after 6.18).
+ */
+static bool cpu_runs_idle(s32 cpu)
+{
+	u32 w = CPU_BOUNDED(cpu) / 64;
+	u64 bit = 1ULL << (cpu & 63);
+	struct rq *rq;
+
+	if ((idle_seen[w] & bit) || !bpf_ksym_exists(scx_bpf_cpu_rq))
+		return true;
+	rq = scx_bpf_cpu_rq(cpu);
+	if (rq && rq->curr != rq->idle)	/* plain loads */
+		return false;
+	__sync_fetch_and_or(&idle_seen[w], bit);
+	return true;
+}
+
 /* claim an idle CPU of @level or above for @p (idle_fitting_cpu); or -1 */
 static s32 claim_fitting_idle_cpu(struct task_struct *p, s32 prev_cpu,
 				  u32 level)
@@ -476,10 +503,10 @@ static s32 claim_fitting_idle_cpu(struct task_struct *p, s32 prev_cpu,
 	if (prev_cpu >= 0 && prev_cpu < nr_cpus() && level_of(prev_cpu) == level &&
 	    bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) &&
 	    scx_bpf_test_and_clear_cpu_idle(prev_cpu))
-		return prev_cpu;
+		return cpu_runs_idle(prev_cpu) ? prev_cpu : -1;
 	best = idle_fitting_cpu(p, prev_cpu, level);
 	if (best >= 0 && scx_bpf_test_and_clear_cpu_idle(best))
-		return best;
+		return cpu_runs_idle(best) ? best : -1;
 	return -1;
 }
 

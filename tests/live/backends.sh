@@ -414,6 +414,30 @@ test_scx_demanding_vcpu_runs_elsewhere_when_fair_tasks_hold_every_fitting_cpu() 
 	jq_is "$($VF status -j)" .sched_ext.state enabled
 	jq_is "$($VF status -j)" .backend scx
 }
+# the kernel marks every CPU idle when the scheduler loads, and a CPU a fair
+# task has held since stays marked until it next idles: a waking vCPU put
+# on that CPU's local queue would wait behind the fair task for good.  A
+# vCPU that wakes every 1.2 ms, asking 900, with fair hogs holding the big
+# CPUs from before the load, runs (on a little CPU) all the same
+test_scx_a_waking_vcpu_is_not_queued_behind_fair_tasks_on_a_cpu_marked_idle() {
+	scx_or_skip || return $SKIP
+	[ "$(nproc)" -ge 2 ] || { echo "    skipped: needs 2 CPUs" >&2; return $SKIP; }
+	local c before
+	for c in $(seq "$HALF" $(($(nproc) - 1))); do
+		taskset -c "$c" sh -c 'while :; do :; done' &
+		echo $! >>"$PIDFILE"
+	done
+	sleep 0.2
+	scx_vcpus 1; local t=${TIDS[0]}
+	$VF request "$t" 900 >/dev/null
+	wait_for 5 policy_is "$t" 7 || fail "not switched to SCHED_EXT"
+	sleep 1
+	before=$(cpu_time "$t")
+	sleep 3
+	# busy 0.2 ms of every 1.2: a sixth of a CPU, 50 ticks of 10 ms in 3 s
+	[ $(($(cpu_time "$t") - before)) -gt 15 ] || fail "the waking 900 vCPU ran $(($(cpu_time "$t") - before)) ticks in 3 s"
+	jq_is "$($VF status -j)" .sched_ext.state enabled
+}
 test_scx_switches_only_enrolled_vcpus_and_leave_switches_back() {
 	scx_or_skip || return $SKIP
 	scx_vcpus 1; local t=${TIDS[0]}
