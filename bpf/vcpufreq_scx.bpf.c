@@ -882,7 +882,11 @@ static void account_run(struct vcpufreq_scx_cpu *rec, u64 now)
 static void note_halt(struct task_struct *p, struct task_ctx *tctx,
 		      struct vcpufreq_scx_cpu *rec, s32 cpu, u64 now)
 {
-	bool flat_out = runs_flat_out(tctx, now);
+	/*
+	 * only a demand above the knee can have been a burst's or a busy
+	 * run's: at or below it, pricing again gives the same
+	 */
+	bool reprice = rec->demand > knee_cap && runs_flat_out(tctx, now);
 	u32 demand, est = tctx->util_est;
 
 	/*
@@ -894,7 +898,7 @@ static void note_halt(struct task_struct *p, struct task_ctx *tctx,
 			 est - ((est - tctx->util) >> 2);
 	tctx->burst = 0;
 	tctx->woke_at = now;	/* not busy until it runs BUSY_RUN_NS again */
-	if (flat_out) {
+	if (reprice) {
 		demand = vcpu_demand(vcpu_of(p), tctx, &now);
 		if (demand_moved(demand, rec->demand))
 			set_cpuperf(rec, cpu, demand);
