@@ -393,15 +393,18 @@ test_scx_runs_a_burst_after_idle_at_its_request_at_once_and_only_while_busy() {
 	# only while busy: the short runs after each burst come back to the knee
 	[ "$knee" -gt 0 ] || fail "the short runs after the bursts never ran at the knee"
 }
-test_scx_demanding_vcpu_runs_elsewhere_when_fair_tasks_hold_every_fitting_cpu() {
-	scx_or_skip || return $SKIP
-	[ "$(nproc)" -ge 2 ] || { echo "    skipped: needs 2 CPUs" >&2; return $SKIP; }
+# a fair-class hog on every big CPU: fair outranks sched_ext there
+fair_hogs_on_big_cpus() {
 	local c
-	# a fair-class hog on every big CPU: fair outranks sched_ext there
 	for c in $(seq "$HALF" $(($(nproc) - 1))); do
 		taskset -c "$c" sh -c 'while :; do :; done' &
 		echo $! >>"$PIDFILE"
 	done
+}
+test_scx_demanding_vcpu_runs_elsewhere_when_fair_tasks_hold_every_fitting_cpu() {
+	scx_or_skip || return $SKIP
+	[ "$(nproc)" -ge 2 ] || { echo "    skipped: needs 2 CPUs" >&2; return $SKIP; }
+	fair_hogs_on_big_cpus
 	scx_vcpus 1 hog; local t=${TIDS[0]}
 	$VF request "$t" 900 >/dev/null
 	wait_for 5 policy_is "$t" 7 || fail "not switched to SCHED_EXT"
@@ -422,11 +425,8 @@ test_scx_demanding_vcpu_runs_elsewhere_when_fair_tasks_hold_every_fitting_cpu() 
 test_scx_a_waking_vcpu_is_not_queued_behind_fair_tasks_on_a_cpu_marked_idle() {
 	scx_or_skip || return $SKIP
 	[ "$(nproc)" -ge 2 ] || { echo "    skipped: needs 2 CPUs" >&2; return $SKIP; }
-	local c before
-	for c in $(seq "$HALF" $(($(nproc) - 1))); do
-		taskset -c "$c" sh -c 'while :; do :; done' &
-		echo $! >>"$PIDFILE"
-	done
+	local before
+	fair_hogs_on_big_cpus
 	sleep 0.2
 	scx_vcpus 1; local t=${TIDS[0]}
 	$VF request "$t" 900 >/dev/null

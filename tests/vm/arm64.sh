@@ -208,11 +208,11 @@ writer_scope_continuous() {
 # vCPU 16 is MPIDR 0x100: only a cpu node with that reg starts it
 # (a long wait for the answer: asking again while a starved guest is
 # still printing the last one glues the echoed command into its lines)
+ours_over() {	# ours_over LINE CPUS: an A64-POLICY line of our driver over CPUS
+	[ "$(field "$1" driver)" = vcpufreq ] && [ "$(field "$1" cpus)" = "$2" ]
+}
 policy_spans() {	# policy_spans N CPUS: a fresh policyN line, ours, over CPUS
-	local p
-	ask show A64-SHOWN 170 || return 1
-	p=$(policy "$1")
-	[ "$(field "$p" driver)" = vcpufreq ] && [ "$(field "$p" cpus)" = "$2" ]
+	ask show A64-SHOWN 170 && ours_over "$(policy "$1")" "$2"
 }
 seventeen_vcpus() {
 	local p
@@ -236,7 +236,7 @@ seventeen_vcpus() {
 	# ask again until a whole line says it
 	ask insmod A64-INSMOD 180 && wait_for 180 policy_spans 0 "$(seq -s, 0 16)"
 	p=$(policy 0)
-	if [ "$(field "$p" driver)" = vcpufreq ] && [ "$(field "$p" cpus)" = "$(seq -s, 0 16)" ]; then
+	if ours_over "$p" "$(seq -s, 0 16)"; then
 		ok "17 vCPUs: the driver binds, one policy over vCPUs 0-16"
 	elif [ -z "$p" ] && console_has 'rcu_sched kthread starved'; then
 		echo "  skip 17 vCPUs: the driver binds (the guest starved on this host: RCU stall)"
